@@ -1,0 +1,38 @@
+# Two commands on a fresh machine:  `make demo` (set up, run the whole pipeline on a
+# generated repository) and `make test` (set up, run the test suite).
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint format bench clean
+
+$(BIN)/riskml: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(BIN)/riskml
+
+setup: $(BIN)/riskml
+
+demo: setup
+	$(BIN)/riskml demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check riskml tests benchmarks pipelines
+	$(BIN)/ruff format --check riskml tests benchmarks pipelines
+
+format: setup
+	$(BIN)/ruff format riskml tests benchmarks pipelines
+	$(BIN)/ruff check --fix riskml tests benchmarks pipelines
+
+bench: setup
+	$(BIN)/python benchmarks/mine_bench.py
+	$(BIN)/python benchmarks/label_bench.py
+	$(BIN)/python benchmarks/train_bench.py
+	$(BIN)/python benchmarks/score_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from riskml.cli import main
+
+sys.exit(main())

@@ -1,0 +1,91 @@
+"""The ``riskml`` command line: thin Typer commands that parse, call a stage, and format.
+
+Each verb lives in its own module under ``riskml.cli`` and registers itself on :data:`app`.
+Heavy libraries (mlflow, lightgbm, pandas) are imported inside the commands that need them,
+so ``riskml --help`` and light verbs start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from riskml.errors import RiskmlError
+
+app = typer.Typer(
+    name="riskml",
+    help="Deploy change-risk scoring: mine, label, train, score, serve, trends.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    """Deploy change-risk scoring: mine, label, train, score, serve, trends."""
+    if version:
+        from riskml import __version__
+
+        typer.echo(f"riskml {__version__}")
+        raise typer.Exit(0)
+
+
+# Registration order is the order of `riskml --help`.
+_VERB_MODULES = (
+    "synth",
+    "mine",
+    "label",
+    "train",
+    "bench",
+    "score",
+    "serve",
+    "trends",
+    "run",
+    "demo",
+)
+
+
+def _register() -> None:
+    import importlib
+
+    for name in _VERB_MODULES:
+        try:
+            importlib.import_module(f"riskml.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"riskml.cli.{name}":
+                raise
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one line to stderr and return the Exit to raise."""
+    typer.echo(f"riskml: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: a user's mistake becomes one line on stderr and exit 2.
+
+    Click's standalone mode handles usage errors (exit 2) and ``typer.Exit`` codes; a
+    :class:`RiskmlError` raised anywhere in a stage is caught here.
+    """
+    _register()
+    try:
+        app(args=argv, standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except RiskmlError as exc:
+        typer.echo(f"riskml: error: {exc}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        typer.echo("riskml: interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Thin, safe access to the ``git`` command line, shared by every stage.
+
+Every user-supplied revision goes through :func:`resolve_rev` before git sees it as anything
+but a revision, so option syntax (``--output=…``, ``-n1``) can never reach git as an option.
+Failures that are the user's (not a repository, unknown rev) raise :class:`RiskmlError`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from riskml.errors import RiskmlError
+
+# A revision as a user may write it: names, SHAs, ~ ^ @ { } . / - _ and digits; no spaces,
+# no shell or option syntax at the start.
+_REV_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./~^@{}\-]*$")
+_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+
+# git must never prompt, page, or read the user's global hooks or config for our plumbing.
+GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_PAGER": "cat",
+    "PAGER": "cat",
+    "LC_ALL": "C",
+    "GIT_OPTIONAL_LOCKS": "0",
+}
+
+
+def git_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(GIT_ENV)
+    return env
+
+
+def run_git(repo: str | Path, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
+    """Run ``git -C repo args…`` and return its stdout as bytes.
+
+    Raises :class:`RiskmlError` with git's first error line when ``check`` and git fails.
+    """
+    proc = subprocess.run(
+        ["git", "-C", str(repo), *args],
+        input=input,
+        capture_output=True,
+        env=git_env(),
+    )
+    if check and proc.returncode != 0:
+        first = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        reason = first[0] if first else f"git {args[0] if args else ''} failed"
+        raise RiskmlError(f"git: {reason.removeprefix('fatal: ')}")
+    return proc.stdout
+
+
+def ensure_repo(path: str | Path) -> Path:
+    """Return the top level of the git work tree (or bare repo) at ``path``, or raise."""
+    p = Path(path)
+    if not p.exists():
+        raise RiskmlError(f"not a git repository: {path} does not exist")
+    proc = subprocess.run(
+        ["git", "-C", str(p), "rev-parse", "--show-toplevel", "--git-dir"],
+        capture_output=True,
+        env=git_env(),
+    )
+    if proc.returncode != 0:
+        raise RiskmlError(f"not a git repository: {path}")
+    lines = proc.stdout.decode("utf-8", "replace").splitlines()
+    top = lines[0] if lines and lines[0] and len(lines) > 1 else None
+    return Path(top).resolve() if top else p.resolve()
+
+
+def has_commits(repo: str | Path) -> bool:
+    return run_git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False) != b""
+
+
+def is_shallow(repo: str | Path) -> bool:
+    out = run_git(repo, "rev-parse", "--is-shallow-repository", check=False)
+    return out.strip() == b"true"
+
+
+def check_rev_syntax(rev: str) -> str:
+    """Reject anything that is not plausibly a revision, before any git call."""
+    if not isinstance(rev, str) or not rev or len(rev) > 255:
+        raise RiskmlError("invalid revision: empty or too long")
+    if not _REV_RE.match(rev) or "/../" in f"/{rev}/" or "//" in rev:
+        raise RiskmlError(f"invalid revision: {rev!r}")
+    return rev
+
+
+def resolve_rev(repo: str | Path, rev: str) -> str:
+    """Resolve ``rev`` to a full commit SHA with ``rev-parse --verify --end-of-options``.
+
+    Raises :class:`RiskmlError` for syntax that is not a revision or an unknown object.
+    """
+    check_rev_syntax(rev)
+    if ".." in rev:
+        raise RiskmlError(f"invalid revision: {rev!r} is a range, expected one commit")
+    proc = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            f"{rev}^{{commit}}",
+        ],
+        capture_output=True,
+        env=git_env(),
+    )
+    sha = proc.stdout.decode().strip()
+    if proc.returncode != 0 or not _SHA_RE.match(sha):
+        raise RiskmlError(f"unknown revision: {rev}")
+    return sha
+
+
+def resolve_range(repo: str | Path, spec: str) -> tuple[str, str]:
+    """Resolve ``BASE..HEAD`` to two full SHAs."""
+    if spec.count("..") != 1 or "..." in spec:
+        raise RiskmlError(f"invalid range: {spec!r}, expected BASE..HEAD")
+    base, head = spec.split("..")
+    return resolve_rev(repo, base), resolve_rev(repo, head)

@@ -1,0 +1,63 @@
+"""Shared fixtures: one real MLflow SQLite store per session, the real CLI, generated repos."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Tests must never touch the user's git configuration or prompt.
+os.environ.setdefault("GIT_TERMINAL_PROMPT", "0")
+os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+os.environ.setdefault("GIT_AUTHOR_NAME", "riskml tests")
+os.environ.setdefault("GIT_AUTHOR_EMAIL", "tests@riskml.invalid")
+os.environ.setdefault("GIT_COMMITTER_NAME", "riskml tests")
+os.environ.setdefault("GIT_COMMITTER_EMAIL", "tests@riskml.invalid")
+
+
+@pytest.fixture(scope="session")
+def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real MLflow tracking store and registry (SQLite), migrated once per session.
+
+    Sets ``MLFLOW_TRACKING_URI`` for the session so CLI subprocesses use it too.
+    """
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    os.environ["MLFLOW_REGISTRY_URI"] = uri
+    return uri
+
+
+def run_cli(
+    *args: str, cwd: str | Path | None = None, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Run the real ``riskml`` CLI in a subprocess and capture its output as text."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "riskml", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def cli():
+    """The real CLI: ``cli("mine", "--repo", path)`` -> CompletedProcess."""
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def synth_small(tmp_path_factory: pytest.TempPathFactory):
+    """A generated repository of 400 commits with its incidents file (shared, read-only)."""
+    from riskml.synth import generate
+
+    out = tmp_path_factory.mktemp("synth_small")
+    return generate(out, commits=400, seed=7)
