@@ -331,3 +331,40 @@ def tracking_uri() -> str:
     import os
 
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """Where each stage reads and writes by default for one repository (``data/<repo>/…``)."""
+
+    root: Path
+
+    @property
+    def changes(self) -> Path:
+        return self.root / "changes.parquet"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "changes.state.joblib"
+
+    @property
+    def labels(self) -> Path:
+        return self.root / "labels.parquet"
+
+    @property
+    def label_report(self) -> Path:
+        return self.root / "labels.report.json"
+
+    @property
+    def szz_cache(self) -> Path:
+        return self.root / "szz-cache"
+
+
+def data_paths(repo_name: str, data_dir: str | Path = "data") -> DataPaths:
+    """Default locations of one repository's tables: ``data/<repo_name>/``."""
+    return DataPaths(Path(data_dir) / repo_name)
+
+
+def models_dir(model_name: str, root: str | Path = "models") -> Path:
+    """Local copy of a trained model: ``models/<model_name>/``."""
+    return Path(root) / model_name
