@@ -22,16 +22,25 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    """Deploy change-risk scoring: mine, label, train, score, serve, trends."""
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from riskml import __version__
 
         typer.echo(f"riskml {__version__}")
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Deploy change-risk scoring: mine, label, train, score, serve, trends."""
 
 
 # Registration order is the order of `riskml --help`.
@@ -74,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     _register()
     try:
-        app(args=argv, standalone_mode=True)
+        app(args=argv, prog_name="riskml", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

@@ -1,0 +1,78 @@
+"""Safe git access: revisions are validated before git sees them."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from riskml.errors import RiskmlError
+from riskml.gitio import ensure_repo, has_commits, resolve_range, resolve_rev
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "r"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    (path / "a.txt").write_text("one\n")
+    env = {"GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z"}
+    import os
+
+    env = {**os.environ, **env}
+    subprocess.run(["git", "-C", str(path), "add", "a.txt"], check=True, env=env)
+    subprocess.run(["git", "-C", str(path), "commit", "-qm", "first"], check=True, env=env)
+    subprocess.run(
+        ["git", "-C", str(path), "commit", "-q", "--allow-empty", "-m", "second"],
+        check=True,
+        env=env,
+    )
+    return path
+
+
+def head(repo: Path, rev: str = "HEAD") -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", rev], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_resolves_names_and_prefixes(repo: Path) -> None:
+    sha = head(repo)
+    assert resolve_rev(repo, "HEAD") == sha
+    assert resolve_rev(repo, "main") == sha
+    assert resolve_rev(repo, sha[:8]) == sha
+    assert resolve_rev(repo, "HEAD~1") == head(repo, "HEAD~1")
+    assert resolve_range(repo, "HEAD~1..HEAD") == (head(repo, "HEAD~1"), sha)
+
+
+@pytest.mark.parametrize(
+    "rev",
+    [
+        "--output=/tmp/x",
+        "-n1",
+        "HEAD;id",
+        "../..",
+        "a b",
+        "",
+        "HEAD..main",
+        "$(id)",
+        "x" * 300,
+        "deadbeef",
+    ],
+)
+def test_hostile_or_unknown_revisions_are_refused(repo: Path, rev: str, tmp_path: Path) -> None:
+    with pytest.raises(RiskmlError) as info:
+        resolve_rev(repo, rev)
+    assert str(info.value).startswith(("invalid revision", "unknown revision"))
+    assert not Path("/tmp/x").exists() or rev != "--output=/tmp/x"
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    with pytest.raises(RiskmlError, match="not a git repository"):
+        ensure_repo(tmp_path)
+    with pytest.raises(RiskmlError, match="does not exist"):
+        ensure_repo(tmp_path / "nope")
+
+
+def test_empty_repository_has_no_commits(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path / "e")], check=True)
+    assert ensure_repo(tmp_path / "e") == (tmp_path / "e").resolve()
+    assert not has_commits(tmp_path / "e")
