@@ -1,0 +1,83 @@
+"""``riskml label``: link changes to incidents and write the labels table + report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from riskml.cli import app
+
+
+@app.command("label")
+def label_command(
+    repo: Path = typer.Option(..., "--repo", help="The git repository the changes come from."),
+    changes: Path | None = typer.Option(
+        None,
+        "--changes",
+        help="Changes table from `riskml mine` (default: data/<repo>/changes.parquet).",
+    ),
+    incidents: Path | None = typer.Option(
+        None,
+        "--incidents",
+        help="Incidents file (CSV, JSON array, JSONL). Without it: proxy labels.",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Labels table (.parquet or .csv) (default: data/<repo>/labels.parquet)."
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Any bad incident record is an error."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes for SZZ."),
+    window_days: int | None = typer.Option(
+        None, "--window-days", min=0, help="Label window in days (default: config, 90)."
+    ),
+    cutoff: str | None = typer.Option(
+        None, "--cutoff", help="Data cut-off (ISO-8601) (default: newest commit time in the table)."
+    ),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="SZZ cache by fix SHA (default: data/<repo>/szz-cache)."
+    ),
+    config: Path | None = typer.Option(None, "--config", help="riskml.toml to use."),
+) -> None:
+    """Label each change: 1 caused an incident, 0 clean for the window, empty not yet known."""
+    import dataclasses
+
+    from riskml.config import data_paths, load_config
+    from riskml.gitio import ensure_repo
+    from riskml.label import format_report, label, load_incidents, report_path, write_report
+    from riskml.label.core import _read_changes
+
+    top = ensure_repo(repo)
+    cfg = load_config(config, repo=top)
+    if window_days is not None:
+        cfg = dataclasses.replace(
+            cfg, label=dataclasses.replace(cfg.label, window_days=window_days)
+        )
+    guess = data_paths(top.name)
+    table = _read_changes(changes if changes is not None else guess.changes)
+    name = top.name
+    if "repo" in table.columns and len(table) and isinstance(table["repo"].iloc[0], str):
+        name = table["repo"].iloc[0]
+    paths = data_paths(name)
+    inc = None
+    if incidents is not None:
+        inc, problems = load_incidents(incidents, top, strict=strict)
+        for msg in problems:
+            typer.echo(f"riskml: warning: {incidents}: skipped {msg}", err=True)
+    result = label(
+        top,
+        table,
+        inc,
+        config=cfg,
+        workers=workers,
+        cache_dir=cache_dir if cache_dir is not None else paths.szz_cache,
+        cutoff=cutoff,
+    )
+    out_path = out if out is not None else paths.labels
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if out_path.suffix.lower() == ".csv":
+        result.labels.to_csv(out_path, index=False)
+    else:
+        result.labels.to_parquet(out_path, index=False)
+    rpath = write_report(result.report, report_path(out_path))
+    typer.echo(format_report(result.report))
+    typer.echo(f"wrote {out_path} and {rpath}")

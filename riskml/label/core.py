@@ -1,0 +1,344 @@
+"""``label()``: one row per change, positive when it caused an incident (labels.md).
+
+Links, strongest first: a culprit named in the incidents file; the commit reverted by a revert
+that is an incident's fix (listed in ``fix_commits`` or naming the incident id); SZZ from an
+incident's fix commits; with no incidents file, proxy SZZ from bug-fix commits and every revert.
+
+``known_at`` is when a link could first be known: the incident's ``opened_at`` for a named
+culprit; the later of ``opened_at`` and the revert/fix commit time for revert and SZZ links
+(tracing needs the fix to exist); the revert/fix commit time for proxy links. A change with
+several links takes the strongest source, every incident id, the most severe severity and the
+earliest ``known_at``. Links not knowable by the cut-off are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from riskml.config import Config
+from riskml.errors import RiskmlError
+from riskml.gitio import ensure_repo
+from riskml.label.incidents import severity_rank
+from riskml.label.links import (
+    SOURCE_RANK,
+    SOURCES,
+    find_reverts,
+    incident_mentions,
+    read_messages,
+)
+
+LABEL_COLUMNS = [
+    "commit",
+    "label",
+    "label_source",
+    "incident_ids",
+    "severity",
+    "known_at",
+    "evidence",
+]
+
+
+@dataclass
+class LabelResult:
+    labels: Any  # pd.DataFrame, columns LABEL_COLUMNS, one row per change in the table's order
+    report: dict
+    proxy: bool
+
+
+def _as_utc(series):
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(series):
+        return pd.to_datetime(series, unit="s", utc=True)
+    return pd.to_datetime(series, utc=True)
+
+
+def _read_changes(changes):
+    import pandas as pd
+
+    if isinstance(changes, str | Path):
+        path = Path(changes)
+        if not path.is_file():
+            raise RiskmlError(f"changes table not found: {path}")
+        try:
+            reader = pd.read_csv if path.suffix.lower() == ".csv" else pd.read_parquet
+            changes = reader(path)
+        except Exception as exc:  # pyarrow/CSV parser errors: the user's file is not a table
+            raise RiskmlError(f"{path}: not a readable changes table: {exc}") from None
+    missing = [c for c in ("commit", "author_time") if c not in changes.columns]
+    if missing:
+        raise RiskmlError(f"changes table lacks column(s): {', '.join(missing)}")
+    return changes
+
+
+def _parse_cutoff(cutoff):
+    import pandas as pd
+
+    if cutoff is None:
+        return None
+    try:
+        ts = pd.Timestamp(cutoff)
+    except (ValueError, TypeError):
+        raise RiskmlError(f"invalid cutoff: {cutoff!r} (expected an ISO-8601 time)") from None
+    if ts is pd.NaT:
+        raise RiskmlError(f"invalid cutoff: {cutoff!r}")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def label(
+    repo,
+    changes,
+    incidents=None,
+    config: Config | None = None,
+    workers: int = 1,
+    cache_dir=None,
+    cutoff=None,
+) -> LabelResult:
+    """Label every change of ``changes`` (DataFrame or path) from the history of ``repo``.
+
+    ``incidents``: a path (loaded leniently, skipped records reported) or the DataFrame of
+    :func:`load_incidents`; ``None`` means proxy labels. ``cutoff``: the data cut-off (default
+    the newest commit time in the table). ``cache_dir``: where SZZ results are kept by fix SHA
+    (``None``: no disk cache). Returns :class:`LabelResult` (labels, report, proxy).
+    """
+    import pandas as pd
+
+    from riskml.label.incidents import load_incidents
+    from riskml.label.report import build_report
+    from riskml.label.szz import run_szz
+
+    cfg = config or Config()
+    lcfg = cfg.label
+    if lcfg.window_days < 0:
+        raise RiskmlError("label window_days must be >= 0")
+    try:
+        re.compile(lcfg.incident_pattern)
+    except re.error as exc:
+        raise RiskmlError(f"invalid label.incident_pattern: {exc}") from None
+    repo = ensure_repo(repo)
+    changes = _read_changes(changes)
+    problems: list[str] = []
+    if isinstance(incidents, str | Path):
+        incidents, problems = load_incidents(incidents, repo)
+    elif incidents is not None:
+        problems = list(incidents.attrs.get("problems", []))
+    proxy = incidents is None
+
+    shas = [str(s) for s in changes["commit"]]
+    author_time = _as_utc(changes["author_time"])
+    commit_time = (
+        _as_utc(changes["commit_time"]) if "commit_time" in changes.columns else author_time
+    )
+    ctime = dict(zip(shas, commit_time, strict=True))
+    cut = _parse_cutoff(cutoff) or (commit_time.max() if len(changes) else None)
+    in_table = set(shas)
+    order = [s for _, s in sorted(zip(author_time, shas, strict=True), key=lambda p: p[0])]
+
+    messages = read_messages(repo, shas)
+    reverts, unresolved_reverts = find_reverts(repo, order, messages)
+
+    links: list[dict] = []
+    stats: dict[str, Any] = {
+        "reverts": len(reverts) + len(unresolved_reverts),
+        "reverts_unresolved": len(unresolved_reverts),
+    }
+    szz_jobs: list[tuple[str, str | None]] = []  # (fix sha, incident id or None)
+    too_big: set[str] = set()
+    nfiles = _files_per_commit(changes)
+
+    def add(commit, source, iid=None, sev=None, known=None, evidence=None):
+        links.append(
+            {
+                "commit": commit,
+                "source": source,
+                "incident_id": iid,
+                "severity": sev,
+                "known_at": known,
+                "evidence": evidence,
+            }
+        )
+
+    if proxy:
+        for rv, target in reverts.items():
+            add(target, "revert", known=ctime[rv], evidence=rv)
+        fix_flags = _fix_flags(changes, messages, cfg)
+        for sha, is_fix in zip(shas, fix_flags, strict=True):
+            if is_fix and sha not in reverts:
+                szz_jobs.append((sha, None))
+    else:
+        by_id = {r.incident_id: r for r in incidents.itertuples(index=False)}
+        mentions = incident_mentions(messages, lcfg.incident_pattern)
+        fixes_of: dict[str, list[str]] = {iid: list(r.fix_commits) for iid, r in by_id.items()}
+        unknown_mentions: set[str] = set()
+        for sha in order:
+            for iid in mentions.get(sha, []):
+                if iid in fixes_of:
+                    if sha not in fixes_of[iid]:
+                        fixes_of[iid].append(sha)
+                else:
+                    unknown_mentions.add(iid)
+        stats["unknown_incident_ids_in_messages"] = sorted(unknown_mentions)
+        extra_times = _times_outside(repo, [f for fs in fixes_of.values() for f in fs], ctime)
+        for iid, rec in by_id.items():
+            opened = rec.opened_at
+            for c in rec.culprit_commits:
+                add(c, "culprit", iid, rec.severity, opened)
+            for f in fixes_of[iid]:
+                ftime = ctime.get(f, extra_times.get(f))
+                known = max(opened, ftime) if ftime is not None else opened
+                if f in reverts:
+                    add(reverts[f], "revert", iid, rec.severity, known, f)
+                else:
+                    szz_jobs.append((f, iid))
+
+    # SZZ over every distinct fix, in parallel, cached by fix SHA.
+    fixes = list(dict.fromkeys(f for f, _ in szz_jobs))
+    for f in fixes:
+        if nfiles.get(f, 0) > lcfg.szz_max_files:
+            too_big.add(f)
+    traced, szz_stats = run_szz(
+        repo,
+        [f for f in fixes if f not in too_big],
+        ignore_comments=lcfg.szz_ignore_comments,
+        workers=workers,
+        cache_dir=cache_dir,
+    )
+    for f, row in traced.items():
+        if row["n_files"] > lcfg.szz_max_files:
+            too_big.add(f)
+    dropped_after_open = 0
+    outside_table = 0
+    if not proxy:
+        by_id = {r.incident_id: r for r in incidents.itertuples(index=False)}
+    fix_times = _times_outside(repo, fixes, ctime)
+    for f, iid in szz_jobs:
+        if f in too_big or f not in traced:
+            continue
+        ftime = ctime.get(f, fix_times.get(f))
+        cands = sorted({c for cs in traced[f]["candidates"].values() for c in cs})
+        for c in cands:
+            if c not in in_table:
+                outside_table += 1
+                continue
+            if iid is None:
+                add(c, "szz_fix", known=ftime, evidence=f)
+                continue
+            rec = by_id[iid]
+            if ctime[c] >= rec.opened_at:
+                dropped_after_open += 1
+                continue
+            known = max(rec.opened_at, ftime) if ftime is not None else rec.opened_at
+            add(c, "szz_incident", iid, rec.severity, known, f)
+
+    stats["szz"] = {
+        "fix_commits": len(fixes),
+        "skipped_too_many_files": len(too_big),
+        "traced": szz_stats["traced"],
+        "cached": szz_stats["cached"],
+        "candidates_after_incident_opened": dropped_after_open,
+        "candidates_outside_table": outside_table,
+        "max_files": lcfg.szz_max_files,
+    }
+
+    frame = pd.DataFrame(
+        links, columns=["commit", "source", "incident_id", "severity", "known_at", "evidence"]
+    )
+    frame["known_at"] = pd.to_datetime(frame["known_at"], utc=True)
+    not_yet = 0
+    if cut is not None and len(frame):
+        late = frame["known_at"] > cut
+        not_yet = int(late.sum())
+        frame = frame[~late]
+    stats["links_after_cutoff"] = not_yet
+    culprits_outside = sorted(set(frame.loc[frame["source"] == "culprit", "commit"]) - in_table)
+    stats["culprits_outside_table"] = culprits_outside
+
+    labels = _aggregate(shas, commit_time, frame, cut, lcfg.window_days)
+    report = build_report(
+        labels,
+        proxy=proxy,
+        cutoff=cut,
+        window_days=lcfg.window_days,
+        incidents=None if proxy else incidents,
+        problems=problems,
+        stats=stats,
+    )
+    return LabelResult(labels=labels, report=report, proxy=proxy)
+
+
+def _aggregate(shas, commit_time, links, cut, window_days):
+    """One row per change from its links, then the window rule for the rest."""
+    import pandas as pd
+
+    best: dict[str, dict] = {}
+    for row in links.itertuples(index=False):
+        b = best.setdefault(
+            row.commit, {"rank": 99, "ids": set(), "sev": None, "known": None, "ev": set()}
+        )
+        b["rank"] = min(b["rank"], SOURCE_RANK[row.source])
+        if isinstance(row.incident_id, str):
+            b["ids"].add(row.incident_id)
+        sev = row.severity if isinstance(row.severity, str) else None
+        if severity_rank(sev) < severity_rank(b["sev"]):
+            b["sev"] = sev
+        if b["known"] is None or row.known_at < b["known"]:
+            b["known"] = row.known_at
+        if isinstance(row.evidence, str):
+            b["ev"].add(row.evidence)
+    horizon = cut - pd.Timedelta(days=window_days) if cut is not None else None
+    out = []
+    for sha, t in zip(shas, commit_time, strict=True):
+        b = best.get(sha)
+        if b is not None:
+            out.append(
+                (
+                    sha,
+                    1,
+                    SOURCES[b["rank"]],
+                    ";".join(sorted(b["ids"])) or None,
+                    b["sev"],
+                    b["known"],
+                    ";".join(sorted(b["ev"])) or None,
+                )
+            )
+        else:
+            lab = 0 if horizon is not None and t <= horizon else None
+            out.append((sha, lab, None, None, None, None, None))
+    labels = pd.DataFrame(out, columns=LABEL_COLUMNS)
+    labels["commit"] = labels["commit"].astype("string")
+    labels["label"] = labels["label"].astype("Int8")
+    for col in ("label_source", "incident_ids", "severity", "evidence"):
+        labels[col] = labels[col].astype("string")
+    labels["known_at"] = pd.to_datetime(labels["known_at"], utc=True)
+    return labels
+
+
+def _files_per_commit(changes) -> dict[str, int]:
+    if "nf" in changes.columns:
+        return {str(s): int(n) for s, n in zip(changes["commit"], changes["nf"], strict=True)}
+    if "files" in changes.columns:
+        return {
+            str(s): len([p for p in str(f).split(";") if p]) if isinstance(f, str) else 0
+            for s, f in zip(changes["commit"], changes["files"], strict=True)
+        }
+    return {}
+
+
+def _fix_flags(changes, messages, cfg: Config) -> list[bool]:
+    if "fix" in changes.columns:
+        return [bool(v) if v == v and v is not None else False for v in changes["fix"]]
+    rx = re.compile(cfg.mine.fix_pattern)
+    return [bool(rx.search(messages.get(str(s), ""))) for s in changes["commit"]]
+
+
+def _times_outside(repo, shas, ctime) -> dict:
+    """Commit times (UTC) of commits not in the changes table."""
+    import pandas as pd
+
+    from riskml.label.szz import commit_times
+
+    missing = [s for s in dict.fromkeys(shas) if s not in ctime]
+    return {s: pd.Timestamp(t, unit="s", tz="UTC") for s, t in commit_times(repo, missing).items()}

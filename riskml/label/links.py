@@ -1,0 +1,102 @@
+"""Evidence that ties a change to an incident: commit messages, reverts, incident ids.
+
+Messages come from one ``git cat-file --batch`` over the changes' SHAs (the changes table holds
+only subjects). A revert is recognised by ``This reverts commit <sha>`` in its message or, when
+that line is missing, by a ``Revert "<subject>"`` subject, matched to the most recent earlier
+change with exactly that subject.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from riskml.gitio import run_git
+
+_REVERTS_RE = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
+_REVERT_SUBJECT_RE = re.compile(r'^Revert "(.*)"\s*$')
+
+# Link sources, strongest first (labels.md).
+SOURCES = ("culprit", "revert", "szz_incident", "szz_fix")
+SOURCE_RANK = {s: i for i, s in enumerate(SOURCES)}
+
+
+def read_messages(repo: str | Path, shas: list[str]) -> dict[str, str]:
+    """Full commit messages by SHA, in one ``git cat-file --batch`` (UTF-8, bad bytes replaced)."""
+    if not shas:
+        return {}
+    raw = run_git(repo, "cat-file", "--batch", input="".join(f"{s}\n" for s in shas).encode())
+    out: dict[str, str] = {}
+    pos = 0
+    for sha in shas:
+        nl = raw.index(b"\n", pos)
+        header = raw[pos:nl].split()
+        pos = nl + 1
+        if header[-1] == b"missing":
+            continue
+        size = int(header[2])
+        body = raw[pos : pos + size]
+        pos += size + 1
+        if header[1] != b"commit":
+            continue
+        _, _, message = body.partition(b"\n\n")
+        out[sha] = message.decode("utf-8", "replace")
+    return out
+
+
+def subject_of(message: str) -> str:
+    return message.split("\n", 1)[0].strip()
+
+
+def find_reverts(
+    repo: str | Path, order: list[str], messages: dict[str, str]
+) -> tuple[dict[str, str], list[str]]:
+    """Map each revert commit to the commit it reverts.
+
+    ``order`` is the changes' SHAs oldest first (subject matches look backwards from the
+    revert). Returns ({revert: reverted}, reverts whose target could not be found).
+    """
+    from riskml.label.incidents import resolve_commits
+
+    named: dict[str, str] = {}
+    by_subject: dict[str, str] = {}
+    unresolved: list[str] = []
+    for sha in order:
+        msg = messages.get(sha, "")
+        m = _REVERTS_RE.search(msg)
+        if m:
+            named[sha] = m.group(1).lower()
+            continue
+        sm = _REVERT_SUBJECT_RE.match(subject_of(msg))
+        if sm:
+            by_subject[sha] = sm.group(1)
+    resolved = resolve_commits(repo, list(named.values()))
+    reverts: dict[str, str] = {}
+    for sha, target in named.items():
+        full = resolved.get(target, "missing")
+        if len(full) == 40:
+            reverts[sha] = full
+        else:
+            unresolved.append(sha)
+    if by_subject:
+        latest: dict[str, str] = {}  # subject -> most recent change with it, so far
+        for sha in order:
+            want = by_subject.get(sha)
+            if want is not None:
+                if want in latest:
+                    reverts[sha] = latest[want]
+                else:
+                    unresolved.append(sha)
+            latest[subject_of(messages.get(sha, ""))] = sha
+    return reverts, unresolved
+
+
+def incident_mentions(messages: dict[str, str], pattern: str) -> dict[str, list[str]]:
+    """Incident ids each message mentions (``config.label.incident_pattern``), in order."""
+    rx = re.compile(pattern)
+    out = {}
+    for sha, msg in messages.items():
+        ids = list(dict.fromkeys(m.group(0) for m in rx.finditer(msg)))
+        if ids:
+            out[sha] = ids
+    return out
