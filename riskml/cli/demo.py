@@ -1,0 +1,51 @@
+"""`riskml demo`: the whole pipeline on a generated sample repository, no input needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from riskml.cli import app
+
+
+@app.command("demo")
+def demo_command(
+    out: Path = typer.Option(
+        Path("data") / "demo-source",
+        "--out",
+        help="Where the sample repository and its incidents file are generated.",
+    ),
+    commits: int = typer.Option(None, "--commits", help="Commits to generate [default: 1200]."),
+    seed: int = typer.Option(0, "--seed", help="Generator seed (same seed, same repository)."),
+    pending: int = typer.Option(5, "--pending", help="Last N commits scored as pending."),
+    data_dir: Path = typer.Option(Path("data"), "--data-dir", help="Root of data/<repo>/."),
+    models_root: Path = typer.Option(
+        Path("models"), "--models-dir", help="Root of models/<name>/."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No stage progress on stderr."),
+) -> None:
+    """Generate a sample repository with incidents, run the pipeline, print the pending scores."""
+    from riskml.run import DEMO_COMMITS, demo, format_summary, mlflow_ui_command
+
+    result = demo(
+        out,
+        commits=commits or DEMO_COMMITS,
+        seed=seed,
+        pending=pending,
+        data_dir=data_dir,
+        models_root=models_root,
+        progress=not quiet,
+    )
+    what = "generated" if result.generated else "reused"
+    typer.echo(f"sample repository ({what}): {result.repo}")
+    typer.echo(f"incidents file: {result.incidents}")
+    typer.echo("")
+    typer.echo(format_summary(result.run))
+    typer.echo("")
+    typer.echo("Next:")
+    typer.echo(f"  open MLflow:   {mlflow_ui_command()}   (then http://127.0.0.1:5000)")
+    typer.echo(
+        f"  score a change: riskml score --repo {result.repo} --repo-name demo --rev HEAD "
+        "--format table"
+    )

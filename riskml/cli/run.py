@@ -1,0 +1,65 @@
+"""`riskml run`: mine, label, train, gate and register, trends, score the pending changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from riskml.cli import app
+
+
+@app.command("run")
+def run_command(
+    repo: Path = typer.Option(..., "--repo", help="Path of the git repository."),
+    incidents: Path = typer.Option(
+        None, "--incidents", help="Incidents file (CSV/JSON/JSONL); without it, proxy labels."
+    ),
+    pending: int = typer.Option(
+        None,
+        "--pending",
+        help="Score the last N commits of HEAD as pending (trained up to HEAD~N).",
+    ),
+    main_branch: str = typer.Option(
+        None,
+        "--main-branch",
+        help="Pending = commits on HEAD not yet on this branch [default: detected main/master].",
+    ),
+    repo_name: str = typer.Option(
+        None, "--repo-name", help="Name of the repository's data/<NAME>/ [default: folder name]."
+    ),
+    data_dir: Path = typer.Option(Path("data"), "--data-dir", help="Root of data/<repo>/."),
+    models_root: Path = typer.Option(
+        Path("models"), "--models-dir", help="Root of models/<name>/."
+    ),
+    period: str = typer.Option(None, "--period", help="Trends period: W (default), D, M, Q."),
+    config: Path = typer.Option(None, "--config", help="riskml.toml to use."),
+    json_out: Path = typer.Option(
+        None, "--json", help="Also write the scored pending changes (scoring.md JSON) here."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No stage progress on stderr."),
+) -> None:
+    """The whole pipeline on one repository; a second run is incremental."""
+    from riskml.config import load_config
+    from riskml.gitio import ensure_repo
+    from riskml.run import format_summary, run_pipeline
+
+    top = ensure_repo(repo)
+    cfg = load_config(config, repo=top)
+    result = run_pipeline(
+        top,
+        incidents,
+        pending=pending,
+        main_branch=main_branch,
+        config=cfg,
+        data_dir=data_dir,
+        models_root=models_root,
+        repo_name=repo_name,
+        period=period,
+        progress=not quiet,
+    )
+    if json_out is not None and result.scored is not None:
+        import json
+
+        json_out.write_text(json.dumps(result.scored, indent=2) + "\n")
+    typer.echo(format_summary(result))

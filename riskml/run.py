@@ -1,0 +1,528 @@
+"""`riskml run` and `riskml demo`: the whole pipeline on one repository, composed of the stages.
+
+:func:`retrain` is the scheduled part (mine incrementally, label, train, gate and register);
+:func:`run_pipeline` adds the trends and scores the pending changes; :func:`demo` generates a
+sample repository with its incidents file and runs :func:`run_pipeline` on it.
+:func:`format_summary` renders a result as one screen of text.
+
+Every stage is the package's own function (``riskml.mine.mine``, ``riskml.label.label``,
+``riskml.train.fit`` …); nothing here re-implements one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from riskml.config import Config, DataPaths, data_paths, load_config, models_dir, tracking_uri
+from riskml.errors import RiskmlError
+from riskml.gitio import ensure_repo, has_commits, resolve_rev, run_git
+
+DEMO_COMMITS = 1200
+DEMO_SEED = 0
+DEMO_PENDING = 5
+DEMO_NAME = "demo"
+_DEMO_MARKER = ".riskml-demo.json"
+MAIN_CANDIDATES = ("main", "master", "trunk", "develop")
+
+
+@dataclass
+class RetrainResult:
+    """What one retraining (mine, label, train, gate) produced."""
+
+    repo: Path
+    repo_name: str
+    paths: DataPaths
+    rev: str
+    n_changes: int
+    n_new: int
+    labels: dict  # counts: positive, negative, unknown, incidents_linked
+    label_report: dict
+    proxy: bool
+    metrics: dict
+    model: Any  # TrainedModel
+    model_info: dict  # name, version, run_id, alias, promoted, reason
+    model_dir: Path
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def promoted(self) -> bool:
+        return bool(self.model_info.get("promoted"))
+
+
+@dataclass
+class RunResult:
+    """What `riskml run` produced: the retraining, the trends and the scored pending changes."""
+
+    retrain: RetrainResult
+    trends: Any  # riskml.trends.TrendsResult
+    base: str  # SHA the history was mined up to (the main branch, or HEAD~N)
+    head: str
+    pending_commits: list[str]
+    pending_how: str  # how the pending changes were chosen, in words
+    scored: dict | None  # the JSON of scoring.md for the pending changes, or None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class _Clock:
+    def __init__(self, progress: bool) -> None:
+        self.times: dict[str, float] = {}
+        self.progress = progress
+
+    def stage(self, name: str) -> _Stage:
+        return _Stage(self, name)
+
+
+class _Stage:
+    def __init__(self, clock: _Clock, name: str) -> None:
+        self.clock, self.name = clock, name
+
+    def __enter__(self) -> _Stage:
+        if self.clock.progress:
+            import sys
+
+            print(f"[riskml] {self.name} …", file=sys.stderr, flush=True)
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.clock.times[self.name] = time.perf_counter() - self.t0
+
+
+def _count_rows(path: Path) -> int:
+    if not path.is_file():
+        return 0
+    import pyarrow.parquet as pq
+
+    if path.suffix == ".parquet":
+        return pq.ParquetFile(path).metadata.num_rows
+    import pandas as pd
+
+    return len(pd.read_csv(path, usecols=["commit"]))
+
+
+def label_counts(labels: Any) -> dict:
+    """Positive / negative / not-yet-known changes and distinct incidents linked."""
+    import pandas as pd
+
+    values = pd.to_numeric(labels["label"], errors="coerce") if len(labels) else pd.Series([])
+    ids: set[str] = set()
+    if "incident_ids" in labels.columns:
+        for value in labels["incident_ids"].dropna().astype(str):
+            ids.update(i.strip() for i in value.split(";") if i.strip())
+    return {
+        "positive": int((values == 1).sum()),
+        "negative": int((values == 0).sum()),
+        "unknown": int(values.isna().sum()),
+        "incidents_linked": len(ids),
+    }
+
+
+def _write_labels(result: Any, paths: DataPaths) -> None:
+    paths.root.mkdir(parents=True, exist_ok=True)
+    result.labels.to_parquet(paths.labels, index=False)
+    report = dict(result.report or {})
+    report.setdefault("proxy", bool(result.proxy))
+    paths.label_report.write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+
+# --------------------------------------------------------------------------- retrain
+
+
+def retrain(
+    repo: str | Path,
+    incidents: str | Path | None = None,
+    *,
+    rev: str = "HEAD",
+    config: Config | None = None,
+    data_dir: str | Path = "data",
+    models_root: str | Path = "models",
+    repo_name: str | None = None,
+    progress: bool = False,
+) -> RetrainResult:
+    """Mine ``repo`` up to ``rev`` (incrementally), label, train, gate and register.
+
+    Tables go to ``data/<repo_name>/`` (the SZZ cache too, so a second run reuses it), the
+    local model copy to ``models/<model name>/``. The new version becomes ``champion`` only
+    when the gate says so (``model_info["promoted"]``).
+    """
+    from riskml.label import label
+    from riskml.mine import mine
+    from riskml.train import fit
+    from riskml.train.dataset import build_dataset
+    from riskml.train.tracking import log_and_register
+
+    top = ensure_repo(repo)
+    if not has_commits(top):
+        raise RiskmlError(f"{repo}: the repository has no commits")
+    if incidents is not None and not Path(incidents).is_file():
+        raise RiskmlError(f"incidents file not found: {incidents}")
+    config = config or load_config(repo=top)
+    name = repo_name or top.name
+    paths = data_paths(name, data_dir)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    sha = resolve_rev(top, rev)
+    clock = _Clock(progress)
+
+    before = _count_rows(paths.changes)
+    with clock.stage("mine"):
+        changes = mine(top, rev=sha, out=paths.changes, config=config, repo_name=name)
+    if len(changes) == 0:
+        raise RiskmlError(f"{repo}: no non-merge commit to learn from up to {rev}")
+    with clock.stage("label"):
+        labelled = label(
+            top, changes, incidents=incidents, config=config, cache_dir=paths.szz_cache
+        )
+        _write_labels(labelled, paths)
+    counts = label_counts(labelled.labels)
+    if counts["positive"] == 0:
+        raise RiskmlError(
+            f"{repo}: no change is labelled as having caused an incident "
+            "(check the incidents file, or the history is too short)"
+        )
+    with clock.stage("train"):
+        dataset = build_dataset(changes, labelled.labels, config)
+        trained = fit(dataset, config, label_mode="proxy" if labelled.proxy else "incidents")
+    with clock.stage("register"):
+        registered = log_and_register(
+            trained,
+            config=config,
+            changes=changes,
+            labels=labelled.labels,
+            repo=top,
+            repo_name=name,
+            head=sha,
+            label_report=labelled.report,
+        )
+        target = models_dir(config.train.model_name, models_root)
+        trained.model.save(target)
+    info = _model_info(registered, trained)
+    return RetrainResult(
+        repo=top,
+        repo_name=name,
+        paths=paths,
+        rev=sha,
+        n_changes=len(changes),
+        n_new=max(0, len(changes) - before),
+        labels=counts,
+        label_report=dict(labelled.report or {}),
+        proxy=bool(labelled.proxy),
+        metrics=dict(trained.metrics or {}),
+        model=trained.model,
+        model_info=info,
+        model_dir=target,
+        timings=clock.times,
+    )
+
+
+def _model_info(registered: Any, trained: Any) -> dict:
+    """Name, version, run id, alias and the gate's reason, whatever shape registration returns."""
+    if isinstance(registered, dict):
+        raw = dict(registered)
+    elif registered is not None and hasattr(registered, "__dict__"):
+        raw = dict(vars(registered))
+    else:
+        raw = {}
+    info = dict(getattr(trained.model, "info", {}) or {})
+    info.update({k: v for k, v in raw.items() if v is not None})
+    alias = info.get("alias")
+    if "promoted" not in info:
+        info["promoted"] = alias == "champion"
+    if not alias:
+        info["alias"] = "champion" if info["promoted"] else "challenger"
+    return info
+
+
+# --------------------------------------------------------------------------- pending
+
+
+def detect_main_branch(repo: Path) -> str | None:
+    """The repository's main branch: ``origin/HEAD``'s target, else main/master/trunk/develop."""
+    out = run_git(repo, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD", check=False)
+    ref = out.decode().strip()
+    if ref:
+        return ref.removeprefix("refs/remotes/")
+    for name in MAIN_CANDIDATES:
+        if run_git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}", check=False):
+            return name
+    return None
+
+
+def choose_pending(
+    repo: Path, pending: int | None = None, main_branch: str | None = None
+) -> tuple[str, str, list[str], str]:
+    """(base, head, pending commits oldest first, how) for `riskml run`.
+
+    ``main_branch``: the commits on HEAD not yet on that branch; ``pending`` N: the last N
+    commits of HEAD (first-parent line); neither: the detected main branch when HEAD is
+    ahead of it, else nothing pending. The history is mined and trained up to ``base`` only,
+    so a pending change is never part of the data its model learned from.
+    """
+    head = resolve_rev(repo, "HEAD")
+    if pending is not None and main_branch is not None:
+        raise RiskmlError("give either --pending N or --main-branch NAME, not both")
+    if pending is not None:
+        if pending < 0:
+            raise RiskmlError("--pending must be 0 or more")
+        if pending == 0:
+            return head, head, [], "no pending change requested (--pending 0)"
+        count = int(run_git(repo, "rev-list", "--count", "--first-parent", head).strip() or 0)
+        if pending >= count:
+            raise RiskmlError(
+                f"--pending {pending}: the history has {count} commits; leave some to train on"
+            )
+        base = resolve_rev(repo, f"HEAD~{pending}")
+        how = f"the last {pending} commits of HEAD"
+    else:
+        branch = main_branch or detect_main_branch(repo)
+        if branch is None:
+            return head, head, [], "no main branch found (use --main-branch NAME or --pending N)"
+        base = _resolve_branch(repo, branch)
+        how = f"commits on HEAD not yet on {branch}"
+        merge_base = run_git(repo, "merge-base", base, head, check=False).decode().strip()
+        if merge_base and merge_base != base:
+            base = merge_base  # HEAD branched off earlier: pending starts at the fork point
+    commits = (
+        run_git(repo, "rev-list", "--reverse", "--no-merges", f"{base}..{head}").decode().split()
+    )
+    return base, head, commits, how
+
+
+def _resolve_branch(repo: Path, branch: str) -> str:
+    try:
+        return resolve_rev(repo, branch)
+    except RiskmlError:
+        raise RiskmlError(f"unknown main branch: {branch}") from None
+
+
+def score_pending(
+    repo: Path, base: str, head: str, commits: list[str], model: Any, config: Config, name: str
+) -> dict | None:
+    """The JSON of scoring.md for the pending changes: the range as one change plus each
+    commit (one commit: just that commit). None when nothing is pending."""
+    from riskml.score import score
+
+    if not commits:
+        return None
+    if len(commits) == 1:
+        return score(repo, rev=commits[0], model=model, config=config, repo_name=name)
+    return score(repo, range=f"{base}..{head}", model=model, config=config, repo_name=name)
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run_pipeline(
+    repo: str | Path,
+    incidents: str | Path | None = None,
+    *,
+    pending: int | None = None,
+    main_branch: str | None = None,
+    config: Config | None = None,
+    data_dir: str | Path = "data",
+    models_root: str | Path = "models",
+    repo_name: str | None = None,
+    period: str | None = None,
+    progress: bool = False,
+) -> RunResult:
+    """The whole pipeline: retrain up to the base, trends, score the pending changes."""
+    from riskml.trends import trends
+
+    top = ensure_repo(repo)
+    if not has_commits(top):
+        raise RiskmlError(f"{repo}: the repository has no commits")
+    config = config or load_config(repo=top)
+    base, head, commits, how = choose_pending(top, pending, main_branch)
+    t0 = time.perf_counter()
+    result = retrain(
+        top,
+        incidents,
+        rev=base,
+        config=config,
+        data_dir=data_dir,
+        models_root=models_root,
+        repo_name=repo_name,
+        progress=progress,
+    )
+    timings = dict(result.timings)
+    clock = _Clock(progress)
+    import pandas as pd
+
+    with clock.stage("trends"):
+        changes = pd.read_parquet(result.paths.changes)
+        labels = pd.read_parquet(result.paths.labels)
+        trended = trends(
+            changes,
+            labels,
+            model=result.model,
+            config=config,
+            period=period,
+            out_dir=result.paths.root / "trends",
+            repo_name=result.repo_name,
+        )
+    with clock.stage("score"):
+        scored = score_pending(top, base, head, commits, result.model, config, result.repo_name)
+    timings.update(clock.times)
+    timings["total"] = time.perf_counter() - t0
+    return RunResult(
+        retrain=result,
+        trends=trended,
+        base=base,
+        head=head,
+        pending_commits=commits,
+        pending_how=how,
+        scored=scored,
+        timings=timings,
+    )
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    repo: Path
+    incidents: Path
+    generated: bool
+    run: RunResult
+
+
+def demo(
+    out: str | Path = Path("data") / "demo-source",
+    *,
+    commits: int = DEMO_COMMITS,
+    seed: int = DEMO_SEED,
+    pending: int = DEMO_PENDING,
+    data_dir: str | Path = "data",
+    models_root: str | Path = "models",
+    progress: bool = False,
+) -> DemoResult:
+    """Generate a sample repository and its incidents file in ``out``, then run the pipeline.
+
+    The generator is deterministic: when ``out`` already holds the same sample (same commits
+    and seed) it is reused and the run is incremental. A non-empty ``out`` that is not a riskml
+    sample is refused, so a demo never overwrites a user's files.
+    """
+    from riskml.synth import generate
+
+    out = Path(out)
+    marker = out / _DEMO_MARKER
+    wanted = {"commits": int(commits), "seed": int(seed)}
+    generated = False
+    if commits < 200:
+        raise RiskmlError("--commits must be at least 200 (the model needs a history to learn)")
+    if marker.is_file() and json.loads(marker.read_text() or "{}").get("sample") == wanted:
+        repo, incidents = out / "repo", out / "incidents.csv"
+    else:
+        if out.exists() and any(out.iterdir()):
+            raise RiskmlError(
+                f"{out} exists and is not this demo's sample (remove it or pick --out DIR)"
+            )
+        made = generate(out, commits=commits, seed=seed)
+        repo, incidents = Path(made.repo), Path(made.incidents)
+        marker.write_text(json.dumps({"sample": wanted}) + "\n")
+        generated = True
+    result = run_pipeline(
+        repo,
+        incidents,
+        pending=pending,
+        data_dir=data_dir,
+        models_root=models_root,
+        repo_name=DEMO_NAME,
+        progress=progress,
+    )
+    return DemoResult(out=out, repo=repo, incidents=incidents, generated=generated, run=result)
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number != number:
+        return "n/a"
+    return f"{number:.{digits}f}"
+
+
+def _secs(timings: dict, *names: str) -> str:
+    return f"{sum(timings.get(n, 0.0) for n in names):.1f} s"
+
+
+def format_summary(result: RunResult) -> str:
+    """One screen of text: what each stage did, the model, the trends run, the pending changes."""
+    r = result.retrain
+    t = result.timings
+    lab = r.labels
+    m = r.metrics or {}
+    ours = m.get("riskml", {}) if isinstance(m.get("riskml"), dict) else {}
+    la = m.get("lapredict", {}) if isinstance(m.get("lapredict"), dict) else {}
+    ka = m.get("kamei_lr", {}) if isinstance(m.get("kamei_lr"), dict) else {}
+    info = r.model_info
+    source = "proxy labels (no incidents file: bug-fix SZZ + reverts)" if r.proxy else "incidents"
+    lines = [
+        f"riskml run: {r.repo_name} ({r.repo}) up to {r.rev[:10]}",
+        f"  mine     {r.n_changes} changes ({r.n_new} new)".ljust(48)
+        + f"{_secs(t, 'mine'):>8}  {r.paths.changes}",
+        f"  label    {lab['positive']} caused an incident, {lab['negative']} clean, "
+        f"{lab['unknown']} not yet known; {lab['incidents_linked']} incidents linked from {source}",
+        f"           {_secs(t, 'label')}  {r.paths.labels}",
+        f"  train    ROC-AUC {_fmt(ours.get('roc_auc'))} (LApredict {_fmt(la.get('roc_auc'))}, "
+        f"Kamei LR {_fmt(ka.get('roc_auc'))}), PR-AUC {_fmt(ours.get('pr_auc'))}, "
+        f"capture@10% {_fmt(ours.get('capture_at_10'))}  {_secs(t, 'train', 'register')}",
+        f"  model    {info.get('name', '')} v{info.get('version', '?')} -> "
+        f"{info.get('alias', '?')}"
+        + (f" ({info['reason']})" if info.get("reason") else "")
+        + f"; local copy {r.model_dir}",
+        f"  trends   {result.trends.n_periods} points (one per period) in MLflow experiment "
+        f"{result.trends.experiment!r}, run {result.trends.run_id[:12]}  {_secs(t, 'trends')}",
+        "",
+    ]
+    lines.extend(format_pending(result))
+    lines.append("")
+    lines.append(f"total {t.get('total', 0.0):.1f} s; MLflow: {mlflow_ui_command()}")
+    return "\n".join(lines)
+
+
+def format_pending(result: RunResult) -> list[str]:
+    """The pending changes as a compact table (id, risk, tier, review, top reason)."""
+    scored = result.scored
+    n = len(result.pending_commits)
+    if not scored or not scored.get("changes"):
+        return [f"pending  none ({result.pending_how})"]
+    lines = [f"pending  {n} change(s): {result.pending_how} (base {result.base[:10]})"]
+    lines.append(f"  {'change':<22} {'risk':>6}  {'tier':<8} {'review':<34} top reason")
+    for change in scored["changes"]:
+        review = change.get("review") or {}
+        who = f"{review.get('min_reviewers', '?')} reviewer(s)"
+        if review.get("senior"):
+            who += " senior"
+        elif review.get("code_owner"):
+            who += " +owner"
+        who += f", {review.get('rollout', 'normal')}"
+        reasons = change.get("reasons") or []
+        top = reasons[0] if reasons else {}
+        why = top.get("text") or (f"{top.get('feature')}={top.get('value')}" if top else "")
+        cid = str(change.get("id", ""))
+        cid = f"{cid[:8]}..{cid.split('..')[1][:8]}" if ".." in cid else cid[:10]
+        lines.append(
+            f"  {cid:<22} {_fmt(change.get('risk')):>6}  {change.get('tier', ''):<8} "
+            f"{who:<34} {why}"[:160]
+        )
+    return lines
+
+
+def mlflow_ui_command() -> str:
+    """How to open the MLflow UI on the store this process used."""
+    return f"mlflow ui --backend-store-uri {tracking_uri()}"

@@ -1,0 +1,153 @@
+"""riskml.trends: the per-period table (exact values) and its MLflow series read back."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from riskml.errors import RiskmlError
+from riskml.trends import log_trends, metric_columns, normalize_period, trends_table
+
+
+def scored_frame() -> pd.DataFrame:
+    """Five scored changes over three weeks (the middle week has none)."""
+    return pd.DataFrame(
+        {
+            "commit": ["a" * 40, "b" * 40, "c" * 40, "d" * 40, "e" * 40],
+            "author_time": pd.to_datetime(
+                [
+                    "2021-01-04 10:00",  # Monday, week 0
+                    "2021-01-10 23:00",  # Sunday, still week 0
+                    "2021-01-20 00:00",  # week 2
+                    "2021-01-20 05:00",
+                    "2021-01-21 00:00",
+                ],
+                utc=True,
+            ),
+            "risk": [0.1, 0.5, 0.2, 0.9, 0.4],
+            "tier": ["low", "high", "low", "critical", "medium"],
+            "ai_provenance": ["human", "ai_assisted", "bot", "ai_agent", "human"],
+            "critical_areas": ["", "payments", "payments;auth", "auth", None],
+            "label": [0.0, 1.0, float("nan"), 1.0, 0.0],
+            "incident_ids": ["", "INC-1", "", "INC-1;INC-2", ""],
+        }
+    )
+
+
+def test_one_row_per_week_including_empty_weeks():
+    table = trends_table(scored_frame(), "W", ["auth", "payments", "infra"])
+    assert table["period"].tolist() == [
+        "2021-01-04/2021-01-10",
+        "2021-01-11/2021-01-17",
+        "2021-01-18/2021-01-24",
+    ]
+    assert table["step"].tolist() == [0, 1, 2]
+    assert table["timestamp"].tolist() == [1609718400000, 1610323200000, 1610928000000]
+    assert table["changes"].tolist() == [2.0, 0.0, 3.0]
+
+
+def test_period_metrics_exact():
+    table = trends_table(scored_frame(), "W", ["auth", "payments", "infra"])
+    week0, empty, week2 = table.to_dict("records")
+    assert week0["mean_risk"] == pytest.approx(0.3)
+    assert week0["p90_risk"] == pytest.approx(0.46)  # 0.1 + 0.9 * (0.5 - 0.1)
+    assert week2["mean_risk"] == pytest.approx(0.5)
+    assert week2["p90_risk"] == pytest.approx(0.8)  # sorted 0.2 0.4 0.9, position 1.8
+    assert [week0[f"tier.{t}.share"] for t in ("low", "medium", "high", "critical")] == [
+        0.5,
+        0.0,
+        0.5,
+        0.0,
+    ]
+    assert week2["tier.critical.share"] == pytest.approx(1 / 3)
+    # AI provenance: ai_assisted and ai_agent are AI; bots are neither AI nor human.
+    assert (week0["ai.share"], week0["ai.mean_risk"], week0["human.mean_risk"]) == (0.5, 0.5, 0.1)
+    assert week2["ai.share"] == pytest.approx(1 / 3)
+    assert (week2["ai.mean_risk"], week2["human.mean_risk"]) == (0.9, 0.4)
+    assert (week2["ai.changes"], week2["human.changes"]) == (1.0, 1.0)
+    # Incidents: distinct ids linked to the week's changes; changes labelled positive.
+    assert (week0["incidents_linked"], week0["incident_changes"]) == (1.0, 1.0)
+    assert (week2["incidents_linked"], week2["incident_changes"]) == (2.0, 1.0)
+    # An empty week has counts of 0 and no rates.
+    assert empty["changes"] == 0.0 and empty["incidents_linked"] == 0.0
+    assert math.isnan(empty["mean_risk"]) and math.isnan(empty["tier.low.share"])
+
+
+def test_per_area_metrics_exact():
+    table = trends_table(scored_frame(), "W", ["auth", "payments", "infra"])
+    week0, _, week2 = table.to_dict("records")
+    assert week2["area.auth.changes"] == 2.0
+    assert week2["area.auth.mean_risk"] == pytest.approx(0.55)
+    assert week2["area.auth.tier.critical.share"] == 0.5
+    assert week2["area.auth.ai.share"] == 0.5
+    assert math.isnan(week2["area.auth.human.mean_risk"])  # only a bot and an agent
+    assert week2["area.auth.incidents_linked"] == 2.0
+    assert week0["area.payments.mean_risk"] == 0.5
+    assert week0["area.payments.incidents_linked"] == 1.0
+    assert week2["area.payments.incidents_linked"] == 0.0
+    assert [r["area.infra.changes"] for r in (week0, week2)] == [0.0, 0.0]
+    assert math.isnan(week0["area.infra.mean_risk"])
+
+
+def test_without_labels_there_are_no_incident_series():
+    frame = scored_frame().drop(columns=["label", "incident_ids"])
+    table = trends_table(frame, "W")
+    assert "incidents_linked" not in table.columns
+    assert sorted({c.split(".")[1] for c in table.columns if c.startswith("area.")}) == [
+        "auth",
+        "payments",
+    ]
+
+
+def test_monthly_period_and_bad_period():
+    table = trends_table(scored_frame(), "month")
+    assert table["period"].tolist() == ["2021-01"]
+    assert table["changes"].tolist() == [5.0]
+    assert normalize_period("week") == "W"
+    with pytest.raises(RiskmlError, match="invalid period"):
+        normalize_period("fortnightly")
+
+
+def test_series_read_back_from_mlflow_match_the_table(mlflow_uri, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    table = trends_table(scored_frame(), "W", ["auth", "payments", "infra"])
+    result = log_trends(
+        table, "trends-test", run_name="unit", out_dir=tmp_path / "local", uri=mlflow_uri
+    )
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    logged = 0
+    for key in metric_columns(table):
+        history = sorted(client.get_metric_history(result.run_id, key), key=lambda m: m.step)
+        expected = [
+            (int(r["step"]), int(r["timestamp"]), float(r[key]))
+            for r in table.to_dict("records")
+            if not math.isnan(r[key])
+        ]
+        assert [(m.step, m.timestamp, m.value) for m in history] == expected, key
+        logged += len(history)
+    assert logged == result.n_metrics
+    assert [(m.step, m.value) for m in client.get_metric_history(result.run_id, "changes")] == [
+        (0, 2.0),
+        (1, 0.0),
+        (2, 3.0),
+    ]
+    # No point for the empty week's rates.
+    assert [m.step for m in client.get_metric_history(result.run_id, "mean_risk")] == [0, 2]
+    artifacts = {a.path for a in client.list_artifacts(result.run_id, "charts")}
+    assert artifacts == {
+        "charts/risk.png",
+        "charts/tiers.png",
+        "charts/ai_vs_human.png",
+        "charts/incidents.png",
+        "charts/areas.png",
+    }
+    tables = {a.path for a in client.list_artifacts(result.run_id, "table")}
+    assert tables == {"table/trends.csv", "table/trends.parquet"}
+    back = pd.read_parquet(tmp_path / "local" / "table" / "trends.parquet")
+    assert back["mean_risk"].tolist()[0] == pytest.approx(0.3)
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["riskml.n_periods"] == "3"
