@@ -102,6 +102,8 @@ _FOOTER_RE = re.compile(
     re.IGNORECASE,
 )
 _FOOTER_TOOLS = {"claude code": "claude", "devin": "devin"}
+# Footer lines that carry no marker but belong to a tool's footer (Devin's "Requested by: name").
+_NEUTRAL_FOOTER_RE = re.compile(r"^Requested by: ")
 _ADDRESS_RE = re.compile(r"<([^<>@\s]+@[^<>\s]+)>")
 _BARE_ADDRESS_RE = re.compile(r"(?<![\w.+-])([\w.+-]+@[\w-]+(?:\.[\w-]+)+)")
 _NOREPLY_RE = re.compile(r"^(?:\d+\+)?([^@+]+)@users\.noreply\.github\.com$")
@@ -218,7 +220,7 @@ def _is_trailer_paragraph(lines: list[str], last: bool, rules: _Rules) -> bool:
             trailers += 1
             previous_trailer = True
             known = known or m.group(1).lower() in rules.known_keys
-        elif _FOOTER_RE.match(line):
+        elif _FOOTER_RE.match(line) or _NEUTRAL_FOOTER_RE.match(line):
             trailers += 1
             previous_trailer = False
         elif line.startswith(_CHERRY_PICK):
