@@ -193,7 +193,7 @@ def _classify_author(name: str, email: str, rules: _Rules) -> tuple[str, str, st
         return AI_AGENT, AGENT_LOGINS[login], f"author:{login}"
     tool = _address_tool(email, rules)
     if tool:
-        return AI_AGENT, tool, f"author:{login or email}"
+        return AI_AGENT, tool, f"author:{email}"
     if _AIDER_NAME_RE.search(name):
         return AI_AGENT, "aider", "author:(aider)"
     if login:
@@ -274,7 +274,7 @@ def _value_tool(value: str, rules: _Rules) -> str | None:
 def _assisted(message: str, rules: _Rules) -> tuple[str, str, str] | None:
     """The strongest AI marker in the message: co-author address > other trailer > footer > subject."""
     best: tuple[int, str, str] | None = None  # (rank, tool, evidence)
-    if ":" in message or "Generated with" in message or "generated with" in message:
+    if "\n" in message:
         for line in _footer_lines(message, rules):
             m = _TRAILER_RE.match(line)
             if m is None:
