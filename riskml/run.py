@@ -125,11 +125,11 @@ def label_counts(labels: Any) -> dict:
 
 
 def _write_labels(result: Any, paths: DataPaths) -> None:
+    from riskml.label import write_report
+
     paths.root.mkdir(parents=True, exist_ok=True)
     result.labels.to_parquet(paths.labels, index=False)
-    report = dict(result.report or {})
-    report.setdefault("proxy", bool(result.proxy))
-    paths.label_report.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    write_report(result.report, paths.label_report)
 
 
 # --------------------------------------------------------------------------- retrain
@@ -186,19 +186,13 @@ def retrain(
             f"{repo}: no change is labelled as having caused an incident "
             "(check the incidents file, or the history is too short)"
         )
+    mode = "proxy" if labelled.proxy else "incidents"
     with clock.stage("train"):
         dataset = build_dataset(changes, labelled.labels, config)
-        trained = fit(dataset, config, label_mode="proxy" if labelled.proxy else "incidents")
+        trained = fit(dataset, config, label_mode=mode)
     with clock.stage("register"):
         registered = log_and_register(
-            trained,
-            config=config,
-            changes=changes,
-            labels=labelled.labels,
-            repo=top,
-            repo_name=name,
-            head=sha,
-            label_report=labelled.report,
+            trained, config, dataset=dataset, repo=name, head_sha=sha, label_mode=mode
         )
         target = models_dir(config.train.model_name, models_root)
         trained.model.save(target)
@@ -221,21 +215,11 @@ def retrain(
     )
 
 
-def _model_info(registered: Any, trained: Any) -> dict:
-    """Name, version, run id, alias and the gate's reason, whatever shape registration returns."""
-    if isinstance(registered, dict):
-        raw = dict(registered)
-    elif registered is not None and hasattr(registered, "__dict__"):
-        raw = dict(vars(registered))
-    else:
-        raw = {}
+def _model_info(registered: dict, trained: Any) -> dict:
+    """Name, version, run id, alias, gate decision and reason of the registered version."""
     info = dict(getattr(trained.model, "info", {}) or {})
-    info.update({k: v for k, v in raw.items() if v is not None})
-    alias = info.get("alias")
-    if "promoted" not in info:
-        info["promoted"] = alias == "champion"
-    if not alias:
-        info["alias"] = "champion" if info["promoted"] else "challenger"
+    info.update({k: v for k, v in dict(registered or {}).items() if v is not None})
+    info["promoted"] = info.get("alias") == "champion"
     return info
 
 
@@ -302,17 +286,37 @@ def _resolve_branch(repo: Path, branch: str) -> str:
 
 
 def score_pending(
-    repo: Path, base: str, head: str, commits: list[str], model: Any, config: Config, name: str
+    result: RetrainResult, base: str, head: str, commits: list[str], config: Config
 ) -> dict | None:
-    """The JSON of scoring.md for the pending changes: the range as one change plus each
-    commit (one commit: just that commit). None when nothing is pending."""
-    from riskml.score import score
+    """The JSON of scoring.md for the pending changes, scored by the version just trained:
+    the range as one change plus each commit (one commit: just that commit). History
+    features come from the mining state ``retrain`` saved (brought up to date on a scratch
+    copy by the scorer). None when nothing is pending."""
+    from riskml.score import RepoHistory, score
+    from riskml.score.model import LoadedModel
 
     if not commits:
         return None
+    info = result.model_info
+    version = info.get("version")
+    loaded = LoadedModel(
+        result.model,
+        f"models:/{info.get('name')}/{version}" if version else str(result.model_dir),
+        str(info.get("name") or "riskml"),
+        str(version) if version else None,
+        info.get("run_id"),
+    )
+    history = RepoHistory(
+        result.repo,
+        result.paths.state,
+        config,
+        changes_path=result.paths.changes,
+        labels_path=result.paths.labels,
+        repo_name=result.repo_name,
+    )
     if len(commits) == 1:
-        return score(repo, rev=commits[0], model=model, config=config, repo_name=name)
-    return score(repo, range=f"{base}..{head}", model=model, config=config, repo_name=name)
+        return score(history, rev=commits[0], model=loaded, config=config)
+    return score(history, range=f"{base}..{head}", model=loaded, config=config)
 
 
 # --------------------------------------------------------------------------- run
@@ -367,7 +371,7 @@ def run_pipeline(
             repo_name=result.repo_name,
         )
     with clock.stage("score"):
-        scored = score_pending(top, base, head, commits, result.model, config, result.repo_name)
+        scored = score_pending(result, base, head, commits, config)
     timings.update(clock.times)
     timings["total"] = time.perf_counter() - t0
     return RunResult(

@@ -491,41 +491,20 @@ def log_trends(
 # --------------------------------------------------------------------------- models
 
 
-def default_model_uri(config: Config) -> str:
-    return f"models:/{config.train.model_name}@champion"
-
-
 def load_model(spec: str | Path | None, config: Config) -> tuple[Any, dict]:
-    """A ``TrainedModel`` from a local directory or an MLflow model URI, and its info.
+    """A ``TrainedModel`` from a local directory or an MLflow model URI (default
+    ``models:/<model name>@champion``), and its identity; loaded as ``riskml score`` loads it."""
+    from riskml.score.model import load_model as load_scoring_model
 
-    ``spec`` None means ``models:/<model name>@champion``.
-    """
-    from riskml.train.model import TrainedModel
+    loaded = load_scoring_model(str(spec) if spec is not None else None, config)
+    return loaded.model, _loaded_info(loaded)
 
-    text = str(spec) if spec is not None else default_model_uri(config)
-    path = Path(text)
-    if "://" not in text and ":/" not in text:
-        if not path.exists():
-            raise RiskmlError(f"model not found: {text} (a local model directory or models:/ URI)")
-        model = TrainedModel.load(path)
-        return model, {**dict(getattr(model, "info", {}) or {}), "uri": str(path)}
-    import mlflow
-    from mlflow.exceptions import MlflowException
 
-    mlflow.set_tracking_uri(tracking_uri())
-    try:
-        pyfunc = mlflow.pyfunc.load_model(text)
-    except MlflowException as exc:
-        raise RiskmlError(
-            f"cannot load model {text}: {str(exc).splitlines()[0]} (train one with `riskml train`)"
-        ) from None
-    model = pyfunc.unwrap_python_model().model
-    info = dict(getattr(model, "info", {}) or {})
-    info["uri"] = text
-    meta = pyfunc.metadata
-    if meta is not None and getattr(meta, "run_id", None):
-        info.setdefault("run_id", meta.run_id)
-    return model, info
+def _loaded_info(loaded: Any) -> dict:
+    info = dict(getattr(loaded.model, "info", {}) or {})
+    info.update({"name": loaded.name, "version": loaded.version, "run_id": loaded.run_id})
+    info["uri"] = loaded.uri
+    return info
 
 
 # --------------------------------------------------------------------------- composed
@@ -569,6 +548,8 @@ def trends(
         labels = _read_table(labels, "labels")
     if model is None or isinstance(model, (str, Path)):
         model, info = load_model(model, config)
+    elif hasattr(model, "model") and hasattr(model, "uri"):  # riskml.score.LoadedModel
+        model, info = model.model, _loaded_info(model)
     else:
         info = dict(getattr(model, "info", {}) or {})
     scored = score_history(changes, model, labels)
