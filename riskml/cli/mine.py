@@ -1,0 +1,58 @@
+"""`riskml mine`: the changes table of a repository (thin: parse, call, format)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from riskml.cli import app
+
+
+@app.command("mine")
+def mine_command(
+    repo: Path = typer.Option(Path("."), "--repo", help="The git repository to mine."),
+    rev: str = typer.Option("HEAD", "--rev", help="Mine the commits reachable from this revision."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Table to write (.parquet or .csv); default data/<repo>/changes.parquet. "
+        "When it exists, only new commits are mined and appended.",
+    ),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes extracting commit ranges."),
+    repo_name: str | None = typer.Option(
+        None, "--repo-name", help="Name in the `repo` column (default: the folder name)."
+    ),
+    config: Path | None = typer.Option(None, "--config", help="riskml.toml to use."),
+    progress: bool | None = typer.Option(
+        None,
+        "--progress/--no-progress",
+        help="Progress bar on stderr (default: long runs on a terminal).",
+    ),
+) -> None:
+    """Mine one row per non-merge commit: size, history, experience, critical paths, AI provenance."""
+    import warnings
+
+    from riskml.config import data_paths
+    from riskml.mine import MiningWarning, mine, state_path
+    from riskml.mine.table import table_format
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        typer.echo(f"riskml: warning: {message}", err=True)
+
+    warnings.showwarning = show
+    warnings.simplefilter("always", MiningWarning)
+    target = out
+    if target is not None:
+        table_format(target)
+    table = mine(repo, rev=rev, out=out, workers=workers, config=config, repo_name=repo_name,
+                 progress=progress)  # fmt: skip
+    if target is None:
+        from riskml.gitio import ensure_repo
+
+        target = data_paths(repo_name or ensure_repo(repo).name).changes
+    new = int(table.attrs.get("new_rows", 0))
+    typer.echo(f"mined {new} new change(s); {len(table)} row(s) in {target} "
+               f"(state {state_path(target)})")  # fmt: skip
+    sys.stdout.flush()

@@ -1,0 +1,170 @@
+"""Feature groups that need only the change itself (no history): one small function per group.
+
+Each group takes the raw record (docs/architecture.md) plus what it needs from the config and
+returns a dict of columns, named exactly as in ../shared/spec/features.md. The groups that need
+the history of files and authors live in :mod:`riskml.mine.state`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from wcmatch import glob
+
+from riskml.config import AIConfig, Config, MineConfig
+from riskml.mine.provenance import ai_line_share, classify
+
+# Globs: `**` spans directories (GLOBSTAR); `*` also matches dot-files such as .env (DOTGLOB).
+GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB
+
+_REVERT_BODY = re.compile(r"This reverts commit [0-9a-fA-F]{7,40}")
+_REVERT_SUBJECT = re.compile(r'^Revert "')
+
+
+def subsystem(path: str) -> str:
+    """First path component; ``""`` for a file at the root."""
+    head, sep, _ = path.partition("/")
+    return head if sep else ""
+
+
+def directory(path: str) -> str:
+    """The path without its file name (``""`` at the root)."""
+    return path.rpartition("/")[0]
+
+
+def subject_of(message: str) -> str:
+    lines = message.splitlines()
+    return lines[0].rstrip() if lines else ""
+
+
+def identity(rec: dict, repo_name: str) -> dict:
+    """commit, repo, author_email, author_time, commit_time, subject (times as epoch seconds)."""
+    return {
+        "commit": rec["commit"],
+        "repo": repo_name,
+        "author_email": rec["author_email"],
+        "author_time": rec["author_time"],
+        "commit_time": rec["commit_time"],
+        "subject": subject_of(rec["message"]),
+    }
+
+
+def size(rec: dict) -> dict:
+    """la, ld, lt, nf, nd, ns, entropy, entropy_norm (Kamei et al. 2013)."""
+    files = rec["files"]
+    la = sum(f["added"] for f in files)
+    ld = sum(f["deleted"] for f in files)
+    lt = sum(f["lines_before"] for f in files)
+    nf = len(files)
+    total = la + ld
+    entropy = 0.0
+    if total > 0:
+        for f in files:
+            churn = f["added"] + f["deleted"]
+            if churn:
+                p = churn / total
+                entropy -= p * math.log2(p)
+    return {
+        "la": la,
+        "ld": ld,
+        "lt": lt,
+        "nf": nf,
+        "nd": len({directory(f["path"]) for f in files}),
+        "ns": len({subsystem(f["path"]) for f in files}),
+        "entropy": entropy,
+        "entropy_norm": entropy / math.log2(nf) if nf >= 2 else 0.0,
+    }
+
+
+def file_kinds(rec: dict) -> dict:
+    """Extras: files added, deleted, renamed and binary among the touched files."""
+    files = rec["files"]
+    return {
+        "n_added_files": sum(f["status"] == "A" for f in files),
+        "n_deleted_files": sum(f["status"] == "D" for f in files),
+        "n_renamed_files": sum(f["status"] == "R" for f in files),
+        "n_binary_files": sum(bool(f["binary"]) for f in files),
+        "files": ";".join(f["path"] for f in files),
+    }
+
+
+@lru_cache(maxsize=32)
+def _fix_re(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+def purpose(rec: dict, cfg: MineConfig) -> dict:
+    """fix (configurable pattern over the whole message) and is_revert."""
+    message = rec["message"]
+    subject = subject_of(message)
+    return {
+        "fix": bool(_fix_re(cfg.fix_pattern).search(message)),
+        "is_revert": bool(_REVERT_BODY.search(message) or _REVERT_SUBJECT.match(subject)),
+    }
+
+
+def when(rec: dict) -> dict:
+    """Extras: hour of day and weekday (Monday = 0) of the author time, in UTC."""
+    t = datetime.fromtimestamp(rec["author_time"], UTC)
+    return {"hour": t.hour, "weekday": t.weekday()}
+
+
+class PathClassifier:
+    """Critical areas and change kinds of paths, by the config's globs (results cached per path)."""
+
+    def __init__(self, config: Config) -> None:
+        self.areas = {
+            name: glob.compile(globs, flags=GLOB_FLAGS)
+            for name, globs in sorted(config.critical_paths.items())
+            if globs
+        }
+        m = config.mine
+        self.kinds = {
+            "n_test_files": glob.compile(m.test_globs, flags=GLOB_FLAGS),
+            "n_config_files": glob.compile(m.config_globs, flags=GLOB_FLAGS),
+            "n_migration_files": glob.compile(m.migration_globs, flags=GLOB_FLAGS),
+            "n_dependency_files": glob.compile(m.dependency_globs, flags=GLOB_FLAGS),
+        }
+        self._cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+    def classify(self, path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(critical areas, kinds) matched by ``path``."""
+        hit = self._cache.get(path)
+        if hit is None:
+            areas = tuple(n for n, m in self.areas.items() if m.match(path))
+            kinds = tuple(k for k, m in self.kinds.items() if m.match(path))
+            hit = self._cache[path] = (areas, kinds)
+        return hit
+
+    def __call__(self, rec: dict) -> dict:
+        """touches_critical, n_critical_files, critical_areas and the n_*_files kinds."""
+        areas: set[str] = set()
+        n_critical = 0
+        counts = dict.fromkeys(self.kinds, 0)
+        for f in rec["files"]:
+            file_areas, kinds = self.classify(f["path"])
+            if file_areas:
+                n_critical += 1
+                areas.update(file_areas)
+            for k in kinds:
+                counts[k] += 1
+        return {
+            "touches_critical": n_critical > 0,
+            "n_critical_files": n_critical,
+            "critical_areas": ";".join(sorted(areas)),
+            **counts,
+        }
+
+    def __getstate__(self) -> dict:  # compiled matchers are rebuilt, not pickled
+        raise TypeError("PathClassifier is not picklable; build it from the config")
+
+
+def provenance(rec: dict, cfg: AIConfig) -> dict:
+    """ai_provenance, ai_tool, ai_evidence (provenance.md) and ai_line_share (git-ai notes)."""
+    cls, tool, evidence = classify(rec["author_name"], rec["author_email"], rec["message"], cfg)
+    added = sum(f["added"] for f in rec["files"])
+    share = ai_line_share(rec.get("ai_note"), added)
+    return {"ai_provenance": cls, "ai_tool": tool, "ai_evidence": evidence, "ai_line_share": share}

@@ -1,0 +1,209 @@
+"""``mine()``: the changes table of a repository, incremental, in parallel over commit ranges.
+
+1. list the commits reachable from ``rev`` and order them by (author time, generation, SHA):
+   author-time order, ties in topological order, and an order that depends only on each
+   commit's own ancestry, so mining a prefix of history never reorders its commits;
+2. extract raw records of the commits not yet mined (merges excluded) in ``workers`` processes,
+   each over a contiguous range, with batched git (:mod:`riskml.mine.extract`);
+3. one sequential pass through :class:`MiningState` computes the history features;
+4. append the rows to the table and save the state beside it.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+from riskml.config import Config, data_paths, load_config
+from riskml.errors import RiskmlError
+from riskml.gitio import ensure_repo, has_commits, is_shallow
+from riskml.mine import extract
+from riskml.mine.extract import MiningWarning
+from riskml.mine.provenance import read_ai_notes
+from riskml.mine.state import MiningState, config_fingerprint, load_state, state_path
+from riskml.mine.table import normalize, read_table, table_format, to_frame, write_table
+
+# Below this many new commits the progress bar stays off in "auto" mode.
+PROGRESS_MIN_COMMITS = 1000
+# Extraction is cut into more ranges than workers so the progress bar moves.
+CHUNK_COMMITS = 2000
+
+
+def order_commits(commits: list[tuple[str, list[str], int]]) -> list[tuple[tuple, list[str]]]:
+    """Sort (sha, parents, author_time) parents-first by (author_time, generation, sha).
+
+    The generation (1 + the longest parent chain) only depends on a commit's ancestors.
+    """
+    gen: dict[str, int] = {}
+    keyed = []
+    for sha, parents, at in commits:
+        g = 1 + max((gen.get(p, 0) for p in parents), default=0)
+        gen[sha] = g
+        keyed.append(((at, g, sha), parents))
+    keyed.sort(key=lambda kp: kp[0])
+    return keyed
+
+
+def _extract_job(repo: Path, shas: list[str]) -> tuple[list[dict], list[str]]:
+    """Run in a worker: records plus the warnings raised (processes do not forward warnings)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MiningWarning)
+        records = extract.records_for(repo, shas)
+    return records, [str(w.message) for w in caught if issubclass(w.category, MiningWarning)]
+
+
+def _extract(repo: Path, shas: list[str], workers: int, bar) -> list[dict]:
+    n_chunks = workers
+    if bar is not None and len(shas) > CHUNK_COMMITS:
+        n_chunks = max(workers, -(-len(shas) // CHUNK_COMMITS))
+    chunks = list(extract.iter_chunks(shas, n_chunks))
+    if workers <= 1 or len(chunks) <= 1:
+        results = (_extract_job(repo, c) for c in chunks)
+    else:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=workers, backend="loky", return_as="generator")(
+            delayed(_extract_job)(repo, c) for c in chunks
+        )
+    records: list[dict] = []
+    for chunk, (recs, problems) in zip(chunks, results, strict=True):
+        for message in problems:
+            warnings.warn(message, MiningWarning, stacklevel=3)
+        records.extend(recs)
+        if bar is not None:
+            bar.update(len(chunk))
+    return records
+
+
+def _attach_notes(repo: Path, records: list[dict], config: Config) -> None:
+    notes = read_ai_notes(repo, config.ai.notes_ref)
+    for rec in records:
+        rec["ai_note"] = notes.get(rec["commit"])
+
+
+def mine(
+    repo: str | Path,
+    rev: str = "HEAD",
+    out: str | Path | None = None,
+    workers: int = 1,
+    config: Config | str | Path | None = None,
+    repo_name: str | None = None,
+    progress: bool | None = False,
+):
+    """Mine the changes table of ``repo`` up to ``rev`` into ``out`` and return the whole table.
+
+    ``out`` defaults to ``data/<repo name>/changes.parquet``; its suffix (.parquet/.csv) sets
+    the format. When ``out`` exists, its state (``state_path(out)``) is loaded and only commits
+    not yet in the table are mined and appended; old rows stay as they are. ``config`` is a
+    :class:`Config`, a path to a riskml.toml, or None (the repository's riskml.toml or the
+    defaults). ``progress`` None shows a bar on stderr for long runs on a terminal.
+    Raises :class:`RiskmlError` for a path that is not a repository, a repository without
+    commits, an unknown ``rev`` or an unsupported suffix; unreadable commits and shallow history
+    are :class:`MiningWarning` and the rest is mined.
+    """
+    if not isinstance(workers, int) or workers < 1:
+        raise RiskmlError(f"--workers must be a positive integer, got {workers!r}")
+    top = ensure_repo(repo)
+    if not has_commits(top):
+        raise RiskmlError(f"repository has no commits: {repo}")
+    cfg = config if isinstance(config, Config) else load_config(config, repo=top)
+    name = repo_name or top.name
+    out = Path(out) if out is not None else data_paths(name).changes
+    table_format(out)
+    commits = extract.list_commits(top, rev)
+
+    spath = state_path(out)
+    old = None
+    if out.exists():
+        if not spath.exists():
+            raise RiskmlError(
+                f"{out} exists without its mining state {spath}; remove it to mine from scratch"
+            )
+        old = read_table(out)
+        state = load_state(spath)
+        if state.n_rows != len(old):
+            raise RiskmlError(
+                f"{out} has {len(old)} rows but its state {spath} knows {state.n_rows}; "
+                "remove both to mine from scratch"
+            )
+        if state.repo_name != name:
+            raise RiskmlError(
+                f"{out} holds repository {state.repo_name!r}, not {name!r} (see --repo-name)"
+            )
+        if config_fingerprint(state.config) != config_fingerprint(cfg):
+            warnings.warn(
+                "the configuration changed since the table was mined; new rows use the new one "
+                "(remove the table to re-mine every row with it)",
+                MiningWarning,
+                stacklevel=2,
+            )
+        state.set_config(cfg)
+    else:
+        state = MiningState(name, cfg)
+
+    ordered = order_commits(commits)
+    boundary = extract.shallow_boundary(top) if is_shallow(top) else set()
+    todo: list[tuple[tuple, list[str]]] = []
+    skipped_boundary = 0
+    for key, parents in ordered:
+        sha = key[2]
+        if sha in state.seen:
+            continue
+        if len(parents) > 1:
+            state.seen.add(sha)  # merges are not changes of their own
+        elif sha in boundary:
+            state.seen.add(sha)
+            skipped_boundary += 1
+        else:
+            todo.append((key, parents))
+    if boundary:
+        warnings.warn(
+            f"shallow clone: history features only see the {len(commits)} commits present, and "
+            f"{skipped_boundary} boundary commit(s) whose parents are missing are not mined",
+            MiningWarning,
+            stacklevel=2,
+        )
+    if state.last_key is not None:
+        late = sum(1 for key, _ in todo if key < state.last_key)
+        if late:
+            warnings.warn(
+                f"{late} new commit(s) are older than the last mined one; they are appended "
+                "after it (remove the table to re-mine in exact author-time order)",
+                MiningWarning,
+                stacklevel=2,
+            )
+
+    show = progress
+    if show is None:
+        show = sys.stderr.isatty() and len(todo) >= PROGRESS_MIN_COMMITS
+    bar = None
+    if show and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="commit", desc=f"mining {name}", file=sys.stderr)
+    try:
+        records = _extract(top, [key[2] for key, _ in todo], workers, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    _attach_notes(top, records, cfg)
+    keys = {key[2]: key for key, _ in todo}
+    rows = []
+    for rec in records:
+        rows.append(state.add(rec, keys[rec["commit"]]))
+    for key, _ in todo:
+        state.seen.add(key[2])  # commits git could not read stay skipped on later runs
+
+    new = to_frame(rows)
+    if old is None or len(new):
+        write_table(new, out, append_to=old)
+    state.save(spath)
+    if old is None:
+        table = new
+    else:
+        import pandas as pd
+
+        table = normalize(pd.concat([old, new], ignore_index=True)) if len(new) else old
+    table.attrs["new_rows"] = len(new)
+    return table

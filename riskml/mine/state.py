@@ -1,0 +1,276 @@
+"""The mining state: the history of files and authors as of the last mined commit.
+
+``riskml mine`` feeds every change through :meth:`MiningState.add` in author-time order; the
+history features of a change (files' authors, changes and age; the author's experience and
+familiarity) are computed from the state *before* the change is recorded, so a row never sees
+its own or a later commit. The state is saved beside the changes table (joblib) so that a later
+``mine`` continues incrementally and ``score`` / ``serve`` compute the same row for a pending
+change with :meth:`MiningState.features` without re-mining.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from bisect import bisect_right, insort
+from pathlib import Path
+
+from riskml.config import Config
+from riskml.errors import RiskmlError
+from riskml.mine import features as fg
+
+STATE_VERSION = 1
+DAY = 86400
+# A "whole year" for rexp: 365.25 days, in seconds (an integer, so bucket edges are exact).
+YEAR = 31_557_600
+
+
+def state_path(out: str | Path) -> Path:
+    """Where the state of the table ``out`` lives: ``<stem>.state.joblib`` beside it."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.state.joblib")
+
+
+class FileHistory:
+    """One file (renames followed): its earlier commits by author, last change, line count."""
+
+    __slots__ = ("authors", "commits", "last_time", "lines")
+
+    def __init__(self) -> None:
+        self.authors: dict[str, list[int]] = {}  # author e-mail -> indices of their commits
+        self.commits: list[int] = []  # indices of the commits that touched it
+        self.last_time: int | None = None  # author time of its last change
+        self.lines: int = 0  # line count after its last change (0 when binary)
+
+    def __getstate__(self):
+        return (self.authors, self.commits, self.last_time, self.lines)
+
+    def __setstate__(self, state) -> None:
+        self.authors, self.commits, self.last_time, self.lines = state
+
+
+class AuthorHistory:
+    """One author: the times of their commits (sorted), first commit, commits per subsystem."""
+
+    __slots__ = ("times", "first_time", "subsystems")
+
+    def __init__(self, first_time: int) -> None:
+        self.times: list[int] = []
+        self.first_time = first_time
+        self.subsystems: dict[str, list[int]] = {}  # subsystem -> indices of their commits
+
+    def __getstate__(self):
+        return (self.times, self.first_time, self.subsystems)
+
+    def __setstate__(self, state) -> None:
+        self.times, self.first_time, self.subsystems = state
+
+
+def config_fingerprint(config: Config) -> dict:
+    """The parts of the config that change rows (compared on incremental runs)."""
+    d = config.to_dict()
+    return {"critical_paths": d["critical_paths"], "mine": d["mine"], "ai": d["ai"]}
+
+
+class MiningState:
+    """History of files and authors; turns a raw commit record into a row of the changes table.
+
+    ``features(record)`` treats everything already in the state as earlier than the record.
+    """
+
+    def __init__(self, repo_name: str, config: Config | None = None) -> None:
+        self.version = STATE_VERSION
+        self.repo_name = repo_name
+        self.config = config or Config()
+        self.files: dict[str, FileHistory] = {}
+        self.authors: dict[str, AuthorHistory] = {}
+        self.n_commits = 0  # changes recorded (the next commit index)
+        self.n_rows = 0  # rows of the table this state belongs to
+        self.seen: set[str] = set()  # commits handled: rows, merges and skipped ones
+        self.last_commit: str | None = None
+        self.last_key: tuple[int, int, str] | None = None  # (author_time, generation, sha)
+        self.generation: dict[str, int] = {}
+        self._paths: fg.PathClassifier | None = None
+
+    # -- persistence -------------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        d = dict(self.__dict__)
+        d["_paths"] = None
+        return d
+
+    def __setstate__(self, d: dict) -> None:
+        self.__dict__.update(d)
+
+    def save(self, path: str | Path) -> None:
+        """Write atomically (a temporary file renamed over ``path``)."""
+        import joblib
+
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        joblib.dump(self, tmp, compress=3)
+        os.replace(tmp, path)
+
+    # -- rows --------------------------------------------------------------------------------
+    @property
+    def paths(self) -> fg.PathClassifier:
+        if self._paths is None:
+            self._paths = fg.PathClassifier(self.config)
+        return self._paths
+
+    def set_config(self, config: Config) -> None:
+        self.config = config
+        self._paths = None
+
+    def _history_key(self, f: dict) -> str | None:
+        if f["status"] == "A":
+            return None  # a new file starts a fresh history
+        return f["old_path"] if f["status"] == "R" and f["old_path"] else f["path"]
+
+    def features(self, record: dict) -> dict:
+        """The changes-table row of ``record`` as if it came right after the state (no mutation)."""
+        row = fg.identity(record, self.repo_name)
+        row.update(fg.size(record))
+        row.update(fg.purpose(record, self.config.mine))
+        row.update(self._history(record))
+        row.update(self.paths(record))
+        row.update(fg.provenance(record, self.config.ai))
+        row.update(fg.when(record))
+        row.update(fg.file_kinds(record))
+        return row
+
+    def _history(self, record: dict) -> dict:
+        t = record["author_time"]
+        email = record["author_email"]
+        files = record["files"]
+        hists = []
+        for f in files:
+            key = self._history_key(f)
+            hists.append(self.files.get(key) if key is not None else None)
+        known = [h for h in hists if h is not None and h.commits]
+
+        # History of the touched files
+        devs: set[str] = set()
+        for h in known:
+            devs.update(h.authors)
+        if len(known) == 1:
+            nuc = len(known[0].commits)
+        else:
+            nuc = len(set().union(*(h.commits for h in known))) if known else 0
+        ages = [max(0, t - h.last_time) / DAY for h in known if h.last_time is not None]
+        age = sum(ages) / len(files) if files else 0.0
+
+        # Author experience and familiarity
+        a = self.authors.get(email)
+        exp = len(a.times) if a else 0
+        rexp = _rexp(a.times, t) if a else 0.0
+        if a:
+            subs = {fg.subsystem(f["path"]) for f in files}
+            lists = [a.subsystems[s] for s in subs if s in a.subsystems]
+            sexp = len(lists[0]) if len(lists) == 1 else len(set().union(*lists))
+        else:
+            sexp = 0
+        mine_lists = [h.authors[email] for h in known if email in h.authors]
+        if len(mine_lists) == 1:
+            author_file_commits = len(mine_lists[0])
+        else:
+            author_file_commits = len(set().union(*mine_lists)) if mine_lists else 0
+        first_touch = sum(1 for h in hists if h is None or email not in h.authors)
+        owned = 0
+        for h in known:
+            mine_n = len(h.authors.get(email, ()))
+            if mine_n and mine_n == max(len(v) for v in h.authors.values()):
+                owned += 1
+        return {
+            "ndev": len(devs),
+            "age": age,
+            "nuc": nuc,
+            "exp": exp,
+            "rexp": rexp,
+            "sexp": sexp,
+            "author_file_commits": author_file_commits,
+            "first_touch_files": first_touch,
+            "owned_share": owned / len(known) if known else 0.0,
+            "author_tenure_days": max(0, t - a.first_time) / DAY if a else 0.0,
+        }
+
+    def add(self, record: dict, key: tuple[int, int, str] | None = None) -> dict:
+        """The row of ``record`` (as :meth:`features`), then record the change in the history."""
+        row = self.features(record)
+        self._record(record)
+        self.n_rows += 1
+        self.seen.add(record["commit"])
+        self.last_commit = record["commit"]
+        if key is not None and (self.last_key is None or key > self.last_key):
+            self.last_key = key
+        return row
+
+    def _record(self, record: dict) -> None:
+        idx = self.n_commits
+        self.n_commits += 1
+        t = record["author_time"]
+        email = record["author_email"]
+        files = record["files"]
+        moved = {
+            f["old_path"]: self.files.pop(f["old_path"], None)
+            for f in files
+            if f["status"] == "R" and f["old_path"]
+        }
+        for f in files:
+            if f["status"] == "A":
+                h = FileHistory()
+            elif f["status"] == "R" and f["old_path"]:
+                h = moved.get(f["old_path"]) or self.files.get(f["path"]) or FileHistory()
+            else:
+                h = self.files.get(f["path"]) or FileHistory()
+            h.authors.setdefault(email, []).append(idx)
+            h.commits.append(idx)
+            h.last_time = t if h.last_time is None else max(h.last_time, t)
+            h.lines = 0 if f["binary"] else f["lines_before"] + f["added"] - f["deleted"]
+            if f["status"] == "D":
+                self.files.pop(f["path"], None)  # a deleted file's history ends with it
+            else:
+                self.files[f["path"]] = h
+        a = self.authors.get(email)
+        if a is None:
+            a = self.authors[email] = AuthorHistory(t)
+        a.first_time = min(a.first_time, t)
+        if a.times and t < a.times[-1]:
+            insort(a.times, t)
+        else:
+            a.times.append(t)
+        for s in {fg.subsystem(f["path"]) for f in files}:
+            a.subsystems.setdefault(s, []).append(idx)
+
+
+def _rexp(times: list[int], t: int) -> float:
+    """Σ 1/(n+1) over ``times`` (sorted), n = whole years (365.25 days) before ``t``, n ≥ 0."""
+    if not times:
+        return 0.0
+    total = 0.0
+    hi_count = len(times)  # commits at or after t count as n = 0
+    k = 0
+    while hi_count > 0:
+        lo = t - (k + 1) * YEAR
+        lo_count = bisect_right(times, lo)
+        total += (hi_count - lo_count) / (k + 1)
+        hi_count = lo_count
+        k += 1
+    return total
+
+
+def load_state(path: str | Path) -> MiningState:
+    """Read a state saved by ``riskml mine``; a missing or foreign file is a :class:`RiskmlError`."""
+    import joblib
+
+    path = Path(path)
+    if not path.is_file():
+        raise RiskmlError(f"mining state not found: {path}")
+    try:
+        state = joblib.load(path)
+    except Exception as exc:  # a truncated or foreign file, not a bug of ours
+        raise RiskmlError(f"{path}: not a riskml mining state ({type(exc).__name__})") from None
+    if not isinstance(state, MiningState) or getattr(state, "version", None) != STATE_VERSION:
+        raise RiskmlError(f"{path}: not a riskml mining state of version {STATE_VERSION}")
+    if not dataclasses.is_dataclass(state.config):
+        raise RiskmlError(f"{path}: mining state without its config")
+    return state
