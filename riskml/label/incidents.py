@@ -122,10 +122,8 @@ def _read_records(path: Path, text: str) -> tuple[list[_Record], list[str]]:
         if not reader.fieldnames:
             return [], []
         reader.fieldnames = [(f or "").strip() for f in reader.fieldnames]
-        start = 2
         for row in reader:
-            where = f"line {start}"
-            start = reader.line_num + 1
+            where = f"line {reader.line_num}"  # csv skips blank lines; this is the row's own
             if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
                 continue  # a blank line is not a record
             data = {k: (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k}
@@ -287,13 +285,21 @@ def load_incidents(path: str | Path, repo: str | Path, strict: bool = False):
                 "where": rec.where,
             }
         )
+    problems.sort(key=_location)
     if strict and problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise RiskmlError(f"{path}: {problems[0]}{more}")
     frame = pd.DataFrame(rows, columns=INCIDENT_COLUMNS)
     frame["opened_at"] = pd.to_datetime(frame["opened_at"], utc=True)
+    for col in ("incident_id", "severity", "title", "service", "where"):
+        frame[col] = frame[col].astype("string")
     frame.attrs["problems"] = list(problems)
     return frame, problems
+
+
+def _location(problem: str) -> int:
+    m = re.match(r"(?:line|record) (\d+)", problem)
+    return int(m.group(1)) if m else 0
 
 
 def _text(value: Any) -> str | None:
