@@ -743,3 +743,58 @@ LOG = (
 )
 def test_ai_line_share(note, added, expected):
     assert ai_line_share(note, added) == expected
+
+
+# --- the generated repository: every commit against the generator's ground truth --------------
+
+
+def test_generated_repository_matches_truth(synth_small):
+    """Classify every commit of a generated repo as written (raw %an/%ae) and compare with truth.csv.
+
+    Two definitions differ on purpose from the generator's truth and are expected explicitly:
+    an author name ending " (aider)" is ``ai_agent`` (provenance.md's author-name rule), and
+    ``Assisted-by: gemini-cli:…`` names the tool ``gemini``.
+    """
+    import csv
+
+    repo = synth_small.repo
+    with open(synth_small.truth, encoding="utf-8", newline="") as fh:
+        truth = {row["commit"]: row for row in csv.DictReader(fh)}
+    log = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "log",
+            "--branches",
+            "--no-merges",
+            "--format=%H%x00%an%x00%ae%x00%B%x01",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout.decode("utf-8", "replace")
+    notes = read_ai_notes(repo)
+    seen = 0
+    classes = set()
+    for record in log.split("\x01"):
+        if not record.strip():
+            continue
+        sha, name, email, message = record.lstrip("\n").split("\x00")
+        row = truth[sha]
+        expected = (row["ai_provenance"], row["ai_tool"])
+        if name.endswith(" (aider)"):
+            expected = ("ai_agent", "aider")
+        elif "\nAssisted-by: gemini-cli:" in message:
+            expected = ("ai_assisted", "gemini")
+        got = classify(name, email, message)
+        assert got[:2] == expected, (sha, name, email, message)
+        assert (got[2] == "") == (got[0] == "human")
+        classes.add(got[0])
+        share = ai_line_share(notes.get(sha), int(row["la"]))
+        if row["ai_lines"]:
+            assert share == int(row["ai_lines"]) / int(row["la"])
+        else:
+            assert share is None
+        seen += 1
+    assert seen == len(truth)
+    assert classes == {"human", "ai_assisted", "ai_agent", "bot"}
