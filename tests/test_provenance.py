@@ -375,6 +375,35 @@ CASES = [
         "fix\n\nCloses #12\nCo-authored-by: Claude <noreply@anthropic.com>",
         ("ai_assisted", "claude", CLAUDE_CO),
     ),
+    (
+        "trailer with a continuation line",
+        "Frank",
+        "frank@example.com",
+        "fix\n\nAssisted-by: Claude:claude-3-opus\n  coccinelle sparse\n"
+        "Signed-off-by: Frank <frank@example.com>",
+        ("ai_assisted", "claude", "trailer:assisted-by claude"),
+    ),
+    (
+        "cherry-pick line in the trailer block",
+        "Frank",
+        "frank@example.com",
+        "fix\n\nCo-authored-by: Claude <noreply@anthropic.com>\n(cherry picked from commit 0123abc)",
+        ("ai_assisted", "claude", CLAUDE_CO),
+    ),
+    (
+        "a person co-author before the AI one",
+        "Frank",
+        "frank@example.com",
+        "fix\n\nCo-authored-by: Bob <bob@example.com>\nCo-authored-by: Codex <codex@openai.com>",
+        ("ai_assisted", "codex", "trailer:co-authored-by codex"),
+    ),
+    (
+        "footer paragraph above a trailer paragraph of other keys",
+        "Frank",
+        "frank@example.com",
+        "fix\n\nGenerated with [Devin](https://devin.ai)\n\nSigned-off-by: Frank <frank@example.com>",
+        ("ai_assisted", "devin", "footer:generated with [devin]"),
+    ),
     # --- humans that look like tools, and prose that mentions them ----------------------------
     ("devin smith", "Devin Smith", "devin@example.com", "Fix login", HUMAN),
     ("claude martin", "Claude Martin", "claude.martin@example.com", "Fix login", HUMAN),
@@ -482,6 +511,14 @@ CASES = [
         "frank@example.com",
         "fix\n\nReviewed-by: Claude Martin <claude.martin@example.com>\n"
         "Signed-off-by: Frank <frank@example.com>",
+        HUMAN,
+    ),
+    (
+        "a trailer lost in a prose paragraph (under a quarter of its lines)",
+        "Frank",
+        "frank@example.com",
+        "fix\n\nWe tried it.\nIt worked.\nThen it did not.\nSo we kept it.\n"
+        "Co-authored-by: Claude <noreply@anthropic.com>",
         HUMAN,
     ),
     ("empty message", "Frank", "frank@example.com", "", HUMAN),
