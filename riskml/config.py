@@ -210,6 +210,12 @@ class TrainConfig:
     promotion_metric: str = "roc_auc"
     promotion_tolerance: float = 0.0
     seed: int = 0
+    # LightGBM: overrides of riskml.train.model.DEFAULT_PARAMS; search = try the few settings
+    # of model.SEARCH_SPACE on the fit slice and keep the best by validation ROC-AUC
+    lgbm_params: dict[str, float] = field(default_factory=dict)
+    search: bool = True
+    max_rounds: int = 3000
+    early_stopping_rounds: int = 100
 
 
 @dataclass
@@ -234,6 +240,8 @@ class ScoreConfig:
     # author of `--worktree` changes when git's user.email is unset
     default_author: str = ""
     top_reasons: int = 5
+    # the branch whose history pending changes are scored against (docs/scoring.md)
+    mainline: str = "HEAD"
 
 
 @dataclass

@@ -1,0 +1,196 @@
+"""`riskml score`: risk, tier, review depth and reasons for pending changes (scoring.md).
+
+Stage functions, callable without the CLI:
+
+- :func:`score` — one commit (``rev``), a branch (``range="BASE..HEAD"``: the combined change
+  and each of its commits) or the working tree (``worktree=True``) -> the JSON dict of scoring.md.
+- :func:`score_rows` — feature rows (no git) -> one change object each, as in that JSON.
+- :func:`riskml.score.model.load_model` — the scoring model from a path or an MLflow URI.
+- :func:`riskml.score.render.render` — JSON, a terminal table or Markdown for a PR comment.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from riskml.config import Config
+from riskml.errors import RiskmlError
+from riskml.gitio import git_env, resolve_range, resolve_rev
+from riskml.score.history import RepoHistory, plain, public_features
+from riskml.score.model import LoadedModel, default_model_uri, load_model
+from riskml.score.policy import check_tier, fails_gate, floor_of, review_for
+from riskml.score.render import FORMATS, render
+
+__all__ = [
+    "FORMATS",
+    "LoadedModel",
+    "RepoHistory",
+    "check_tier",
+    "default_model_uri",
+    "fails_gate",
+    "load_model",
+    "render",
+    "review_for",
+    "score",
+    "score_frame",
+    "score_rows",
+    "worktree_author",
+]
+
+LABEL_HISTORY = ("past_incidents_files", "past_incidents_dirs", "past_incidents_author")
+
+
+def worktree_author(repo: str | Path, config: Config) -> str:
+    """The author of ``--worktree`` changes: git's ``user.email``, else ``score.default_author``."""
+    proc = subprocess.run(
+        ["git", "-C", str(repo), "config", "--get", "user.email"],
+        capture_output=True,
+        env=git_env(),
+    )
+    email = proc.stdout.decode("utf-8", "replace").strip() or config.score.default_author
+    if not email:
+        raise RiskmlError(
+            "no author for --worktree: set git's user.email or [score] default_author"
+        )
+    return email.lower()
+
+
+def score(
+    repo: str | Path | RepoHistory,
+    rev: str | None = None,
+    range: str | None = None,
+    worktree: bool = False,
+    model: LoadedModel | str | None = None,
+    config: Config | None = None,
+    state: str | Path | None = None,
+    author: str | None = None,
+    top: int | None = None,
+) -> dict:
+    """Score pending changes of ``repo`` and return the JSON object of scoring.md.
+
+    Exactly one of ``rev`` (one commit), ``range`` (``"BASE..HEAD"``: the combined change, then
+    each of its commits oldest first) or ``worktree`` selects the changes. ``repo`` is a path or
+    a warm :class:`RepoHistory` (the server keeps one per repository); ``state`` overrides the
+    mining-state path (default ``data/<repo>/changes.state.joblib``). ``model`` is a
+    :class:`LoadedModel`, a path or an MLflow URI (default ``models:/<name>@champion``).
+    """
+    config = config or Config()
+    if sum(x is not None and x is not False for x in (rev, range, worktree or None)) != 1:
+        raise RiskmlError("give exactly one of --rev, --range or --worktree")
+    history = repo if isinstance(repo, RepoHistory) else RepoHistory(repo, state, config)
+    # Revisions are validated (syntax, then rev-parse --verify --end-of-options) before any
+    # other git call sees them.
+    if rev is not None:
+        sha = resolve_rev(history.repo, rev)
+        pending = [(sha, history.row_for_rev(sha))]
+    elif range is not None:
+        base, head = resolve_range(history.repo, range)
+        pending = history.rows_for_range(base, head)
+    else:
+        who = author or worktree_author(history.repo, config)
+        pending = [("worktree", history.row_for_worktree(who))]
+    loaded = model if isinstance(model, LoadedModel) else load_model(model, config)
+    frame = pending_frame([row for _, row in pending])
+    warnings = list(history.warnings) + add_label_history(history, frame, loaded)
+    changes = score_frame(frame, loaded, config, top=top, ids=[i for i, _ in pending])
+    return {"changes": changes, "model": loaded.describe(), "warnings": warnings}
+
+
+def pending_frame(rows: list[dict]):
+    """Rows of the mining state (epoch-second times) -> a frame with the changes table's dtypes."""
+    from riskml.mine.table import to_frame
+
+    return to_frame(rows)
+
+
+def add_label_history(history: RepoHistory, frame, loaded: LoadedModel) -> list[str]:
+    """Add the label-history columns the model reads (past incidents of the touched files,
+    directories and author; links known before each change), in place. Returns warnings."""
+    wanted = [c for c in LABEL_HISTORY if c in loaded.model.feature_columns]
+    if not wanted:
+        return []
+    changes, labels = history.tables()
+    if changes is None or labels is None:
+        return [
+            f"no labels table at {history.labels_path}: past-incident features are unknown "
+            "(run riskml label)"
+        ]
+    from riskml.train.dataset import label_history_features
+
+    extra = label_history_features(frame, changes, labels)
+    for c in wanted:
+        frame[c] = extra[c].to_numpy()
+    return []
+
+
+def score_rows(
+    rows: list[dict],
+    model: LoadedModel,
+    config: Config | None = None,
+    top: int | None = None,
+    ids: list[str] | None = None,
+) -> list[dict]:
+    """Feature rows as a client sends them (no git access) -> one change object each.
+
+    Times may be ISO strings or epoch seconds; missing feature columns count as missing values.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    for column in ("author_time", "commit_time"):
+        if column in frame.columns:
+            values = frame[column]
+            if pd.api.types.is_numeric_dtype(values.dtype):
+                frame[column] = pd.to_datetime(values, unit="s", utc=True)
+            else:
+                frame[column] = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+    return score_frame(frame, model, config, top=top, ids=ids)
+
+
+def score_frame(
+    frame,
+    model: LoadedModel,
+    config: Config | None = None,
+    top: int | None = None,
+    ids: list[str] | None = None,
+) -> list[dict]:
+    """A frame of feature rows -> ``[{id, risk, tier, review, reasons, features}]``.
+
+    Tiers come from the model version's thresholds and the critical-path floor of ``config``;
+    reasons are the ``top`` largest contributions (``pred_contrib``) with a sentence each.
+    """
+    config = config or Config()
+    if len(frame) == 0:
+        return []
+    frame = frame.reset_index(drop=True)
+    k = top if top is not None else config.score.top_reasons
+    trained = model.model
+    risk = trained.risk(frame)
+    tiers = trained.tiers(risk, frame, floor=floor_of(config) or "")
+    reasons = trained.reasons(frame, k=k) if k > 0 else [[] for _ in range(len(frame))]
+    records = frame.to_dict(orient="records")
+    out = []
+    for i, row in enumerate(records):
+        change_id = ids[i] if ids else str(row.get("commit") or i)
+        out.append(
+            {
+                "id": change_id,
+                "risk": float(risk[i]),
+                "tier": str(tiers[i]),
+                "review": review_for(str(tiers[i]), config),
+                "reasons": [_reason(r) for r in reasons[i]],
+                "features": public_features(row),
+            }
+        )
+    return out
+
+
+def _reason(reason: dict[str, Any]) -> dict:
+    value = plain(reason.get("value"))
+    effect = float(reason.get("effect", 0.0))
+    text = reason.get("text") or (
+        f"{reason['feature']} = {value} ({'raises' if effect > 0 else 'lowers'} risk)"
+    )
+    return {"feature": str(reason["feature"]), "value": value, "effect": effect, "text": text}

@@ -1,0 +1,295 @@
+"""History features for pending changes: the saved mining state, kept current incrementally.
+
+A :class:`RepoHistory` holds one repository's mining state (``data/<repo>/changes.state.joblib``)
+in memory. Before a change is scored, the main-line commits that come before it and that the
+state has not seen yet are mined into it (only those, never the whole history), so ``exp``,
+``nuc``, ``age``… count every earlier commit. The saved state file is never rewritten: the
+mined changes table and its state stay in step for ``riskml mine``'s own incremental runs.
+
+Which history a pending change sees (scoring.md leaves it open; docs/scoring.md):
+
+- ``rev X``: the main line (``[score] mainline``, default ``HEAD``) up to
+  ``merge-base(X^, mainline)`` — for a commit on the main line that is its parent. A commit
+  the state already holds is not re-mined: its row is the one computed when it entered the
+  state (the mined changes table, or this scorer's own additions).
+- ``BASE..HEAD``: the main line up to ``merge-base(BASE, mainline)``; the combined change is
+  scored against it, then each commit of the range oldest first, each seeing the ones before
+  it (on a scratch copy of the state, so the shared state only ever holds main-line commits).
+- the work tree: the main line up to ``merge-base(HEAD, mainline)``.
+
+Thread safety: one lock per repository guards the state and its additions.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+from riskml.config import Config, data_paths
+from riskml.errors import RiskmlError
+from riskml.gitio import ensure_repo, git_env, resolve_rev, run_git
+from riskml.mine.miner import order_commits
+
+# Columns of a row that feed other stages rather than a reviewer.
+HIDDEN = ("files",)
+
+
+def _rev_list(repo: Path, *args: str) -> list[str]:
+    return run_git(repo, "rev-list", *args).decode("ascii").split()
+
+
+def merge_base(repo: Path, a: str, b: str) -> str | None:
+    """The best common ancestor of two full SHAs, or None for unrelated histories."""
+    out = run_git(repo, "merge-base", a, b, check=False).decode().strip()
+    return out or None
+
+
+def is_ancestor(repo: Path, a: str, b: str) -> bool:
+    """True when commit ``a`` is ``b`` or an ancestor of it (both full SHAs)."""
+    proc = subprocess.run(
+        ["git", "-C", str(repo), "merge-base", "--is-ancestor", a, b],
+        capture_output=True,
+        env=git_env(),
+    )
+    return proc.returncode == 0
+
+
+class RepoHistory:
+    """One repository's mining state, brought up to date on demand; safe to share across threads.
+
+    ``state_path`` defaults to ``data/<repo name>/changes.state.joblib``; the changes table
+    is the one the state was saved beside, the labels table ``data/<repo name>/labels.parquet``.
+    """
+
+    def __init__(
+        self,
+        repo: str | Path,
+        state_path: str | Path | None = None,
+        config: Config | None = None,
+        changes_path: str | Path | None = None,
+        labels_path: str | Path | None = None,
+        repo_name: str | None = None,
+    ) -> None:
+        from riskml.mine.state import config_fingerprint, load_state
+
+        self.repo = ensure_repo(repo)
+        self.config = config or Config()
+        self.name = repo_name or self.repo.name
+        paths = data_paths(self.name)
+        self.state_path = Path(state_path) if state_path else paths.state
+        if not self.state_path.is_file():
+            raise RiskmlError(
+                f"no mining state at {self.state_path}: run `riskml mine --repo {self.repo}` "
+                "first (scoring never mines the whole history)"
+            )
+        self.changes_path = Path(changes_path) if changes_path else _beside(self.state_path)
+        self.labels_path = (
+            Path(labels_path) if labels_path else self.state_path.with_name("labels.parquet")
+        )
+        self.lock = threading.RLock()
+        self.state = load_state(self.state_path)
+        self.warnings: list[str] = []
+        if config_fingerprint(self.state.config) != config_fingerprint(self.config):
+            self.warnings.append(
+                "the configuration differs from the one the history was mined with; "
+                "features use the mined one (re-mine to apply the new one)"
+            )
+        self.added: dict[str, dict] = {}  # rows of the commits this scorer mined into the state
+        self._tables: tuple | None = None
+        self._tables_key: tuple | None = None
+
+    # -- keeping the state current ---------------------------------------------------------
+    def mainline(self) -> str:
+        return resolve_rev(self.repo, self.config.score.mainline)
+
+    def covers(self, sha: str) -> bool:
+        """True when the state already holds commit ``sha``."""
+        return sha in self.state.seen
+
+    def advance(self, target: str | None) -> int:
+        """Mine into the state the commits reachable from ``target`` that it has not seen.
+
+        Caller holds :attr:`lock`. Returns the number of commits added.
+        """
+        if target is None or self.covers(target):
+            return 0
+        from riskml.mine.extract import records_for
+
+        last = self.state.last_commit
+        exclude = [f"^{last}"] if last and is_ancestor(self.repo, last, target) else []
+        out = run_git(self.repo, "log", "--topo-order", "--reverse", "--no-show-signature",
+                      "--format=%H %at %P", target, *exclude)  # fmt: skip
+        commits = []
+        for line in out.decode("ascii", "replace").splitlines():
+            sha, at, *parents = line.split()
+            if sha not in self.state.seen:
+                commits.append((sha, parents, int(at)))
+        todo = []
+        for key, parents in order_commits(commits):  # mine's order: author time, then topology
+            if len(parents) > 1:
+                self.state.seen.add(key[2])  # merges are not changes of their own
+            else:
+                todo.append(key)
+        if not todo:
+            return 0
+        records = self.with_notes(records_for(self.repo, [key[2] for key in todo]))
+        by_sha = {rec["commit"]: rec for rec in records}
+        for key in todo:
+            rec = by_sha.get(key[2])
+            if rec is not None:
+                self.added[key[2]] = self.state.add(rec)
+            self.state.seen.add(key[2])
+        return len(records)
+
+    def with_notes(self, records: list[dict]) -> list[dict]:
+        """Attach the git-ai note of each commit (``ai_line_share``), as ``riskml mine`` does."""
+        from riskml.mine.provenance import read_ai_notes
+
+        notes = read_ai_notes(self.repo, self.state.config.ai.notes_ref) if records else {}
+        for rec in records:
+            rec["ai_note"] = notes.get(rec["commit"])
+        return records
+
+    # -- rows of pending changes -----------------------------------------------------------
+    def row_for_rev(self, sha: str) -> dict:
+        """The changes-table row of commit ``sha`` (epoch-second times) as it would enter history."""
+        from riskml.mine.extract import records_for
+
+        with self.lock:
+            if sha in self.added:
+                return dict(self.added[sha])
+            if self.covers(sha):
+                row = self._mined_row(sha)
+                if row is None:
+                    raise RiskmlError(
+                        f"commit {sha[:12]} is in the mining state but not in {self.changes_path}"
+                    )
+                return row
+        out = run_git(self.repo, "rev-list", "--parents", "-n", "1", sha).decode().split()
+        parents = out[1:]
+        records = self.with_notes(records_for(self.repo, [sha]))
+        if not records:
+            raise RiskmlError(f"git cannot read commit {sha[:12]}")
+        target = merge_base(self.repo, parents[0], self.mainline()) if parents else None
+        with self.lock:
+            self.advance(target)
+            return self.state.features(records[0])
+
+    def rows_for_range(self, base: str, head: str) -> list[tuple[str, dict]]:
+        """``[("BASE..HEAD", combined row), (sha, row), …]``, the commits oldest first."""
+        from riskml.mine.extract import record_for_diff, records_for
+
+        shas = _rev_list(self.repo, "--reverse", "--topo-order", "--no-merges", head, f"^{base}")
+        if not shas:
+            raise RiskmlError(f"empty range {base[:12]}..{head[:12]}: no commits to score")
+        combined = record_for_diff(self.repo, base, head)
+        records = self.with_notes(records_for(self.repo, shas))
+        target = merge_base(self.repo, base, self.mainline())
+        with self.lock:
+            self.advance(target)
+            out = [(f"{base}..{head}", self.state.features(combined))]
+            scratch = copy.deepcopy(self.state)
+        for rec in records:
+            out.append((rec["commit"], scratch.add(rec)))
+        return out
+
+    def row_for_worktree(self, author_email: str) -> dict:
+        """The uncommitted changes of the work tree as one change by ``author_email``."""
+        from riskml.mine.extract import record_for_worktree
+
+        rec = record_for_worktree(self.repo, author_email)
+        if not rec["files"]:
+            raise RiskmlError(f"no uncommitted changes in {self.repo}")
+        head = run_git(self.repo, "rev-parse", "--verify", "--quiet", "HEAD", check=False)
+        head = head.decode().strip()
+        target = merge_base(self.repo, head, self.mainline()) if head else None
+        with self.lock:
+            self.advance(target)
+            return self.state.features(rec)
+
+    # -- the mined tables ------------------------------------------------------------------
+    def tables(self):
+        """``(changes, labels)`` DataFrames (None when absent), re-read when a file changes."""
+        key = (_mtime(self.changes_path), _mtime(self.labels_path))
+        with self.lock:
+            if self._tables is None or key != self._tables_key:
+                from riskml.mine.table import read_table
+
+                changes = read_table(self.changes_path) if key[0] is not None else None
+                labels = _read_labels(self.labels_path) if key[1] is not None else None
+                self._tables, self._tables_key = (changes, labels), key
+            return self._tables
+
+    def _mined_row(self, sha: str) -> dict | None:
+        changes, _ = self.tables()
+        if changes is None:
+            return None
+        hit = changes[changes["commit"] == sha]
+        if hit.empty:
+            return None
+        row = hit.iloc[0].to_dict()
+        for column in ("author_time", "commit_time"):
+            row[column] = int(row[column].timestamp())
+        return row
+
+
+def _beside(state_path: Path) -> Path:
+    """The changes table a state was saved beside (``changes.state.joblib`` -> ``changes.*``)."""
+    stem = state_path.name.split(".state", 1)[0]
+    for suffix in (".parquet", ".csv"):
+        candidate = state_path.with_name(stem + suffix)
+        if candidate.is_file():
+            return candidate
+    return state_path.with_name(stem + ".parquet")
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _read_labels(path: Path):
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    except Exception as exc:  # an unreadable file is the user's, not ours
+        raise RiskmlError(f"{path}: cannot read the labels table ({exc})") from None
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe scalar: numpy numbers as Python ones, NaN/NaT as None, times as ISO text."""
+    if value is None:
+        return None
+    if hasattr(value, "isoformat"):
+        try:
+            import pandas as pd
+
+            if pd.isna(value):
+                return None
+        except (TypeError, ValueError):
+            pass
+        return value.isoformat()
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        try:
+            value = value.item()
+        except (ValueError, TypeError):
+            return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return str(value)
+
+
+def public_features(row: dict) -> dict:
+    """A row as the JSON ``features`` object: plain values, without bulky input-only columns."""
+    return {k: plain(v) for k, v in row.items() if k not in HIDDEN}

@@ -1,0 +1,282 @@
+"""Load the model that scores: a local ``TrainedModel`` directory, or an MLflow model URI.
+
+``riskml score --rev`` must start in under 3 s, and ``import mlflow`` alone costs about that.
+So for ``models:/<name>@<alias>`` and ``models:/<name>/<version>`` the registry is read
+without MLflow when it can be:
+
+1. The registry is the SQLite store of ``MLFLOW_REGISTRY_URI`` / ``MLFLOW_TRACKING_URI``
+   (default ``sqlite:///mlflow.db``): the alias -> version -> (run_id, storage location) are
+   one read-only SQL query with the standard library (``registered_model_aliases`` and
+   ``model_versions``, MLflow's own tables).
+2. The version's artifacts live on the local file system (the default artifact store): the
+   saved ``TrainedModel`` is read in place from ``<storage location>/artifacts/trained_model``.
+3. Otherwise (remote artifacts) the version is downloaded once with MLflow into
+   ``models/.cache/<name>/<version>/`` and checked against the version's ``run_id`` before reuse.
+
+Any other registry or URI scheme goes through ``mlflow.pyfunc.load_model`` (slow, correct).
+An alias that moves is seen at the next resolution, so ``serve`` re-resolves periodically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from riskml.config import Config, tracking_uri
+from riskml.errors import RiskmlError
+
+ARTIFACT = "trained_model"  # the artifact name riskml.train.pyfunc logs the TrainedModel under
+_URI_RE = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+
+
+@dataclass
+class ModelVersion:
+    """Where a registered version is: enough to decide whether a loaded model is still current."""
+
+    name: str
+    version: str
+    run_id: str
+    storage: str  # artifact location of the MLflow model (URI or path)
+
+
+@dataclass
+class LoadedModel:
+    """A ``TrainedModel`` plus the identity the JSON output reports."""
+
+    model: Any  # riskml.train.model.TrainedModel
+    uri: str
+    name: str
+    version: str | None
+    run_id: str | None
+    loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return {str(k): float(v) for k, v in dict(self.model.thresholds).items()}
+
+    def describe(self) -> dict:
+        """``{"name", "version", "run_id", "thresholds"}`` as scoring.md's ``model`` object."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "run_id": self.run_id,
+            "thresholds": self.thresholds,
+        }
+
+
+def default_model_uri(config: Config) -> str:
+    """``models:/<config.train.model_name>@champion``."""
+    return f"models:/{config.train.model_name}@champion"
+
+
+def registry_uri() -> str:
+    return os.environ.get("MLFLOW_REGISTRY_URI") or tracking_uri()
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(unquote(uri[len("sqlite:///") :].split("?", 1)[0]))
+
+
+def _local_path(location: str) -> Path | None:
+    parsed = urlparse(location)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
+        return Path(location)
+    return None
+
+
+def resolve_version(uri: str) -> ModelVersion | None:
+    """Resolve ``models:/name@alias`` or ``models:/name/N`` from a SQLite registry without MLflow.
+
+    Returns None when the registry is not SQLite (the caller falls back to MLflow).
+    Raises :class:`RiskmlError` when the registry has no such model, alias or version.
+    """
+    match = _URI_RE.match(uri)
+    if not match:
+        return None
+    db = _sqlite_path(registry_uri())
+    if db is None:
+        return None
+    name, alias, version = match["name"], match["alias"], match["version"]
+    if not db.is_file():
+        raise RiskmlError(
+            f"no model registry at {registry_uri()}: train a model first (riskml train) "
+            "or pass --model PATH"
+        )
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+        try:
+            if alias is not None:
+                row = con.execute(
+                    "SELECT v.version, v.run_id, COALESCE(v.storage_location, v.source) "
+                    "FROM registered_model_aliases a JOIN model_versions v "
+                    "ON v.name = a.name AND v.version = a.version "
+                    "WHERE a.name = ? AND a.alias = ?",
+                    (name, alias),
+                ).fetchone()
+            else:
+                row = con.execute(
+                    "SELECT version, run_id, COALESCE(storage_location, source) "
+                    "FROM model_versions WHERE name = ? AND version = ?",
+                    (name, int(version)),
+                ).fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None  # an unexpected schema: let MLflow itself answer
+    if row is None:
+        what = f"alias {alias!r}" if alias is not None else f"version {version}"
+        raise RiskmlError(
+            f"model {name!r} has no {what} in {registry_uri()}: train and register one "
+            "(riskml train) or pass --model PATH"
+        )
+    return ModelVersion(name, str(row[0]), row[1] or "", row[2] or "")
+
+
+def _resolve_with_mlflow(uri: str) -> ModelVersion:
+    match = _URI_RE.match(uri)
+    assert match is not None
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking_uri(), registry_uri=registry_uri())
+    try:
+        if match["alias"] is not None:
+            mv = client.get_model_version_by_alias(match["name"], match["alias"])
+        else:
+            mv = client.get_model_version(match["name"], match["version"])
+    except MlflowException as exc:
+        raise RiskmlError(f"cannot resolve {uri}: {exc.message}") from None
+    return ModelVersion(mv.name, str(mv.version), mv.run_id or "", mv.source or "")
+
+
+def current_version(uri: str) -> ModelVersion | None:
+    """The registered version a ``models:/`` URI points at now (None for other URIs)."""
+    if not _URI_RE.match(uri):
+        return None
+    return resolve_version(uri) or _resolve_with_mlflow(uri)
+
+
+def _load_trained(directory: Path):
+    from riskml.train.model import TrainedModel
+
+    return TrainedModel.load(directory)
+
+
+_cache_lock = threading.Lock()
+
+
+def _cached_copy(mv: ModelVersion, cache_root: Path) -> Path:
+    """The version's TrainedModel directory in ``models/.cache/<name>/<version>/``."""
+    target = cache_root / ".cache" / mv.name / mv.version
+    meta = target / "registry.json"
+    with _cache_lock:
+        if meta.is_file():
+            try:
+                if json.loads(meta.read_text()).get("run_id") == mv.run_id:
+                    return target / ARTIFACT
+            except (OSError, ValueError):
+                pass
+        import mlflow.artifacts
+
+        tmp = target.with_name(f"{mv.version}.tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        downloaded = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{mv.name}/{mv.version}", dst_path=str(tmp / "mlflow")
+            )
+        )
+        shutil.copytree(downloaded / "artifacts" / ARTIFACT, tmp / ARTIFACT)
+        shutil.rmtree(tmp / "mlflow", ignore_errors=True)
+        (tmp / "registry.json").write_text(
+            json.dumps({"name": mv.name, "version": mv.version, "run_id": mv.run_id})
+        )
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    return target / ARTIFACT
+
+
+def load_version(mv: ModelVersion, uri: str, cache_root: str | Path = "models") -> LoadedModel:
+    """Load the TrainedModel of a registered version, in place when its artifacts are local."""
+    local = _local_path(mv.storage) if mv.storage else None
+    directory = local / "artifacts" / ARTIFACT if local is not None else None
+    if directory is None or not directory.is_dir():
+        directory = _cached_copy(mv, Path(cache_root))
+    model = _load_trained(directory)
+    return LoadedModel(model, uri, mv.name, mv.version, mv.run_id or None)
+
+
+def load_model(
+    uri: str | None = None, config: Config | None = None, cache_root: str | Path = "models"
+) -> LoadedModel:
+    """The model that scores: a local TrainedModel directory, an MLflow model directory, or an
+    MLflow model URI (default ``models:/<config.train.model_name>@champion``)."""
+    config = config or Config()
+    uri = uri or default_model_uri(config)
+    path = Path(uri)
+    if "://" not in uri and not uri.startswith("models:/") and path.exists():
+        return _load_path(path, uri)
+    mv = current_version(uri)
+    if mv is not None:
+        return load_version(mv, uri, cache_root)
+    if "://" not in uri and ":/" not in uri:
+        raise RiskmlError(f"model not found: {uri} is neither a directory nor a model URI")
+    return _load_pyfunc(uri)
+
+
+def _load_path(path: Path, uri: str) -> LoadedModel:
+    if (path / "MLmodel").is_file():
+        if (path / "artifacts" / ARTIFACT).is_dir():
+            return _wrap(_load_trained(path / "artifacts" / ARTIFACT), uri)
+        return _load_pyfunc(str(path))
+    if not path.is_dir():
+        raise RiskmlError(f"model not found: {path} is not a model directory")
+    try:
+        model = _load_trained(path)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise RiskmlError(f"not a riskml model directory: {path} ({exc})") from None
+    return _wrap(model, uri)
+
+
+def _wrap(model: Any, uri: str) -> LoadedModel:
+    info = dict(getattr(model, "info", {}) or {})
+    version = info.get("version")
+    return LoadedModel(
+        model,
+        uri,
+        str(info.get("name") or "riskml"),
+        str(version) if version not in (None, "") else None,
+        info.get("run_id") or None,
+    )
+
+
+def _load_pyfunc(uri: str) -> LoadedModel:
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    try:
+        pyfunc = mlflow.pyfunc.load_model(uri)
+    except (MlflowException, OSError) as exc:
+        raise RiskmlError(f"cannot load model {uri}: {exc}") from None
+    inner = pyfunc.unwrap_python_model()
+    model = getattr(inner, "model", None)
+    if model is None:
+        raise RiskmlError(f"{uri} is not a riskml model (no TrainedModel inside)")
+    loaded = _wrap(model, uri)
+    meta = pyfunc.metadata
+    if getattr(meta, "run_id", None):
+        loaded.run_id = meta.run_id
+    return loaded

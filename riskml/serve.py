@@ -1,0 +1,359 @@
+"""`riskml serve`: the scoring HTTP API for release tooling (FastAPI + uvicorn, scoring.md).
+
+Endpoints: ``POST /v1/score`` (a commit or a ``base``/``head`` branch of an allow-listed
+repository), ``POST /v1/score/features`` (feature rows, no git), ``GET /v1/model``,
+``GET /healthz``; OpenAPI at ``/docs``.
+
+Safety, in the order a request meets it:
+
+1. Body size: a body above ``[serve] max_body_bytes`` is refused with 413 before it is parsed
+   (``Content-Length`` checked up front, chunked bodies counted as they stream).
+2. Bearer token: when ``RISKML_API_TOKEN`` is set, every path but ``/healthz`` needs
+   ``Authorization: Bearer <token>`` (401 otherwise).
+3. Repository: only names of ``[serve.repos]``; a request never carries a path (404 otherwise).
+4. Revisions: checked with :func:`riskml.gitio.check_rev_syntax` before any git call, then
+   resolved with ``rev-parse --verify --end-of-options``; anything else is a 400 with a reason.
+
+State updates are serialised per repository (:class:`riskml.score.history.RepoHistory`); the
+model is swapped atomically when the ``champion`` alias moves (checked every
+``[serve] model_refresh_seconds``), without a restart.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from riskml.config import Config
+from riskml.errors import RiskmlError
+from riskml.gitio import check_rev_syntax
+
+log = logging.getLogger("riskml.serve")
+
+TOKEN_ENV = "RISKML_API_TOKEN"
+MAX_ROWS = 1000
+
+
+class ScoreRequest(BaseModel):
+    """One commit (``rev``) or one branch (``base`` and ``head``) of an allow-listed repository."""
+
+    model_config = ConfigDict(extra="forbid")
+    repo: str = Field(..., max_length=200, description="a name from [serve.repos]")
+    rev: str | None = Field(None, max_length=255, description="one commit")
+    base: str | None = Field(None, max_length=255, description="branch base (with head)")
+    head: str | None = Field(None, max_length=255, description="branch head (with base)")
+    top: int | None = Field(None, ge=0, le=50, description="reasons per change")
+
+
+class FeatureRequest(BaseModel):
+    """Feature rows (columns of the changes table); missing columns count as missing values."""
+
+    model_config = ConfigDict(extra="forbid")
+    rows: list[dict[str, Any]] = Field(..., min_length=1, max_length=MAX_ROWS)
+    top: int | None = Field(None, ge=0, le=50)
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a request body above ``limit`` bytes, before the app reads it."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    return await _too_large(send, self.limit)
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge(self.limit)
+            return message
+
+        try:
+            return await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            return await _too_large(send, self.limit)
+
+
+class _BodyTooLarge(HTTPException):
+    """Raised while a chunked body streams past the limit; FastAPI passes HTTPExceptions on."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body larger than {limit} bytes")
+
+
+async def _too_large(send, limit: int) -> None:
+    body = f'{{"detail":"request body larger than {limit} bytes"}}'.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class Scorer:
+    """What the server holds: the config, the model (swappable), one history per repository."""
+
+    def __init__(
+        self,
+        config: Config,
+        model_uri: str | None = None,
+        data_dir: str | Path = "data",
+        cache_root: str | Path = "models",
+    ) -> None:
+        from riskml.score.model import default_model_uri
+
+        self.config = config
+        self.model_uri = model_uri or default_model_uri(config)
+        self.data_dir = Path(data_dir)
+        self.cache_root = cache_root
+        self.model = None  # riskml.score.model.LoadedModel, replaced as a whole
+        self.model_error: str | None = None
+        self._model_lock = threading.Lock()
+        self._histories: dict[str, Any] = {}
+        self._histories_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._refresher: threading.Thread | None = None
+
+    # -- the model ---------------------------------------------------------------------------
+    def refresh_model(self) -> bool:
+        """Load the model if the URI now points at another version; True when it changed."""
+        from riskml.score.model import current_version, load_model, load_version
+
+        with self._model_lock:
+            try:
+                mv = current_version(self.model_uri)
+                current = self.model
+                if mv is not None:
+                    if current is not None and (current.version, current.run_id or "") == (
+                        mv.version,
+                        mv.run_id,
+                    ):
+                        return False
+                    loaded = load_version(mv, self.model_uri, self.cache_root)
+                elif current is None:
+                    loaded = load_model(self.model_uri, self.config, self.cache_root)
+                else:
+                    return False
+            except RiskmlError as exc:
+                self.model_error = str(exc)
+                log.warning("model not loaded: %s", exc)
+                return False
+            self.model, self.model_error = loaded, None
+            log.info("model %s version %s loaded", loaded.name, loaded.version)
+            return True
+
+    def start_refresh(self) -> None:
+        period = float(self.config.serve.model_refresh_seconds)
+        if period <= 0 or self._refresher is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(period):
+                try:
+                    self.refresh_model()
+                except Exception:  # never let the refresher die; the next tick retries
+                    log.exception("model refresh failed")
+
+        self._refresher = threading.Thread(target=loop, name="riskml-model-refresh", daemon=True)
+        self._refresher.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def require_model(self):
+        model = self.model
+        if model is None:
+            raise HTTPException(503, f"no model loaded: {self.model_error or 'loading'}")
+        return model
+
+    # -- repositories ------------------------------------------------------------------------
+    def history(self, name: str):
+        """The warm :class:`RepoHistory` of an allow-listed repository (404 for other names)."""
+        from riskml.config import data_paths
+        from riskml.score.history import RepoHistory
+
+        repos = self.config.serve.repos
+        if name not in repos:
+            raise HTTPException(404, f"unknown repository {name!r}: not in [serve.repos]")
+        with self._histories_lock:
+            history = self._histories.get(name)
+            if history is None:
+                paths = data_paths(name, self.data_dir)
+                history = RepoHistory(
+                    repos[name], paths.state, self.config, labels_path=paths.labels, repo_name=name
+                )
+                self._histories[name] = history
+        return history
+
+
+def create_app(
+    config: Config | None = None,
+    model_uri: str | None = None,
+    token: str | None = None,
+    data_dir: str | Path = "data",
+    cache_root: str | Path = "models",
+    load: bool = True,
+) -> FastAPI:
+    """The API. ``token`` defaults to ``$RISKML_API_TOKEN`` (empty: no authentication);
+    repositories' mining states are read from ``<data_dir>/<name>/changes.state.joblib``."""
+    from contextlib import asynccontextmanager
+
+    config = config or Config()
+    token = token if token is not None else os.environ.get(TOKEN_ENV, "")
+    scorer = Scorer(config, model_uri, data_dir, cache_root)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if load:
+            import anyio
+
+            await anyio.to_thread.run_sync(scorer.refresh_model)
+            scorer.start_refresh()
+        yield
+        scorer.stop()
+
+    app = FastAPI(
+        title="riskml",
+        summary="Deploy change-risk scoring: risk, tier and the review a change requires.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.scorer = scorer
+
+    @app.middleware("http")
+    async def bearer(request: Request, call_next):
+        if token and request.url.path != "/healthz":
+            header = request.headers.get("authorization", "")
+            scheme, _, given = header.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode(), token.encode()
+            ):
+                return JSONResponse(
+                    {"detail": "missing or wrong bearer token"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        return await call_next(request)
+
+    # Added last, so outermost: an oversized body is refused before anything else reads it.
+    app.add_middleware(BodyLimit, limit=int(config.serve.max_body_bytes))
+
+    @app.exception_handler(RiskmlError)
+    async def _bad_input(request: Request, exc: RiskmlError):
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    def get_scorer() -> Scorer:
+        return scorer
+
+    @app.get("/healthz", summary="Liveness and whether a model is loaded")
+    def healthz(s: Scorer = Depends(get_scorer)) -> dict:
+        model = s.model
+        return {
+            "status": "ok",
+            "model_loaded": model is not None,
+            "model": None if model is None else {"name": model.name, "version": model.version},
+        }
+
+    @app.get("/v1/model", summary="The model that scores: version, thresholds, evaluation")
+    def model_info(s: Scorer = Depends(get_scorer)) -> dict:
+        model = s.require_model()
+        out = model.describe()
+        out["uri"] = model.uri
+        out["loaded_at"] = model.loaded_at
+        out["metrics"] = _deep_plain(getattr(model.model, "metrics", {}) or {})
+        out["info"] = _deep_plain(getattr(model.model, "info", {}) or {})
+        out["feature_columns"] = [str(c) for c in model.model.feature_columns]
+        return out
+
+    @app.post("/v1/score", summary="Score one commit, or a branch as one change and per commit")
+    def score_change(body: ScoreRequest, s: Scorer = Depends(get_scorer)) -> dict:
+        from riskml.score import score
+
+        if (body.rev is None) == (body.base is None and body.head is None):
+            raise HTTPException(400, "give either rev, or base and head")
+        if body.rev is None and (body.base is None or body.head is None):
+            raise HTTPException(400, "a branch needs both base and head")
+        for rev in (body.rev, body.base, body.head):
+            if rev is not None:
+                check_rev_syntax(rev)  # before anything reaches git
+        for rev in (body.base, body.head):
+            if rev is not None and ".." in rev:
+                raise HTTPException(400, f"invalid revision: {rev!r}")
+        model = s.require_model()
+        history = s.history(body.repo)
+        if body.rev is not None:
+            return score(history, rev=body.rev, model=model, config=s.config, top=body.top)
+        return score(
+            history, range=f"{body.base}..{body.head}", model=model, config=s.config, top=body.top
+        )
+
+    @app.post("/v1/score/features", summary="Risk and tier of feature rows (no git access)")
+    def score_features(body: FeatureRequest, s: Scorer = Depends(get_scorer)) -> dict:
+        from riskml.score import score_rows
+
+        model = s.require_model()
+        changes = score_rows(body.rows, model, s.config, top=body.top)
+        return {"changes": changes, "model": model.describe(), "warnings": []}
+
+    return app
+
+
+def _deep_plain(value: Any) -> Any:
+    from riskml.score.history import plain
+
+    if isinstance(value, dict):
+        return {str(k): _deep_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_deep_plain(v) for v in value]
+    return plain(value)
+
+
+def _version() -> str:
+    from riskml import __version__
+
+    return __version__
+
+
+def serve(
+    config: Config,
+    host: str | None = None,
+    port: int | None = None,
+    model_uri: str | None = None,
+    data_dir: str | Path = "data",
+) -> None:
+    """Run the API with uvicorn until interrupted (one process; requests run in threads)."""
+    import uvicorn
+
+    app = create_app(config, model_uri=model_uri, data_dir=data_dir)
+    uvicorn.run(
+        app,
+        host=host or config.serve.host,
+        port=int(port if port is not None else config.serve.port),
+        log_level="warning",
+        access_log=False,
+    )
