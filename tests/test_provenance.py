@@ -568,6 +568,13 @@ CONFIG_CASES = [
         ("ai_assisted", "forge", "trailer:made-with forge"),
     ),
     (
+        "user trailer saying no",
+        "Alice",
+        "alice@corp.example",
+        "fix\n\nX-Internal-AI: false",
+        HUMAN,
+    ),
+    (
         "user agent address as author",
         "Corp Generator",
         "ai-bot@corp.example",
@@ -609,8 +616,8 @@ def test_config_markers(name, email, message, expected):
 
 @pytest.mark.parametrize(
     ("name", "email", "message"),
-    [c[1:4] for c in CONFIG_CASES[:6]],
-    ids=[c[0] for c in CONFIG_CASES[:6]],
+    [c[1:4] for c in CONFIG_CASES[:7]],
+    ids=[c[0] for c in CONFIG_CASES[:7]],
 )
 def test_config_markers_are_unknown_without_config(name, email, message):
     assert classify(name, email, message) == HUMAN

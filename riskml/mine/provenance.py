@@ -289,6 +289,8 @@ def _assisted(message: str, rules: _Rules) -> tuple[str, str, str] | None:
             key = m.group(1).lower()
             value = m.group(2)
             if key in rules.user_trailers:
+                if value.strip().lower() in _NEGATIVE:
+                    continue
                 found = (1, rules.user_trailers[key], key)
             elif key == _COAUTHOR_KEY:
                 a = _ADDRESS_RE.search(value)
