@@ -1,0 +1,116 @@
+"""`riskml train`: build the training table, fit riskml + baselines, log to MLflow, gate, save."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from riskml.cli import app
+
+_SUMMARY_METRICS = (
+    ("roc_auc", "roc_auc"),
+    ("pr_auc", "pr_auc"),
+    ("brier", "brier"),
+    ("capture_at_10", "capt@10"),
+    ("recall_at_20_effort", "rec@20%eff"),
+    ("popt", "popt"),
+)
+
+
+@app.command("train")
+def train_command(
+    changes: Path | None = typer.Option(
+        None, "--changes", help="Changes table from `riskml mine` (.parquet or .csv)."
+    ),
+    labels: Path | None = typer.Option(
+        None, "--labels", help="Labels table from `riskml label` (.parquet or .csv)."
+    ),
+    dataset: Path | None = typer.Option(
+        None,
+        "--dataset",
+        help="A public JIT table (Kamei/ISSTA'21 or ApacheJIT layout) instead of --changes/--labels.",
+    ),
+    repo: Path | None = typer.Option(
+        None,
+        "--repo",
+        help="The repository (tags the run with its name and HEAD SHA; default tables "
+        "data/<repo>/changes.parquet and labels.parquet).",
+    ),
+    config_path: Path | None = typer.Option(None, "--config", help="riskml.toml to use."),
+    out_dir: Path = typer.Option(
+        Path("."), "--out-dir", help="Where metrics.json and models/<name>/ are written."
+    ),
+    model_name: str | None = typer.Option(
+        None, "--model-name", help="Registered model name (default [train] model_name)."
+    ),
+    cutoff: str | None = typer.Option(
+        None, "--cutoff", help="Training cut-off (a date/time; default: from test_fraction)."
+    ),
+    no_mlflow: bool = typer.Option(
+        False, "--no-mlflow", help="Fit and write the files only; no MLflow run or registry."
+    ),
+) -> None:
+    """Train the change-risk model with baselines on an honest time-ordered split; register it."""
+    from riskml.train.runner import train_from_files
+
+    summary = train_from_files(
+        changes=changes,
+        labels=labels,
+        dataset=dataset,
+        repo=repo,
+        config_path=config_path,
+        out_dir=out_dir,
+        model_name=model_name,
+        cutoff=cutoff,
+        mlflow=not no_mlflow,
+        progress=lambda message: typer.echo(message, err=True),
+    )
+    typer.echo(format_summary(summary))
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return "nan" if number != number else f"{number:.3f}"
+
+
+def format_summary(summary: dict) -> str:
+    """The three models side by side, the split, and the registry decision."""
+    metrics = summary["metrics"]
+    header = f"{'model':<10}" + "".join(f"{label:>12}" for _, label in _SUMMARY_METRICS)
+    lines = [header]
+    for model in ("riskml", "lapredict", "kamei_lr"):
+        values = metrics.get(model, {})
+        lines.append(
+            f"{model:<10}" + "".join(f"{_cell(values.get(key)):>12}" for key, _ in _SUMMARY_METRICS)
+        )
+    split = metrics.get("split", {})
+    scalars = [f"{k}={v}" for k, v in split.items() if isinstance(v, str | int | float)]
+    if scalars:
+        lines.append("split: " + ", ".join(scalars))
+    rates = metrics.get("riskml", {}).get("tier_rates", {})
+    if rates:
+        lines.append(
+            "tiers (test): "
+            + ", ".join(
+                f"{tier} {_cell(r.get('share'))} of changes, rate {_cell(r.get('incident_rate'))}"
+                for tier, r in rates.items()
+            )
+        )
+    registry = summary.get("registry")
+    if registry and registry.get("version"):
+        lines.append(
+            f"registered {registry['name']} v{registry['version']} -> {registry['alias']} "
+            f"(run {registry['run_id']}): {registry['reason']}"
+        )
+    elif registry:
+        lines.append(f"logged run {registry.get('run_id')} (not registered)")
+    else:
+        lines.append("MLflow: skipped (--no-mlflow)")
+    lines.append(f"wrote {summary['metrics_path']} and {summary['model_dir']}")
+    return "\n".join(lines)

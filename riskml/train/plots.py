@@ -1,0 +1,185 @@
+"""The evaluation plots of a training run (PNG), drawn from the test-window predictions.
+
+Every plot is made from ``TrainResult.test_predictions`` (one row per test change: ``label``,
+``effort`` and one risk column per model) or ``TrainResult.importance``, never from training
+rows. Figures are built with :class:`matplotlib.figure.Figure` and the Agg canvas directly, so
+no pyplot state or GUI backend is touched (safe in servers and threads).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MODELS = ("riskml", "lapredict", "kamei_lr")
+PLOTS = ("roc", "pr", "calibration", "capture", "importance")
+_COLORS = {"riskml": "#1f77b4", "lapredict": "#ff7f0e", "kamei_lr": "#2ca02c"}
+
+
+def risk_column(predictions: pd.DataFrame, model: str) -> str | None:
+    """The column of ``predictions`` holding ``model``'s risk, or None when it has none."""
+    for name in (f"risk_{model}", model, f"{model}_risk"):
+        if name in predictions.columns:
+            return name
+    return None
+
+
+def _figure(title: str, xlabel: str, ylabel: str):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    return fig, ax
+
+
+def _curves(predictions: pd.DataFrame):
+    """(model, labels, risk) for each model with a risk column, rows with a missing risk dropped."""
+    labels = predictions["label"].to_numpy(dtype=float)
+    for model in MODELS:
+        column = risk_column(predictions, model)
+        if column is None:
+            continue
+        risk = predictions[column].to_numpy(dtype=float)
+        keep = ~(np.isnan(risk) | np.isnan(labels))
+        yield model, labels[keep].astype(int), risk[keep]
+
+
+def _both_classes(labels: np.ndarray) -> bool:
+    return labels.size > 0 and 0 < labels.sum() < labels.size
+
+
+def plot_roc(predictions: pd.DataFrame, path: Path) -> Path:
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fig, ax = _figure("ROC (test window)", "false positive rate", "true positive rate")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
+    for model, labels, risk in _curves(predictions):
+        if not _both_classes(labels):
+            continue
+        fpr, tpr, _ = roc_curve(labels, risk)
+        auc = roc_auc_score(labels, risk)
+        ax.plot(fpr, tpr, color=_COLORS[model], label=f"{model} (AUC {auc:.3f})")
+    ax.legend(loc="lower right")
+    fig.savefig(path)
+    return path
+
+
+def plot_pr(predictions: pd.DataFrame, path: Path) -> Path:
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    fig, ax = _figure("Precision-recall (test window)", "recall", "precision")
+    base = float(np.nanmean(predictions["label"].to_numpy(dtype=float))) if len(predictions) else 0
+    ax.axhline(base, color="grey", linestyle=":", label=f"base rate {base:.3f}")
+    for model, labels, risk in _curves(predictions):
+        if not _both_classes(labels):
+            continue
+        precision, recall, _ = precision_recall_curve(labels, risk)
+        ap = average_precision_score(labels, risk)
+        ax.plot(recall, precision, color=_COLORS[model], label=f"{model} (AP {ap:.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="upper right")
+    fig.savefig(path)
+    return path
+
+
+def plot_calibration(predictions: pd.DataFrame, path: Path, bins: int = 10) -> Path:
+    """Observed incident rate against mean predicted risk, in quantile bins of risk."""
+    fig, ax = _figure("Calibration (test window)", "mean predicted risk", "observed incident rate")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect")
+    for model, labels, risk in _curves(predictions):
+        if labels.size == 0:
+            continue
+        frame = pd.DataFrame({"label": labels, "risk": risk})
+        ranks = frame["risk"].rank(method="first")
+        frame["bin"] = pd.qcut(ranks, q=min(bins, len(frame)), labels=False, duplicates="drop")
+        grouped = frame.groupby("bin").agg(risk=("risk", "mean"), rate=("label", "mean"))
+        ax.plot(grouped["risk"], grouped["rate"], marker="o", color=_COLORS[model], label=model)
+    ax.legend(loc="upper left")
+    fig.savefig(path)
+    return path
+
+
+def capture_curve(labels: np.ndarray, risk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Share of changes gated (riskiest first) -> share of positive changes caught, from (0, 0)."""
+    order = np.argsort(-risk, kind="stable")
+    caught = np.cumsum(labels[order])
+    total = max(int(labels.sum()), 1)
+    share = np.arange(0, labels.size + 1) / max(labels.size, 1)
+    return share, np.concatenate([[0.0], caught / total])
+
+
+def plot_capture(predictions: pd.DataFrame, path: Path) -> Path:
+    fig, ax = _figure(
+        "Capture curve (test window)", "share of changes gated", "share of incidents caught"
+    )
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
+    for k in (0.05, 0.10, 0.30):
+        ax.axvline(k, color="lightgrey", linewidth=0.8)
+    for model, labels, risk in _curves(predictions):
+        if labels.size == 0:
+            continue
+        share, caught = capture_curve(labels, risk)
+        ax.plot(share, caught, color=_COLORS[model], label=model)
+    ax.legend(loc="lower right")
+    fig.savefig(path)
+    return path
+
+
+def importance_frame(importance) -> pd.DataFrame:
+    """``importance`` (a DataFrame, a Series or a dict feature -> value) as feature/importance rows."""
+    if isinstance(importance, pd.DataFrame):
+        frame = importance.copy()
+        if "feature" not in frame.columns:
+            frame = frame.reset_index().rename(columns={frame.index.name or "index": "feature"})
+        numeric = [
+            c for c in frame.columns if c != "feature" and pd.api.types.is_numeric_dtype(frame[c])
+        ]
+        preferred = [c for c in ("gain", "importance", "split") if c in numeric]
+        column = (preferred or numeric or [None])[0]
+        if column is None:
+            return pd.DataFrame({"feature": [], "importance": []})
+        return pd.DataFrame(
+            {"feature": frame["feature"].astype(str), "importance": frame[column].astype(float)}
+        )
+    if isinstance(importance, pd.Series):
+        return pd.DataFrame(
+            {"feature": importance.index.astype(str), "importance": importance.to_numpy(float)}
+        )
+    items = dict(importance or {})
+    return pd.DataFrame(
+        {"feature": [str(k) for k in items], "importance": [float(v) for v in items.values()]}
+    )
+
+
+def plot_importance(importance, path: Path, top: int = 25) -> Path:
+    frame = importance_frame(importance).sort_values("importance", ascending=False).head(top)
+    frame = frame.iloc[::-1]
+    fig, ax = _figure("Feature importance (riskml)", "importance", "")
+    fig.set_size_inches(7, max(3.0, 0.28 * len(frame) + 1.2))
+    ax.barh(frame["feature"], frame["importance"], color=_COLORS["riskml"])
+    ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def write_plots(predictions: pd.DataFrame, importance, directory: str | Path) -> list[Path]:
+    """Write every plot of :data:`PLOTS` as ``<name>.png`` under ``directory``; returns the paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    return [
+        plot_roc(predictions, directory / "roc.png"),
+        plot_pr(predictions, directory / "pr.png"),
+        plot_calibration(predictions, directory / "calibration.png"),
+        plot_capture(predictions, directory / "capture.png"),
+        plot_importance(importance, directory / "importance.png"),
+    ]

@@ -1,0 +1,82 @@
+"""The registered MLflow model: a custom pyfunc around a saved :class:`TrainedModel`.
+
+``mlflow.pyfunc.load_model(uri).predict(rows)`` returns one row per input row with ``risk``
+(calibrated probability of an incident), ``tier`` and ``reasons`` (the top per-change
+contributions as a JSON string, so the output stays a flat table that ``mlflow models serve``
+can return). ``mlflow.pyfunc.load_model(uri).unwrap_python_model().model`` is the
+:class:`~riskml.train.model.TrainedModel` itself, for callers that want the objects.
+
+This module imports mlflow (the class needs ``PythonModel``); the CLI never imports it at
+start-up, only inside commands that log or load a model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+
+# Name of the artifact (the saved TrainedModel directory) inside the logged MLflow model.
+ARTIFACT = "trained_model"
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe version of ``value``: numpy scalars as Python numbers, NaN/inf as None."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        try:
+            value = value.item()
+        except (ValueError, TypeError):
+            return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def reasons_json(reasons: Any) -> str:
+    """One change's reasons (a list of ``{feature, value, effect, text}``) as a JSON string."""
+    if isinstance(reasons, str):
+        return reasons
+    return json.dumps(_plain(list(reasons) if reasons is not None else []), ensure_ascii=False)
+
+
+class RiskModel(mlflow.pyfunc.PythonModel):
+    """A ``PythonModel`` that loads a saved ``TrainedModel`` from the artifact ``trained_model``.
+
+    Log it with ``artifacts={"trained_model": <directory written by TrainedModel.save>}``;
+    the instance itself is pickled empty (``model=None``), the booster travels as the artifact.
+    """
+
+    def __init__(self, model=None) -> None:
+        self.model = model
+
+    def load_context(self, context) -> None:
+        from riskml.train.model import TrainedModel
+
+        self.model = TrainedModel.load(context.artifacts[ARTIFACT])
+
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Feature rows (a DataFrame; missing feature columns count as missing values) ->
+        DataFrame[risk: float, tier: str, reasons: JSON string], in input order."""
+        if self.model is None:
+            raise RuntimeError("RiskModel has no TrainedModel loaded (load it with mlflow.pyfunc)")
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        k = int((params or {}).get("k", 5))
+        out = self.model.predict(frame.reset_index(drop=True), k=k)
+        return pd.DataFrame(
+            {
+                "risk": out["risk"].to_numpy(dtype=float),
+                "tier": [str(t) for t in out["tier"]],
+                "reasons": [reasons_json(r) for r in out["reasons"]],
+            }
+        )

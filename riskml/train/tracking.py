@@ -1,0 +1,611 @@
+"""MLflow: one run per training, the registered pyfunc, and the promotion gate.
+
+:func:`log_and_register` takes a :class:`~riskml.train.TrainResult` and
+
+1. opens ONE run in the experiment ``config.train.experiment`` on
+   :func:`riskml.config.tracking_uri` (``MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``);
+2. logs params (every setting, flattened: ``train.test_fraction``, ``tiers.shares.high``, …,
+   plus ``fit.*`` and ``split.*``), tags (``repo``, ``head_sha``, ``data_cutoff``,
+   ``label_mode``, …), the metrics of all three models as ``<model>.<metric>`` (tier rates as
+   ``riskml.tier_rates.<tier>.<key>``), the dataset as an MLflow input, ``metrics.json`` and
+   the plots (``plots/*.png``);
+3. logs the model as the pyfunc :class:`~riskml.train.pyfunc.RiskModel` (signature, input
+   example, explicit pip requirements, the riskml package as code) and registers it under
+   ``config.train.model_name``;
+4. applies the promotion gate: the current ``champion`` is loaded and evaluated on the SAME
+   test rows as the new version; the new version takes ``champion`` when its
+   ``config.train.promotion_metric`` is at least as good (within
+   ``config.train.promotion_tolerance``), else it gets ``challenger``. The decision and its
+   reason are written to the run (tags ``promotion.*``) and to the model version (tags).
+
+mlflow is imported inside the functions: importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from riskml.config import Config, tracking_uri
+from riskml.errors import RiskmlError
+
+MODELS = ("riskml", "lapredict", "kamei_lr")
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+# metrics where a smaller value is better; every other promotion metric is "higher is better"
+LOWER_IS_BETTER = frozenset({"brier", "log_loss"})
+# distributions the served model needs (the riskml package itself travels as code_paths)
+RUNTIME_PACKAGES = (
+    "mlflow",
+    "cloudpickle",
+    "lightgbm",
+    "scikit-learn",
+    "scipy",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "joblib",
+)
+_PARAM_MAX = 6000
+_INPUT_EXAMPLE_ROWS = 5
+
+
+# --------------------------------------------------------------------------- flattening
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested dict as ``{"a.b.c": leaf}``; an empty dict is kept as one leaf ``{}``."""
+    out: dict[str, Any] = {}
+    if isinstance(tree, dict) and tree:
+        for key, value in tree.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.update(flatten(value, name))
+    elif prefix:
+        out[prefix] = tree
+    return out
+
+
+def _key(name: str) -> str:
+    """An MLflow-safe key: letters, digits and ``_-. /:``; anything else becomes ``_``."""
+    return "".join(c if c.isalnum() or c in "_-. /:" else "_" for c in name)[:250]
+
+
+def _param_value(value: Any) -> str:
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, list | tuple | dict):
+        text = json.dumps(value, default=str, sort_keys=True)
+    else:
+        text = str(value)
+    return text if len(text) <= _PARAM_MAX else text[: _PARAM_MAX - 1] + "…"
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a float metric, or None for non-numbers (bools count as 0/1)."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if hasattr(value, "item"):
+        try:
+            item = value.item()
+        except (TypeError, ValueError):
+            return None
+        return _number(item) if isinstance(item, bool | int | float) else None
+    return None
+
+
+def run_params(config: Config, result, extra: dict[str, Any] | None = None) -> dict[str, str]:
+    """Every setting flattened (``train.seed``, ``tiers.shares.high``, …), plus ``split.*`` and
+    ``fit.*`` (the arguments of the fit) and ``extra``, as MLflow param strings."""
+    params: dict[str, Any] = dict(flatten(config.to_dict()))
+    metrics = getattr(result, "metrics", {}) or {}
+    for section, values in metrics.items():
+        if section not in MODELS and isinstance(values, dict):
+            params.update(flatten(values, section))
+    split = getattr(result, "split", None)
+    split_info = split if isinstance(split, dict) else getattr(split, "info", None)
+    if isinstance(split_info, dict) and "split" not in metrics:
+        params.update(flatten(split_info, "split"))
+    params.update(flatten(extra or {}, "fit"))
+    return {_key(k): _param_value(v) for k, v in params.items()}
+
+
+def run_metrics(metrics: dict) -> dict[str, float]:
+    """The numeric leaves of each model's section as ``<model>.<metric>`` (NaN kept as NaN)."""
+    out: dict[str, float] = {}
+    for model in MODELS:
+        for name, value in flatten(metrics.get(model, {}), model).items():
+            number = _number(value)
+            if number is not None:
+                out[_key(name)] = number
+    return out
+
+
+# --------------------------------------------------------------------------- the store
+
+
+def ensure_experiment(name: str, uri: str | None = None) -> str:
+    """The id of experiment ``name``, created when missing.
+
+    With a local SQLite store (``sqlite:///path/mlflow.db``) a new experiment keeps its
+    artifacts in ``mlruns/<experiment>/`` beside the database file instead of MLflow's default
+    (``./mlruns`` of the current directory), so a store and its artifacts stay together.
+    """
+    import mlflow
+
+    uri = uri or tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":
+            raise RiskmlError(
+                f"MLflow experiment {name!r} is deleted; restore it or choose another name"
+            )
+        return experiment.experiment_id
+    location = None
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///") :]).resolve()
+        location = (db.parent / "mlruns" / _key(name).replace("/", "_")).as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the served model: the installed versions of :data:`RUNTIME_PACKAGES`."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for package in RUNTIME_PACKAGES:
+        try:
+            out.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def model_signature(feature_columns: list[str], output_example):
+    """Inputs: every feature column, optional, of MLflow type ``any``; outputs: risk/tier/reasons.
+
+    ``any`` because MLflow's schema enforcement refuses int64 for a ``double`` column (JSON
+    rows with whole numbers) and category for ``string``; the model casts each column itself
+    (numbers to float, categoricals to the training categories, absent columns as missing).
+    Param ``k``: how many reasons per change (default 5).
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.models.signature import infer_signature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import AnyType
+
+    inputs = Schema([ColSpec(AnyType(), name, required=False) for name in feature_columns])
+    outputs = infer_signature(output_example.head(1), output_example).inputs
+    return ModelSignature(
+        inputs=inputs, outputs=outputs, params=ParamSchema([ParamSpec("k", "long", 5)])
+    )
+
+
+# --------------------------------------------------------------------------- test rows
+
+
+def test_frame(result, dataset=None):
+    """The feature rows of the test window, in the order of ``result.test_predictions``.
+
+    Uses ``result.test_frame`` when the fit kept it, else ``dataset`` at the split's
+    ``test_index`` positions, else the rows of ``dataset`` whose ``commit`` is in the test
+    predictions. None when none of these is available.
+    """
+    import pandas as pd
+
+    frame = getattr(result, "test_frame", None)
+    if frame is not None:
+        return frame.reset_index(drop=True)
+    predictions = result.test_predictions
+    if dataset is None:
+        return None
+    index = getattr(getattr(result, "split", None), "test_index", None)
+    if index is not None and len(index) == len(predictions):
+        rows = dataset.iloc[index].reset_index(drop=True)
+        if (
+            "commit" not in predictions.columns
+            or (
+                rows["commit"].astype(str).to_numpy()
+                == predictions["commit"].astype(str).to_numpy()
+            ).all()
+        ):
+            return rows
+    if "commit" not in dataset.columns or "commit" not in predictions.columns:
+        return None
+    rows = dataset.drop_duplicates("commit", keep="last").set_index("commit", drop=False)
+    wanted = pd.Index(predictions["commit"].astype(str))
+    rows.index = rows.index.astype(str)
+    if not wanted.isin(rows.index).all():
+        return None
+    return rows.loc[wanted].reset_index(drop=True)
+
+
+def _risk_column(predictions, model: str) -> str:
+    from riskml.train.plots import risk_column
+
+    column = risk_column(predictions, model)
+    if column is None:
+        raise RiskmlError(f"test predictions have no risk column for {model!r}")
+    return column
+
+
+def _metric_on(model, frame, predictions, metric: str) -> float:
+    """``metric`` of a TrainedModel on ``frame`` (test rows), labels/effort of ``predictions``."""
+    from riskml.train.metrics import evaluate
+
+    risk = model.risk(frame)
+    value = evaluate(
+        predictions["label"].to_numpy(dtype=float),
+        risk,
+        predictions["effort"].to_numpy(dtype=float),
+    )[metric]
+    return float(value)
+
+
+def _better_or_equal(new: float, old: float, metric: str, tolerance: float) -> bool:
+    if metric in LOWER_IS_BETTER:
+        return new <= old + tolerance
+    return new >= old - tolerance
+
+
+def gate(
+    client,
+    name: str,
+    new_model,
+    result,
+    frame,
+    config: Config,
+) -> dict[str, Any]:
+    """Decide the alias of a new version against the current champion, on the same test rows.
+
+    Returns ``{"alias", "decision", "reason", "metric", "new_value", "champion_value",
+    "champion_version"}``. ``decision`` is ``first`` (no champion yet), ``promoted``,
+    ``kept`` (champion stays; the new version becomes challenger) or ``promoted_unreadable``
+    (the champion could not be loaded or evaluated, so it cannot serve either).
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    metric = config.train.promotion_metric
+    tolerance = float(config.train.promotion_tolerance)
+    out: dict[str, Any] = {
+        "metric": metric,
+        "tolerance": tolerance,
+        "new_value": None,
+        "champion_value": None,
+        "champion_version": None,
+    }
+    try:
+        current = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        current = None
+    if current is None:
+        return out | {
+            "alias": CHAMPION,
+            "decision": "first",
+            "reason": f"no champion for {name!r} yet: the first version takes it",
+        }
+    out["champion_version"] = str(current.version)
+    predictions = result.test_predictions
+    if frame is None:
+        raise RiskmlError(
+            "promotion gate: the test window's feature rows are unavailable "
+            "(pass the dataset to log_and_register)"
+        )
+    new_value = _metric_on(new_model, frame, predictions, metric)
+    out["new_value"] = new_value
+    try:
+        old_model = (
+            mlflow.pyfunc.load_model(f"models:/{name}/{current.version}")
+            .unwrap_python_model()
+            .model
+        )
+        old_value = _metric_on(old_model, frame, predictions, metric)
+    except Exception as exc:  # any failure to load or run the old model: it cannot serve
+        return out | {
+            "alias": CHAMPION,
+            "decision": "promoted_unreadable",
+            "reason": (
+                f"champion v{current.version} could not be evaluated on this test window "
+                f"({type(exc).__name__}: {str(exc)[:200]}); the new version replaces it"
+            ),
+        }
+    out["champion_value"] = old_value
+    missing = [c for c in old_model.feature_columns if c not in frame.columns]
+    note = (
+        f" (champion's columns missing here, read as missing values: {len(missing)})"
+        if missing
+        else ""
+    )
+    window = f"{len(frame)} test changes"
+    direction = "lower" if metric in LOWER_IS_BETTER else "higher"
+    if math.isnan(new_value) or math.isnan(old_value):
+        return out | {
+            "alias": CHALLENGER,
+            "decision": "kept",
+            "reason": (
+                f"{metric} is undefined on this test window ({window}: new {new_value}, "
+                f"champion v{current.version} {old_value}); champion kept"
+            ),
+        }
+    comparison = (
+        f"{metric} {new_value:.4f} vs champion v{current.version} {old_value:.4f} "
+        f"on the same {window} ({direction} is better, tolerance {tolerance:g}){note}"
+    )
+    if _better_or_equal(new_value, old_value, metric, tolerance):
+        return out | {
+            "alias": CHAMPION,
+            "decision": "promoted",
+            "reason": "promoted: " + comparison,
+        }
+    return out | {
+        "alias": CHALLENGER,
+        "decision": "kept",
+        "reason": "not promoted, champion kept: " + comparison,
+    }
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _dataset_input(dataset, dataset_path, dataset_name):
+    import mlflow
+
+    source = str(Path(dataset_path).resolve()) if dataset_path else "riskml.train.build_dataset"
+    targets = "label" if "label" in dataset.columns else None
+    return mlflow.data.from_pandas(dataset, source=source, targets=targets, name=dataset_name)
+
+
+def log_and_register(
+    result,
+    config: Config,
+    *,
+    dataset=None,
+    dataset_path: str | Path | None = None,
+    dataset_name: str | None = None,
+    repo: str | None = None,
+    head_sha: str | None = None,
+    cutoff: Any = None,
+    label_mode: str | None = None,
+    tags: dict[str, str] | None = None,
+    model_name: str | None = None,
+    run_name: str | None = None,
+    register: bool = True,
+) -> dict[str, Any]:
+    """Log ``result`` as one MLflow run, register the model and apply the promotion gate.
+
+    ``dataset`` is the table the fit used (logged as the run's input; its rows are also how
+    the gate finds the test window's features when ``result`` has no ``test_frame``);
+    ``dataset_path`` its file. ``repo``/``head_sha``/``cutoff``/``label_mode`` become tags
+    (``cutoff`` and ``label_mode`` default to what the fit recorded). ``register=False`` logs
+    the run without registering a version.
+
+    Returns ``{"run_id", "experiment_id", "name", "version", "alias", "decision", "reason",
+    "metric", "new_value", "champion_value", "champion_version", "model_uri", "seconds"}``.
+    """
+    with quiet():
+        return _log_and_register(
+            result,
+            config,
+            dataset=dataset,
+            dataset_path=dataset_path,
+            dataset_name=dataset_name,
+            repo=repo,
+            head_sha=head_sha,
+            cutoff=cutoff,
+            label_mode=label_mode,
+            tags=tags,
+            model_name=model_name,
+            run_name=run_name,
+            register=register,
+        )
+
+
+def _log_and_register(
+    result,
+    config: Config,
+    *,
+    dataset,
+    dataset_path,
+    dataset_name,
+    repo,
+    head_sha,
+    cutoff,
+    label_mode,
+    tags,
+    model_name,
+    run_name,
+    register,
+) -> dict[str, Any]:
+    import mlflow
+    from mlflow import MlflowClient
+
+    started = time.perf_counter()
+    uri = tracking_uri()
+    name = model_name or config.train.model_name
+    experiment_id = ensure_experiment(config.train.experiment, uri)
+    client = MlflowClient(tracking_uri=uri)
+    model = result.model
+    info = dict(getattr(model, "info", {}) or {})
+    cutoff = cutoff if cutoff is not None else info.get("cutoff")
+    label_mode = label_mode or info.get("label_mode") or info.get("label mode")
+    frame = test_frame(result, dataset)
+
+    run_tags = {
+        "repo": repo or (Path(dataset_path).stem if dataset_path else ""),
+        "head_sha": head_sha or "",
+        "data_cutoff": "" if cutoff is None else str(cutoff),
+        "label_mode": label_mode or "",
+        "model_name": name,
+        "riskml_version": _riskml_version(),
+    }
+    if dataset_path:
+        run_tags["dataset_path"] = str(Path(dataset_path).resolve())
+    run_tags.update(tags or {})
+    run_tags = {_key(k): str(v)[:8000] for k, v in run_tags.items() if v not in (None, "")}
+
+    fit_params = {"cutoff": cutoff, "label_mode": label_mode, "model_name": name}
+    out: dict[str, Any] = {"name": name, "experiment_id": experiment_id}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        run_id = run.info.run_id
+        out["run_id"] = run_id
+        mlflow.set_tags(run_tags)
+        mlflow.log_params(run_params(config, result, fit_params))
+        mlflow.log_metrics(run_metrics(result.metrics))
+        if dataset is not None:
+            mlflow.log_input(
+                _dataset_input(dataset, dataset_path, dataset_name or run_tags.get("repo")),
+                context="training",
+            )
+        mlflow.log_dict(_jsonable(result.metrics), "metrics.json")
+
+        with tempfile.TemporaryDirectory(prefix="riskml-run-") as tmp:
+            tmp = Path(tmp)
+            from riskml.train.plots import write_plots
+
+            write_plots(result.test_predictions, result.importance, tmp / "plots")
+            mlflow.log_artifacts(str(tmp / "plots"), "plots")
+
+            model.info = {**info, "name": name, "run_id": run_id}
+            saved = tmp / "trained_model"
+            model.save(saved)
+            logged = _log_pyfunc(model, saved, frame)
+        out["model_uri"] = logged.model_uri
+
+        if not register:
+            out.update(version=None, alias=None, decision="not_registered", reason="")
+            out["seconds"] = round(time.perf_counter() - started, 3)
+            return out
+        decision = gate(client, name, model, result, frame, config)
+        with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered …"
+            version = mlflow.register_model(logged.model_uri, name)
+        out["version"] = str(version.version)
+        out.update(decision)
+        _apply(client, name, out, result, cutoff, label_mode, run_id)
+        mlflow.set_tags(
+            {
+                "promotion.decision": decision["decision"],
+                "promotion.alias": decision["alias"],
+                "promotion.reason": decision["reason"][:8000],
+                "promotion.metric": decision["metric"],
+                "registered.version": out["version"],
+            }
+        )
+    model.info = {
+        **model.info,
+        "version": out["version"],
+        "alias": out["alias"],
+    }
+    out["seconds"] = round(time.perf_counter() - started, 3)
+    return out
+
+
+def _apply(client, name, out, result, cutoff, label_mode, run_id) -> None:
+    """Set the alias and store the decision, thresholds and metrics with the model version."""
+    version = out["version"]
+    client.set_registered_model_alias(name, out["alias"], version)
+    riskml_metrics = _jsonable(result.metrics.get("riskml", {}))
+    version_tags = {
+        "promotion.decision": out["decision"],
+        "promotion.reason": out["reason"],
+        "promotion.metric": out["metric"],
+        "promotion.new_value": "" if out["new_value"] is None else repr(out["new_value"]),
+        "promotion.champion_value": (
+            "" if out["champion_value"] is None else repr(out["champion_value"])
+        ),
+        "promotion.champion_version": out["champion_version"] or "",
+        "thresholds": json.dumps(_jsonable(getattr(result.model, "thresholds", {}))),
+        "metrics": json.dumps(riskml_metrics, sort_keys=True),
+        "data_cutoff": "" if cutoff is None else str(cutoff),
+        "label_mode": label_mode or "",
+        "run_id": run_id,
+    }
+    for key, value in version_tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.update_model_version(name, version, description=out["reason"])
+
+
+def _log_pyfunc(model, saved: Path, frame):
+    """Log ``saved`` (a TrainedModel directory) as the pyfunc ``model`` of the active run."""
+    import mlflow
+    import pandas as pd
+
+    from riskml.train.pyfunc import ARTIFACT, RiskModel
+
+    columns = list(model.feature_columns)
+    if frame is not None and len(frame):
+        example = frame.reindex(columns=columns).head(_INPUT_EXAMPLE_ROWS).reset_index(drop=True)
+    else:
+        example = pd.DataFrame({c: [float("nan")] for c in columns})
+    output = RiskModel(model).predict(None, example)
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=RiskModel(),
+        artifacts={ARTIFACT: str(saved)},
+        code_paths=[str(_package_copy(saved.parent / "code"))],
+        signature=model_signature(columns, output),
+        input_example=example,
+        pip_requirements=pip_requirements(),
+    )
+
+
+def _package_copy(directory: Path) -> Path:
+    """A clean copy of the installed riskml package (no caches) to ship as the model's code."""
+    import shutil
+
+    import riskml
+
+    target = directory / "riskml"
+    shutil.copytree(
+        Path(riskml.__file__).parent,
+        target,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"),
+    )
+    return target
+
+
+@contextlib.contextmanager
+def quiet():
+    """Silence MLflow's chatter (INFO/WARNING logs, UserWarnings, progress bars) for a block."""
+    import logging
+    import os
+    import warnings
+
+    import mlflow  # noqa: F401  (configures its loggers on import: do that before adjusting)
+
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    bar = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        logger.setLevel(level)
+        if bar is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = bar
+
+
+def _riskml_version() -> str:
+    from riskml import __version__
+
+    return __version__
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values (numpy scalars -> numbers, NaN/inf -> None)."""
+    from riskml.train.pyfunc import _plain
+
+    return _plain(value)
