@@ -1,0 +1,527 @@
+"""The trained change-risk model: LightGBM + calibration + tier thresholds + reasons.
+
+:class:`TrainedModel` is everything scoring needs (docs/architecture.md): it reads the raw
+columns of the changes table (missing ones are NaN), adds its derived columns, scores with the
+LightGBM booster, calibrates with a ``CalibratedClassifierCV`` over a ``FrozenEstimator`` fitted
+on the validation slice, maps risk to tiers with thresholds fixed at training time, and explains
+each score with LightGBM's ``pred_contrib``.
+
+It saves to a directory (``booster.txt``, ``calibrator.joblib``, ``model.json``) and loads
+without MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from riskml.errors import RiskmlError
+from riskml.train.dataset import DERIVED_COLUMNS, derived_features
+
+FORMAT_VERSION = 1
+TIER_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+# LightGBM settings before any search; the search on the validation slice varies a few of them
+DEFAULT_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.03,
+    "num_leaves": 15,
+    "min_child_samples": 50,
+    "min_sum_hessian_in_leaf": 1e-3,
+    "reg_lambda": 5.0,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "cat_smooth": 10.0,
+    "min_data_per_group": 50,
+    "max_cat_to_onehot": 8,
+    "verbosity": -1,
+    # one thread: OpenMP spin-waits make 2 threads many times slower on a busy 2-core machine
+    "num_threads": 1,
+}
+
+
+class RawScore(ClassifierMixin, BaseEstimator):
+    """Pass-through classifier: its decision function is the booster's raw score (column 0).
+
+    Wrapped in a ``FrozenEstimator`` so ``CalibratedClassifierCV`` maps LightGBM's raw score to
+    a probability without refitting anything.
+    """
+
+    def fit(self, X, y=None):
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def decision_function(self, X):
+        return np.asarray(X, dtype=float)[:, 0]
+
+    def predict(self, X):
+        return (self.decision_function(X) > 0).astype(int)
+
+
+def fit_calibrator(raw: np.ndarray, y: np.ndarray, method: str = "isotonic"):
+    """``CalibratedClassifierCV(FrozenEstimator(RawScore))`` fitted on (raw score, label)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    if method not in ("isotonic", "sigmoid"):
+        raise RiskmlError(f"calibration must be 'isotonic' or 'sigmoid', not {method!r}")
+    y = np.asarray(y, dtype=int)
+    smallest = int(min((y == 0).sum(), (y == 1).sum()))
+    if smallest < 2:
+        raise RiskmlError("the validation slice needs at least 2 changes of each class")
+    calibrator = CalibratedClassifierCV(
+        FrozenEstimator(RawScore().fit(None)), method=method, cv=min(5, smallest)
+    )
+    calibrator.fit(np.asarray(raw, dtype=float).reshape(-1, 1), y)
+    return calibrator
+
+
+def _plural(n: float, word: str) -> str:
+    return f"{_num(n)} {word}{'' if n == 1 else 's'}"
+
+
+def _num(v: float) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "unknown"
+    if float(v).is_integer():
+        return str(int(v))
+    return f"{v:.2f}"
+
+
+# feature -> phrase describing the value (the "why" a reviewer reads)
+_PHRASES = {
+    "la": lambda v, r: f"adds {_plural(v, 'line')}",
+    "ld": lambda v, r: f"deletes {_plural(v, 'line')}",
+    "lt": lambda v, r: f"touched files had {_plural(v, 'line')} before",
+    "nf": lambda v, r: f"touches {_plural(v, 'file')}",
+    "nd": lambda v, r: f"touches {_plural(v, 'directory')}".replace("directorys", "directories"),
+    "ns": lambda v, r: f"touches {_plural(v, 'subsystem')}",
+    "entropy": lambda v, r: f"spreads its edits across files (entropy {_num(v)})",
+    "entropy_norm": lambda v, r: f"spreads its edits evenly across files ({_num(v)})",
+    "fix": lambda v, r: "is a fix" if v else "is not a fix",
+    "is_revert": lambda v, r: "is a revert" if v else "is not a revert",
+    "ndev": lambda v, r: f"touched files had {_plural(v, 'earlier author')}",
+    "age": lambda v, r: f"touched files last changed {_num(v)} days before on average",
+    "nuc": lambda v, r: f"touched files had {_plural(v, 'earlier change')}",
+    "exp": lambda v, r: f"author has {_plural(v, 'earlier commit')}",
+    "rexp": lambda v, r: f"author's recent experience is {_num(v)}",
+    "sexp": lambda v, r: f"author has {_plural(v, 'earlier commit')} in these subsystems",
+    "author_file_commits": lambda v, r: f"author changed these files {_plural(v, 'time')} before",
+    "first_touch_files": lambda v, r: f"author never changed {_plural(v, 'of these file')} before",
+    "owned_share": lambda v, r: f"author is the main committer of {_num(100 * v)} % of these files",
+    "author_tenure_days": lambda v, r: f"author's first commit was {_num(v)} days before",
+    "touches_critical": lambda v, r: "touches a critical path" if v else "touches no critical path",
+    "n_critical_files": lambda v, r: (
+        f"touches {_plural(v, 'file')} on critical paths"
+        + (f" ({r.get('critical_areas')})" if r.get("critical_areas") else "")
+    ),
+    "critical_areas": lambda v, r: (
+        f"touches critical areas: {v}" if v else "touches no critical area"
+    ),
+    "n_test_files": lambda v, r: f"touches {_plural(v, 'test file')}",
+    "n_config_files": lambda v, r: f"touches {_plural(v, 'config/infra file')}",
+    "n_migration_files": lambda v, r: f"touches {_plural(v, 'schema migration')}",
+    "n_dependency_files": lambda v, r: f"touches {_plural(v, 'dependency file')}",
+    "ai_provenance": lambda v, r: f"provenance is {v}",
+    "ai_tool": lambda v, r: f"written with {v}" if v else "no AI tool recorded",
+    "ai_line_share": lambda v, r: f"{_num(100 * v)} % of added lines by AI",
+    "past_incidents_files": lambda v, r: (
+        f"touched files were changed by {_plural(v, 'earlier incident-causing change')}"
+    ),
+    "past_incidents_dirs": lambda v, r: (
+        f"its directories saw {_plural(v, 'earlier incident-causing change')}"
+    ),
+    "past_incidents_author": lambda v, r: (
+        f"author made {_plural(v, 'earlier incident-causing change')}"
+    ),
+    "churn_log": lambda v, r: f"changes {_plural(round(math.expm1(v)), 'line')} in all",
+    "la_per_lt": lambda v, r: f"adds {_num(v)} lines per existing line of the touched files",
+    "ld_per_lt": lambda v, r: f"deletes {_num(v)} lines per existing line of the touched files",
+    "la_per_file": lambda v, r: f"adds {_num(v)} lines per file",
+    "added_share": lambda v, r: f"{_num(100 * v)} % of its changed lines are additions",
+    "hour_utc": lambda v, r: f"authored at {_num(v)}:00 UTC",
+    "weekday_utc": lambda v, r: (
+        "authored on "
+        + (
+            ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"][int(v)]
+            if v == v
+            else "?"
+        )
+    ),
+    "project": lambda v, r: f"project {v}",
+}
+
+
+def reason_text(feature: str, value: Any, effect: float, row: dict) -> str:
+    """One reviewer-readable sentence for a contribution, e.g. 'touches 3 files on critical paths (payments)'."""
+    phrase = _PHRASES.get(feature)
+    try:
+        text = (
+            phrase(value, row)
+            if phrase
+            else f"{feature} = {_num(value) if isinstance(value, (int, float)) else value}"
+        )
+    except (TypeError, ValueError, IndexError, OverflowError):
+        text = f"{feature} = {value}"
+    return f"{text} ({'raises' if effect > 0 else 'lowers'} risk)"
+
+
+@dataclass
+class TrainedModel:
+    """Everything scoring needs; see docs/architecture.md.
+
+    ``feature_columns``: raw columns it reads (numeric/boolean, then categoricals);
+    ``categorical_columns``: those read as categoricals (codes fixed by ``categories``);
+    ``derived_columns``: row-local columns it adds itself (:func:`derived_features`);
+    ``thresholds``: ``{"medium": t1, "high": t2, "critical": t3}``, risk >= t -> tier;
+    ``metrics``: its evaluation on the test window (incl. ``tier_rates``);
+    ``info``: name, version, run_id, cutoff, trained_at, label mode, params, floor.
+    """
+
+    feature_columns: list[str]
+    categorical_columns: list[str]
+    thresholds: dict[str, float]
+    metrics: dict
+    info: dict
+    booster: Any = None
+    calibrator: Any = None
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    derived_columns: list[str] = field(default_factory=list)
+
+    # ---- inputs
+    @property
+    def model_columns(self) -> list[str]:
+        """Columns of the matrix the booster sees: raw features, then derived ones."""
+        return list(self.feature_columns) + list(self.derived_columns)
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """Float matrix in :attr:`model_columns` order; categoricals as codes, unknown -> NaN."""
+        return build_matrix(
+            frame,
+            self.feature_columns,
+            self.categorical_columns,
+            self.categories,
+            self.derived_columns,
+        )
+
+    # ---- outputs
+    def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.booster.predict(self.matrix(frame), raw_score=True)
+
+    def risk(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated P(incident) per row of ``frame``."""
+        raw = self.raw_score(frame)
+        if self.calibrator is None:
+            return 1.0 / (1.0 + np.exp(-raw))
+        return self.calibrator.predict_proba(raw.reshape(-1, 1))[:, 1]
+
+    def tiers(
+        self, risk, frame: pd.DataFrame | None = None, floor: str | None = "medium"
+    ) -> list[str]:
+        """Tier per change from the stored thresholds; a critical-path change is never below ``floor``.
+
+        ``floor=None`` uses the floor stored at training time (``info["critical_path_floor"]``);
+        ``""`` switches the floor off. The floor reads ``touches_critical`` (or
+        ``n_critical_files > 0``) from ``frame``.
+        """
+        if floor is None:
+            floor = self.info.get("critical_path_floor", "medium")
+        return assign_tiers(risk, self.thresholds, frame, floor)
+
+    def reasons(self, frame: pd.DataFrame, k: int = 5) -> list[list[dict]]:
+        """Top ``k`` contributions per row that raise its risk (largest first).
+
+        Each reason: ``{"feature", "value", "effect", "text"}``; ``effect`` is the LightGBM
+        contribution in log-odds (``pred_contrib``), ``value`` the row's value of that column.
+        When fewer than ``k`` contributions raise the risk, the largest lowering ones follow.
+        """
+        X = self.matrix(frame)
+        contrib = self.booster.predict(X, pred_contrib=True)[:, :-1]
+        columns = self.model_columns
+        derived = derived_features(frame) if self.derived_columns else None
+        records = frame.reset_index(drop=True)
+        out: list[list[dict]] = []
+        for i in range(len(X)):
+            row_c = contrib[i]
+            order = np.argsort(-row_c, kind="stable")
+            positive = [j for j in order if row_c[j] > 0]
+            negative = [j for j in order[::-1] if row_c[j] < 0]
+            chosen = (positive + negative)[:k]
+            row = {c: records.at[i, c] for c in records.columns if c in self.feature_columns}
+            reasons = []
+            for j in chosen:
+                name = columns[j]
+                if name in self.derived_columns:
+                    value = _plain(derived.at[derived.index[i], name])
+                else:
+                    value = _plain(row.get(name))
+                effect = float(row_c[j])
+                reasons.append(
+                    {
+                        "feature": name,
+                        "value": value,
+                        "effect": round(effect, 4),
+                        "text": reason_text(name, value, effect, row),
+                    }
+                )
+            out.append(reasons)
+        return out
+
+    def predict(self, frame: pd.DataFrame, k: int = 5) -> pd.DataFrame:
+        """``risk``, ``tier`` and ``reasons`` (list of dicts) per row, indexed like ``frame``."""
+        risk = self.risk(frame)
+        return pd.DataFrame(
+            {
+                "risk": risk,
+                "tier": self.tiers(risk, frame, floor=None),
+                "reasons": self.reasons(frame, k=k),
+            },
+            index=frame.index,
+        )
+
+    # ---- persistence
+    def save(self, directory: str | Path) -> Path:
+        """Write ``booster.txt``, ``calibrator.joblib`` and ``model.json`` into ``directory``."""
+        import joblib
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(directory / "booster.txt"))
+        joblib.dump(self.calibrator, directory / "calibrator.joblib")
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "feature_columns": self.feature_columns,
+            "categorical_columns": self.categorical_columns,
+            "derived_columns": self.derived_columns,
+            "categories": self.categories,
+            "thresholds": self.thresholds,
+            "metrics": self.metrics,
+            "info": self.info,
+        }
+        (directory / "model.json").write_text(
+            json.dumps(_jsonable(meta), indent=2, allow_nan=True), encoding="utf-8"
+        )
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TrainedModel:
+        """Read a directory written by :meth:`save` (no MLflow needed)."""
+        import joblib
+        import lightgbm as lgb
+
+        directory = Path(directory)
+        meta_path = directory / "model.json"
+        if not meta_path.is_file():
+            raise RiskmlError(f"not a saved riskml model (no model.json): {directory}")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise RiskmlError(f"{directory}: unsupported model format {meta.get('format_version')}")
+        booster = lgb.Booster(model_file=str(directory / "booster.txt"))
+        calibrator = joblib.load(directory / "calibrator.joblib")
+        return cls(
+            feature_columns=meta["feature_columns"],
+            categorical_columns=meta["categorical_columns"],
+            thresholds=meta["thresholds"],
+            metrics=meta["metrics"],
+            info=meta["info"],
+            booster=booster,
+            calibrator=calibrator,
+            categories=meta["categories"],
+            derived_columns=meta["derived_columns"],
+        )
+
+
+def _plain(value):
+    """A JSON-friendly scalar (numpy -> Python; NaN/NA -> None)."""
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        return int(f) if f.is_integer() and abs(f) < 2**53 else f
+    return value if isinstance(value, (int, str)) else str(value)
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    return obj
+
+
+def category_levels(frame: pd.DataFrame, columns: list[str]) -> dict[str, list[str]]:
+    """Sorted distinct non-empty values of each categorical column (their codes are positions)."""
+    levels = {}
+    for column in columns:
+        values = frame[column].dropna().astype(str)
+        levels[column] = sorted(v for v in values.unique() if v != "")
+    return levels
+
+
+def build_matrix(
+    frame: pd.DataFrame,
+    feature_columns: list[str],
+    categorical_columns: list[str],
+    categories: dict[str, list[str]],
+    derived_columns: list[str],
+) -> np.ndarray:
+    """The booster's float matrix: raw features (missing -> NaN), categorical codes, derived."""
+    n = len(frame)
+    X = np.full((n, len(feature_columns) + len(derived_columns)), np.nan, dtype=float)
+    cats = set(categorical_columns)
+    for j, column in enumerate(feature_columns):
+        if column not in frame.columns:
+            continue
+        values = frame[column]
+        if column in cats:
+            lookup = {v: i for i, v in enumerate(categories.get(column, []))}
+            X[:, j] = [
+                lookup.get(str(v), np.nan) if v is not None and v == v else np.nan for v in values
+            ]
+        else:
+            if pd.api.types.is_bool_dtype(values.dtype) or values.dtype == object:
+                values = values.map(lambda v: np.nan if v is None else v)
+            X[:, j] = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+    if derived_columns:
+        derived = derived_features(frame)
+        for j, column in enumerate(derived_columns, start=len(feature_columns)):
+            X[:, j] = derived[column].to_numpy(dtype=float)
+    return X
+
+
+def assign_tiers(
+    risk, thresholds: dict[str, float], frame: pd.DataFrame | None = None, floor: str = "medium"
+) -> list[str]:
+    """Tier per risk: the highest tier whose threshold the risk reaches, then the critical floor."""
+    risk = np.asarray(risk, dtype=float)
+    tiers = np.full(len(risk), "low", dtype=object)
+    for tier in ("medium", "high", "critical"):
+        if tier in thresholds and thresholds[tier] is not None:
+            tiers[risk >= thresholds[tier]] = tier
+    if floor and frame is not None and len(frame) == len(risk):
+        critical = np.zeros(len(risk), dtype=bool)
+        if "touches_critical" in frame.columns:
+            critical |= frame["touches_critical"].fillna(False).astype(bool).to_numpy()
+        if "n_critical_files" in frame.columns:
+            critical |= (
+                pd.to_numeric(frame["n_critical_files"], errors="coerce").fillna(0) > 0
+            ).to_numpy()
+        rank = TIER_RANK[floor]
+        below = np.array([TIER_RANK[t] < rank for t in tiers], dtype=bool)
+        tiers[critical & below] = floor
+    return tiers.tolist()
+
+
+def tier_thresholds(risk, y, config_tiers) -> dict[str, float]:
+    """Thresholds from the validation slice's calibrated risk (scoring.md).
+
+    ``mode == "share"``: the riskiest ``shares["critical"]`` of changes are critical, the next
+    ``shares["high"]`` high, the next ``shares["medium"]`` medium: each threshold is the risk of
+    the last change inside its cumulative share (ties with it join the tier).
+    ``mode == "rate"``: each threshold is the lowest risk ``t`` such that the changes with risk
+    ``>= t`` have an observed incident rate of at least ``rates[tier]`` (and never below the
+    next tier down's rule: thresholds are made non-decreasing critical >= high >= medium);
+    a tier no set of changes reaches gets threshold ``inf`` (empty).
+    """
+    risk = np.asarray(risk, dtype=float)
+    y = np.asarray(y, dtype=float)
+    order = np.argsort(-risk, kind="stable")
+    sorted_risk = risk[order]
+    n = len(risk)
+    out: dict[str, float] = {}
+    if config_tiers.mode == "share":
+        cumulative = 0.0
+        for tier in ("critical", "high", "medium"):
+            cumulative += float(config_tiers.shares.get(tier, 0.0))
+            count = min(n, max(1, math.ceil(cumulative * n - 1e-9)))
+            out[tier] = float(sorted_risk[count - 1])
+    elif config_tiers.mode == "rate":
+        rate = np.cumsum(y[order]) / np.arange(1, n + 1)
+        for tier in ("critical", "high", "medium"):
+            target = float(config_tiers.rates.get(tier, 1.0))
+            ok = np.flatnonzero(rate >= target)
+            out[tier] = float(sorted_risk[ok[-1]]) if len(ok) else math.inf
+    else:
+        raise RiskmlError(f"[tiers] mode must be 'share' or 'rate', not {config_tiers.mode!r}")
+    out["high"] = max(out["high"], out["medium"])
+    out["critical"] = max(out["critical"], out["high"])
+    return {t: out[t] for t in ("medium", "high", "critical")}
+
+
+def train_booster(
+    X_fit: np.ndarray,
+    y_fit: np.ndarray,
+    X_valid: np.ndarray,
+    y_valid: np.ndarray,
+    categorical_idx: list[int],
+    params: dict,
+    seed: int = 0,
+    max_rounds: int = 3000,
+    patience: int = 100,
+):
+    """One LightGBM booster, early-stopped on validation ROC-AUC. Returns ``(booster, best_auc)``."""
+    import lightgbm as lgb
+
+    full = {**params, "metric": "auc", "seed": seed, "deterministic": True, "force_row_wise": True}
+    train_set = lgb.Dataset(
+        X_fit, label=y_fit, categorical_feature=categorical_idx or "auto", free_raw_data=False
+    )
+    valid_set = lgb.Dataset(X_valid, label=y_valid, reference=train_set)
+    booster = lgb.train(
+        full,
+        train_set,
+        num_boost_round=max_rounds,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(patience, verbose=False)],
+    )
+    best = float(booster.best_score["valid_0"]["auc"])
+    return booster, best
+
+
+# a small search on the validation slice: each entry overrides DEFAULT_PARAMS
+SEARCH_SPACE: tuple[dict, ...] = (
+    {},
+    {"num_leaves": 7, "min_child_samples": 100},
+    {"num_leaves": 31, "min_child_samples": 30},
+    {"num_leaves": 4, "min_child_samples": 200, "learning_rate": 0.05},
+)
+
+
+__all__ = [
+    "DEFAULT_PARAMS",
+    "DERIVED_COLUMNS",
+    "SEARCH_SPACE",
+    "TrainedModel",
+    "assign_tiers",
+    "build_matrix",
+    "category_levels",
+    "fit_calibrator",
+    "reason_text",
+    "tier_thresholds",
+    "train_booster",
+]
