@@ -1,0 +1,175 @@
+"""`riskml mine` on bad input: one-line reasons (exit 2), or a warning and the rest mined."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import warnings
+from pathlib import Path
+
+import pytest
+from test_mine_repos import ALICE, BOB, DAY, T0, build_history, commit, git, init, write
+
+from riskml.errors import RiskmlError
+from riskml.mine import MiningWarning, load_state, mine, state_path
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    return build_history(tmp_path_factory.mktemp("mine_err"))
+
+
+def test_not_a_repository(tmp_path: Path):
+    with pytest.raises(RiskmlError, match="not a git repository"):
+        mine(tmp_path, out=tmp_path / "c.parquet")
+    with pytest.raises(RiskmlError, match="does not exist"):
+        mine(tmp_path / "nope", out=tmp_path / "c.parquet")
+
+
+def test_empty_repository(tmp_path: Path):
+    repo = init(tmp_path / "empty")
+    with pytest.raises(RiskmlError, match="repository has no commits"):
+        mine(repo, out=tmp_path / "c.parquet")
+    assert not (tmp_path / "c.parquet").exists()
+
+
+def test_unknown_and_malformed_rev(history, tmp_path: Path):
+    repo, _ = history
+    with pytest.raises(RiskmlError, match="unknown revision: nope"):
+        mine(repo, rev="nope", out=tmp_path / "c.parquet")
+    with pytest.raises(RiskmlError, match="invalid revision"):
+        mine(repo, rev="--output=/tmp/x", out=tmp_path / "c.parquet")
+    assert not (tmp_path / "c.parquet").exists()
+
+
+def test_unsupported_suffix_and_workers(history, tmp_path: Path):
+    repo, _ = history
+    with pytest.raises(RiskmlError, match=r"unsupported table format '\.json'"):
+        mine(repo, out=tmp_path / "c.json")
+    with pytest.raises(RiskmlError, match="--workers must be a positive integer"):
+        mine(repo, out=tmp_path / "c.csv", workers=0)
+
+
+def test_table_without_state_is_refused(history, tmp_path: Path):
+    repo, _ = history
+    out = tmp_path / "c.csv"
+    mine(repo, out=out)
+    state_path(out).unlink()
+    before = out.read_bytes()
+    with pytest.raises(RiskmlError, match="exists without its mining state"):
+        mine(repo, out=out)
+    assert out.read_bytes() == before
+
+
+def test_table_and_state_that_disagree_are_refused(history, tmp_path: Path):
+    repo, sha = history
+    out = tmp_path / "c.csv"
+    mine(repo, rev=sha["c3"], out=out)
+    other = tmp_path / "other.csv"
+    mine(repo, rev=sha["c2"], out=other)
+    state_path(other).replace(state_path(out))
+    with pytest.raises(RiskmlError, match="has 3 rows but its state .* knows 2"):
+        mine(repo, out=out)
+
+
+def test_other_repository_name_is_refused(history, tmp_path: Path):
+    repo, _ = history
+    out = tmp_path / "c.parquet"
+    mine(repo, out=out)
+    with pytest.raises(RiskmlError, match="holds repository 'history', not 'other'"):
+        mine(repo, out=out, repo_name="other")
+
+
+def test_corrupt_state_is_refused(tmp_path: Path):
+    path = tmp_path / "x.state.joblib"
+    path.write_bytes(b"not a pickle")
+    with pytest.raises(RiskmlError, match="not a riskml mining state"):
+        load_state(path)
+    with pytest.raises(RiskmlError, match="mining state not found"):
+        load_state(tmp_path / "missing.joblib")
+
+
+def test_shallow_clone_warns_and_mines_what_is_there(history, tmp_path: Path):
+    repo, sha = history
+    clone = tmp_path / "shallow"
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "3", f"file://{repo}", str(clone)],
+        check=True,
+        capture_output=True,
+    )
+    with pytest.warns(MiningWarning, match=r"shallow clone: .* 3 commits present, and 1 boundary"):
+        table = mine(clone, out=tmp_path / "c.parquet")
+    # c7's parents are missing, so its diff is not its change: c8 and c9 are mined
+    assert table["commit"].tolist() == [sha["c8"], sha["c9"]]
+    assert table["lt"].tolist() == [0, 1]
+    assert table["exp"].tolist() == [0, 0]  # alice's earlier commits are cut off
+    assert table["ndev"].tolist() == [0, 1]
+
+
+def _loose_object(repo: Path, sha: str) -> Path:
+    return repo / ".git" / "objects" / sha[:2] / sha[2:]
+
+
+def test_missing_blob_skips_the_commits_that_need_it(tmp_path: Path):
+    repo = init(tmp_path / "broken")
+    write(repo, "a.txt", "only in the lost blob\n")
+    write(repo, "b.txt", "b1\n")
+    git(repo, "add", "-A")
+    c1 = commit(repo, ALICE, T0, "one")
+    write(repo, "a.txt", "only in the lost blob\nsecond\n")
+    git(repo, "add", "-A")
+    c2 = commit(repo, BOB, T0 + DAY, "two")
+    write(repo, "b.txt", "b1\nb2\n")
+    git(repo, "add", "-A")
+    c3 = commit(repo, BOB, T0 + 2 * DAY, "three")
+    lost = git(repo, "rev-parse", f"{c1}:a.txt").strip()
+    _loose_object(repo, lost).unlink()
+
+    out = tmp_path / "c.parquet"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = mine(repo, out=out)
+    messages = [str(w.message) for w in caught if w.category is MiningWarning]
+    assert [m.split(":")[0] for m in messages] == [
+        f"skipped commit {c1[:12]}",
+        f"skipped commit {c2[:12]}",
+    ]
+    assert table["commit"].tolist() == [c3]
+    assert table[["la", "ld", "lt", "ndev", "exp"]].iloc[0].tolist() == [1, 0, 1, 0, 0]
+    # skipped commits stay skipped: the next run has nothing new to mine
+    again = mine(repo, out=out)
+    assert again.attrs["new_rows"] == 0 and again["commit"].tolist() == [c3]
+
+
+def test_non_utf8_path_and_many_files(tmp_path: Path):
+    repo = init(tmp_path / "odd")
+    name = os.path.join(os.fsencode(repo), b"caf\xe9.txt")
+    with open(name, "wb") as fh:
+        fh.write(b"x\n")
+    for i in range(1500):
+        write(repo, f"many/f{i:04d}.txt", "1\n2\n")
+    git(repo, "add", "-A")
+    commit(repo, ALICE, T0, "big")
+    for i in range(0, 1500, 2):
+        write(repo, f"many/f{i:04d}.txt", "1\n")
+    git(repo, "add", "-A")
+    commit(repo, BOB, T0 + DAY, "shrink half")
+    table = mine(repo, out=tmp_path / "c.parquet")
+    assert table["nf"].tolist() == [1501, 750]
+    assert table["la"].tolist() == [3001, 0]
+    assert table["ld"].tolist() == [0, 750]
+    assert table["lt"].tolist() == [0, 1500]
+    assert table["ndev"].tolist() == [0, 1]
+    assert table["files"].iloc[0].split(";")[0] == "caf\\xe9.txt"
+
+
+def test_cli_bad_input_is_one_line_exit_2(cli, tmp_path: Path):
+    for args, reason in [
+        (("--repo", str(tmp_path)), "not a git repository"),
+        (("--repo", str(init(tmp_path / "empty"))), "repository has no commits"),
+    ]:
+        proc = cli("mine", *args, "--out", str(tmp_path / "c.parquet"))
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("riskml: error: ")
+        assert reason in lines[0]
