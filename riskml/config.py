@@ -146,6 +146,8 @@ class LabelConfig:
     incident_pattern: str = r"\bINC-\d+\b"
     szz_max_files: int = 20
     szz_ignore_comments: bool = True
+    # lines a fix changes in test files (mine.test_globs) are not where the bug was
+    szz_skip_tests: bool = True
 
 
 @dataclass
@@ -216,6 +218,8 @@ class TrainConfig:
     search: bool = True
     max_rounds: int = 3000
     early_stopping_rounds: int = 100
+    # after the search, train the chosen settings again on fit + validation slices
+    refit: bool = True
 
 
 @dataclass

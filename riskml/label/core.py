@@ -205,6 +205,7 @@ def label(
         ignore_comments=lcfg.szz_ignore_comments,
         workers=workers,
         cache_dir=cache_dir,
+        skip_globs=list(cfg.mine.test_globs) if lcfg.szz_skip_tests else None,
     )
     for f, row in traced.items():
         if row["n_files"] > lcfg.szz_max_files:

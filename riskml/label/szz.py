@@ -33,6 +33,7 @@ def _szz_git(path: str, ignore_comments: bool):
         def __init__(self, path: str) -> None:
             self._ignore_comments = ignore_comments
             self.skip_lines: frozenset[str] = frozenset()
+            self.blame_lines: list[int] = []
             self._commits: dict[str, object] = {}
             super().__init__(path)
 
@@ -47,6 +48,30 @@ def _szz_git(path: str, ignore_comments: bool):
             )
             if self._conf.get("main_branch") is None:
                 self._discover_main_branch(self._repo)
+
+        def _get_blame(self, commit_hash: str, path: str, hashes_to_ignore_path=None):
+            # PyDriller blames the whole file; only the deleted lines are read, so blame just
+            # those ranges (-L) and put each output line back at its line number. A file the
+            # fix only adds to needs no blame at all.
+            wanted = self.blame_lines
+            if not wanted:
+                return []
+            ranges: list[list[int]] = []
+            for n in wanted:
+                if ranges and n == ranges[-1][1] + 1:
+                    ranges[-1][1] = n
+                else:
+                    ranges.append([n, n])
+            args = ["-w", commit_hash + "^"]
+            for a, b in ranges:
+                args += ["-L", f"{a},{b}"]
+            if hashes_to_ignore_path is not None:
+                args += ["--ignore-revs-file", hashes_to_ignore_path]
+            out = self.repo.git.blame(*args, "--", path).split("\n")
+            lines = [""] * wanted[-1]
+            for n, text in zip((n for a, b in ranges for n in range(a, b + 1)), out, strict=False):
+                lines[n - 1] = text
+            return lines
 
         def _useless_line(self, line: str) -> bool:  # called with the stripped line
             if not line or line in self.skip_lines:
@@ -64,9 +89,19 @@ def _szz_git(path: str, ignore_comments: bool):
 
 
 def trace_fixes(
-    repo: str, fixes: list[str], ignore_comments: bool = True, ignore_revs: str | None = None
+    repo: str,
+    fixes: list[str],
+    ignore_comments: bool = True,
+    ignore_revs: str | None = None,
+    skip_globs: list[str] | None = None,
 ) -> list[dict]:
-    """SZZ for each fix commit, in this process. Returns one plain row per fix."""
+    """SZZ for each fix commit, in this process. Returns one plain row per fix.
+
+    Files matching ``skip_globs`` (e.g. the test globs) are counted but not traced.
+    """
+    from wcmatch import glob
+
+    flags = glob.GLOBSTAR | glob.DOTGLOB  # as riskml.mine matches its globs
     git = _szz_git(repo, ignore_comments)
     rows = []
     try:
@@ -75,7 +110,12 @@ def trace_fixes(
             mods = list(commit.modified_files)  # each access re-runs git diff: take it once
             found: dict[str, set[str]] = {}
             for mod in mods:
-                git.skip_lines = frozenset(line.strip() for _, line in mod.diff_parsed["added"])
+                path = mod.new_path or mod.old_path
+                if skip_globs and glob.globmatch(path, skip_globs, flags=flags):
+                    continue
+                parsed = mod.diff_parsed
+                git.skip_lines = frozenset(line.strip() for _, line in parsed["added"])
+                git.blame_lines = sorted({n for n, _ in parsed["deleted"]})
                 last = git.get_commits_last_modified_lines(
                     commit, modification=mod, hashes_to_ignore_path=ignore_revs
                 )
@@ -122,8 +162,9 @@ def _clean_ignore_revs(repo: Path, work: Path) -> tuple[str | None, str]:
     return str(out), digest
 
 
-def _cache_key(ignore_comments: bool, revs_digest: str) -> str:
-    return f"v{CACHE_VERSION}-c{int(ignore_comments)}-r{revs_digest}"
+def _cache_key(ignore_comments: bool, revs_digest: str, skip_globs: list[str] | None) -> str:
+    globs = hashlib.sha1(json.dumps(skip_globs or []).encode()).hexdigest()[:8]
+    return f"v{CACHE_VERSION}-c{int(ignore_comments)}-r{revs_digest}-s{globs}"
 
 
 def run_szz(
@@ -132,6 +173,7 @@ def run_szz(
     ignore_comments: bool = True,
     workers: int = 1,
     cache_dir: Path | None = None,
+    skip_globs: list[str] | None = None,
 ) -> tuple[dict[str, dict], dict]:
     """Trace ``fixes`` (full SHAs), reusing cached results. Returns ({fix: row}, stats).
 
@@ -148,7 +190,11 @@ def run_szz(
         work = Path(cache_dir)
     try:
         ignore_revs, digest = _clean_ignore_revs(repo, work)
-        store = work / _cache_key(ignore_comments, digest) if cache_dir is not None else None
+        store = (
+            work / _cache_key(ignore_comments, digest, skip_globs)
+            if cache_dir is not None
+            else None
+        )
         results: dict[str, dict] = {}
         todo = []
         for sha in fixes:
@@ -157,7 +203,7 @@ def run_szz(
                 results[sha] = cached
             else:
                 todo.append(sha)
-        rows = _trace_parallel(str(repo), todo, ignore_comments, ignore_revs, workers)
+        rows = _trace_parallel(str(repo), todo, ignore_comments, ignore_revs, workers, skip_globs)
         for row in rows:
             results[row["fix"]] = row
             _write_cached(store, row)
@@ -168,20 +214,26 @@ def run_szz(
 
 
 def _trace_parallel(
-    repo: str, todo: list[str], ignore_comments: bool, ignore_revs: str | None, workers: int
+    repo: str,
+    todo: list[str],
+    ignore_comments: bool,
+    ignore_revs: str | None,
+    workers: int,
+    skip_globs: list[str] | None,
 ) -> list[dict]:
     if not todo:
         return []
     workers = max(1, min(int(workers), len(todo)))
     if workers == 1:
-        return trace_fixes(repo, todo, ignore_comments, ignore_revs)
+        return trace_fixes(repo, todo, ignore_comments, ignore_revs, skip_globs)
     from joblib import Parallel, delayed
 
     # A few batches per worker: one PyDriller Git per batch, even load at the tail.
     n_batches = min(len(todo), workers * 4)
     batches = [todo[i::n_batches] for i in range(n_batches)]
     parts = Parallel(n_jobs=workers, backend="loky")(
-        delayed(trace_fixes)(repo, batch, ignore_comments, ignore_revs) for batch in batches
+        delayed(trace_fixes)(repo, batch, ignore_comments, ignore_revs, skip_globs)
+        for batch in batches
     )
     order = {sha: i for i, sha in enumerate(todo)}
     return sorted((row for part in parts for row in part), key=lambda r: order[r["fix"]])
