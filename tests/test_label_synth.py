@@ -14,16 +14,18 @@ import pytest
 from riskml.label import label
 
 # Thresholds, from what the labeller measured on 400-commit generated repositories (seeds 7, 1,
-# 2; see docs/labels.md):
-#   incident mode, SZZ links: precision 1.00 / 1.00 / 1.00, recall 32/32, 24/26, 28/31 (0.90 at
-#   worst). The misses are fixes that change no line of their culprit (the generator flags them
-#   `no_culprit_lines`; blame-based SZZ cannot see them), about one fix in ten.
-#   proxy mode (no incidents file), all positives: precision 0.64 / 0.64 / 0.56 (bug fixes that
-#   are not incident fixes blame innocent lines), recall 0.92 / 0.87 / 0.85.
-# The asserted floors keep a margin of about 0.1 under the worst seed, so a small change in the
-# generator's mix does not flip the test while a real regression in linking does.
+# 2, 3; see docs/labels.md):
+#   incident mode, SZZ links: precision 1.00 on every seed; recall against the culprits whose
+#   incident has a fix (listed, or naming the id) 17/19, 26/30, 26/28, 23/25 (0.87 at worst).
+#   The misses are fixes that change no line of their culprit (the generator flags them
+#   `no_culprit_lines`; blame-based SZZ cannot see them). Precision is 1.00 only because fixes'
+#   edits to test files are not traced (label.szz_skip_tests): with them it was 0.77.
+#   proxy mode (no incidents file), all positives: precision 0.57 / 0.64 / 0.78 / 0.70 (bug
+#   fixes that are not incident fixes blame innocent lines), recall 0.88 / 0.90 / 0.90 / 0.88.
+# The floors sit about 0.1 under the worst seed, so a small change in the generator's mix does
+# not flip the test while a real regression in linking does.
 SZZ_PRECISION_MIN = 0.9
-SZZ_RECALL_MIN = 0.8
+SZZ_RECALL_MIN = 0.75
 PROXY_PRECISION_MIN = 0.45
 PROXY_RECALL_MIN = 0.75
 

@@ -529,3 +529,23 @@ def test_cli_end_to_end(cli, story, bad_file, tmp_path):
     proc = cli("label", "--repo", str(tmp_path / "nowhere"), "--changes", str(changes))
     assert proc.returncode == 2
     assert proc.stderr.startswith("riskml: error: not a git repository")
+
+
+def test_fix_edits_to_test_files_are_not_traced(tmp_path):
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    code = commit(repo, {"m.py": "x = 1\n"}, "code", "2024-01-01T00:00:00Z")
+    test = commit(repo, {"tests/test_m.py": "assert x == 1\n"}, "test", "2024-01-02T00:00:00Z")
+    commit(
+        repo,
+        {"m.py": "x = 2\n", "tests/test_m.py": "assert x == 2\n"},
+        "fix x",
+        "2024-01-03T00:00:00Z",
+    )
+    commit(repo, {"z.py": "z = 0\n"}, "later", "2024-09-01T00:00:00Z")
+    changes = changes_of(repo)
+    default = label(repo, changes)
+    assert set(default.labels.loc[default.labels["label"] == 1, "commit"]) == {code}
+    traced = label(repo, changes, config=cfg(szz_skip_tests=False))
+    assert set(traced.labels.loc[traced.labels["label"] == 1, "commit"]) == {code, test}
