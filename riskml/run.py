@@ -12,6 +12,7 @@ Every stage is the package's own function (``riskml.mine.mine``, ``riskml.label.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from riskml.config import Config, DataPaths, data_paths, load_config, models_dir
 from riskml.errors import RiskmlError
 from riskml.gitio import ensure_repo, has_commits, resolve_rev, run_git
 
-DEMO_COMMITS = 1200
+DEMO_COMMITS = 2000
 DEMO_SEED = 0
 DEMO_PENDING = 5
 DEMO_NAME = "demo"
@@ -262,13 +263,13 @@ def choose_pending(
                 f"--pending {pending}: the history has {count} commits; leave some to train on"
             )
         base = resolve_rev(repo, f"HEAD~{pending}")
-        how = f"the last {pending} commits of HEAD"
+        how = f"HEAD~{pending}..HEAD, the last {pending} commits of HEAD"
     else:
         branch = main_branch or detect_main_branch(repo)
         if branch is None:
             return head, head, [], "no main branch found (use --main-branch NAME or --pending N)"
         base = _resolve_branch(repo, branch)
-        how = f"commits on HEAD not yet on {branch}"
+        how = f"the commits on HEAD not yet on {branch}"
         merge_base = run_git(repo, "merge-base", base, head, check=False).decode().strip()
         if merge_base and merge_base != base:
             base = merge_base  # HEAD branched off earlier: pending starts at the fork point
@@ -414,21 +415,26 @@ def demo(
     and seed) it is reused and the run is incremental. A non-empty ``out`` that is not a riskml
     sample is refused, so a demo never overwrites a user's files.
     """
-    from riskml.synth import generate
-
     out = Path(out)
     marker = out / _DEMO_MARKER
     wanted = {"commits": int(commits), "seed": int(seed)}
     generated = False
     if commits < 200:
         raise RiskmlError("--commits must be at least 200 (the model needs a history to learn)")
-    if marker.is_file() and json.loads(marker.read_text() or "{}").get("sample") == wanted:
+    ours = marker.is_file()
+    if ours and json.loads(marker.read_text() or "{}").get("sample") == wanted:
         repo, incidents = out / "repo", out / "incidents.csv"
     else:
-        if out.exists() and any(out.iterdir()):
+        if not ours and out.exists() and any(out.iterdir()):
             raise RiskmlError(
                 f"{out} exists and is not this demo's sample (remove it or pick --out DIR)"
             )
+        # A new sample is a new history: the demo's own tables would no longer match it.
+        stale = data_paths(DEMO_NAME, data_dir).root
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        from riskml.synth import generate
+
         made = generate(out, commits=commits, seed=seed)
         repo, incidents = Path(made.repo), Path(made.incidents)
         marker.write_text(json.dumps({"sample": wanted}) + "\n")
@@ -464,39 +470,64 @@ def _secs(timings: dict, *names: str) -> str:
     return f"{sum(timings.get(n, 0.0) for n in names):.1f} s"
 
 
-def format_summary(result: RunResult) -> str:
+PERIOD_WORDS = {"W": "weekly", "D": "daily", "M": "monthly", "Q": "quarterly", "Y": "yearly"}
+
+
+def format_summary(result: RunResult, mlflow_hint: bool = True) -> str:
     """One screen of text: what each stage did, the model, the trends run, the pending changes."""
     r = result.retrain
     t = result.timings
     lab = r.labels
     m = r.metrics or {}
-    ours = m.get("riskml", {}) if isinstance(m.get("riskml"), dict) else {}
-    la = m.get("lapredict", {}) if isinstance(m.get("lapredict"), dict) else {}
-    ka = m.get("kamei_lr", {}) if isinstance(m.get("kamei_lr"), dict) else {}
+    ours, la, ka = (m.get(k) if isinstance(m.get(k), dict) else {} for k in _MODELS)
     info = r.model_info
-    source = "proxy labels (no incidents file: bug-fix SZZ + reverts)" if r.proxy else "incidents"
+    source = "proxy labels: no incidents file" if r.proxy else "incidents file"
+    table = result.trends.table
+    period = str(table["period"].iloc[0]) if len(table) else ""
+    alias = PERIOD_WORDS.get(getattr(result.trends, "period", ""), "")
+    reason = str(info.get("reason") or "")
     lines = [
-        f"riskml run: {r.repo_name} ({r.repo}) up to {r.rev[:10]}",
-        f"  mine     {r.n_changes} changes ({r.n_new} new)".ljust(48)
-        + f"{_secs(t, 'mine'):>8}  {r.paths.changes}",
-        f"  label    {lab['positive']} caused an incident, {lab['negative']} clean, "
-        f"{lab['unknown']} not yet known; {lab['incidents_linked']} incidents linked from {source}",
-        f"           {_secs(t, 'label')}  {r.paths.labels}",
-        f"  train    ROC-AUC {_fmt(ours.get('roc_auc'))} (LApredict {_fmt(la.get('roc_auc'))}, "
-        f"Kamei LR {_fmt(ka.get('roc_auc'))}), PR-AUC {_fmt(ours.get('pr_auc'))}, "
-        f"capture@10% {_fmt(ours.get('capture_at_10'))}  {_secs(t, 'train', 'register')}",
+        f"riskml run: {r.repo_name} ({r.repo}), history up to {r.rev[:10]}",
+        _stage("mine", f"{r.n_changes} changes ({r.n_new} new)", _secs(t, "mine"), r.paths.changes),
+        _stage(
+            "label",
+            f"{lab['positive']} caused an incident, {lab['negative']} clean, "
+            f"{lab['unknown']} not yet known",
+            _secs(t, "label"),
+            r.paths.labels,
+        ),
+        f"           {lab['incidents_linked']} incidents linked ({source})",
+        _stage(
+            "train",
+            f"ROC-AUC {_fmt(ours.get('roc_auc'))} (LApredict {_fmt(la.get('roc_auc'))}, "
+            f"Kamei LR {_fmt(ka.get('roc_auc'))}), capture@10% {_fmt(ours.get('capture_at_10'))}",
+            _secs(t, "train", "register"),
+            r.model_dir,
+        ),
         f"  model    {info.get('name', '')} v{info.get('version', '?')} -> "
-        f"{info.get('alias', '?')}"
-        + (f" ({info['reason']})" if info.get("reason") else "")
-        + f"; local copy {r.model_dir}",
-        f"  trends   {result.trends.n_periods} points (one per period) in MLflow experiment "
-        f"{result.trends.experiment!r}, run {result.trends.run_id[:12]}  {_secs(t, 'trends')}",
+        f"{info.get('alias', '?')}" + (f": {reason}" if reason else ""),
+        _stage(
+            "trends",
+            f"{len(table)} {alias} points".replace("  ", " ")
+            + (f" from {period.split('/')[0]}" if period else ""),
+            _secs(t, "trends"),
+            f"MLflow experiment {result.trends.experiment!r}",
+        ),
         "",
     ]
     lines.extend(format_pending(result))
     lines.append("")
-    lines.append(f"total {t.get('total', 0.0):.1f} s; MLflow: {mlflow_ui_command()}")
+    lines.append(f"total {t.get('total', 0.0):.1f} s")
+    if mlflow_hint:
+        lines.append(f"open MLflow: {mlflow_ui_command()}")
     return "\n".join(lines)
+
+
+_MODELS = ("riskml", "lapredict", "kamei_lr")
+
+
+def _stage(name: str, what: str, secs: str, where: Any) -> str:
+    return f"  {name:<8} {what:<62} {secs:>7}  {where}"
 
 
 def format_pending(result: RunResult) -> list[str]:
@@ -505,7 +536,9 @@ def format_pending(result: RunResult) -> list[str]:
     n = len(result.pending_commits)
     if not scored or not scored.get("changes"):
         return [f"pending  none ({result.pending_how})"]
-    lines = [f"pending  {n} change(s): {result.pending_how} (base {result.base[:10]})"]
+    lines = [f"pending  {n} change(s): {result.pending_how}"]
+    if len(scored["changes"]) > 1:
+        lines.append("         first row: the pending branch as one change; then each commit")
     lines.append(f"  {'change':<22} {'risk':>6}  {'tier':<8} {'review':<34} top reason")
     for change in scored["changes"]:
         review = change.get("review") or {}

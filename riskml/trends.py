@@ -51,6 +51,7 @@ class TrendsResult:
     artifacts: list[str] = field(default_factory=list)
     out_dir: Path | None = None
     model: dict = field(default_factory=dict)
+    period: str = ""
 
     @property
     def n_periods(self) -> int:
@@ -584,6 +585,7 @@ def trends(
         out_dir=out_dir,
     )
     result.model = info
+    result.period = alias
     return result
 
 

@@ -38,14 +38,16 @@ def demo_command(
         progress=not quiet,
     )
     what = "generated" if result.generated else "reused"
+    paths = result.run.retrain.paths
     typer.echo(f"sample repository ({what}): {result.repo}")
     typer.echo(f"incidents file: {result.incidents}")
     typer.echo("")
-    typer.echo(format_summary(result.run))
+    typer.echo(format_summary(result.run, mlflow_hint=False))
     typer.echo("")
     typer.echo("Next:")
-    typer.echo(f"  open MLflow:   {mlflow_ui_command()}   (then http://127.0.0.1:5000)")
     typer.echo(
-        f"  score a change: riskml score --repo {result.repo} --repo-name demo --rev HEAD "
-        "--format table"
+        f"  score a branch: riskml score --repo {result.repo} --state {paths.state} "
+        f"--range HEAD~{pending}..HEAD --format markdown"
     )
+    typer.echo(f"  trends again:   riskml trends --repo-name {result.run.retrain.repo_name}")
+    typer.echo(f"  open MLflow:    {mlflow_ui_command()}   (then http://127.0.0.1:5000)")

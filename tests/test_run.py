@@ -1,0 +1,190 @@
+"""`riskml run` end to end through the real CLI on a small generated repository.
+
+The first run mines, labels, trains, registers, logs trends and scores the last 3 commits;
+after one more commit the second run mines only that commit and reuses the SZZ cache.
+`riskml trends` and `pipelines/retrain.py` then run on the outputs left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "run-test"
+
+
+def git(repo: Path, *args: str) -> str:
+    out = subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "riskml", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def cache_files(root: Path) -> dict[str, float]:
+    return {str(p.relative_to(root)): p.stat().st_mtime for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, synth_small, mlflow_uri):
+    work = tmp_path_factory.mktemp("run")
+    repo = work / "small"
+    subprocess.run(["git", "clone", "-q", str(synth_small.repo), str(repo)], check=True)
+    config = work / "riskml.toml"
+    # 400 commits span about 7 months: a 30-day label window (and gap) leaves a fit slice.
+    config.write_text(f'[train]\nmodel_name = "{MODEL}"\n\n[label]\nwindow_days = 30\n')
+    args = ("run", "--repo", str(repo), "--incidents", str(synth_small.incidents))
+    args += ("--pending", "3", "--config", str(config), "--quiet")
+    base1 = git(repo, "rev-parse", "HEAD~3")
+    head1 = git(repo, "rev-parse", "HEAD")
+    pending1 = git(repo, "rev-list", "--reverse", "--no-merges", "HEAD~3..HEAD").split()
+    first = run_cli(*args, "--json", str(work / "pending1.json"), cwd=work)
+    assert first.returncode == 0, first.stderr[-3000:]
+    changes1 = pd.read_parquet(work / "data" / "small" / "changes.parquet")
+    cache1 = cache_files(work / "data" / "small" / "szz-cache")
+    # One more commit: the next run's base (HEAD~3) moves forward by exactly one commit.
+    (repo / "NEWS.md").write_text("one more change\n")
+    git(repo, "add", "NEWS.md")
+    git(repo, "commit", "-q", "-m", "docs: news")
+    second = run_cli(*args, "--json", str(work / "pending2.json"), cwd=work)
+    assert second.returncode == 0, second.stderr[-3000:]
+    return {
+        "work": work,
+        "repo": repo,
+        "config": config,
+        "first": first,
+        "second": second,
+        "changes1": changes1,
+        "cache1": cache1,
+        "base1": base1,
+        "pending1": pending1,
+        "head1": head1,
+    }
+
+
+def test_first_run_summary_and_outputs(runs):
+    work, changes = runs["work"], runs["changes1"]
+    out = runs["first"].stdout
+    n = len(changes)
+    assert f"  mine     {n} changes ({n} new)" in out
+    assert f"model    {MODEL} v1 -> champion" in out
+    n_pending = len(runs["pending1"])
+    assert f"pending  {n_pending} change(s): HEAD~3..HEAD, the last 3 commits of HEAD" in out
+    assert "mlflow ui --backend-store-uri sqlite:///" in out
+    data = work / "data" / "small"
+    for name in ("changes.state.joblib", "labels.parquet", "labels.report.json"):
+        assert (data / name).is_file(), name
+    assert (data / "trends" / "table" / "trends.csv").is_file()
+    assert (work / "models" / MODEL).is_dir()
+    # The pending changes were not trained on: the history stops at HEAD~3.
+    mined = set(changes["commit"])
+    assert runs["base1"] in mined and not mined & set(runs["pending1"])
+    scored = json.loads((work / "pending1.json").read_text())
+    ids = [c["id"] for c in scored["changes"]]
+    assert ids == [f"{runs['base1']}..{runs['head1']}", *runs["pending1"]]
+    assert scored["model"]["name"] == MODEL and scored["model"]["version"] == "1"
+
+
+def test_second_run_is_incremental(runs):
+    work, n = runs["work"], len(runs["changes1"])
+    out = runs["second"].stdout
+    assert f"  mine     {n + 1} changes (1 new)" in out
+    changes = pd.read_parquet(work / "data" / "small" / "changes.parquet")
+    assert changes["commit"].tolist()[:n] == runs["changes1"]["commit"].tolist()
+    # Every SZZ result of the first run is still there, untouched: the cache was reused.
+    cache2 = cache_files(work / "data" / "small" / "szz-cache")
+    assert runs["cache1"] and all(cache2.get(k) == v for k, v in runs["cache1"].items())
+    assert f"model    {MODEL} v2 -> " in out
+
+
+def test_trends_of_the_run_read_back_from_mlflow(runs, mlflow_uri):
+    from mlflow.tracking import MlflowClient
+
+    work = runs["work"]
+    table = pd.read_csv(work / "data" / "small" / "trends" / "table" / "trends.csv")
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    exp = client.get_experiment_by_name("riskml-trends")
+    latest = client.search_runs(
+        [exp.experiment_id],
+        filter_string="tags.`riskml.repo` = 'small'",
+        order_by=["attributes.start_time DESC"],
+    )[0]
+    for key in ("changes", "mean_risk", "tier.critical.share", "incidents_linked"):
+        history = sorted(client.get_metric_history(latest.info.run_id, key), key=lambda m: m.step)
+        expected = table.dropna(subset=[key])
+        assert [m.step for m in history] == expected["step"].tolist(), key
+        assert [m.timestamp for m in history] == expected["timestamp"].tolist(), key
+        assert [m.value for m in history] == pytest.approx(expected[key].tolist(), rel=1e-12)
+    assert table["changes"].sum() == len(runs["changes1"]) + 1
+
+
+def test_trends_cli_with_a_local_model(runs, cli):
+    work = runs["work"]
+    proc = cli(
+        "trends",
+        "--repo-name",
+        "small",
+        "--model",
+        str(work / "models" / MODEL),
+        "--period",
+        "M",
+        "--out",
+        str(work / "monthly"),
+        cwd=work,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = pd.read_parquet(work / "monthly" / "table" / "trends.parquet")
+    assert proc.stdout.splitlines()[0].startswith(
+        f"trends: {len(runs['changes1']) + 1} changes, {len(table)} periods"
+    )
+    assert all(len(p) == 7 for p in table["period"])  # 2021-01
+
+
+def test_run_bad_input_is_one_line(cli, tmp_path):
+    proc = cli("run", "--repo", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"riskml: error: not a git repository: {tmp_path}"
+
+
+def test_retrain_pipeline_exit_codes(runs, tmp_path):
+    script = ROOT / "pipelines" / "retrain.py"
+    work = runs["work"]
+
+    def retrain(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(script), *args, "--quiet"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    bad = retrain("--repo", str(tmp_path / "nope"))
+    assert bad.returncode == 2
+    assert json.loads(bad.stdout.splitlines()[-1])["status"] == "bad_input"
+    # A gate no new version can pass (must beat the champion by 1.0 ROC-AUC): challenger.
+    strict = tmp_path / "strict.toml"
+    strict.write_text(
+        runs["config"].read_text().replace("[label]", "promotion_tolerance = -1.0\n\n[label]")
+    )
+    proc = retrain("--repo", str(runs["repo"]), "--rev", "HEAD~3", "--config", str(strict))
+    assert proc.returncode == 10, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert summary["status"] == "challenger"
+    assert summary["new_changes"] == 0
+    assert summary["model"]["alias"] == "challenger"
