@@ -19,8 +19,7 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 
-# Name of the artifact (the saved TrainedModel directory) inside the logged MLflow model.
-ARTIFACT = "trained_model"
+from riskml.train.tracking import ARTIFACT  # the saved TrainedModel directory, by that name
 
 
 def _plain(value: Any) -> Any:

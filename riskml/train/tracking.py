@@ -36,6 +36,7 @@ from riskml.config import Config, tracking_uri
 from riskml.errors import RiskmlError
 
 MODELS = ("riskml", "lapredict", "kamei_lr")
+ARTIFACT = "trained_model"  # the saved TrainedModel inside the pyfunc (riskml.train.pyfunc)
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 # metrics where a smaller value is better; every other promotion metric is "higher is better"
@@ -228,6 +229,27 @@ def test_frame(result, dataset=None):
     return rows.loc[wanted].reset_index(drop=True)
 
 
+def load_trained_model(model_uri: str):
+    """The :class:`TrainedModel` inside a logged/registered riskml pyfunc, without unpickling it.
+
+    Downloads the model's files to a temporary directory, reads the ``trained_model`` artifact
+    with :meth:`TrainedModel.load` and removes the download; no code is put on ``sys.path``.
+    ``model_uri``: ``models:/<name>/<version>``, ``models:/<name>@<alias>``, ``runs:/…``.
+    """
+    import mlflow
+    from mlflow.models import Model
+
+    from riskml.train.model import TrainedModel
+
+    with tempfile.TemporaryDirectory(prefix="riskml-model-") as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
+        flavor = Model.load(str(local / "MLmodel")).flavors.get("python_function", {})
+        artifact = flavor.get("artifacts", {}).get(ARTIFACT, {}).get("path")
+        if artifact is None:
+            raise RiskmlError(f"{model_uri} is not a riskml model (no {ARTIFACT!r} artifact)")
+        return TrainedModel.load(local / artifact)
+
+
 def _risk_column(predictions, model: str) -> str:
     from riskml.train.plots import risk_column
 
@@ -271,7 +293,6 @@ def gate(
     ``kept`` (champion stays; the new version becomes challenger) or ``promoted_unreadable``
     (the champion could not be loaded or evaluated, so it cannot serve either).
     """
-    import mlflow
     from mlflow.exceptions import MlflowException
 
     metric = config.train.promotion_metric
@@ -303,11 +324,7 @@ def gate(
     new_value = _metric_on(new_model, frame, predictions, metric)
     out["new_value"] = new_value
     try:
-        old_model = (
-            mlflow.pyfunc.load_model(f"models:/{name}/{current.version}")
-            .unwrap_python_model()
-            .model
-        )
+        old_model = load_trained_model(f"models:/{name}/{current.version}")
         old_value = _metric_on(old_model, frame, predictions, metric)
     except Exception as exc:  # any failure to load or run the old model: it cannot serve
         return out | {
@@ -486,10 +503,15 @@ def _log_and_register(
             return out
         decision = gate(client, name, model, result, frame, config)
         with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered …"
-            version = mlflow.register_model(logged.model_uri, name)
+            version = mlflow.register_model(
+                logged.model_uri,
+                name,
+                tags=version_tags(decision, result, cutoff, label_mode, run_id),
+            )
         out["version"] = str(version.version)
         out.update(decision)
-        _apply(client, name, out, result, cutoff, label_mode, run_id)
+        client.set_registered_model_alias(name, out["alias"], out["version"])
+        client.update_model_version(name, out["version"], description=out["reason"])
         mlflow.set_tags(
             {
                 "promotion.decision": decision["decision"],
@@ -508,29 +530,23 @@ def _log_and_register(
     return out
 
 
-def _apply(client, name, out, result, cutoff, label_mode, run_id) -> None:
-    """Set the alias and store the decision, thresholds and metrics with the model version."""
-    version = out["version"]
-    client.set_registered_model_alias(name, out["alias"], version)
-    riskml_metrics = _jsonable(result.metrics.get("riskml", {}))
-    version_tags = {
-        "promotion.decision": out["decision"],
-        "promotion.reason": out["reason"],
-        "promotion.metric": out["metric"],
-        "promotion.new_value": "" if out["new_value"] is None else repr(out["new_value"]),
+def version_tags(decision: dict, result, cutoff, label_mode, run_id) -> dict[str, str]:
+    """What a model version carries: the gate's decision, thresholds, metrics, cut-off."""
+    return {
+        "promotion.decision": decision["decision"],
+        "promotion.reason": decision["reason"],
+        "promotion.metric": decision["metric"],
+        "promotion.new_value": "" if decision["new_value"] is None else repr(decision["new_value"]),
         "promotion.champion_value": (
-            "" if out["champion_value"] is None else repr(out["champion_value"])
+            "" if decision["champion_value"] is None else repr(decision["champion_value"])
         ),
-        "promotion.champion_version": out["champion_version"] or "",
+        "promotion.champion_version": decision["champion_version"] or "",
         "thresholds": json.dumps(_jsonable(getattr(result.model, "thresholds", {}))),
-        "metrics": json.dumps(riskml_metrics, sort_keys=True),
+        "metrics": json.dumps(_jsonable(result.metrics.get("riskml", {})), sort_keys=True),
         "data_cutoff": "" if cutoff is None else str(cutoff),
         "label_mode": label_mode or "",
         "run_id": run_id,
     }
-    for key, value in version_tags.items():
-        client.set_model_version_tag(name, version, key, value)
-    client.update_model_version(name, version, description=out["reason"])
 
 
 def _log_pyfunc(model, saved: Path, frame):
