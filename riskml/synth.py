@@ -22,6 +22,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import subprocess
 import tempfile
@@ -68,6 +69,7 @@ TRUTH_COLUMNS = [
 ]
 
 MARKER_FILE = "synth.json"
+_VERSION_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 DAY = 86400
 HOUR = 3600
 WORKDAY = int(9.5 * HOUR)
@@ -153,13 +155,14 @@ AI_STYLES = (
     ("copilot", 0.1, "ai_agent"),
     ("cursor", 0.06, "ai_assisted"),
     ("cursor", 0.06, "ai_agent"),
-    ("aider", 0.1, "ai_assisted"),
+    ("aider", 0.05, "ai_assisted"),  # trailer only
+    ("aider", 0.05, "ai_agent"),  # aider wrote the commit: author name "<person> (aider)"
     ("codex", 0.05, "ai_assisted"),
     ("codex", 0.05, "ai_agent"),
     ("devin", 0.08, "ai_agent"),
     ("jules", 0.04, "ai_agent"),
     ("openhands", 0.03, "ai_assisted"),
-    ("", 0.05, "ai_assisted"),  # generic `Assisted-by:` trailer, no known tool
+    ("gemini", 0.05, "ai_assisted"),  # generic `Assisted-by: gemini-cli:<model>` trailer
 )
 AGENTS = {
     "copilot": ("copilot-swe-agent[bot]", "198982749+Copilot@users.noreply.github.com"),
@@ -206,6 +209,16 @@ BUGFIX_SUBJECTS = (
     "Fix off-by-one in {t}",
     "Fix flaky test for {t}",
     "Bugfix: {t} edge case",
+)
+SUBDIRS = ("api", "handlers", "models", "jobs", "utils", "adapters", "reports")
+EXTRA_PKGS = (
+    "stripe",
+    "sentry-sdk",
+    "orjson",
+    "tenacity",
+    "prometheus-client",
+    "psycopg",
+    "jinja2",
 )
 WORDS = (  # noqa: SIM905
     "order amount total fee user token cart item price rate limit retry queue cache session "
@@ -463,6 +476,7 @@ class _Generator:
         self.wclock = 0.0
         self.files: dict[int, File] = {}  # main line's files
         self.by_path: dict[str, int] = {}
+        self.area_fids: dict[str, list[int]] = {}  # main-line files by area (may hold deleted)
         self.next_fid = 0
         self.uid = 0
         self.commits: list[Commit] = []
@@ -479,7 +493,6 @@ class _Generator:
         self.incidents: list[Incident] = []
         self.person_commits: dict[str, int] = {}
         self.person_files: dict[str, set[int]] = {}
-        self.dep_versions: dict[str, dict[str, tuple[int, int, int]]] = {}
         self.seen: set[str] = set()
         self.notes: list[tuple[int, str]] = []
 
@@ -590,13 +603,14 @@ class _Generator:
             f.origin = [seq] * lines
         files[f.fid] = f
         self.by_path[path] = f.fid
+        if files is self.files:
+            self.area_fids.setdefault(_area(path), []).append(f.fid)
         return f
 
     def _deps_file(self, path: str, seq: int) -> File:
         f = File(self.next_fid, path)
         self.next_fid += 1
         versions = {p: (self.rng.randint(1, 5), self.rng.randint(0, 20), 0) for p in PKGS[path]}
-        self.dep_versions[path] = versions
         if path == "requirements.txt":
             f.text = [self._dep_line(path, p, v) for p, v in versions.items()]
         elif path == "pyproject.toml":
@@ -611,6 +625,15 @@ class _Generator:
         self.files[f.fid] = f
         self.by_path[path] = f.fid
         return f
+
+    @staticmethod
+    def _dep_pkg(path: str, line: str) -> str:
+        """The package a dependency line names ("" for other lines)."""
+        if path == "requirements.txt":
+            return line.split("==", 1)[0] if "==" in line else ""
+        if '"' in line and _VERSION_RE.search(line):
+            return line.split('"')[1].split(">=")[0]
+        return ""
 
     @staticmethod
     def _dep_line(path: str, pkg: str, v: tuple[int, int, int]) -> str:
@@ -628,12 +651,14 @@ class _Generator:
         if not mode:
             if n < 8:
                 mode = "insert"
-            elif n > 160:
+            elif n > 120:
                 mode = r.choices(("insert", "replace", "delete"), (0.1, 0.5, 0.4))[0]
             else:
                 mode = r.choices(("insert", "replace", "delete"), (0.5, 0.38, 0.12))[0]
         if mode in ("replace", "delete") and n > 0:
-            k = max(1, min(n - 1 if n > 1 else 1, size if mode == "delete" else max(1, size // 2)))
+            # files past 120 lines stop growing, so blobs (and fast-import) stay small
+            want = size if mode == "delete" or n > 120 else max(1, size // 2)
+            k = max(1, min(n - 1 if n > 1 else 1, want))
             for _ in range(6):
                 pos = r.randint(0, n - k)
                 if not any(o in self.pending for o in f.origin[pos : pos + k]):
@@ -712,9 +737,13 @@ class _Generator:
             else:
                 trailers.append("Assisted-by: gemini-cli:gemini-2.5-pro")
         elif cls == "ai_agent" and person is not None:
-            if tool == "devin":
+            if tool == "aider":
+                model = r.choice(("gpt-4o", "claude-3-5-sonnet", "deepseek-chat"))
+                trailers.append(f"Co-authored-by: aider ({model}) <noreply@aider.chat>")
+            elif tool == "devin":
                 lines += ["", "Generated with [Devin](https://devin.ai)"]
-            trailers.append(f"Co-authored-by: {person.name} <{person.email}>")
+            if tool != "aider":
+                trailers.append(f"Co-authored-by: {person.name} <{person.email}>")
         if trailers:
             lines += [""] + trailers
         return ("\n".join(lines) + "\n").encode("utf-8")
@@ -736,13 +765,13 @@ class _Generator:
             return
         tool, _, cls = self.rng.choices(AI_STYLES, [s[1] for s in AI_STYLES])[0]
         c.ai_tool, c.ai_class = tool, cls
-        if cls == "ai_agent":
+        if tool == "aider" and cls == "ai_agent":
+            c.author = (f"{person.name} (aider)", email)
+        elif cls == "ai_agent":
             name, mail = AGENTS[tool]
             c.author = (name, mail)
             c.key = mail.lower()
             c.tz = 0
-        elif tool == "aider":
-            c.author = (f"{person.name} (aider)", email)
 
     # ---- emitting
     def _emit(
@@ -834,14 +863,14 @@ class _Generator:
         self.main_mark = c.mark
         self._remember(c)
 
-    def _candidates(self, area: str, files: dict[int, File]) -> list[File]:
-        return [
-            f
-            for f in files.values()
-            if _area(f.path) == area
-            and f.kind not in ("deps", "fixed", "png")
-            and f.fid not in self.locked
-        ]
+    def _candidates(self, area: str) -> list[File]:
+        """Main-line text files of ``area`` that a commit may edit now."""
+        out = []
+        for fid in self.area_fids.get(area, ()):
+            f = self.files.get(fid)
+            if f is not None and fid not in self.locked and f.kind not in ("deps", "fixed", "png"):
+                out.append(f)
+        return out
 
     def _size(self) -> int:
         return max(1, min(300, int(self.rng.lognormvariate(2.0, 1.1))))
@@ -865,7 +894,7 @@ class _Generator:
                 area = r.choice(homes)
             else:
                 area = r.choice(AREAS + ("",))
-            pool = self._candidates(area, files)
+            pool = self._candidates(area)
             nfiles = min(len(pool), 1 + int(r.expovariate(1.1)))
             chosen = r.sample(pool, nfiles) if pool else []
             if area in ("payments", "auth", "catalog", "search") and r.random() < 0.35:
@@ -883,7 +912,7 @@ class _Generator:
             touched.append(f)
         new_area = area if area not in ("", "config") else "catalog"
         want_new = r.random() < (0.35 if branch and not branch.commits else 0.08)
-        if not chosen or want_new or (area == "migrations" and r.random() < 0.7):
+        if not chosen or want_new or (area == "migrations" and r.random() < 0.35):
             f = self._new_file(self._new_path(new_area), c.seq, files, r.randint(5, 40))
             c.la += len(f.text)
             touched.append(f)
@@ -905,6 +934,8 @@ class _Generator:
                 touched.append(f)
                 touched_before.append(f.fid)
                 c.flags.append("binary")
+        if not branch and r.random() < 0.03:
+            self._add_dependency(c, touched, touched_before)
         ops += [self._op_m(f) for f in touched]
         c.paths = [f.path for f in touched]
         c.touched = [f.fid for f in touched]
@@ -947,20 +978,38 @@ class _Generator:
             self.main_mark = c.mark
         return c
 
+    def _add_dependency(self, c: Commit, touched: list[File], before: list[int]) -> None:
+        f = self.files[self.by_path["requirements.txt"]]
+        have = {self._dep_pkg(f.path, line) for line in f.text}
+        fresh = [p for p in EXTRA_PKGS if p not in have]
+        if f.fid in self.locked or not fresh:
+            return
+        if c.before is not None:
+            c.before[f.fid] = (f.path, f.copy())
+        version = (self.rng.randint(0, 4), self.rng.randint(0, 30), self.rng.randint(0, 9))
+        f.text.append(self._dep_line(f.path, self.rng.choice(fresh), version))
+        f.origin.append(c.seq)
+        c.la += 1
+        touched.append(f)
+        before.append(f.fid)
+        c.flags.append("dependency")
+
     def _new_path(self, area: str) -> str:
         self.uid += 1
         n, w = self.uid, self.rng.choice(WORDS)
+        # new modules land in a few sub-packages, as in real code (and trees stay small)
+        sub = self.rng.choice(SUBDIRS)
         if area == "migrations":
             return f"migrations/{n:05d}_{w}.sql"
         if area == "infra":
-            return self.rng.choice((f"infra/k8s/{w}-{n}.yaml", f"infra/terraform/{w}_{n}.tf"))
+            return self.rng.choice((f"infra/k8s/{sub}/{w}-{n}.yaml", f"infra/terraform/{w}_{n}.tf"))
         if area == "web":
-            return f"web/src/{w}{n}.js"
+            return f"web/src/{sub}/{w}{n}.js"
         if area == "docs":
-            return f"docs/{w}-{n}.md"
+            return f"docs/{sub}/{w}-{n}.md"
         if area == "tests":
-            return f"tests/test_{w}_{n}.py"
-        return f"{area}/{w}_{n}.py"
+            return f"tests/{sub}/test_{w}_{n}.py"
+        return f"{area}/{sub}/{w}_{n}.py"
 
     def _maybe_rename_delete(self, c: Commit, area: str) -> list[bytes]:
         r = self.rng
@@ -971,7 +1020,7 @@ class _Generator:
         if want_rename:
             pool = [
                 f
-                for f in self._candidates(area if area else "catalog", self.files)
+                for f in self._candidates(area if area else "catalog")
                 if f.path not in c.paths and f.kind == "py"
             ]
             if pool:
@@ -991,13 +1040,11 @@ class _Generator:
         if want_delete:
             pool = [
                 f
-                for f in self._candidates(
-                    area if area not in CRITICAL_AREAS else "docs", self.files
-                )
+                for f in self._candidates(area if area not in CRITICAL_AREAS else "docs")
                 if f.path not in c.paths
                 and not any(o in self.pending for o in f.origin)
                 and f.path.count("/") >= 1
-                and len(self._candidates(_area(f.path), self.files)) > 3
+                and len(self._candidates(_area(f.path))) > 3
             ]
             if pool:
                 f = r.choice(pool)
@@ -1037,7 +1084,11 @@ class _Generator:
             return False
         for fid in c.before:
             f = self.files.get(fid)
-            if f is None or any(o != c.seq and o in self.pending for o in f.origin):
+            if (
+                f is None
+                or f.path == "CHANGELOG.md"
+                or any(o != c.seq and o in self.pending for o in f.origin)
+            ):
                 return False
         return True
 
@@ -1067,12 +1118,13 @@ class _Generator:
             if f.fid in self.locked:
                 return self._changelog_note(c)
             before = {f.fid: (f.path, f.copy())}
-            versions = self.dep_versions[path]
-            pkg = r.choice(sorted(versions))
-            old = versions[pkg]
+            lines = [k for k, line in enumerate(f.text) if self._dep_pkg(path, line)]
+            if not lines:
+                return self._changelog_note(c)
+            i = r.choice(lines)
+            pkg = self._dep_pkg(path, f.text[i])
+            old = tuple(int(x) for x in _VERSION_RE.search(f.text[i]).groups())
             new = (old[0], old[1] + 1, 0) if r.random() < 0.3 else (old[0], old[1], old[2] + 1)
-            versions[pkg] = new
-            i = f.text.index(self._dep_line(path, pkg, old))
             f.text[i] = self._dep_line(path, pkg, new)
             f.origin[i] = c.seq
             c.la = c.ld = 1
@@ -1179,9 +1231,16 @@ class _Generator:
                 k += 1
             replace = r.random() < 0.75
             added = r.randint(1, 3) if replace else 0
+            if f.kind == "deps":  # pin the bumped package to a patched release
+                k, added = 1, 1
+                pkg = self._dep_pkg(f.path, f.text[start])
+                v = _VERSION_RE.search(f.text[start])
+                ver = (int(v[1]), int(v[2]), int(v[3]) + 1) if v else (1, 0, 0)
+                new = [self._dep_line(f.path, pkg, ver)] if pkg else [self._line("ini")]
+            else:
+                new = [self._line(f.kind) for _ in range(added)]
             del f.text[start : start + k]
             del f.origin[start : start + k]
-            new = [self._line(f.kind) for _ in range(added)]
             f.text[start:start] = new
             f.origin[start:start] = [c.seq] * added
             c.la += added
@@ -1192,7 +1251,7 @@ class _Generator:
         area = _area(culprit.paths[0]) if culprit.paths else ""
         test = self.by_path.get(f"tests/test_{area}.py")
         if test is not None and test not in self.locked and r.random() < 0.5:
-            a, d = self._edit(self.files[test], c.seq, r.randint(3, 12), "insert")
+            a, d = self._edit(self.files[test], c.seq, r.randint(3, 12))
             c.la, c.ld = c.la + a, c.ld + d
             touched.append(self.files[test])
         if not touched:
@@ -1268,11 +1327,7 @@ class _Generator:
     def start_branch(self, time: int, person: Person) -> None:
         r = self.rng
         area = r.choice(person.home)
-        pool = [
-            f
-            for f in self._candidates(area, self.files)
-            if not any(o in self.pending for o in f.origin)
-        ]
+        pool = [f for f in self._candidates(area) if not any(o in self.pending for o in f.origin)]
         if not pool:
             return
         n = min(r.randint(2, 5), self.total - self.produced - self.reserved)
@@ -1310,6 +1365,8 @@ class _Generator:
         mark = self.mark
         ops = []
         for fid, f in b.files.items():
+            if fid not in self.files:
+                self.area_fids.setdefault(_area(f.path), []).append(fid)
             self.files[fid] = f
             self.by_path[f.path] = fid
             ops.append(self._op_m(f))
