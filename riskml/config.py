@@ -208,7 +208,8 @@ class TrainConfig:
     test_fraction: float = 0.2
     valid_fraction: float = 0.15
     gap_days: int | None = None  # None: the label window
-    calibration: str = "isotonic"
+    # sigmoid keeps every distinct score distinct (tier shares stay exact); isotonic plateaus
+    calibration: str = "sigmoid"
     promotion_metric: str = "roc_auc"
     promotion_tolerance: float = 0.0
     seed: int = 0

@@ -16,12 +16,14 @@ from riskml.train.dataset import derived_features, feature_columns
 from riskml.train.metrics import effort_of, evaluate
 from riskml.train.model import (
     DEFAULT_PARAMS,
+    SEARCH_HALF_LIVES,
     SEARCH_SPACE,
     TrainedModel,
     assign_tiers,
     build_matrix,
     category_levels,
     fit_calibrator,
+    recency_weights,
     tier_thresholds,
     train_booster,
 )
@@ -77,35 +79,87 @@ def fit_all(dataset: pd.DataFrame, config: Config | None, cutoff=None, label_mod
         return build_matrix(dataset.iloc[idx], features, categoricals, categories, derived)
 
     X_fit, X_valid = matrix(split.fit_index), matrix(split.valid_index)
+    n_raw = len(features)
     cat_idx = [features.index(c) for c in categoricals]
-    base = {**DEFAULT_PARAMS, **dict(getattr(tc, "lgbm_params", {}) or {})}
-    candidates = SEARCH_SPACE if getattr(tc, "search", True) else ({},)
-    search = []
-    best = None
-    for override in candidates:
-        params = {**base, **override}
+    base = {**DEFAULT_PARAMS, **dict(tc.lgbm_params or {})}
+    rounds, patience = tc.max_rounds, tc.early_stopping_rounds
+    times = dataset["author_time"]
+    fit_end = times.iloc[split.fit_index].max()
+    search: list[dict] = []
+    best: dict | None = None
+
+    def attempt(override: dict, with_derived: bool, half_life: float | None) -> None:
+        nonlocal best
+        cols = slice(None) if with_derived else slice(0, n_raw)
+        weight = recency_weights(times.iloc[split.fit_index], fit_end, half_life)
         booster, auc = train_booster(
-            X_fit,
+            X_fit[:, cols],
             split.fit_label,
-            X_valid,
+            X_valid[:, cols],
             split.valid_label,
             cat_idx,
-            params,
+            {**base, **override},
             seed=tc.seed,
-            max_rounds=getattr(tc, "max_rounds", 3000),
-            patience=getattr(tc, "early_stopping_rounds", 100),
+            max_rounds=rounds,
+            patience=patience,
+            weight=weight,
         )
-        search.append(
-            {"params": override, "valid_roc_auc": auc, "best_iteration": booster.best_iteration}
-        )
-        if best is None or auc > best[1] + 1e-12:
-            best = (booster, auc, params)
-    booster, valid_auc, params = best
+        entry = {
+            "params": override,
+            "derived": with_derived,
+            "half_life_days": half_life,
+            "valid_roc_auc": auc,
+            "best_iteration": int(booster.best_iteration),
+        }
+        search.append(entry)
+        if best is None or auc > best["valid_roc_auc"] + 1e-12:
+            best = {**entry, "booster": booster}
 
+    if tc.search:
+        for override in SEARCH_SPACE:
+            for with_derived in (True, False) if derived else (False,):
+                attempt(override, with_derived, None)
+        chosen = dict(best)
+        for half_life in SEARCH_HALF_LIVES:
+            attempt(chosen["params"], chosen["derived"], half_life)
+    else:
+        attempt({}, bool(derived), None)
+    booster, valid_auc = best["booster"], best["valid_roc_auc"]
+    params = {**base, **best["params"]}
+    if not best["derived"]:
+        derived = []
+        X_valid = X_valid[:, :n_raw]
+
+    # calibration and thresholds from the validation slice, scored out of sample
     raw_valid = booster.predict(X_valid, raw_score=True)
     calibrator = fit_calibrator(raw_valid, split.valid_label, tc.calibration)
     valid_risk = calibrator.predict_proba(raw_valid.reshape(-1, 1))[:, 1]
     thresholds = tier_thresholds(valid_risk, split.valid_label, cfg.tiers)
+    best_iteration = int(booster.best_iteration) or rounds
+
+    if tc.refit:
+        # the chosen settings again on the whole training period, so the newest changes count;
+        # rounds grow with the data (validated: nested validation inside the fit slice)
+        X_train = np.vstack([X_fit[:, : X_valid.shape[1]], X_valid])
+        n_rounds = max(1, round(best_iteration * len(split.train_index) / len(split.fit_index)))
+        weight = recency_weights(
+            times.iloc[split.train_index],
+            times.iloc[split.train_index].max(),
+            best["half_life_days"],
+        )
+        booster, _ = train_booster(
+            X_train,
+            split.train_label,
+            None,
+            None,
+            cat_idx,
+            params,
+            seed=tc.seed,
+            max_rounds=n_rounds,
+            weight=weight,
+        )
+    else:
+        n_rounds = best_iteration
 
     model = TrainedModel(
         feature_columns=features,
@@ -123,7 +177,10 @@ def fit_all(dataset: pd.DataFrame, config: Config | None, cutoff=None, label_mod
             "critical_path_floor": cfg.tiers.critical_path_floor,
             "tier_mode": cfg.tiers.mode,
             "params": {k: v for k, v in params.items() if k != "verbosity"},
-            "best_iteration": int(booster.best_iteration),
+            "best_iteration": best_iteration,
+            "rounds": int(n_rounds),
+            "refit": bool(tc.refit),
+            "half_life_days": best["half_life_days"],
             "valid_roc_auc": valid_auc,
         },
         booster=booster,
@@ -173,6 +230,9 @@ def fit_all(dataset: pd.DataFrame, config: Config | None, cutoff=None, label_mod
         "categorical": categoricals,
         "params": model.info["params"],
         "best_iteration": model.info["best_iteration"],
+        "rounds": model.info["rounds"],
+        "refit": model.info["refit"],
+        "half_life_days": model.info["half_life_days"],
         "search": search,
         "valid_mean_risk": float(np.mean(valid_risk)),
         "valid_base_rate": float(np.mean(split.valid_label)),

@@ -476,21 +476,33 @@ def tier_thresholds(risk, y, config_tiers) -> dict[str, float]:
 def train_booster(
     X_fit: np.ndarray,
     y_fit: np.ndarray,
-    X_valid: np.ndarray,
-    y_valid: np.ndarray,
+    X_valid: np.ndarray | None,
+    y_valid: np.ndarray | None,
     categorical_idx: list[int],
     params: dict,
     seed: int = 0,
     max_rounds: int = 3000,
     patience: int = 100,
+    weight: np.ndarray | None = None,
 ):
-    """One LightGBM booster, early-stopped on validation ROC-AUC. Returns ``(booster, best_auc)``."""
+    """One LightGBM booster. Returns ``(booster, best_validation_auc)``.
+
+    With a validation slice: early stopping on its ROC-AUC (``patience`` rounds), the booster
+    keeps its best iteration. Without one (``X_valid=None``): exactly ``max_rounds`` rounds
+    (the refit on the whole training period), AUC NaN.
+    """
     import lightgbm as lgb
 
     full = {**params, "metric": "auc", "seed": seed, "deterministic": True, "force_row_wise": True}
     train_set = lgb.Dataset(
-        X_fit, label=y_fit, categorical_feature=categorical_idx or "auto", free_raw_data=False
+        X_fit,
+        label=y_fit,
+        weight=weight,
+        categorical_feature=categorical_idx or "auto",
+        free_raw_data=False,
     )
+    if X_valid is None:
+        return lgb.train(full, train_set, num_boost_round=max_rounds), float("nan")
     valid_set = lgb.Dataset(X_valid, label=y_valid, reference=train_set)
     booster = lgb.train(
         full,
@@ -503,18 +515,28 @@ def train_booster(
     return booster, best
 
 
-# a small search on the validation slice: each entry overrides DEFAULT_PARAMS
+def recency_weights(times, end, half_life_days: float | None) -> np.ndarray | None:
+    """Sample weights halving every ``half_life_days`` before ``end`` (None: equal weights)."""
+    if not half_life_days:
+        return None
+    age_days = (pd.Timestamp(end) - pd.to_datetime(times, utc=True)).dt.total_seconds() / 86400.0
+    return np.power(0.5, np.clip(age_days.to_numpy(dtype=float), 0, None) / float(half_life_days))
+
+
+# the search on the validation slice: each entry overrides DEFAULT_PARAMS; every entry is tried
+# with and without the derived columns, then the best with recency weights (half-lives below)
 SEARCH_SPACE: tuple[dict, ...] = (
     {},
     {"num_leaves": 7, "min_child_samples": 100},
     {"num_leaves": 31, "min_child_samples": 30},
-    {"num_leaves": 4, "min_child_samples": 200, "learning_rate": 0.05},
 )
+SEARCH_HALF_LIVES: tuple[float, ...] = (180.0, 365.0)
 
 
 __all__ = [
     "DEFAULT_PARAMS",
     "DERIVED_COLUMNS",
+    "SEARCH_HALF_LIVES",
     "SEARCH_SPACE",
     "TrainedModel",
     "assign_tiers",
@@ -523,5 +545,6 @@ __all__ = [
     "fit_calibrator",
     "reason_text",
     "tier_thresholds",
+    "recency_weights",
     "train_booster",
 ]
