@@ -281,7 +281,8 @@ def test_cutoff_ignores_links_not_yet_knowable(story):
     positives = {k: v[1:3] for k, v in rows.items() if v[0] == 1}
     assert positives == {"svc": ("culprit", "INC-3"), "tweak": ("revert", "INC-2")}
     assert sum(v[0] is None for v in rows.values()) == 9
-    assert res.report["links_after_cutoff"] >= 2
+    # INC-1's SZZ link (known 01-12T10) and INC-6's revert link (known 01-14T10)
+    assert res.report["links_after_cutoff"] == 2
 
 
 def test_proxy_labels_from_fixes_and_reverts(story):
@@ -549,3 +550,16 @@ def test_fix_edits_to_test_files_are_not_traced(tmp_path):
     assert set(default.labels.loc[default.labels["label"] == 1, "commit"]) == {code}
     traced = label(repo, changes, config=cfg(szz_skip_tests=False))
     assert set(traced.labels.loc[traced.labels["label"] == 1, "commit"]) == {code, test}
+
+
+def test_changes_from_another_repository_are_a_user_error(story, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q", "-b", "main")
+    commit(other, {"a.py": "a = 1\n"}, "a", "2024-01-01T00:00:00Z")
+    with pytest.raises(RiskmlError, match=r"the changes table has 11 commit\(s\) .* does not know"):
+        label(other, story["changes"])
+    with pytest.raises(RiskmlError, match="invalid cutoff"):
+        label(story["repo"], story["changes"], cutoff="soon")
+    with pytest.raises(RiskmlError, match="lacks column"):
+        label(story["repo"], story["changes"].drop(columns=["author_time"]))

@@ -138,6 +138,12 @@ def label(
     order = [s for _, s in sorted(zip(author_time, shas, strict=True), key=lambda p: p[0])]
 
     messages = read_messages(repo, shas)
+    unknown = [s for s in shas if s not in messages]
+    if unknown:
+        raise RiskmlError(
+            f"the changes table has {len(unknown)} commit(s) {repo} does not know, e.g. "
+            f"{unknown[0]}: was it mined from another repository?"
+        )
     reverts, unresolved_reverts = find_reverts(repo, order, messages)
 
     links: list[dict] = []
