@@ -8,6 +8,8 @@ The generator (`riskml.synth`) writes the incidents file of labels.md and a grou
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -130,3 +132,29 @@ def test_window_rule_on_generated_history(synth):
     assert list(labels["label"].isna()) == list(young & ~positive)
     assert list(negative) == list(~young & ~positive)
     assert res.report["unknown"] == int((young & ~positive).sum())
+
+
+def test_cli_mine_then_label_on_a_generated_repo(cli, synth, tmp_path):
+    gen = synth["gen"]
+    proc = cli("mine", "--repo", str(gen.repo), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    proc = cli(
+        "label", "--repo", str(gen.repo), "--incidents", str(gen.incidents), "--workers", "2",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = tmp_path / "data" / "repo"
+    table = pd.read_parquet(data / "labels.parquet")
+    report = json.loads((data / "labels.report.json").read_text())
+    expected = synth["result"]
+    assert report["positives"] == expected.report["positives"]
+    assert report["positives_by_source"] == expected.report["positives_by_source"]
+    assert table["label"].tolist() == expected.labels["label"].tolist()
+    assert f"positive {report['positives']}  negative {report['negatives']}" in proc.stdout
+    first = report["szz"]
+    assert first["cached"] == 0 and first["traced"] > 0
+    # relabelling: every fix comes from the cache
+    proc = cli("label", "--repo", str(gen.repo), "--incidents", str(gen.incidents), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((data / "labels.report.json").read_text())
+    assert (report["szz"]["traced"], report["szz"]["cached"]) == (0, first["traced"])
