@@ -48,6 +48,7 @@ TRUTH_COLUMNS = [
     "commit",
     "seq",
     "author_time",
+    "commit_time",
     "author_email",
     "role",
     "branch",
@@ -230,6 +231,49 @@ PKGS = {
     "pyproject.toml": ["gunicorn", "structlog", "httpx", "boto3"],
     "web/package.json": ["react", "axios", "lodash", "dayjs"],
 }
+# (code lines, comment lines) per file kind; {n} makes every line unique, so diffs and blame
+# are unambiguous. Comment lines exist because SZZ filters them.
+LINE_TEMPLATES = {
+    "py": (
+        (
+            "    {a}_{n} = {f}_{b}({c}, {k})",
+            "    if {a}_{n} > {k}:",
+            "        return {f}_{a}({b}_{n})",
+            '    logger.info("{a} {n}: %s", {b})',
+            "    {a}.{b}_{n} = {k}",
+            "def {f}_{a}_{n}({b}, {c}):",
+        ),
+        ("    # {a} {b} handling ({n})",),
+    ),
+    "sql": (
+        (
+            "ALTER TABLE {a}s ADD COLUMN {b}_{n} INTEGER DEFAULT {k};",
+            "CREATE INDEX idx_{a}_{b}_{n} ON {a}s ({b});",
+            "UPDATE {a}s SET {b} = {k} WHERE id = {n};",
+        ),
+        ("-- {a} {b} backfill ({n})",),
+    ),
+    "tf": (('  {a}_{n} = "{b}-{k}"', "  {a}_{b}_{n} = {k}"), ("# {a} {b} ({n})",)),
+    "yaml": (("  {a}_{n}: {k}", '    {b}_{n}: "{c}-{k}"'), ("# {a} {b} ({n})",)),
+    "js": (
+        (
+            "  const {a}{n} = {f}({b}, {k});",
+            "  if ({a}{n} > {k}) return {b};",
+            "  {a}.{b}{n} = {k};",
+        ),
+        ("  // {a} {b} ({n})",),
+    ),
+    "docker": (("RUN pip install --no-cache-dir {a}{n}=={k}.0", "ENV {a}_{n}={k}"), ()),
+    "ini": (("{a}_{b}_{n} = {k}",), ()),
+    "md": (
+        (
+            "The {a} {b} step {n} runs after the {c} check.",
+            "- {a}: {b} ({n})",
+            "Set `{a}_{n}` to {k} before the {b} job.",
+        ),
+        (),
+    ),
+}
 
 INCIDENT_TITLES = {
     "payments": ["Double charges on checkout", "Refunds stuck in pending", "Ledger mismatch"],
@@ -331,6 +375,8 @@ class Commit:
     key: str  # canonical identity (mailmap applied, lower-case)
     time: int
     tz: int
+    ctime: int = 0  # committer time when it differs from the author time
+    committer: tuple[str, str] | None = None
     subject: str = ""
     ai_class: str = "human"
     ai_tool: str = ""
@@ -525,68 +571,18 @@ class _Generator:
 
     # ---- content
     def _line(self, kind: str) -> str:
+        """One new line of code or text for a file of ``kind``, unique by its serial number."""
         self.uid += 1
-        n = self.uid
-        r = self.rng
-        a, b, c = r.choice(WORDS), r.choice(WORDS), r.choice(WORDS)
-        f, k = r.choice(FUNCS), r.randint(1, 99)
-        comment = r.random() < 0.08
-        if kind == "py":
-            if comment:
-                return f"    # {a} {b} handling ({n})"
-            return r.choice(
-                (
-                    f"    {a}_{n} = {f}_{b}({c}, {k})",
-                    f"    if {a}_{n} > {k}:",
-                    f"        return {f}_{a}({b}_{n})",
-                    f'    logger.info("{a} {n}: %s", {b})',
-                    f"    {a}.{b}_{n} = {k}",
-                    f"def {f}_{a}_{n}({b}, {c}):",
-                )
-            )
-        if kind == "sql":
-            if comment:
-                return f"-- {a} {b} backfill ({n})"
-            return r.choice(
-                (
-                    f"ALTER TABLE {a}s ADD COLUMN {b}_{n} INTEGER DEFAULT {k};",
-                    f"CREATE INDEX idx_{a}_{b}_{n} ON {a}s ({b});",
-                    f"UPDATE {a}s SET {b} = {k} WHERE id = {n};",
-                )
-            )
-        if kind == "tf":
-            if comment:
-                return f"# {a} {b} ({n})"
-            return r.choice((f'  {a}_{n} = "{b}-{k}"', f"  {a}_{b}_{n} = {k}"))
-        if kind == "yaml":
-            if comment:
-                return f"# {a} {b} ({n})"
-            return r.choice((f"  {a}_{n}: {k}", f'    {b}_{n}: "{c}-{k}"'))
-        if kind == "js":
-            if comment:
-                return f"  // {a} {b} ({n})"
-            return r.choice(
-                (
-                    f"  const {a}{n} = {f}({b}, {k});",
-                    f"  if ({a}{n} > {k}) return {b};",
-                    f"  {a}.{b}{n} = {k};",
-                )
-            )
-        if kind == "docker":
-            return r.choice(
-                (
-                    f"RUN pip install --no-cache-dir {a}{n}=={k}.0",
-                    f"ENV {a.upper()}_{n}={k}",
-                )
-            )
-        if kind == "ini":
-            return f"{a}_{b}_{n} = {k}"
-        return r.choice(
-            (
-                f"The {a} {b} step {n} runs after the {c} check.",
-                f"- {a}: {b} ({n})",
-                f"Set `{a}_{n}` to {k} before the {b} job.",
-            )
+        rnd = self.rng.random
+        codes, comments = LINE_TEMPLATES.get(kind, LINE_TEMPLATES["md"])
+        pool = comments if comments and rnd() < 0.08 else codes
+        return pool[int(rnd() * len(pool))].format(
+            n=self.uid,
+            a=WORDS[int(rnd() * len(WORDS))],
+            b=WORDS[int(rnd() * len(WORDS))],
+            c=WORDS[int(rnd() * len(WORDS))],
+            f=FUNCS[int(rnd() * len(FUNCS))],
+            k=1 + int(rnd() * 99),
         )
 
     def _png(self) -> bytes:
@@ -756,7 +752,7 @@ class _Generator:
         c.author = (person.name, email)
         c.key = person.email.lower()
         c.tz = person.tz
-        p_ai = 0.03 + 0.3 * self.progress()
+        p_ai = 0.4 * max(0.0, self.progress() - 0.15)  # adoption grows over the years
         if person.name.split()[0] in ("Devin", "Claude", "Jules") or person.email.endswith(
             "@catbot.example"
         ):
@@ -788,6 +784,8 @@ class _Generator:
         self.mark += 1
         c.mark = self.mark
         name, email = c.author
+        committer = committer or c.committer
+        ctime = ctime or c.ctime
         cname, cemail = committer or c.author
         tz = _tzs(c.tz)
         head = [
@@ -974,6 +972,9 @@ class _Generator:
             branch.tip_mark = c.mark
             branch.commits.append(c)
         else:
+            if c.ai_class == "human" and r.random() < 0.15:  # squash-merged in the web UI
+                c.committer = GITHUB
+                c.ctime = c.time + r.randint(600, 2 * DAY)
             self._emit(c, message, ops)
             self.main_mark = c.mark
         return c
@@ -1439,7 +1440,7 @@ class _Generator:
             self.start_branch(t, person)
         c = self.normal(t, person)
         if self._culprit_draw(c, self.files):
-            self.schedule(c, c.time, self._revertible(c))
+            self.schedule(c, max(c.time, c.ctime), self._revertible(c))
         else:
             c.before = None
 
@@ -1555,7 +1556,7 @@ def generate(
             env=env,
             capture_output=True,
         )
-    end = max(c.time for c in gen.commits)
+    end = max(max(c.time, c.ctime) for c in gen.commits)
     incidents = out / "incidents.csv"
     truth = out / "truth.csv"
     _write_incidents(incidents, gen.incidents, shas, end)
@@ -1614,6 +1615,7 @@ def _write_truth(path: Path, commits: list[Commit], shas: dict[int, str], end: i
                     "commit": shas[c.mark],
                     "seq": c.seq,
                     "author_time": _iso(c.time),
+                    "commit_time": _iso(c.ctime or c.time),
                     "author_email": c.key.lower(),
                     "role": c.role,
                     "branch": c.branch,

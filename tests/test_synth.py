@@ -109,7 +109,7 @@ def test_incidents_reference_existing_commits_in_time_order(small) -> None:
     for inc in incidents:
         culprit = culprit_of[inc["incident_id"]]
         kinds.add(culprit["link"])
-        assert ts(inc["opened_at"]) > ts(culprit["author_time"])
+        assert ts(inc["opened_at"]) > ts(culprit["commit_time"]) >= ts(culprit["author_time"])
         assert inc["severity"] in ("SEV1", "SEV2", "SEV3", "SEV4")
         for prefix in filter(None, inc["culprit_commits"].split(";")):
             assert len(prefix) >= 7
@@ -191,6 +191,10 @@ def test_special_commits_exist(small) -> None:
     branch = [r for r in truth if r["branch"]]
     assert branch and all(r["role"] in ("normal", "bugfix") for r in branch)
     assert any(r["role"] == "revert" for r in truth)
+    squashed = [r for r in truth if r["commit_time"] != r["author_time"]]
+    assert squashed and all(ts(r["commit_time"]) > ts(r["author_time"]) for r in squashed)
+    committer = git(repo, "log", "-1", "--format=%cn <%ce>", squashed[0]["commit"]).decode()
+    assert committer.strip() == "GitHub <noreply@github.com>"
     for path in ("README.md", "pyproject.toml", "requirements.txt", ".mailmap"):
         assert (repo / path).is_file()
 
