@@ -44,7 +44,7 @@ def label_command(
     from riskml.config import data_paths, load_config
     from riskml.gitio import ensure_repo
     from riskml.label import format_report, label, load_incidents, report_path, write_report
-    from riskml.label.core import _read_changes
+    from riskml.label.core import read_changes
 
     top = ensure_repo(repo)
     cfg = load_config(config, repo=top)
@@ -53,7 +53,7 @@ def label_command(
             cfg, label=dataclasses.replace(cfg.label, window_days=window_days)
         )
     guess = data_paths(top.name)
-    table = _read_changes(changes if changes is not None else guess.changes)
+    table = read_changes(changes if changes is not None else guess.changes)
     name = top.name
     if "repo" in table.columns and len(table) and isinstance(table["repo"].iloc[0], str):
         name = table["repo"].iloc[0]

@@ -56,7 +56,8 @@ def _as_utc(series):
     return pd.to_datetime(series, utc=True)
 
 
-def _read_changes(changes):
+def read_changes(changes):
+    """The changes table from a DataFrame or a Parquet/CSV path, with the columns label needs."""
     import pandas as pd
 
     if isinstance(changes, str | Path):
@@ -119,7 +120,7 @@ def label(
     except re.error as exc:
         raise RiskmlError(f"invalid label.incident_pattern: {exc}") from None
     repo = ensure_repo(repo)
-    changes = _read_changes(changes)
+    changes = read_changes(changes)
     problems: list[str] = []
     if isinstance(incidents, str | Path):
         incidents, problems = load_incidents(incidents, repo)

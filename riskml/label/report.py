@@ -126,6 +126,7 @@ def format_report(report: dict) -> str:
             f"{szz['max_files']} files); {szz['candidates_after_incident_opened']} candidates "
             f"dropped as newer than their incident"
         )
-    for msg in report["skipped_records"]:
-        lines.append(f"  skipped {msg}")
+    if report["skipped_records"]:
+        why = ", ".join(f"{k} {v}" for k, v in report["skipped_by_reason"].items())
+        lines.append(f"  skipped incident records: {len(report['skipped_records'])} ({why})")
     return "\n".join(lines)
