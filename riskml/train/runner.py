@@ -41,7 +41,7 @@ def label_mode_of(labels, labels_path: str | Path | None = None) -> str:
     else ``proxy`` when any link came from bug-fix SZZ (``label_source == "szz_fix"``)."""
     if labels_path is not None:
         path = Path(labels_path)
-        report = path.with_name(path.stem + ".report.json")
+        report = path.with_name(f"{path.name.split('.', 1)[0]}.report.json")  # as `label` writes
         if report.is_file():
             try:
                 return (

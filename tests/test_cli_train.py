@@ -1,0 +1,147 @@
+"""`riskml train` end to end: the real CLI in a subprocess, a real MLflow SQLite store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from tracking_tables import write_kamei_csv
+
+HEADER = "model          roc_auc      pr_auc       brier     capt@10  rec@20%eff        popt"
+
+
+def _cell(value) -> str:
+    return "nan" if value is None else f"{value:.3f}"
+
+
+def test_train_on_a_public_table(cli, mlflow_uri, tmp_path) -> None:
+    from mlflow import MlflowClient
+
+    from riskml.train.model import TrainedModel
+
+    data = write_kamei_csv(tmp_path / "jit.csv", n=1500, seed=5)
+    out = tmp_path / "out"
+    result = cli(
+        "train",
+        "--dataset",
+        str(data),
+        "--out-dir",
+        str(out),
+        "--model-name",
+        "cli-public",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) >= {"riskml", "lapredict", "kamei_lr", "split", "labels", "registry"}
+    registry = metrics["registry"]
+    assert registry["name"] == "cli-public"
+    assert registry["version"] == "1"
+    assert registry["alias"] == "champion"
+    assert registry["decision"] == "first"
+
+    lines = result.stdout.splitlines()
+    assert lines[0] == HEADER
+    for line, model in zip(lines[1:4], ("riskml", "lapredict", "kamei_lr"), strict=True):
+        m = metrics[model]
+        keys = ("roc_auc", "pr_auc", "brier", "capture_at_10", "recall_at_20_effort", "popt")
+        assert line == f"{model:<10}" + "".join(f"{_cell(m[k]):>12}" for k in keys)
+    assert (
+        f"registered cli-public v1 -> champion (run {registry['run_id']}): "
+        "no champion for 'cli-public' yet: the first version takes it"
+    ) in lines
+    assert lines[-1] == f"wrote {out / 'metrics.json'} and {out / 'models' / 'cli-public'}"
+
+    local = TrainedModel.load(out / "models" / "cli-public")
+    assert local.info["version"] == "1"
+    assert local.info["alias"] == "champion"
+    assert local.info["run_id"] == registry["run_id"]
+    assert local.metrics["roc_auc"] == metrics["riskml"]["roc_auc"]
+
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    assert str(client.get_model_version_by_alias("cli-public", "champion").version) == "1"
+    run = client.get_run(registry["run_id"])
+    assert run.data.tags["repo"] == "jit"
+    assert run.data.tags["label_mode"] == "public"
+    assert run.data.metrics["kamei_lr.roc_auc"] == metrics["kamei_lr"]["roc_auc"]
+    # artifacts live beside the store, not in the working directory
+    assert not (tmp_path / "mlruns").exists()
+
+
+SHORT_WINDOW = "[label]\nwindow_days = 30\n\n[train]\ngap_days = 14\n"
+
+
+@pytest.fixture(scope="module")
+def mined(tmp_path_factory):
+    """A generated repository of 1,200 commits (~18 months), mined and labelled with its
+    incidents file under a 30-day label window (the config the CLI is given too)."""
+    from riskml.config import load_config
+    from riskml.label import label, load_incidents, write_report
+    from riskml.label.report import report_path
+    from riskml.mine import mine
+    from riskml.synth import generate
+
+    out = tmp_path_factory.mktemp("mined")
+    synth = generate(out / "synth", commits=1200, seed=11)
+    (out / "riskml.toml").write_text(SHORT_WINDOW)
+    config = load_config(out / "riskml.toml")
+    changes = mine(synth.repo, out=out / "changes.parquet", repo_name="synth")
+    incidents, _ = load_incidents(synth.incidents, synth.repo)
+    labelled = label(synth.repo, changes, incidents, config=config)
+    labelled.labels.to_parquet(out / "labels.parquet", index=False)
+    write_report(labelled.report, report_path(out / "labels.parquet"))
+    return {"dir": out, "repo": synth.repo}
+
+
+def test_train_on_mined_changes_and_labels(cli, mlflow_uri, mined, tmp_path) -> None:
+    from mlflow import MlflowClient
+
+    out = tmp_path / "out"
+    result = cli(
+        "train",
+        "--changes", str(mined["dir"] / "changes.parquet"),
+        "--labels", str(mined["dir"] / "labels.parquet"),
+        "--repo", str(mined["repo"]),
+        "--config", str(mined["dir"] / "riskml.toml"),
+        "--out-dir", str(out),
+        "--model-name", "cli-mined",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["labels"]["mode"] == "incidents"
+    assert metrics["registry"]["version"] == "1"
+    head = subprocess.run(
+        ["git", "-C", str(mined["repo"]), "rev-parse", "HEAD"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    run = MlflowClient(tracking_uri=mlflow_uri).get_run(metrics["registry"]["run_id"])
+    assert run.data.tags["head_sha"] == head
+    assert run.data.tags["repo"] == mined["repo"].name
+    assert run.data.tags["label_mode"] == "incidents"
+    assert run.data.tags["data_cutoff"] == metrics["split"]["cutoff"]
+    assert run.data.params["label.window_days"] == "30"
+    assert run.data.params["train.gap_days"] == "14"
+    assert metrics["split"]["gap_days"] == 14
+    assert float(run.data.params["split.n_test"]) == metrics["split"]["n_test"]
+    assert len(run.inputs.dataset_inputs) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "riskml: error: give --dataset, or --changes (and --labels), or --repo"),
+        (("--dataset", "missing.csv"), "riskml: error: dataset file not found: missing.csv"),
+        (
+            ("--dataset", "a.csv", "--changes", "b.parquet"),
+            "riskml: error: give either --dataset or --changes/--labels, not both",
+        ),
+        (("--changes", "missing.parquet"), "riskml: error: table not found: missing.parquet"),
+    ],
+)
+def test_user_mistakes_are_one_line_and_exit_2(cli, tmp_path, args, message) -> None:
+    result = cli("train", *args, "--no-mlflow", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == message
+    assert "Traceback" not in result.stderr
