@@ -1,0 +1,396 @@
+"""riskml.train: the honest split, label-history features, public layouts, the model, fit()."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskml.config import Config, TierConfig
+from riskml.errors import RiskmlError
+from riskml.train import fit
+from riskml.train.dataset import (
+    build_dataset,
+    feature_columns,
+    label_history_features,
+    load_public_dataset,
+)
+from riskml.train.model import TrainedModel, assign_tiers, tier_thresholds
+from riskml.train.simulate import synthetic_tables
+from riskml.train.split import time_split
+
+DAY0 = pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def day(n: float) -> pd.Timestamp:
+    return DAY0 + pd.Timedelta(days=n)
+
+
+# ---------------------------------------------------------------- the split
+
+
+def _twenty_days() -> pd.DataFrame:
+    """One change a day; labels chosen to exercise every rule of evaluation.md."""
+    label = [0.0] * 20
+    known = [pd.NaT] * 20
+    for i, k in ((2, 4), (5, 20), (7, 13), (10, 12), (14, 15), (16, 30)):
+        label[i], known[i] = 1.0, day(k)
+    label[3] = label[18] = label[19] = np.nan
+    return pd.DataFrame(
+        {
+            "commit": [f"c{i:02d}" for i in range(20)],
+            "author_time": [day(i) for i in range(20)],
+            "label": label,
+            "known_at": pd.Series(known, dtype="datetime64[ns, UTC]"),
+            "la": range(20),
+        }
+    )
+
+
+def test_split_labels_as_known_at_the_cutoff_with_a_gap():
+    frame = _twenty_days()
+    split = time_split(frame, test_fraction=0.2, valid_fraction=0.25, gap_days=5, window_days=5)
+    # 18 labelled changes: the last 4 (days 14-17) are the test window; cut-off = day 14
+    assert split.info["cutoff"] == day(14).isoformat()
+    assert split.test_index.tolist() == [14, 15, 16, 17]
+    # training: before day 9; row 3 has no label; row 5's incident was known only on day 20
+    assert split.fit_index.tolist() == [0, 1, 2, 4, 5, 6]
+    assert split.fit_label.tolist() == [0, 0, 1, 0, 0, 0]
+    assert split.valid_index.tolist() == [7, 8]
+    assert split.valid_label.tolist() == [1, 0]
+    assert split.info["n_excluded"] == 20 - 6 - 2 - 4
+
+
+def test_split_leaves_out_changes_too_young_at_the_cutoff():
+    frame = _twenty_days()
+    split = time_split(frame, test_fraction=0.2, valid_fraction=0.25, gap_days=2, window_days=5)
+    # training before day 12: day 10 is positive known on day 12 (kept), day 11 too young (out)
+    assert split.train_index.tolist() == [0, 1, 2, 4, 5, 6, 7, 8, 9, 10]
+    assert split.train_label.tolist() == [0, 0, 1, 0, 0, 0, 1, 0, 0, 1]
+    assert split.valid_index.tolist() == [9, 10]
+
+
+def test_split_with_an_explicit_cutoff():
+    frame = _twenty_days()
+    split = time_split(
+        frame, valid_fraction=0.25, gap_days=5, window_days=5, cutoff="2024-01-15T00:00:00Z"
+    )
+    assert split.test_index.tolist() == [14, 15, 16, 17]
+    assert split.info["cutoff"] == day(14).isoformat()
+
+
+def test_public_split_is_chronological_80_20_without_gap():
+    frame = pd.DataFrame(
+        {
+            "commit": list("abcdefghij"),
+            "author_time": [day(i) for i in (0, 1, 2, 3, 4, 5, 6, 6, 8, 9)],
+            "label": [1, 0, 1, 0, 0, 1, 0, 1, 1, 0],
+            "la": range(10),
+        }
+    )
+    split = time_split(frame, test_fraction=0.2, valid_fraction=0.25, mode="public")
+    assert split.test_index.tolist() == [8, 9]
+    # rows 6 and 7 share a second: both stay in training
+    assert split.train_index.tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert split.valid_index.tolist() == [6, 7]
+    assert split.info["gap_days"] == 0.0
+
+
+def test_split_refuses_one_class():
+    frame = _twenty_days()
+    frame["label"] = frame["label"].where(frame["label"].isna(), 0.0)
+    with pytest.raises(RiskmlError, match="one class"):
+        time_split(frame, gap_days=5, window_days=5)
+
+
+# ---------------------------------------------------------------- label history
+
+
+def _history_tables():
+    changes = pd.DataFrame(
+        {
+            "commit": ["A", "B", "C", "D"],
+            "author_time": [day(0), day(1), day(5), day(10)],
+            "author_email": ["u1@x", "u2@x", "U1@x", "u2@x"],
+            "files": ["a/x.py;a/y.py", "b/z.py", "a/x.py", "a/w.py"],
+        }
+    )
+    labels = pd.DataFrame(
+        {
+            "commit": ["A", "B", "C", "D"],
+            "label": [1.0, 1.0, 0.0, np.nan],
+            "known_at": [day(3), day(6), pd.NaT, pd.NaT],
+        }
+    )
+    return changes, labels
+
+
+def test_label_history_counts_only_links_known_before_the_change():
+    changes, labels = _history_tables()
+    out = label_history_features(changes, changes, labels)
+    assert out.to_dict("list") == {
+        # A, B: nothing known yet; C (day 5): A's link (day 3) shares file, dir and author;
+        # D (day 10): A's dir a/, B's author u2
+        "past_incidents_files": [0, 0, 1, 0],
+        "past_incidents_dirs": [0, 0, 1, 1],
+        "past_incidents_author": [0, 0, 1, 1],
+    }
+
+
+def test_label_history_for_a_pending_change():
+    changes, labels = _history_tables()
+    pending = pd.DataFrame(
+        {
+            "commit": ["E", "F"],
+            "author_time": [day(4), day(7)],
+            "author_email": ["u2@x", "u2@x"],
+            "files": ["b/z.py", "b/z.py"],
+        }
+    )
+    out = label_history_features(pending, changes, labels)
+    # B's link becomes known on day 6: after E, before F
+    assert out.values.tolist() == [[0, 0, 0], [1, 1, 1]]
+
+
+def test_build_dataset_joins_labels_and_picks_feature_columns():
+    changes, labels = _history_tables()
+    changes["la"] = [1, 2, 3, 4]
+    changes["touches_critical"] = [True, False, False, True]
+    changes["ai_provenance"] = ["human", "ai_agent", "human", "bot"]
+    changes["subject"] = "x"
+    frame = build_dataset(changes, labels, Config())
+    assert frame["commit"].tolist() == ["A", "B", "C", "D"]
+    assert frame["label"].tolist()[:3] == [1.0, 1.0, 0.0] and np.isnan(frame["label"][3])
+    features, categorical = feature_columns(frame)
+    assert features == [
+        "la",
+        "touches_critical",
+        "past_incidents_files",
+        "past_incidents_dirs",
+        "past_incidents_author",
+        "ai_provenance",
+    ]
+    assert categorical == ["ai_provenance"]
+
+
+# ---------------------------------------------------------------- public layouts
+
+
+def test_load_kamei_layout_ignores_other_columns(tmp_path):
+    path = tmp_path / "k.csv"
+    path.write_text(
+        ",_id,date,bug,__,ns,nd,nf,entrophy,la,ld,lt,fix,ndev,age,nuc,exp,rexp,sexp\n"
+        "0,bbb,200,1,1,1,1,2,0.5,10,2,100,0,3,1.5,4,7,2.5,3\n"
+        "1,aaa,100,0,0,1,1,1,0.0,1,0,50,1,2,0.5,2,5,1.5,1\n"
+    )
+    frame = load_public_dataset(path)
+    assert frame["commit"].tolist() == ["aaa", "bbb"]
+    assert frame["label"].tolist() == [0.0, 1.0]
+    assert frame["entropy"].tolist() == [0.0, 0.5]
+    assert frame["author_time"].tolist() == [
+        pd.Timestamp(100, unit="s", tz="UTC"),
+        pd.Timestamp(200, unit="s", tz="UTC"),
+    ]
+    assert "__" not in frame.columns and "bug" not in frame.columns
+    assert frame.attrs["layout"] == "kamei"
+
+
+def test_load_apachejit_layout(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text(
+        "commit_id,project,buggy,fix,year,author_date,la,ld,nf,nd,ns,ent,ndev,age,nuc,aexp,arexp,asexp\n"
+        "c1,apache/kafka,True,False,2019,1550000000,10,1,2,1,1,0.9,3,10.5,4,100,20.5,30\n"
+        "c0,apache/hive,False,True,2018,1540000000,3,0,1,1,1,0.0,1,2.0,1,5,1.0,2\n"
+    )
+    frame = load_public_dataset(path)
+    assert frame["commit"].tolist() == ["c0", "c1"]
+    assert frame["label"].tolist() == [0.0, 1.0]
+    assert frame["fix"].tolist() == [1.0, 0.0]
+    assert frame["exp"].tolist() == [5.0, 100.0] and frame["sexp"].tolist() == [2.0, 30.0]
+    assert frame["project"].tolist() == ["apache/hive", "apache/kafka"]
+    assert feature_columns(frame)[1] == ["project"]
+
+
+def test_unknown_layout_is_a_user_error(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(RiskmlError, match="unknown layout"):
+        load_public_dataset(path)
+
+
+# ---------------------------------------------------------------- tiers
+
+
+def test_tier_thresholds_by_share():
+    risk = np.arange(100, 0, -1) / 100.0  # 1.00, 0.99, ..., 0.01
+    y = np.zeros(100)
+    thresholds = tier_thresholds(risk, y, TierConfig())
+    # critical: top 3 -> 0.98; high: top 10 -> 0.91; medium: top 30 -> 0.71
+    assert thresholds == {"medium": 0.71, "high": 0.91, "critical": 0.98}
+    tiers = assign_tiers(risk, thresholds)
+    assert [tiers.count(t) for t in ("critical", "high", "medium", "low")] == [3, 7, 20, 70]
+
+
+def test_tier_thresholds_by_target_rate():
+    risk = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    y = np.array([1, 1, 0, 1, 0, 0])
+    tiers = TierConfig(mode="rate", rates={"critical": 1.0, "high": 0.75, "medium": 0.5})
+    # cumulative rates from the top: 1, 1, 2/3, 3/4, 3/5, 1/2
+    assert tier_thresholds(risk, y, tiers) == {"medium": 0.4, "high": 0.6, "critical": 0.8}
+
+
+def test_critical_path_floor():
+    frame = pd.DataFrame({"touches_critical": [True, False, True], "n_critical_files": [1, 0, 2]})
+    thresholds = {"medium": 0.5, "high": 0.7, "critical": 0.9}
+    assert assign_tiers([0.1, 0.1, 0.95], thresholds, frame, "medium") == [
+        "medium",
+        "low",
+        "critical",
+    ]
+    assert assign_tiers([0.1, 0.1, 0.95], thresholds, frame, "") == ["low", "low", "critical"]
+
+
+# ---------------------------------------------------------------- fit on data with known signal
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    changes, labels = synthetic_tables(8000, seed=3, per_day=10)
+    return changes, labels, build_dataset(changes, labels, Config())
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic):
+    return fit(synthetic[2], Config())
+
+
+def test_riskml_beats_lapredict_on_planted_signal(trained):
+    m = trained.metrics
+    assert set(m) >= {"riskml", "lapredict", "kamei_lr", "split", "labels"}
+    assert m["labels"]["proxy"] is False
+    assert m["riskml"]["roc_auc"] > m["lapredict"]["roc_auc"] + 0.03
+    assert m["riskml"]["roc_auc"] > m["kamei_lr"]["roc_auc"]
+    # the planted causes are among the most used features
+    top = trained.importance["feature"].head(8).tolist()
+    assert "la" in top and "first_touch_files" in top
+
+
+def test_metrics_are_on_the_test_window_only(trained, synthetic):
+    frame = synthetic[2]
+    preds = trained.test_predictions
+    cutoff = pd.Timestamp(trained.metrics["split"]["cutoff"])
+    assert (pd.to_datetime(preds["author_time"], utc=True) >= cutoff).all()
+    assert len(preds) == trained.metrics["riskml"]["n"] == trained.metrics["split"]["n_test"]
+    assert preds["label"].tolist() == frame.iloc[trained.split.test_index]["label"].tolist()
+    assert list(preds.columns) == [
+        "commit",
+        "author_time",
+        "label",
+        "effort",
+        "risk_riskml",
+        "risk_lapredict",
+        "risk_kamei_lr",
+        "tier",
+    ]
+    json.dumps(trained.metrics, allow_nan=False)  # strict JSON
+
+
+def test_calibration_matches_the_base_rate(trained):
+    model = trained.metrics["model"]
+    # on the validation slice (where the calibrator was fitted, real class balance)
+    assert abs(model["valid_mean_risk"] - model["valid_base_rate"]) < 0.005
+    # and, looser, on the unseen test window
+    preds = trained.test_predictions
+    assert abs(preds["risk_riskml"].mean() - preds["label"].mean()) < 0.02
+
+
+def test_tier_rates_rise_with_the_tier(trained):
+    rates = trained.metrics["riskml"]["tier_rates"]
+    assert sum(rates[t]["n"] for t in rates) == trained.metrics["split"]["n_test"]
+    assert rates["critical"]["incident_rate"] > rates["low"]["incident_rate"]
+    assert rates["high"]["incident_rate"] > rates["low"]["incident_rate"]
+
+
+def test_leak_free_labels_after_the_cutoff_change_nothing(synthetic):
+    changes, labels, _ = synthetic
+    config = Config()
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, search=False))
+    cutoff = changes["author_time"].iloc[6000]
+    first = fit(build_dataset(changes, labels, config), config, cutoff=cutoff)
+
+    # rewrite history after the cut-off: drop every link known after it, flip test labels,
+    # and make new links known after it for old changes
+    changed = labels.copy()
+    late = changes["author_time"] >= cutoff
+    changed.loc[(changed["known_at"] >= cutoff) & ~late, ["label", "known_at"]] = [0.0, pd.NaT]
+    changed.loc[late & changed["label"].notna(), "label"] = 1.0 - changed["label"]
+    changed.loc[late & (changed["label"] == 1.0), "known_at"] = cutoff + pd.Timedelta(days=1)
+    rng = np.random.default_rng(0)
+    old_clean = changed.index[(changed["label"] == 0.0) & ~late]
+    for i in rng.choice(old_clean, size=200, replace=False):
+        changed.loc[i, ["label", "known_at"]] = [1.0, cutoff + pd.Timedelta(days=3)]
+    second = fit(build_dataset(changes, changed, config), config, cutoff=cutoff)
+
+    probe = build_dataset(changes, labels, config)
+    assert first.split.train_index.tolist() == second.split.train_index.tolist()
+    assert first.split.train_label.tolist() == second.split.train_label.tolist()
+    assert np.array_equal(first.model.risk(probe), second.model.risk(probe))
+    assert first.model.thresholds == second.model.thresholds
+    # ... while the test window's verdict did change
+    assert first.metrics["riskml"]["roc_auc"] != second.metrics["riskml"]["roc_auc"]
+
+
+def test_save_load_predict_roundtrip(trained, synthetic, tmp_path):
+    frame = synthetic[2].tail(50)
+    model = trained.model
+    model.save(tmp_path / "m")
+    assert {p.name for p in (tmp_path / "m").iterdir()} == {
+        "booster.txt",
+        "calibrator.joblib",
+        "model.json",
+    }
+    loaded = TrainedModel.load(tmp_path / "m")
+    assert np.allclose(loaded.risk(frame), model.risk(frame), rtol=0, atol=1e-12)
+    assert loaded.thresholds == model.thresholds
+    out = loaded.predict(frame, k=3)
+    assert list(out.columns) == ["risk", "tier", "reasons"]
+    assert out.index.equals(frame.index)
+    assert set(out["tier"]) <= {"low", "medium", "high", "critical"}
+    for reasons in out["reasons"]:
+        assert len(reasons) == 3
+        assert all(set(r) == {"feature", "value", "effect", "text"} for r in reasons)
+        effects = [r["effect"] for r in reasons if r["effect"] > 0]
+        assert effects == sorted(effects, reverse=True)
+
+
+def test_missing_columns_are_missing_values(trained, synthetic):
+    frame = synthetic[2].tail(5).drop(columns=["exp", "ai_provenance", "files"])
+    risk = trained.model.risk(frame)
+    assert risk.shape == (5,) and np.all((risk > 0) & (risk < 1))
+
+
+def test_reason_texts_read_like_sentences(trained):
+    row = pd.DataFrame(
+        {
+            "la": [400],
+            "n_critical_files": [3],
+            "touches_critical": [True],
+            "critical_areas": ["payments"],
+            "first_touch_files": [2],
+            "exp": [0],
+            "author_time": [day(0)],
+        }
+    )
+    reasons = trained.model.reasons(row, k=20)[0]
+    texts = {r["feature"]: r["text"] for r in reasons}
+    assert texts["la"].startswith("adds 400 lines")
+    if "n_critical_files" in texts:
+        assert texts["n_critical_files"].startswith("touches 3 files on critical paths (payments)")
+
+
+def test_load_rejects_a_directory_without_a_model(tmp_path):
+    with pytest.raises(RiskmlError, match="not a saved riskml model"):
+        TrainedModel.load(tmp_path)
