@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from riskml.errors import RiskmlError
@@ -135,50 +135,70 @@ def _parse_commit(chunk: bytes) -> dict:
     }
 
 
-def _log_stream(repo: Path, shas: list[str]) -> tuple[list[dict], int]:
-    """Run one batched ``git log`` over ``shas``; return the complete records and git's status.
+class _LogStream:
+    """One batched ``git log`` over ``shas``, parsed while git writes it.
 
-    When git dies part-way (a blob missing from the object store), the records before the one
-    it was writing are complete; the caller retries the rest.
+    Iterating yields the records git finished; a record is only complete once the next one's
+    mark arrived (or git exited cleanly). After iteration ``code`` is git's exit status and
+    ``error`` its first stderr line. When git dies part-way (a blob missing from the object
+    store), the records before the one it was writing have been yielded.
     """
-    proc = subprocess.Popen(
-        ["git", "-C", str(repo), "log", "--no-walk=unsorted", "--stdin", *_LOG_OPTS,
-         f"--format={_FORMAT}"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=git_env(),
-    )  # fmt: skip
-    feeder = threading.Thread(target=_feed, args=(proc.stdin, shas), daemon=True)
-    feeder.start()
-    stderr: list[bytes] = []
-    drain = threading.Thread(target=lambda: stderr.append(proc.stderr.read()), daemon=True)
-    drain.start()
-    records = []
-    buf = b""
-    while True:
-        block = proc.stdout.read(1 << 20)
-        if not block:
-            break
-        buf += block
-        parts = buf.split(_MARK)
-        buf = parts.pop()
-        records.extend(_parse_commit(p) for p in parts if p)
-    code = proc.wait()
-    feeder.join()
-    drain.join()
-    if buf and code == 0:
-        records.append(_parse_commit(buf))
-    if code != 0:
-        _log_stream.last_error = b"".join(stderr).decode("utf-8", "replace").strip()
-    return records, code
+
+    def __init__(self, repo: Path, shas: list[str]) -> None:
+        self.repo, self.shas = repo, shas
+        self.code: int | None = None
+        self.error = ""
+
+    def __iter__(self) -> Iterator[dict]:
+        proc = subprocess.Popen(
+            ["git", "-C", str(self.repo), "log", "--no-walk=unsorted", "--stdin", *_LOG_OPTS,
+             f"--format={_FORMAT}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=git_env(),
+        )  # fmt: skip
+        feeder = threading.Thread(target=_feed, args=(proc.stdin, self.shas), daemon=True)
+        feeder.start()
+        stderr: list[bytes] = []
+        drain = threading.Thread(target=lambda: stderr.append(proc.stderr.read()), daemon=True)
+        drain.start()
+        buf = b""
+        try:
+            while True:
+                block = proc.stdout.read1(1 << 20)  # what is there: parse while git works
+                if not block:
+                    break
+                buf += block
+                if _MARK not in block and len(block) < len(buf):
+                    continue
+                parts = buf.split(_MARK)
+                buf = parts.pop()
+                for part in parts:
+                    if part:
+                        yield _parse_commit(part)
+            self.code = proc.wait()
+            if buf and self.code == 0:
+                for part in buf.split(_MARK):
+                    if part:
+                        yield _parse_commit(part)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            feeder.join()
+            drain.join()
+            proc.stdout.close()
+        if self.code:
+            lines = b"".join(stderr).decode("utf-8", "replace").strip().splitlines()
+            self.error = lines[0].removeprefix("fatal: ") if lines else "unknown error"
 
 
 def _feed(pipe, shas: list[str]) -> None:
     try:
         pipe.write("".join(f"{s}\n" for s in shas).encode())
         pipe.close()
-    except BrokenPipeError:
+    except (BrokenPipeError, ValueError):
         pass
 
 
@@ -187,65 +207,65 @@ def _count_lines(data: bytes) -> int:
     return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
-def blob_lines(repo: Path, blobs: Iterable[str]) -> dict[str, int | None]:
-    """Line counts of blobs via one ``git cat-file --batch`` stream; None for a missing blob."""
-    wanted = list(dict.fromkeys(blobs))
-    if not wanted:
-        return {}
-    proc = subprocess.Popen(
-        ["git", "-C", str(repo), "cat-file", "--batch"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=git_env(),
-    )
-    feeder = threading.Thread(target=_feed, args=(proc.stdin, wanted), daemon=True)
-    feeder.start()
-    out: dict[str, int | None] = {}
-    reader = proc.stdout
-    for sha in wanted:
-        header = reader.readline().split()
-        if len(header) != 3:
-            out[sha] = None
-            continue
-        size = int(header[2])
-        data = reader.read(size)
-        reader.read(1)
-        out[sha] = _count_lines(data) if header[1] == b"blob" else 0
-    proc.wait()
-    feeder.join()
-    return out
+class BlobLines:
+    """Line counts of blobs: derived from an earlier change (``lines(new) = lines(old) + added -
+    deleted``) whenever possible, else read through one persistent ``git cat-file --batch``."""
 
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self.known: dict[str, int | None] = {}
+        self._proc: subprocess.Popen | None = None
 
-def _fill_lines_before(repo: Path, records: list[dict]) -> None:
-    """Set ``lines_before`` of every file: exact line count in the parent (0 new/binary/gitlink).
+    def _read(self, sha: str) -> int | None:
+        if self._proc is None:
+            self._proc = subprocess.Popen(
+                ["git", "-C", str(self.repo), "cat-file", "--batch"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=git_env(),
+            )
+        proc = self._proc
+        proc.stdin.write(sha.encode() + b"\n")
+        proc.stdin.flush()
+        header = proc.stdout.readline().split()
+        if len(header) != 3:  # "<sha> missing"
+            return None
+        data = proc.stdout.read(int(header[2]))
+        proc.stdout.read(1)
+        return _count_lines(data) if header[1] == b"blob" else 0
 
-    A blob changed earlier in the same batch is derived from that change instead of read.
-    A record whose pre-change blob is missing gets ``lines_before`` None on that file.
-    """
-    derived: set[str] = set()
-    fetch: list[str] = []
-    for rec in records:
+    def fill(self, rec: dict) -> bool:
+        """Set ``lines_before`` on every file of ``rec``; False when a needed blob is missing.
+
+        Exact line count in the parent; 0 for new, binary and submodule (gitlink) entries.
+        """
+        ok = True
         for f in rec["files"]:
-            if f["binary"] or f["_gitlink"]:
-                continue
-            if f["status"] in "MR" and f["_old_blob"] not in derived:
-                fetch.append(f["_old_blob"])
-            if f["status"] != "D":
-                derived.add(f["_new_blob"])
-    lines: dict[str, int | None] = blob_lines(repo, fetch) if fetch else {}
-    for rec in records:
-        for f in rec["files"]:
-            if f["binary"] or f["_gitlink"] or f["status"] == "A":
+            plain = not f["binary"] and not f["_gitlink"]
+            if not plain or f["status"] == "A":
                 before = 0
             elif f["status"] == "D":
-                before = f["deleted"]
+                before = f["deleted"]  # every line of a deleted text file is a deleted line
             else:
-                before = lines.get(f["_old_blob"])
+                old = f["_old_blob"]
+                if old in self.known:
+                    before = self.known[old]
+                else:
+                    before = self.known[old] = self._read(old)
             f["lines_before"] = before
-            if not f["binary"] and not f["_gitlink"] and f["status"] != "D":
-                new = None if before is None else before + f["added"] - f["deleted"]
-                lines.setdefault(f["_new_blob"], new)
+            if before is None:
+                ok = False
+            elif plain and f["status"] != "D":
+                self.known.setdefault(f["_new_blob"], before + f["added"] - f["deleted"])
+        return ok
+
+    def close(self) -> None:
+        if self._proc is not None:
+            self._proc.stdin.close()
+            self._proc.wait()
+            self._proc.stdout.close()
+            self._proc = None
 
 
 def _clean(rec: dict) -> dict:
@@ -255,52 +275,53 @@ def _clean(rec: dict) -> dict:
     return rec
 
 
-def records_for(repo: str | Path, shas: list[str]) -> list[dict]:
-    """Raw records (docs/architecture.md) of ``shas``, in the order given.
+def iter_records(repo: str | Path, shas: list[str]) -> Iterator[dict]:
+    """Raw records (docs/architecture.md) of ``shas`` in the order given, as git produces them.
 
-    Merges come back with their identity and no files. A commit git cannot diff (a blob
+    Merges come back with their identity and no files. A commit git cannot read (a blob
     missing from the object store) is left out with a :class:`MiningWarning`.
     """
     repo = Path(repo)
-    shas = list(shas)
-    records: list[dict] = []
-    todo = shas
-    while todo:
-        got, code = _log_stream(repo, todo)
-        if code == 0:
-            records.extend(got)
-            break
-        # Only records followed by another commit's mark are complete; git died on the next one
-        # (or on the one after, which the retry below then finds at the head of the rest).
-        records.extend(got)
-        done = len(got)
-        if done >= len(todo):
-            break
-        bad = todo[done]
-        alone, code1 = _log_stream(repo, [bad])
-        if code1 == 0 and alone:
-            records.extend(alone)
-        else:
-            reason = getattr(_log_stream, "last_error", "").splitlines()
-            warnings.warn(
-                f"skipped commit {bad[:12]}: git cannot read it "
-                f"({reason[0] if reason else 'unknown error'})",
-                MiningWarning,
-                stacklevel=2,
-            )
-        todo = todo[done + 1 :]
-    _fill_lines_before(repo, records)
-    kept = []
-    for rec in records:
-        if any(f["lines_before"] is None for f in rec["files"]):
-            warnings.warn(
-                f"skipped commit {rec['commit'][:12]}: a blob before the change is missing",
-                MiningWarning,
-                stacklevel=2,
-            )
-            continue
-        kept.append(_clean(rec))
-    return kept
+    todo = list(shas)
+    lines = BlobLines(repo)
+    try:
+        while todo:
+            stream = _LogStream(repo, todo)
+            done = 0
+            for rec in stream:
+                done += 1
+                if lines.fill(rec):
+                    yield _clean(rec)
+                else:
+                    _warn(
+                        f"skipped commit {rec['commit'][:12]}: a blob before the change is missing"
+                    )
+            if stream.code == 0 or done >= len(todo):
+                break
+            # git died on the commit after the last complete one (or, if that one's end was cut
+            # off, on a later one that the next round finds at the head of the rest).
+            bad = todo[done]
+            alone = _LogStream(repo, [bad])
+            got = list(alone)
+            if alone.code == 0 and got:
+                if lines.fill(got[0]):
+                    yield _clean(got[0])
+                else:
+                    _warn(f"skipped commit {bad[:12]}: a blob before the change is missing")
+            else:
+                _warn(f"skipped commit {bad[:12]}: git cannot read it ({alone.error})")
+            todo = todo[done + 1 :]
+    finally:
+        lines.close()
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, MiningWarning, stacklevel=3)
+
+
+def records_for(repo: str | Path, shas: list[str]) -> list[dict]:
+    """Raw records (docs/architecture.md) of ``shas``, in the order given (see iter_records)."""
+    return list(iter_records(repo, shas))
 
 
 def list_commits(repo: str | Path, rev: str = "HEAD") -> list[tuple[str, list[str], int]]:
@@ -391,9 +412,12 @@ def record_for_worktree(repo: str | Path, author_email: str) -> dict:
 
 
 def _finish_single(repo: Path, rec: dict) -> dict:
-    _fill_lines_before(repo, [rec])
-    if any(f["lines_before"] is None for f in rec["files"]):
-        raise RiskmlError(f"a blob before the change {rec['commit'][:12]} is missing")
+    lines = BlobLines(repo)
+    try:
+        if not lines.fill(rec):
+            raise RiskmlError(f"a blob before the change {rec['commit'][:12]} is missing")
+    finally:
+        lines.close()
     return _clean(rec)
 
 

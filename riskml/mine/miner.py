@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import sys
+import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from riskml.config import Config, data_paths, load_config
@@ -26,8 +28,10 @@ from riskml.mine.table import normalize, read_table, table_format, to_frame, wri
 
 # Below this many new commits the progress bar stays off in "auto" mode.
 PROGRESS_MIN_COMMITS = 1000
-# Extraction is cut into more ranges than workers so the progress bar moves.
+# With several workers, history is cut into ranges of about this many commits (at least one
+# range per worker); fewer commits than two small ranges are not worth a process pool.
 CHUNK_COMMITS = 2000
+MIN_CHUNK_COMMITS = 200
 
 
 def order_commits(commits: list[tuple[str, list[str], int]]) -> list[tuple[tuple, list[str]]]:
@@ -53,33 +57,36 @@ def _extract_job(repo: Path, shas: list[str]) -> tuple[list[dict], list[str]]:
     return records, [str(w.message) for w in caught if issubclass(w.category, MiningWarning)]
 
 
-def _extract(repo: Path, shas: list[str], workers: int, bar) -> list[dict]:
-    n_chunks = workers
-    if bar is not None and len(shas) > CHUNK_COMMITS:
-        n_chunks = max(workers, -(-len(shas) // CHUNK_COMMITS))
-    chunks = list(extract.iter_chunks(shas, n_chunks))
-    if workers <= 1 or len(chunks) <= 1:
-        results = (_extract_job(repo, c) for c in chunks)
-    else:
-        from joblib import Parallel, delayed
+def _records(repo: Path, shas: list[str], workers: int) -> Iterator[dict]:
+    """Records of ``shas`` in order. One worker streams from git in this process (the history
+    pass overlaps git's work); more workers extract contiguous ranges in processes, and the
+    history pass consumes each range as soon as it is back."""
+    if workers <= 1 or len(shas) < 2 * MIN_CHUNK_COMMITS:
+        yield from extract.iter_records(repo, shas)
+        return
+    from joblib import Parallel, delayed
 
-        results = Parallel(n_jobs=workers, backend="loky", return_as="generator")(
-            delayed(_extract_job)(repo, c) for c in chunks
-        )
-    records: list[dict] = []
-    for chunk, (recs, problems) in zip(chunks, results, strict=True):
+    n_chunks = max(workers, -(-len(shas) // CHUNK_COMMITS))
+    chunks = list(extract.iter_chunks(shas, n_chunks))
+    results = Parallel(n_jobs=workers, backend="loky", return_as="generator")(
+        delayed(_extract_job)(repo, c) for c in chunks
+    )
+    for recs, problems in results:
         for message in problems:
             warnings.warn(message, MiningWarning, stacklevel=3)
-        records.extend(recs)
-        if bar is not None:
-            bar.update(len(chunk))
-    return records
+        yield from recs
 
 
-def _attach_notes(repo: Path, records: list[dict], config: Config) -> None:
-    notes = read_ai_notes(repo, config.ai.notes_ref)
-    for rec in records:
-        rec["ai_note"] = notes.get(rec["commit"])
+def _preload() -> threading.Thread:
+    """Import pandas/pyarrow in a thread while git works (they take most of a second)."""
+
+    def load() -> None:
+        import pandas  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    return thread
 
 
 def mine(
@@ -182,18 +189,22 @@ def mine(
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), unit="commit", desc=f"mining {name}", file=sys.stderr)
+    preload = _preload()
+    notes = read_ai_notes(top, cfg.ai.notes_ref)
+    keys = {key[2]: key for key, _ in todo}
+    rows = []
     try:
-        records = _extract(top, [key[2] for key, _ in todo], workers, bar)
+        for rec in _records(top, [key[2] for key, _ in todo], workers):
+            rec["ai_note"] = notes.get(rec["commit"])
+            rows.append(state.add(rec, keys[rec["commit"]]))
+            if bar is not None:
+                bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    _attach_notes(top, records, cfg)
-    keys = {key[2]: key for key, _ in todo}
-    rows = []
-    for rec in records:
-        rows.append(state.add(rec, keys[rec["commit"]]))
     for key, _ in todo:
         state.seen.add(key[2])  # commits git could not read stay skipped on later runs
+    preload.join()
 
     new = to_frame(rows)
     if old is None or len(new):
