@@ -77,7 +77,7 @@ def test_demo_registers_a_champion_and_one_trends_point_per_week(demo_run):
     assert proc.returncode == 0, proc.stderr[-3000:]
     client = MlflowClient(tracking_uri=f"sqlite:///{clone / 'mlflow.db'}")
     champion = client.get_model_version_by_alias("change-risk", "champion")
-    assert champion.version == "1"
+    assert str(champion.version) == "1"
 
     changes = pd.read_parquet(clone / "data" / "demo" / "changes.parquet")
     times = pd.to_datetime(changes["author_time"], utc=True).dt.tz_convert(None)
