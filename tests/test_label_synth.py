@@ -16,20 +16,22 @@ import pytest
 from riskml.label import label
 
 # Thresholds, from what the labeller measured on 400-commit generated repositories (seeds 7, 1,
-# 2, 3; see docs/labels.md):
-#   incident mode, SZZ links: precision 1.00 on every seed; recall against the culprits whose
-#   incident has a fix (listed, or naming the id) 17/19, 26/30, 26/28, 23/25 (0.87 at worst).
-#   The misses are fixes that change no line of their culprit (the generator flags them
-#   `no_culprit_lines`; blame-based SZZ cannot see them). Precision is 1.00 only because fixes'
-#   edits to test files are not traced (label.szz_skip_tests): with them it was 0.77.
-#   proxy mode (no incidents file), all positives: precision 0.57 / 0.64 / 0.78 / 0.70 (bug
-#   fixes that are not incident fixes blame innocent lines), recall 0.88 / 0.90 / 0.90 / 0.88.
-# The floors sit about 0.1 under the worst seed, so a small change in the generator's mix does
-# not flip the test while a real regression in linking does.
+# 2, 3, 4, 5) and one of 2000 commits (seed 0); see docs/labels.md:
+#   incident mode, SZZ links: precision 1.00 on every repository (it was 0.77 before fixes'
+#   edits to test files were left untraced, label.szz_skip_tests). Recall of the culprits SZZ
+#   can recover (the incident has a fix that changes a line of its culprit) 1.00 everywhere.
+#   Recall of all culprits whose incident has a fix (listed, or naming the id): 1.00, 0.94,
+#   0.97, 0.74, 0.94, 0.96 and 0.90 — the misses are all fixes the generator flags
+#   `no_culprit_lines` (they touch only CHANGELOG.md or tests), invisible to blame-based SZZ.
+#   proxy mode (no incidents file), all positives: precision 0.54–0.72 on 400 commits, 0.46 on
+#   2000 (bug fixes that are not incident fixes blame innocent lines); recall 0.79–0.96.
+# Each floor sits at least 0.1 under the worst repository measured, so a change in the
+# generator's mix does not flip the test while a real regression in linking does.
 SZZ_PRECISION_MIN = 0.9
-SZZ_RECALL_MIN = 0.75
-PROXY_PRECISION_MIN = 0.45
-PROXY_RECALL_MIN = 0.75
+SZZ_RECOVERABLE_RECALL_MIN = 0.9
+SZZ_RECALL_MIN = 0.6
+PROXY_PRECISION_MIN = 0.35
+PROXY_RECALL_MIN = 0.65
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,10 @@ def synth(synth_small, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("label_synth")
     changes = mine(synth_small.repo, out=out / "changes.parquet")
-    truth = pd.read_csv(synth_small.truth, dtype={"incident_id": "string", "link": "string"})
+    truth = pd.read_csv(
+        synth_small.truth,
+        dtype={"incident_id": "string", "link": "string", "fix_for": "string", "flags": "string"},
+    )
     incidents = pd.read_csv(synth_small.incidents, dtype=str)
     result = label(synth_small.repo, changes, synth_small.incidents)
     joined = result.labels.merge(truth, on="commit", how="left", suffixes=("", "_truth"))
@@ -77,16 +82,25 @@ def test_reverted_culprits_are_recovered_exactly(synth):
 
 
 def test_szz_positives_against_ground_truth(synth):
-    j = synth["joined"]
+    j, truth = synth["joined"], synth["truth"]
     szz = _set(j, j["label_source"] == "szz_incident")
+    positives = _set(j, j["label"] == 1)
     culprits = _set(j, j["is_culprit"] == 1)
     traceable = _set(j, j["link"].isin(["fix", "message"]))
+    # incidents whose every fix changes no line of the culprit: SZZ cannot see them
+    fixes = truth[truth["fix_for"].notna()]
+    blind_fix = fixes["flags"].fillna("").str.contains("no_culprit_lines")
+    blind = set(blind_fix.groupby(fixes["fix_for"]).all().loc[lambda s: s].index)
+    recoverable = traceable - _set(j, j["incident_id"].isin(blind))
+    assert recoverable and szz
     precision = len(szz & culprits) / len(szz)
-    recall = len(szz & traceable) / len(traceable)
     assert precision >= SZZ_PRECISION_MIN, (precision, len(szz))
-    assert recall >= SZZ_RECALL_MIN, (recall, len(traceable))
+    recall = len(szz & recoverable) / len(recoverable)
+    assert recall >= SZZ_RECOVERABLE_RECALL_MIN, (recall, len(recoverable))
+    recall_all = len(positives & traceable) / len(traceable)
+    assert recall_all >= SZZ_RECALL_MIN, (recall_all, len(traceable))
     # nothing labelled positive is innocent beyond what SZZ got wrong
-    assert _set(j, j["label"] == 1) - culprits <= szz
+    assert positives - culprits <= szz
 
 
 def test_proxy_labels_against_ground_truth(synth):
