@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 AI_CLASSES = ("ai_assisted", "ai_agent")
+SMOOTH_PERIODS = 4  # rolling window of the per-area chart (the logged series are not smoothed)
 # Friendly period names accepted besides pandas period aliases.
 PERIOD_ALIASES = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
@@ -397,13 +398,18 @@ def write_charts(table: pd.DataFrame, out_dir: Path) -> list[Path]:
         ax.set_title("Incidents caused by each period's changes")
         save(fig, "incidents.png")
 
-    area_cols = [c for c in table.columns if c.startswith("area.") and c.endswith(".mean_risk")]
+    area_cols = [
+        c for c in table.columns if c.startswith("area.") and c.split(".")[2:] == ["mean_risk"]
+    ]
     if area_cols:
+        # Weekly means of a few changes jump around: draw a rolling mean over 4 periods.
         fig, ax = plt.subplots(figsize=(10, 4.5))
         for col in area_cols:
-            ax.plot(x, table[col], marker=".", label=col.split(".")[1])
-        ax.plot(x, table["mean_risk"], color="#444444", linestyle=":", label="all changes")
-        ax.set_ylabel("mean risk")
+            smooth = table[col].rolling(SMOOTH_PERIODS, min_periods=1).mean()
+            ax.plot(x, smooth, label=col.split(".")[1])
+        overall = table["mean_risk"].rolling(SMOOTH_PERIODS, min_periods=1).mean()
+        ax.plot(x, overall, color="#444444", linestyle=":", label="all changes")
+        ax.set_ylabel(f"mean risk (rolling mean of {SMOOTH_PERIODS} periods)")
         ax.set_title("Mean risk per critical area")
         ax.legend(loc="upper left")
         save(fig, "areas.png")
