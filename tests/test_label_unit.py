@@ -563,3 +563,18 @@ def test_changes_from_another_repository_are_a_user_error(story, tmp_path):
         label(story["repo"], story["changes"], cutoff="soon")
     with pytest.raises(RiskmlError, match="lacks column"):
         label(story["repo"], story["changes"].drop(columns=["author_time"]))
+
+
+def test_a_culprit_newer_than_its_incident_is_known_from_its_own_time(story, tmp_path):
+    c = story["c"]
+    path = tmp_path / "late.jsonl"
+    path.write_text(
+        json.dumps(
+            {"incident_id": "INC-9", "opened_at": "2024-01-20", "culprit_commits": [c["other"]]}
+        )
+        + "\n"
+    )
+    res = label(story["repo"], story["changes"], path)
+    rows = rows_by_name(res, story["c"])
+    assert rows["other"] == (1, "culprit", "INC-9", None, T("2024-03-01T10:00:00Z"))
+    assert res.report["culprits_after_incident_opened"] == [f"INC-9: {c['other']}"]

@@ -5,7 +5,7 @@ that is an incident's fix (listed in ``fix_commits`` or naming the incident id);
 incident's fix commits; with no incidents file, proxy SZZ from bug-fix commits and every revert.
 
 ``known_at`` is when a link could first be known: the incident's ``opened_at`` for a named
-culprit; the later of ``opened_at`` and the revert/fix commit time for revert and SZZ links
+culprit (its commit time if that is later: the file's error, reported); the later of ``opened_at`` and the revert/fix commit time for revert and SZZ links
 (tracing needs the fix to exist); the revert/fix commit time for proxy links. A change with
 several links takes the strongest source, every incident id, the most severe severity and the
 earliest ``known_at``. Links not knowable by the cut-off are ignored.
@@ -188,11 +188,18 @@ def label(
                 else:
                     unknown_mentions.add(iid)
         stats["unknown_incident_ids_in_messages"] = sorted(unknown_mentions)
+        late_culprits: list[str] = []
+        stats["culprits_after_incident_opened"] = late_culprits
         extra_times = _times_outside(repo, [f for fs in fixes_of.values() for f in fs], ctime)
         for iid, rec in by_id.items():
             opened = rec.opened_at
             for c in rec.culprit_commits:
-                add(c, "culprit", iid, rec.severity, opened)
+                # A culprit committed after its incident opened is the file's word against
+                # the clock: kept, but never known before the change itself existed.
+                ct = ctime.get(c)
+                if ct is not None and ct > opened:
+                    late_culprits.append(f"{iid}: {c}")
+                add(c, "culprit", iid, rec.severity, opened if ct is None else max(opened, ct))
             for f in fixes_of[iid]:
                 ftime = ctime.get(f, extra_times.get(f))
                 known = max(opened, ftime) if ftime is not None else opened
@@ -337,7 +344,9 @@ def _files_per_commit(changes) -> dict[str, int]:
 
 def _fix_flags(changes, messages, cfg: Config) -> list[bool]:
     if "fix" in changes.columns:
-        return [bool(v) if v == v and v is not None else False for v in changes["fix"]]
+        import pandas as pd
+
+        return [False if pd.isna(v) else bool(v) for v in changes["fix"]]
     rx = re.compile(cfg.mine.fix_pattern)
     return [bool(rx.search(messages.get(str(s), ""))) for s in changes["commit"]]
 
