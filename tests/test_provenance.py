@@ -793,12 +793,7 @@ def test_ai_line_share(note, added, expected):
 
 
 def test_generated_repository_matches_truth(synth_small):
-    """Classify every commit of a generated repo as written (raw %an/%ae) and compare with truth.csv.
-
-    Two definitions differ on purpose from the generator's truth and are expected explicitly:
-    an author name ending " (aider)" is ``ai_agent`` (provenance.md's author-name rule), and
-    ``Assisted-by: gemini-cli:…`` names the tool ``gemini``.
-    """
+    """Classify every commit of a generated repo as written (raw %an/%ae) and compare with truth.csv."""
     import csv
 
     repo = synth_small.repo
@@ -825,15 +820,10 @@ def test_generated_repository_matches_truth(synth_small):
             continue
         sha, name, email, message = record.lstrip("\n").split("\x00")
         row = truth[sha]
-        expected = (row["ai_provenance"], row["ai_tool"])
-        if name.endswith(" (aider)"):
-            expected = ("ai_agent", "aider")
-        elif "\nAssisted-by: gemini-cli:" in message:
-            expected = ("ai_assisted", "gemini")
         got = classify(name, email, message)
-        assert got[:2] == expected, (sha, name, email, message)
+        assert got[:2] == (row["ai_provenance"], row["ai_tool"]), (sha, name, email, message)
         assert (got[2] == "") == (got[0] == "human")
-        classes.add(got[0])
+        classes.add(got[:2])
         share = ai_line_share(notes.get(sha), int(row["la"]))
         if row["ai_lines"]:
             assert share == int(row["ai_lines"]) / int(row["la"])
@@ -841,4 +831,6 @@ def test_generated_repository_matches_truth(synth_small):
             assert share is None
         seen += 1
     assert seen == len(truth)
-    assert classes == {"human", "ai_assisted", "ai_agent", "bot"}
+    # the generated repo exercises the look-alike humans and several tools in every class
+    assert {c for c, _ in classes} == {"human", "ai_assisted", "ai_agent", "bot"}
+    assert len(classes) >= 8
