@@ -79,7 +79,7 @@ WORKDAY = int(9.5 * HOUR)
 RISK_INTERCEPT = -5.2
 RISK_CHURN = 0.55  # per log1p(lines added + deleted)
 RISK_FIRST_TOUCH = 1.6  # share of touched pre-existing files the author never changed
-RISK_NOVICE = 1.3  # exp(-earlier commits / 15): new authors
+RISK_NOVICE = 1.3  # exp(-earlier commits / max(15, commits / 100)): new authors
 RISK_CRITICAL = 0.9  # touches payments/auth/infra/migrations
 RISK_AI = 0.3
 RISK_AI_CRITICAL = 1.6  # AI-written change to critical code
@@ -519,6 +519,8 @@ class _Generator:
         self.span_days = min(1460.0, max(120.0, commits * 0.55))
         workdays = self.span_days * 5 / 7
         self.mean_gap = workdays * WORKDAY / commits
+        # "new to the codebase" in commits grows with the history, so the base rate holds steady
+        self.novice_scale = max(15.0, commits / 100)
         self.wclock = 0.0
         self.files: dict[int, File] = {}  # main line's files
         self.by_path: dict[str, int] = {}
@@ -687,7 +689,7 @@ class _Generator:
             first = sum(1 for fid in touched_before if fid not in known) / len(touched_before)
         else:
             first = 0.5
-        novice = math.exp(-self.person_commits.get(c.key, 0) / 15)
+        novice = math.exp(-self.person_commits.get(c.key, 0) / self.novice_scale)
         ai = c.ai_class in ("ai_agent", "ai_assisted")
         z = (
             RISK_INTERCEPT
@@ -900,6 +902,7 @@ class _Generator:
                 if test is not None and test not in self.locked and files[test] not in chosen:
                     chosen.append(files[test])
         bugfix = not branch and r.random() < 0.08 and bool(chosen)
+        late = self.produced >= self.total // 3
         if not branch:
             c.before = {f.fid: (f.path, f.copy()) for f in chosen}
         for f in chosen:
@@ -919,12 +922,10 @@ class _Generator:
                 c.before[f.fid] = (f.path, None)
             if branch:
                 self.locked[f.fid] = branch.name
-        if not branch and area in ("web", "docs") and r.random() < 0.12:
-            f = files[
-                self.by_path[
-                    "web/static/logo.png" if area == "web" else "docs/img/architecture.png"
-                ]
-            ]
+        want_binary = area in ("web", "docs") and r.random() < 0.12
+        if not branch and (want_binary or (late and "binary" not in self.seen)):
+            png = "web/static/logo.png" if area == "web" else "docs/img/architecture.png"
+            f = files[self.by_path[png]]
             if f.fid not in self.locked:
                 if c.before is not None:
                     c.before[f.fid] = (f.path, f.copy())
@@ -932,6 +933,7 @@ class _Generator:
                 touched.append(f)
                 touched_before.append(f.fid)
                 c.flags.append("binary")
+                self.seen.add("binary")
         if not branch and r.random() < 0.03:
             self._add_dependency(c, touched, touched_before)
         ops += [self._op_m(f) for f in touched]
