@@ -16,6 +16,7 @@ iteration order reaches the stream, so a seed always gives the same SHAs.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import heapq
 import json
@@ -1499,7 +1500,19 @@ def _prepare(out: Path) -> None:
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RiskmlError(f"--out {out}: cannot create: {exc.strerror}") from None
+
+
+def _unique_prefix(sha: str, length: int, objects: list[str]) -> str:
+    """``sha[:length]``, lengthened until no other object in the repository shares it."""
+    i = bisect.bisect_left(objects, sha)
+    neighbours = [objects[j] for j in (i - 1, i + 1) if 0 <= j < len(objects)]
+    while length < 40 and any(o.startswith(sha[:length]) for o in neighbours):
+        length += 1
+    return sha[:length]
 
 
 def _iso(t: int) -> str:
@@ -1522,6 +1535,8 @@ def generate(
         start_day = date.fromisoformat(start)
     except (TypeError, ValueError):
         raise RiskmlError(f"--start must be a date YYYY-MM-DD, got {start!r}") from None
+    if shutil.which("git") is None:
+        raise RiskmlError("git is not installed (riskml synth runs git fast-import)")
     out = Path(out)
     _prepare(out)
     repo = out / "repo"
@@ -1558,10 +1573,24 @@ def generate(
             env=env,
             capture_output=True,
         )
+        listing = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(repo),
+                "cat-file",
+                "--batch-all-objects",
+                "--batch-check=%(objectname)",
+            ],
+            check=True,
+            env=env,
+            capture_output=True,
+        ).stdout
+        objects = sorted(listing.decode().split())
     end = max(max(c.time, c.ctime) for c in gen.commits)
     incidents = out / "incidents.csv"
     truth = out / "truth.csv"
-    _write_incidents(incidents, gen.incidents, shas, end)
+    _write_incidents(incidents, gen.incidents, shas, end, objects)
     _write_truth(truth, gen.commits, shas, end)
     (out / MARKER_FILE).write_text(
         json.dumps({"commits": commits, "seed": seed, "start": start}, sort_keys=True) + "\n"
@@ -1569,14 +1598,16 @@ def generate(
     return SynthResult(repo=repo, incidents=incidents, truth=truth)
 
 
-def _write_incidents(path: Path, incidents: list[Incident], shas: dict[int, str], end: int) -> None:
+def _write_incidents(
+    path: Path, incidents: list[Incident], shas: dict[int, str], end: int, objects: list[str]
+) -> None:
     rows = []
     for inc in incidents:
         if inc.opened > end:
             continue
         culprits = fixes = ""
         if inc.kind == "culprit":
-            culprits = shas[inc.culprit.mark][: inc.culprit_prefix]
+            culprits = _unique_prefix(shas[inc.culprit.mark], inc.culprit_prefix, objects)
         if inc.list_fix and inc.fixes:
             fixes = ";".join(shas[f.mark] for f in inc.fixes)
         rows.append(

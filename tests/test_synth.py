@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from riskml.errors import RiskmlError
-from riskml.synth import INCIDENT_COLUMNS, TRUTH_COLUMNS, generate
+from riskml.synth import INCIDENT_COLUMNS, TRUTH_COLUMNS, _unique_prefix, generate
 
 
 def git(repo: Path, *args: str) -> bytes:
@@ -114,6 +114,8 @@ def test_incidents_reference_existing_commits_in_time_order(small) -> None:
         for prefix in filter(None, inc["culprit_commits"].split(";")):
             assert len(prefix) >= 7
             assert [s for s in by_sha if s.startswith(prefix)] == [culprit["commit"]]
+            everything = git(result.repo, "rev-parse", f"--disambiguate={prefix}").split()
+            assert everything == [culprit["commit"].encode()]
         for sha in filter(None, inc["fix_commits"].split(";")):
             fix = by_sha[sha]
             assert fix["fix_for"] == inc["incident_id"]
@@ -237,6 +239,13 @@ def test_ai_notes_are_json(small) -> None:
             "ai_lines": int(r["ai_lines"]),
             "total_lines": int(r["la"]),
         }
+
+
+def test_culprit_prefix_grows_until_unique() -> None:
+    objects = sorted(["abc1234aa" + "0" * 31, "abc1234ab" + "0" * 31, "f" * 40])
+    assert _unique_prefix(objects[0], 7, objects) == "abc1234aa"
+    assert _unique_prefix(objects[1], 8, objects) == "abc1234ab"
+    assert _unique_prefix(objects[2], 7, objects) == "fffffff"
 
 
 def test_bad_arguments_raise(tmp_path: Path) -> None:
