@@ -6,8 +6,9 @@ repository), ``POST /v1/score/features`` (feature rows, no git), ``GET /v1/model
 
 Safety, in the order a request meets it:
 
-1. Body size: a body above ``[serve] max_body_bytes`` is refused with 413 before it is parsed
-   (``Content-Length`` checked up front, chunked bodies counted as they stream).
+1. Body size: a body above ``[serve] max_body_bytes`` is refused with 413 before it is read
+   (:class:`ContentLengthLimit` for a declared length; FastAPI's ``max_body_size`` counts
+   chunked bodies as they stream).
 2. Bearer token: when ``RISKML_API_TOKEN`` is set, every path but ``/healthz`` needs
    ``Authorization: Bearer <token>`` (401 otherwise).
 3. Repository: only names of ``[serve.repos]``; a request never carries a path (404 otherwise).
@@ -22,6 +23,7 @@ model is swapped atomically when the ``champion`` alias moves (checked every
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import os
 import threading
@@ -61,58 +63,36 @@ class FeatureRequest(BaseModel):
     top: int | None = Field(None, ge=0, le=50)
 
 
-class BodyLimit:
-    """ASGI middleware: 413 for a request body above ``limit`` bytes, before the app reads it."""
+class ContentLengthLimit:
+    """Outermost ASGI wrapper: a declared ``Content-Length`` above ``limit`` gets a JSON 413
+    with the limit before anything reads the body (FastAPI's ``max_body_size`` then counts
+    chunked bodies as they stream)."""
 
     def __init__(self, app, limit: int) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    too_big = int(value) > self.limit
-                except ValueError:
-                    too_big = True
-                if too_big:
-                    return await _too_large(send, self.limit)
-        seen = 0
-
-        async def limited():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _BodyTooLarge(self.limit)
-            return message
-
-        try:
-            return await self.app(scope, limited, send)
-        except _BodyTooLarge:
-            return await _too_large(send, self.limit)
-
-
-class _BodyTooLarge(HTTPException):
-    """Raised while a chunked body streams past the limit; FastAPI passes HTTPExceptions on."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body larger than {limit} bytes")
-
-
-async def _too_large(send, limit: int) -> None:
-    body = f'{{"detail":"request body larger than {limit} bytes"}}'.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", []):
+                if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                    body = json.dumps(
+                        {"detail": f"request body larger than {self.limit} bytes"}
+                    ).encode()
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 413,
+                            "headers": [
+                                (b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close"),
+                            ],
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": body})
+                    return
+        await self.app(scope, receive, send)
 
 
 class Scorer:
@@ -242,6 +222,9 @@ def create_app(
         summary="Deploy change-risk scoring: risk, tier and the review a change requires.",
         version=_version(),
         lifespan=lifespan,
+        # FastAPI's own limit: Content-Length checked up front, chunked bodies counted as
+        # they stream; 413 before the body is parsed.
+        max_body_size=int(config.serve.max_body_bytes),
     )
     app.state.scorer = scorer
 
@@ -259,9 +242,6 @@ def create_app(
                     headers={"WWW-Authenticate": "Bearer"},
                 )
         return await call_next(request)
-
-    # Added last, so outermost: an oversized body is refused before anything else reads it.
-    app.add_middleware(BodyLimit, limit=int(config.serve.max_body_bytes))
 
     @app.exception_handler(RiskmlError)
     async def _bad_input(request: Request, exc: RiskmlError):
@@ -351,7 +331,7 @@ def serve(
 
     app = create_app(config, model_uri=model_uri, data_dir=data_dir)
     uvicorn.run(
-        app,
+        ContentLengthLimit(app, int(config.serve.max_body_bytes)),
         host=host or config.serve.host,
         port=int(port if port is not None else config.serve.port),
         log_level="warning",

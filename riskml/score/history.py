@@ -156,22 +156,34 @@ class RepoHistory:
 
     # -- rows of pending changes -----------------------------------------------------------
     def row_for_rev(self, sha: str) -> dict:
-        """The changes-table row of commit ``sha`` (epoch-second times) as it would enter history."""
-        from riskml.mine.extract import records_for
+        """The changes-table row of commit ``sha`` (epoch-second times) as it would enter history.
 
+        A merge commit that is not yet in the history is scored as the change it brings to
+        the main line: its diff against its first parent.
+        """
+        from riskml.mine.extract import record_for_diff, records_for
+
+        parents = run_git(self.repo, "rev-list", "--parents", "-n", "1", sha).decode().split()[1:]
         with self.lock:
             if sha in self.added:
                 return dict(self.added[sha])
             if self.covers(sha):
                 row = self._mined_row(sha)
-                if row is None:
+                if row is not None:
+                    return row
+                if len(parents) > 1:
                     raise RiskmlError(
-                        f"commit {sha[:12]} is in the mining state but not in {self.changes_path}"
+                        f"{sha[:12]} is a merge already in the mined history; score its branch "
+                        "with --range FIRST_PARENT..SECOND_PARENT"
                     )
-                return row
-        out = run_git(self.repo, "rev-list", "--parents", "-n", "1", sha).decode().split()
-        parents = out[1:]
-        records = self.with_notes(records_for(self.repo, [sha]))
+                raise RiskmlError(
+                    f"commit {sha[:12]} is in the mining state but not in {self.changes_path}"
+                )
+        if len(parents) > 1:
+            records = [record_for_diff(self.repo, parents[0], sha)]
+        else:
+            records = records_for(self.repo, [sha])
+        records = self.with_notes(records)
         if not records:
             raise RiskmlError(f"git cannot read commit {sha[:12]}")
         target = merge_base(self.repo, parents[0], self.mainline()) if parents else None

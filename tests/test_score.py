@@ -1,0 +1,441 @@
+"""`riskml score`: tiers, review policy, formats, model resolution, incremental history, the CLI.
+
+The world (a generated repository, mined, labelled, trained and registered in the session's
+MLflow store, plus pending changes on top) is built once and shared with tests/test_serve.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from riskml.config import Config, ReviewPolicy, load_config
+from riskml.errors import RiskmlError
+from riskml.score import fails_gate, review_for, score
+from riskml.score.history import RepoHistory
+from riskml.score.policy import at_least, check_tier
+from riskml.score.render import render, short_id
+
+MODEL = "score-test-risk"
+DAY = 86400
+
+
+def git(repo: Path, *args: str, env: dict | None = None) -> str:
+    full = dict(os.environ)
+    full.update(env or {})
+    out = subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=full
+    )
+    return out.stdout.strip()
+
+
+def commit_as(repo: Path, email: str, when: int, message: str, files: dict[str, str]) -> str:
+    """Write ``files`` (path -> text appended) and commit them as ``email`` at epoch ``when``."""
+    for path, text in files.items():
+        target = repo / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("a", encoding="utf-8") as fh:
+            fh.write(text)
+        git(repo, "add", path)
+    stamp = f"{when} +0000"
+    env = {
+        "GIT_AUTHOR_NAME": email.split("@")[0],
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_AUTHOR_DATE": stamp,
+        "GIT_COMMITTER_NAME": email.split("@")[0],
+        "GIT_COMMITTER_EMAIL": email,
+        "GIT_COMMITTER_DATE": stamp,
+    }
+    git(repo, "commit", "-q", "-m", message, env=env)
+    return git(repo, "rev-parse", "HEAD")
+
+
+@dataclass
+class World:
+    root: Path  # cwd of every CLI call: data/repo/… and models/ live here
+    repo: Path
+    config: Path
+    mined_head: str  # the last non-merge commit `riskml mine` saw
+    pending: str  # a new commit on main touching payments/ (not mined)
+    base: str  # == pending: where the feature branch starts
+    feature: list[str]  # two commits on branch `feature`
+    uri: str  # models:/<MODEL>@champion
+
+
+_WORLD: dict[str, World] = {}
+
+
+def build_world(tmp_path_factory, mlflow_uri: str) -> World:
+    """Generate 400 commits, mine, label, train + register; then add pending work. Once."""
+    if "world" in _WORLD:
+        return _WORLD["world"]
+    from conftest import run_cli
+
+    from riskml.synth import generate
+
+    root = tmp_path_factory.mktemp("score_world")
+    synth = generate(root / "gen", commits=400, seed=7)
+    repo = synth.repo
+    config = root / "riskml.toml"
+    config.write_text(
+        "[label]\nwindow_days = 30\n"
+        f'[train]\nmodel_name = "{MODEL}"\n'
+        "[serve]\nmodel_refresh_seconds = 0.5\n"
+        f'[serve.repos]\nrepo = "{repo}"\n',
+        encoding="utf-8",
+    )
+    for args in (
+        ("mine", "--repo", str(repo), "--config", str(config)),
+        ("label", "--repo", str(repo), "--config", str(config),
+         "--changes", "data/repo/changes.parquet", "--incidents", str(synth.incidents)),
+        ("train", "--repo", str(repo), "--config", str(config)),
+    ):  # fmt: skip
+        done = run_cli(*args, cwd=root)
+        assert done.returncode == 0, done.stderr[-3000:]
+    mined_head = git(repo, "rev-list", "--no-merges", "-n", "1", "HEAD")
+    last = int(git(repo, "log", "-1", "--format=%at"))
+    pending = commit_as(
+        repo, "dana@acme.example", last + DAY, "Change payment rounding",
+        {"payments/rounding.py": "def round_amount(x):\n    return round(x, 2)\n" * 20},
+    )  # fmt: skip
+    git(repo, "checkout", "-q", "-b", "feature")
+    f1 = commit_as(
+        repo, "erin@acme.example", last + 2 * DAY, "Add login throttle",
+        {"auth/throttle.py": "LIMIT = 5\n" * 30},
+    )  # fmt: skip
+    f2 = commit_as(
+        repo, "erin@acme.example", last + 3 * DAY, "Test login throttle",
+        {"auth/throttle.py": "WINDOW = 60\n", "tests/test_throttle.py": "def test():\n    pass\n"},
+    )  # fmt: skip
+    git(repo, "checkout", "-q", "main")
+    world = World(root, repo, config, mined_head, pending, pending, [f1, f2],
+                  f"models:/{MODEL}@champion")  # fmt: skip
+    _WORLD["world"] = world
+    return world
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, mlflow_uri) -> World:
+    return build_world(tmp_path_factory, mlflow_uri)
+
+
+def score_cli(world: World, *args: str):
+    from conftest import run_cli
+
+    return run_cli("score", "--repo", str(world.repo), "--config", str(world.config), *args,
+                   cwd=world.root)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- policy
+
+
+def test_review_policy_defaults_follow_scoring_md():
+    config = Config()
+    assert review_for("low", config) == {
+        "min_reviewers": 1, "code_owner": False, "senior": False, "rollout": "normal",
+        "checks": [],
+    }  # fmt: skip
+    assert review_for("high", config) == {
+        "min_reviewers": 2, "code_owner": True, "senior": False, "rollout": "staged",
+        "checks": ["tests touched or added", "staged rollout"],
+    }  # fmt: skip
+    critical = review_for("CRITICAL", config)
+    assert (critical["min_reviewers"], critical["senior"], critical["rollout"]) == (
+        2,
+        True,
+        "canary",
+    )
+    assert "no deploy outside working hours" in critical["checks"]
+
+
+def test_review_policy_from_config(tmp_path):
+    path = tmp_path / "riskml.toml"
+    path.write_text('[tiers.review.medium]\nmin_reviewers = 3\nchecks = ["design review"]\n')
+    config = load_config(path)
+    assert review_for("medium", config) == {
+        "min_reviewers": 3, "code_owner": False, "senior": False, "rollout": "normal",
+        "checks": ["design review"],
+    }  # fmt: skip
+    assert config.tiers.review["low"] == ReviewPolicy(1, False, False, "normal", [])
+
+
+def test_tier_order_and_gate():
+    assert [at_least(t, "high") for t in ("low", "medium", "high", "critical")] == [
+        False, False, True, True,
+    ]  # fmt: skip
+    result = {"changes": [{"tier": "low"}, {"tier": "high"}]}
+    assert fails_gate(result, "high") is True
+    assert fails_gate(result, "critical") is False
+    assert fails_gate(result, None) is False
+    with pytest.raises(RiskmlError, match="unknown tier 'severe'"):
+        check_tier("severe")
+
+
+# --------------------------------------------------------------------------- formats
+
+RESULT = {
+    "changes": [
+        {
+            "id": "a" * 40 + ".." + "b" * 40,
+            "risk": 0.4123,
+            "tier": "high",
+            "review": review_for("high", Config()),
+            "reasons": [
+                {
+                    "feature": "n_critical_files",
+                    "value": 2,
+                    "effect": 0.5,
+                    "text": "touches 2 files on critical paths (raises risk)",
+                },
+                {
+                    "feature": "exp",
+                    "value": 3,
+                    "effect": 0.2,
+                    "text": "author has 3 earlier commits (raises risk)",
+                },
+            ],  # fmt: skip
+            "features": {"la": 10},
+        },
+        {
+            "id": "c" * 40,
+            "risk": 0.02,
+            "tier": "low",
+            "review": review_for("low", Config()),
+            "reasons": [],
+            "features": {"la": 1},
+        },
+    ],
+    "model": {
+        "name": "change-risk",
+        "version": "4",
+        "run_id": "r1",
+        "thresholds": {"medium": 0.1, "high": 0.3, "critical": 0.6},
+    },  # fmt: skip
+    "warnings": [],
+}
+
+
+def test_short_ids():
+    assert short_id("a" * 40) == "aaaaaaaaaa"
+    assert short_id("a" * 40 + ".." + "b" * 40) == "aaaaaaaaaa..bbbbbbbbbb"
+    assert short_id("worktree") == "worktree"
+
+
+def test_table_format():
+    lines = render(RESULT, "table").splitlines()
+    assert lines[0].split() == ["change", "risk", "tier", "review", "top", "reasons"]
+    assert lines[2].startswith("aaaaaaaaaa..bbbbbbbbbb  0.412  high")
+    assert "2 reviewers, incl. code owner; rollout staged" in lines[2]
+    assert lines[2].endswith(
+        "touches 2 files on critical paths (raises risk); author has 3 earlier commits (raises risk)"
+    )
+    assert lines[3].startswith("cccccccccc              0.020  low ")
+    assert (
+        lines[-1] == "model: change-risk v4 (tiers: medium ≥ 0.100, high ≥ 0.300, critical ≥ 0.600)"
+    )
+
+
+def test_markdown_format_is_a_pr_comment():
+    text = render(RESULT, "markdown")
+    assert text.startswith("### riskml: deploy risk\n")
+    assert "Highest tier: **high** 🟠 (risk 0.412) — requires 2 reviewers, incl. code owner" in text
+    assert (
+        "| `aaaaaaaaaa..bbbbbbbbbb` | 0.412 | 🟠 high | 2 reviewers, incl. code owner; rollout staged |"
+        in text
+    )
+    assert "- touches 2 files on critical paths (raises risk)" in text
+    assert "Checks: tests touched or added; staged rollout" in text
+    assert text.rstrip().endswith("<sub>model change-risk v4, run `r1`</sub>")
+
+
+def test_json_format_round_trips_and_unknown_format_is_an_error():
+    assert json.loads(render(RESULT, "json")) == RESULT
+    with pytest.raises(RiskmlError, match="unknown format 'xml'"):
+        render(RESULT, "xml")
+
+
+# --------------------------------------------------------------------------- model resolution
+
+
+def test_alias_resolution_reads_the_registry_without_mlflow(world):
+    from mlflow import MlflowClient
+
+    from riskml.score.model import resolve_version
+
+    mv = MlflowClient().get_model_version_by_alias(MODEL, "champion")
+    fast = resolve_version(world.uri)
+    assert (fast.name, fast.version, fast.run_id) == (MODEL, str(mv.version), mv.run_id)
+    assert resolve_version(f"models:/{MODEL}/{mv.version}").run_id == mv.run_id
+    with pytest.raises(RiskmlError, match="has no alias 'nope'"):
+        resolve_version(f"models:/{MODEL}@nope")
+    assert resolve_version("runs:/abc/model") is None
+
+
+# --------------------------------------------------------------------------- history
+
+
+def test_pending_row_equals_the_row_mine_writes_later(world, tmp_path):
+    """Scoring a new commit computes exactly the row `riskml mine` appends for it afterwards."""
+    from riskml.mine import mine
+
+    config = load_config(world.config)
+    history = RepoHistory(world.repo, world.root / "data/repo/changes.state.joblib", config)
+    before = history.state.n_rows
+    row = history.row_for_rev(world.pending)
+    assert history.state.n_rows == before  # the pending commit itself is not recorded
+    copy = tmp_path / "data"
+    shutil.copytree(world.root / "data/repo", copy)
+    table = mine(world.repo, rev=world.pending, out=copy / "changes.parquet", config=config)
+    assert table.attrs["new_rows"] == 1
+    from riskml.mine.table import to_frame
+
+    mined = table[table["commit"] == world.pending].reset_index(drop=True)
+    pd.testing.assert_frame_equal(to_frame([row]), mined)
+
+
+def test_already_mined_commit_comes_from_the_table(world):
+    config = load_config(world.config)
+    history = RepoHistory(world.repo, world.root / "data/repo/changes.state.joblib", config)
+    row = history.row_for_rev(world.mined_head)
+    from riskml.mine import read_table
+
+    table = read_table(world.root / "data/repo/changes.parquet")
+    expected = table[table["commit"] == world.mined_head].iloc[0]
+    assert row["nuc"] == expected["nuc"] and row["exp"] == expected["exp"]
+    assert row["author_time"] == int(expected["author_time"].timestamp())
+
+
+def test_missing_state_is_a_user_error(tmp_path):
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    with pytest.raises(RiskmlError, match="no mining state"):
+        RepoHistory(repo, tmp_path / "none.state.joblib")
+
+
+# --------------------------------------------------------------------------- stage function
+
+
+def test_score_function_rev(world):
+    config = load_config(world.config)
+    state = world.root / "data/repo/changes.state.joblib"
+    result = score(world.repo, rev=world.pending, config=config, state=state)
+    (change,) = result["changes"]
+    assert change["id"] == world.pending
+    assert result["model"]["name"] == MODEL and result["model"]["version"] == "1"
+    thresholds = result["model"]["thresholds"]
+    by_risk = "low"
+    for tier in ("medium", "high", "critical"):
+        if change["risk"] >= thresholds[tier]:
+            by_risk = tier
+    # touches payments/: never below the critical-path floor (medium)
+    assert change["features"]["touches_critical"] is True
+    assert change["tier"] == (by_risk if at_least(by_risk, "medium") else "medium")
+    assert change["review"] == review_for(change["tier"], config)
+    assert 1 <= len(change["reasons"]) <= 5
+    assert {"feature", "value", "effect", "text"} <= set(change["reasons"][0])
+    assert (
+        change["features"]["la"] == 40 and change["features"]["author_email"] == "dana@acme.example"
+    )
+    assert "files" not in change["features"]
+
+
+def test_score_function_needs_exactly_one_selector(world):
+    with pytest.raises(RiskmlError, match="exactly one"):
+        score(world.repo, rev="HEAD", worktree=True, config=Config())
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture(scope="module")
+def cli_json(world) -> dict:
+    done = score_cli(world, "--rev", world.pending)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_cli_rev_json_table_markdown(world, cli_json):
+    (change,) = cli_json["changes"]
+    assert change["id"] == world.pending
+    table = score_cli(world, "--rev", world.pending, "--format", "table")
+    assert table.returncode == 0, table.stderr
+    first = table.stdout.splitlines()[2]
+    assert first.startswith(f"{world.pending[:10]}  {change['risk']:.3f}  {change['tier']}")
+    md = score_cli(world, "--rev", world.pending, "--format", "markdown")
+    assert md.returncode == 0, md.stderr
+    assert f"| `{world.pending[:10]}` | {change['risk']:.3f} |" in md.stdout
+    assert md.stdout.startswith("### riskml: deploy risk")
+
+
+def test_cli_range_scores_the_branch_and_each_commit(world):
+    done = score_cli(world, "--range", "main..feature")
+    assert done.returncode == 0, done.stderr
+    changes = json.loads(done.stdout)["changes"]
+    assert [c["id"] for c in changes] == [f"{world.base}..{world.feature[1]}", *world.feature]
+    combined, first, second = (c["features"] for c in changes)
+    # the combined change: both commits' files, authored as the head commit
+    assert combined["nf"] == 2 and combined["la"] == 33
+    assert combined["author_email"] == "erin@acme.example"
+    # each commit in order: the second sees the first as history
+    assert first["exp"] == 0 and second["exp"] == 1
+    assert second["author_file_commits"] == 1
+
+
+def test_cli_worktree_uses_git_user_email(world):
+    git(world.repo, "config", "user.email", "Wt@Acme.Example")
+    (world.repo / "README.md").write_text("pending edit\n", encoding="utf-8")
+    try:
+        done = score_cli(world, "--worktree", "--format", "json")
+    finally:
+        git(world.repo, "checkout", "--", "README.md")
+        git(world.repo, "config", "--unset", "user.email")
+    assert done.returncode == 0, done.stderr
+    (change,) = json.loads(done.stdout)["changes"]
+    assert change["id"] == "worktree"
+    assert change["features"]["author_email"] == "wt@acme.example"
+    assert change["features"]["nf"] == 1
+
+
+def test_cli_fail_on_exits_3(world, cli_json):
+    tier = cli_json["changes"][0]["tier"]
+    gated = score_cli(world, "--rev", world.pending, "--fail-on", tier, "--format", "table")
+    assert gated.returncode == 3, gated.stderr
+    assert world.pending[:10] in gated.stdout  # the report is printed before the gate
+    if tier != "critical":
+        assert score_cli(world, "--rev", world.pending, "--fail-on", "critical").returncode == 0
+
+
+def test_cli_local_model_directory_gives_the_same_risk(world, cli_json):
+    registry = cli_json
+    local = score_cli(world, "--rev", world.pending, "--model", str(world.root / "models" / MODEL))
+    assert local.returncode == 0, local.stderr
+    assert json.loads(local.stdout)["changes"][0]["risk"] == registry["changes"][0]["risk"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--rev=--output=/tmp/x",), "invalid revision"),
+        (("--rev=-n1",), "invalid revision"),
+        (("--rev", "HEAD;id"), "invalid revision"),
+        (("--rev", "0" * 40), "unknown revision"),
+        (("--range", "main"), "invalid range"),
+        (("--rev", "HEAD", "--format", "xml"), "unknown --format"),
+        (("--rev", "HEAD", "--fail-on", "severe"), "unknown tier"),
+        (("--rev", "HEAD", "--model", "models:/nobody@champion"), "has no alias"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2(world, args, message):
+    done = score_cli(world, *args)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr

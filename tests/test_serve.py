@@ -1,0 +1,261 @@
+"""`riskml serve` as a real server on 127.0.0.1 (subprocess), and the registered pyfunc.
+
+The same change must get the same risk and tier from the CLI, the API, `mlflow.pyfunc` and
+`mlflow models serve`; hostile input gets a 4xx with a reason and touches nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+from test_score import MODEL, World, build_world, git, score_cli
+
+TOKEN = "s3cret-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.stderr.read().decode()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not come up")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, mlflow_uri) -> World:
+    return build_world(tmp_path_factory, mlflow_uri)
+
+
+@pytest.fixture(scope="module")
+def server(world):
+    """`riskml serve` with the world's riskml.toml (allow-list: repo), token required."""
+    port = free_port()
+    env = dict(os.environ, RISKML_API_TOKEN=TOKEN)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "riskml", "serve", "--config", str(world.config),
+         "--port", str(port)],
+        cwd=world.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_up(f"{base}/healthz", proc)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def api(server):
+    with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {TOKEN}"},
+                      timeout=60) as client:  # fmt: skip
+        yield client
+
+
+@pytest.fixture(scope="module")
+def cli_result(world) -> dict:
+    done = score_cli(world, "--rev", world.pending)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_healthz_is_open_and_reports_the_model(server):
+    body = httpx.get(f"{server}/healthz").json()
+    assert body == {"status": "ok", "model_loaded": True, "model": {"name": MODEL, "version": "1"}}
+
+
+@pytest.mark.parametrize("path", ["/v1/model", "/docs", "/openapi.json"])
+def test_token_required_everywhere_but_healthz(server, path):
+    assert httpx.get(f"{server}{path}").status_code == 401
+    wrong = httpx.get(f"{server}{path}", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert wrong.json() == {"detail": "missing or wrong bearer token"}
+    denied = httpx.post(f"{server}/v1/score", json={"repo": "repo", "rev": "HEAD"})
+    assert denied.status_code == 401
+
+
+def test_openapi_lists_the_endpoints(api):
+    paths = api.get("/openapi.json").json()["paths"]
+    assert {"/v1/score", "/v1/score/features", "/v1/model", "/healthz"} <= set(paths)
+    assert api.get("/docs").status_code == 200
+
+
+def test_model_endpoint(api):
+    body = api.get("/v1/model").json()
+    assert body["name"] == MODEL and body["version"] == "1"
+    assert set(body["thresholds"]) == {"medium", "high", "critical"}
+    assert "roc_auc" in json.dumps(body["metrics"])
+
+
+def test_same_change_same_risk_from_cli_and_api(api, world, cli_result):
+    response = api.post("/v1/score", json={"repo": "repo", "rev": world.pending})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    (cli,), (http,) = cli_result["changes"], body["changes"]
+    assert (http["id"], http["risk"], http["tier"]) == (cli["id"], cli["risk"], cli["tier"])
+    assert http["features"] == cli["features"]
+    assert http["reasons"] == cli["reasons"]
+    assert body["model"] == cli_result["model"]
+
+
+def test_feature_rows_endpoint_scores_the_same(api, cli_result):
+    cli = cli_result["changes"][0]
+    response = api.post("/v1/score/features", json={"rows": [cli["features"]]})
+    assert response.status_code == 200, response.text
+    (row,) = response.json()["changes"]
+    assert (row["risk"], row["tier"]) == (cli["risk"], cli["tier"])
+
+
+def test_branch_request(api, world):
+    response = api.post("/v1/score", json={"repo": "repo", "base": "main", "head": "feature"})
+    assert response.status_code == 200, response.text
+    ids = [c["id"] for c in response.json()["changes"]]
+    assert ids == [f"{world.base}..{world.feature[1]}", *world.feature]
+
+
+def test_pyfunc_scores_feature_rows_the_same(world, cli_result):
+    import mlflow.pyfunc
+    import pandas as pd
+
+    cli = cli_result["changes"][0]
+    model = mlflow.pyfunc.load_model(world.uri)
+    out = model.predict(pd.DataFrame([cli["features"]]))
+    assert float(out["risk"].iloc[0]) == pytest.approx(cli["risk"], abs=1e-12)
+    assert out["tier"].iloc[0] == cli["tier"]
+    assert json.loads(out["reasons"].iloc[0])[0]["feature"] == cli["reasons"][0]["feature"]
+
+
+def test_mlflow_models_serve_scores_feature_rows_the_same(world, cli_result, tmp_path):
+    cli = cli_result["changes"][0]
+    port = free_port()
+    proc = subprocess.Popen(
+        ["mlflow", "models", "serve", "-m", world.uri, "--env-manager", "local",
+         "-h", "127.0.0.1", "-p", str(port)],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ),
+    )  # fmt: skip
+    try:
+        wait_up(f"http://127.0.0.1:{port}/ping", proc, seconds=120)
+        frame = {"columns": list(cli["features"]), "data": [list(cli["features"].values())]}
+        response = httpx.post(f"http://127.0.0.1:{port}/invocations",
+                              json={"dataframe_split": frame}, timeout=60)  # fmt: skip
+        assert response.status_code == 200, response.text
+        (row,) = response.json()["predictions"]
+        assert row["risk"] == pytest.approx(cli["risk"], abs=1e-12)
+        assert row["tier"] == cli["tier"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _repo_fingerprint(world: World) -> tuple[str, str, str]:
+    refs = git(world.repo, "for-each-ref", "--format=%(refname) %(objectname)")
+    status = git(world.repo, "status", "--porcelain", "--untracked-files=all")
+    state = (world.root / "data/repo/changes.state.joblib").stat().st_mtime_ns
+    return refs, status, str(state)
+
+
+@pytest.mark.parametrize(
+    "body, status, reason",
+    [
+        ({"repo": "repo", "rev": "--output=OUT"}, 400, "invalid revision"),
+        ({"repo": "repo", "rev": "-n1"}, 400, "invalid revision"),
+        ({"repo": "repo", "rev": "HEAD;id"}, 400, "invalid revision"),
+        ({"repo": "repo", "rev": "../.."}, 400, "invalid revision"),
+        (
+            {"repo": "repo", "rev": "0123456789abcdef0123456789abcdef01234567"},
+            400,
+            "unknown revision",
+        ),
+        ({"repo": "repo", "base": "--output=OUT", "head": "HEAD"}, 400, "invalid revision"),
+        ({"repo": "repo", "base": "main"}, 400, "base and head"),
+        ({"repo": "repo", "rev": "HEAD", "head": "main"}, 400, "either rev"),
+        ({"repo": "/etc", "rev": "HEAD"}, 404, "unknown repository"),
+        ({"repo": "other", "rev": "HEAD"}, 404, "not in [serve.repos]"),
+        ({"repo": "repo", "rev": "HEAD", "path": "/etc"}, 422, "path"),
+    ],
+)
+def test_hostile_requests_get_a_4xx_with_a_reason_and_touch_nothing(
+    api, world, tmp_path, body, status, reason
+):
+    before = _repo_fingerprint(world)
+    out = tmp_path / "x"
+    body = {k: v.replace("OUT", str(out)) for k, v in body.items()}
+    response = api.post("/v1/score", json=body)
+    assert response.status_code == status, response.text
+    assert reason in json.dumps(response.json()["detail"])
+    assert not out.exists()
+    assert _repo_fingerprint(world) == before
+
+
+def test_a_10_mb_body_is_refused_with_413(api):
+    big = b'{"rows": [' + b" " * (10 * 1024 * 1024) + b"]}"
+    response = api.post("/v1/score/features", content=big,
+                        headers={"Content-Type": "application/json"})  # fmt: skip
+    assert response.status_code == 413
+    assert response.json() == {"detail": "request body larger than 1000000 bytes"}
+
+    def chunks():  # no Content-Length: counted as it streams
+        for _ in range(11):
+            yield b" " * (1024 * 1024)
+
+    streamed = api.post("/v1/score/features", content=chunks(),
+                        headers={"Content-Type": "application/json"})  # fmt: skip
+    assert streamed.status_code == 413
+    assert streamed.json() == {"detail": "Content Too Large"}
+
+
+def test_concurrent_requests_agree(api, world):
+    revs = [world.pending, *world.feature, "HEAD~5", world.pending, *world.feature, "HEAD~5"]
+    expected = {}
+    for rev in set(revs):
+        expected[rev] = api.post("/v1/score", json={"repo": "repo", "rev": rev}).json()
+    results: dict[int, dict] = {}
+
+    def call(i: int, rev: str) -> None:
+        results[i] = api.post("/v1/score", json={"repo": "repo", "rev": rev}).json()
+
+    threads = [threading.Thread(target=call, args=(i, rev)) for i, rev in enumerate(revs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [results[i] for i in range(len(revs))] == [expected[rev] for rev in revs]
+
+
+def test_a_new_champion_is_picked_up_without_restart(api, world):
+    """Runs last: registers version 2 of the same model and moves `champion` to it."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    current = client.get_model_version_by_alias(MODEL, "champion")
+    new = client.create_model_version(MODEL, current.source, run_id=current.run_id)
+    client.set_registered_model_alias(MODEL, "champion", new.version)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if api.get("/v1/model").json()["version"] == str(new.version):
+            break
+        time.sleep(0.2)
+    assert api.get("/v1/model").json()["version"] == str(new.version)
+    scored = api.post("/v1/score", json={"repo": "repo", "rev": world.pending}).json()
+    assert scored["model"]["version"] == str(new.version)
+    client.set_registered_model_alias(MODEL, "champion", current.version)
