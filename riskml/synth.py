@@ -902,13 +902,22 @@ class _Generator:
                 test = self.by_path.get(f"tests/test_{area}.py")
                 if test is not None and test not in self.locked and files[test] not in chosen:
                     chosen.append(files[test])
-        bugfix = not branch and r.random() < 0.08 and bool(chosen)
+        sweep = not branch and r.random() < 0.015  # a small edit across many services
+        if sweep:
+            pool = [f for a in AREAS for f in self._candidates(a)]
+            chosen = r.sample(pool, min(len(pool), r.randint(8, 25)))
+        bugfix = not sweep and not branch and r.random() < 0.08 and bool(chosen)
         late = self.produced >= self.total // 3
         if not branch:
             c.before = {f.fid: (f.path, f.copy()) for f in chosen}
         for f in chosen:
             touched_before.append(f.fid)
-            a, d = self._edit(f, c.seq, self._size(), "replace" if bugfix else "")
+            a, d = self._edit(
+                f,
+                c.seq,
+                r.randint(1, 3) if sweep else self._size(),
+                "replace" if bugfix or sweep else "",
+            )
             c.la += a
             c.ld += d
             touched.append(f)
@@ -944,7 +953,10 @@ class _Generator:
             ops += self._maybe_rename_delete(c, area)
         c.critical = any(_critical(p) for p in c.paths)
         topic = r.choice(TOPICS.get(area, TOPICS[""]))
-        if bugfix:
+        if sweep:
+            c.subject = f"Rename {r.choice(WORDS)} helpers across services"
+            c.flags.append("sweep")
+        elif bugfix:
             c.role = "bugfix"
             c.subject = r.choice(BUGFIX_SUBJECTS).format(t=topic)
         else:
