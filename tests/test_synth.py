@@ -269,11 +269,21 @@ def test_rerun_replaces_its_own_output(tmp_path: Path) -> None:
 
 def test_cli_end_to_end(cli, tmp_path: Path) -> None:
     out = tmp_path / "gen"
-    done = cli("synth", "--out", str(out), "--commits", "60", "--seed", "2")
+    done = cli(
+        "synth", "--out", str(out), "--commits", "60", "--seed", "2", env={"PYTHONHASHSEED": "1"}
+    )
     assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"repo: {out / 'repo'}",
+        f"incidents: {out / 'incidents.csv'}",
+        f"truth: {out / 'truth.csv'}",
+    ]
     assert (out / "repo" / ".git").is_dir()
     assert len(rows(out / "truth.csv")) == 60
     assert (out / "incidents.csv").read_text().startswith(",".join(INCIDENT_COLUMNS))
+    # another process, another hash seed: the same bytes
+    here = generate(tmp_path / "here", commits=60, seed=2)
+    assert here.truth.read_bytes() == (out / "truth.csv").read_bytes()
 
     bad = cli("synth", "--out", str(tmp_path / "zero"), "--commits", "0")
     assert bad.returncode == 2
