@@ -578,3 +578,31 @@ def test_a_culprit_newer_than_its_incident_is_known_from_its_own_time(story, tmp
     rows = rows_by_name(res, story["c"])
     assert rows["other"] == (1, "culprit", "INC-9", None, T("2024-03-01T10:00:00Z"))
     assert res.report["culprits_after_incident_opened"] == [f"INC-9: {c['other']}"]
+
+
+def test_a_merge_commit_listed_as_fix_stands_for_the_commits_it_merged(tmp_path):
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, {"m.py": "x = 1\ny = 1\n"}, "base", "2024-01-01T00:00:00Z")
+    bug = commit(repo, {"m.py": "x = 2\ny = 1\n"}, "bug", "2024-01-02T00:00:00Z")
+    git(repo, "checkout", "-q", "-b", "hotfix")
+    fix = commit(repo, {"m.py": "x = 1\ny = 1\n"}, "restore x", "2024-01-04T00:00:00Z")
+    git(repo, "checkout", "-q", "main")
+    commit(repo, {"n.py": "n = 1\n"}, "meanwhile", "2024-01-05T00:00:00Z")
+    when = "2024-01-06T00:00:00Z"
+    git(
+        repo, "merge", "-q", "--no-ff", "-m", "Merge hotfix", "hotfix",
+        env={"GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when},
+    )  # fmt: skip
+    merge = git(repo, "rev-parse", "HEAD")
+    commit(repo, {"z.py": "z = 0\n"}, "later", "2024-09-01T00:00:00Z")
+    incidents = tmp_path / "inc.csv"
+    incidents.write_text(f"incident_id,opened_at,fix_commits\nINC-1,2024-01-03,{merge}\n")
+    res = label(repo, changes_of(repo), incidents)
+    row = res.labels[res.labels["label"] == 1]
+    assert list(row["commit"]) == [bug]
+    assert list(row["label_source"]) == ["szz_incident"]
+    assert list(row["evidence"]) == [fix]
+    assert list(row["known_at"]) == [T(when)]  # knowable when the merge landed
+    assert res.report["merge_fixes_expanded"] == 1

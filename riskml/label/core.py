@@ -25,6 +25,7 @@ from riskml.label.incidents import severity_rank
 from riskml.label.links import (
     SOURCE_RANK,
     SOURCES,
+    expand_merges,
     find_reverts,
     incident_mentions,
     read_messages,
@@ -153,6 +154,7 @@ def label(
         "reverts_unresolved": len(unresolved_reverts),
     }
     szz_jobs: list[tuple[str, str | None]] = []  # (fix sha, incident id or None)
+    fix_known: dict[tuple[str, str], Any] = {}  # (fix, incident) -> when the link is knowable
     too_big: set[str] = set()
     nfiles = _files_per_commit(changes)
 
@@ -191,6 +193,8 @@ def label(
         late_culprits: list[str] = []
         stats["culprits_after_incident_opened"] = late_culprits
         extra_times = _times_outside(repo, [f for fs in fixes_of.values() for f in fs], ctime)
+        merges = expand_merges(repo, [f for fs in fixes_of.values() for f in fs if f not in ctime])
+        stats["merge_fixes_expanded"] = len(merges)
         for iid, rec in by_id.items():
             opened = rec.opened_at
             for c in rec.culprit_commits:
@@ -200,13 +204,16 @@ def label(
                 if ct is not None and ct > opened:
                     late_culprits.append(f"{iid}: {c}")
                 add(c, "culprit", iid, rec.severity, opened if ct is None else max(opened, ct))
-            for f in fixes_of[iid]:
-                ftime = ctime.get(f, extra_times.get(f))
+            for landed in fixes_of[iid]:
+                ftime = ctime.get(landed, extra_times.get(landed))
                 known = max(opened, ftime) if ftime is not None else opened
-                if f in reverts:
-                    add(reverts[f], "revert", iid, rec.severity, known, f)
-                else:
-                    szz_jobs.append((f, iid))
+                # a merge fix stands for the commits it merged, known when it landed
+                for f in merges.get(landed, [landed]):
+                    if f in reverts:
+                        add(reverts[f], "revert", iid, rec.severity, known, f)
+                    else:
+                        szz_jobs.append((f, iid))
+                        fix_known[(f, iid)] = known
 
     # SZZ over every distinct fix, in parallel, cached by fix SHA.
     fixes = list(dict.fromkeys(f for f, _ in szz_jobs))
@@ -245,8 +252,7 @@ def label(
             if ctime[c] >= rec.opened_at:
                 dropped_after_open += 1
                 continue
-            known = max(rec.opened_at, ftime) if ftime is not None else rec.opened_at
-            add(c, "szz_incident", iid, rec.severity, known, f)
+            add(c, "szz_incident", iid, rec.severity, fix_known[(f, iid)], f)
 
     stats["szz"] = {
         "fix_commits": len(fixes),

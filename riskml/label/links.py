@@ -100,3 +100,34 @@ def incident_mentions(messages: dict[str, str], pattern: str) -> dict[str, list[
         if ids:
             out[sha] = ids
     return out
+
+
+def expand_merges(repo: str | Path, shas: list[str]) -> dict[str, list[str]]:
+    """For each merge commit among ``shas``, the non-merge commits it brought in.
+
+    An incident's fix is often recorded as a pull request's merge commit, whose own diff
+    PyDriller does not give; the commits of the merged branch (``merge^1..merge^2``) are the
+    fix. Non-merge commits are not in the result.
+    """
+    if not shas:
+        return {}
+    out = run_git(
+        repo,
+        "rev-list",
+        "--no-walk=unsorted",
+        "--parents",
+        "--stdin",
+        input="".join(f"{s}\n" for s in dict.fromkeys(shas)).encode(),
+    )
+    merges: dict[str, list[str]] = {}
+    for line in out.decode().splitlines():
+        sha, *parents = line.split()
+        if len(parents) > 1:
+            brought: list[str] = []
+            for other in parents[1:]:
+                listed = run_git(
+                    repo, "rev-list", "--no-merges", "--reverse", f"{parents[0]}..{other}"
+                )
+                brought.extend(s for s in listed.decode().split() if s not in brought)
+            merges[sha] = brought
+    return merges

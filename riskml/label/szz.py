@@ -2,7 +2,8 @@
 
 Each fix commit is traced with :meth:`pydriller.Git.get_commits_last_modified_lines`, which
 blames ``fix^`` with ``-w`` (whitespace changes never move the blame), skips blank and
-comment-only deleted lines, and honours ``.git-blame-ignore-revs``. On top of PyDriller this
+comment-only deleted lines, and honours ``.git-blame-ignore-revs``; the fix's diff is taken
+with PyDriller's ``skip_whitespaces`` (``-w``). On top of PyDriller this
 module skips a deleted line whose stripped text is added back in the same file by the fix
 (a whitespace-only or moved line, not the bug).
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from riskml.gitio import run_git
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # bump when what a traced row holds changes
 IGNORE_REVS_FILE = ".git-blame-ignore-revs"
 
 
@@ -36,6 +37,9 @@ def _szz_git(path: str, ignore_comments: bool):
             self.blame_lines: list[int] = []
             self._commits: dict[str, object] = {}
             super().__init__(path)
+            # PyDriller's own whitespace option: the fix's diff is taken with -w, so lines it
+            # only re-indents or re-spaces are not "deleted" at all.
+            self._conf.set_value("skip_whitespaces", True)
 
         def _open_repository(self) -> None:
             # PyDriller writes blame.markUnblamableLines=true into the repository's config;
