@@ -560,14 +560,16 @@ class _Generator:
         base = int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp())
         return base + 9 * HOUR + within
 
-    def _slot_time(self, tz: int) -> int:
+    def _slot_time(self) -> int:
+        """Local wall-clock time of the next main-line slot: mostly working hours."""
         local = self._local(self.wclock)
         r = self.rng.random()
         if r < 0.08:
             local += self.rng.randint(10 * HOUR, 14 * HOUR)  # evening or night
-        elif r < 0.1:
-            local += 2 * DAY + self.rng.randint(0, 5 * HOUR)  # weekend-ish
-        return local - tz * 60
+        elif r < 0.1:  # the coming weekend
+            weekday = datetime.fromtimestamp(local, UTC).weekday()
+            local += ((5 - weekday) % 7 + self.rng.randint(0, 1)) * DAY
+        return local
 
     def progress(self) -> float:
         return self.produced / self.total
@@ -1216,9 +1218,6 @@ class _Generator:
             self.pending.add(c.seq)
         heapq.heappush(self.fixes, (due, inc.number, inc))
 
-    def _snapshot(self, files: dict[int, File], fids: list[int], new: set[int]) -> dict:
-        return {fid: (files[fid].path, None if fid in new else files[fid].copy()) for fid in fids}
-
     def fix(self, time: int, inc: Incident) -> Commit:
         if inc.kind == "revert":
             return self._revert(time, inc)
@@ -1412,7 +1411,7 @@ class _Generator:
             while self.produced < self.total or self.events:
                 if next_main is None and self.produced + self.reserved < self.total:
                     self.wclock += self.rng.expovariate(1 / self.mean_gap)
-                    next_main = self._slot_time(0)
+                    next_main = self._slot_time()
                 if self.events and (next_main is None or self.events[0][0] <= next_main):
                     t, _, kind, b = heapq.heappop(self.events)
                     if kind == "commit":
@@ -1437,19 +1436,20 @@ class _Generator:
             out[int(m[1:])] = sha
         return out
 
-    def slot(self, t_utc_naive: int) -> None:
+    def slot(self, local: int) -> None:
+        """One main-line commit at local wall-clock time ``local``: a due fix, a bot, or work."""
         r = self.rng
         self.produced += 1
-        if self.fixes and self.fixes[0][0] <= t_utc_naive:
+        if self.fixes and self.fixes[0][0] <= local:
             due, _, inc = heapq.heappop(self.fixes)
-            self.fix(max(t_utc_naive, due + r.randint(60, HOUR)), inc)
+            self.fix(max(local, due + r.randint(60, HOUR)), inc)
             return
         p_bot = 0.04 + 0.04 * self.progress()
         if r.random() < p_bot:
-            self.bot(t_utc_naive)
+            self.bot(local)
             return
         person = self._pick_person()
-        t = t_utc_naive - person.tz * 60
+        t = local - person.tz * 60
         late = self.produced >= self.total // 4
         if r.random() < 0.05 or (late and self.branches == 0):
             self.start_branch(t, person)
