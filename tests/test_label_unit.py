@@ -606,3 +606,8 @@ def test_a_merge_commit_listed_as_fix_stands_for_the_commits_it_merged(tmp_path)
     assert list(row["evidence"]) == [fix]
     assert list(row["known_at"]) == [T(when)]  # knowable when the merge landed
     assert res.report["merge_fixes_expanded"] == 1
+    # the same merge named as the culprit of another incident: its merged commit is the culprit
+    incidents.write_text(f"incident_id,opened_at,culprit_commits\nINC-2,2024-01-07,{merge}\n")
+    res = label(repo, changes_of(repo), incidents)
+    row = res.labels[res.labels["label"] == 1]
+    assert list(zip(row["commit"], row["label_source"], strict=True)) == [(fix, "culprit")]

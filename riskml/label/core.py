@@ -193,11 +193,15 @@ def label(
         late_culprits: list[str] = []
         stats["culprits_after_incident_opened"] = late_culprits
         extra_times = _times_outside(repo, [f for fs in fixes_of.values() for f in fs], ctime)
-        merges = expand_merges(repo, [f for fs in fixes_of.values() for f in fs if f not in ctime])
+        outside = [f for fs in fixes_of.values() for f in fs if f not in ctime]
+        outside += [c for r in by_id.values() for c in r.culprit_commits if c not in ctime]
+        merges = expand_merges(repo, outside)
         stats["merge_fixes_expanded"] = len(merges)
         for iid, rec in by_id.items():
             opened = rec.opened_at
-            for c in rec.culprit_commits:
+            # a merge named as culprit stands for the commits it merged (the pull request)
+            culprits = [c for c0 in rec.culprit_commits for c in merges.get(c0, [c0])]
+            for c in dict.fromkeys(culprits):
                 # A culprit committed after its incident opened is the file's word against
                 # the clock: kept, but never known before the change itself existed.
                 ct = ctime.get(c)
