@@ -380,3 +380,50 @@ def test_load_trained_model_reads_the_artifact_without_unpickling(registry, fits
     assert np.array_equal(model.risk(rows), good.model.risk(rows))
     assert model.info["run_id"] == registry["steps"][1]["out"]["run_id"]
     assert model.info["name"] == MODEL_NAME
+
+
+def test_scoring_server_serves_json_feature_rows(registry, fits) -> None:
+    """What `mlflow models serve` runs: JSON records with whole numbers and absent columns."""
+    import mlflow
+    import pandas as pd
+    from fastapi.testclient import TestClient
+    from mlflow.pyfunc import scoring_server
+
+    good = fits["good"]
+    app = scoring_server.init(mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion"))
+    records = [{"la": 10, "ld": 2, "nf": 1}, {"la": 900, "ld": 300, "nf": 12, "exp": 2}]
+    with TestClient(app) as client:
+        response = client.post(
+            "/invocations", json={"dataframe_records": records, "params": {"k": 2}}
+        )
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    expected = good.model.predict(pd.DataFrame(records), k=2)
+    assert [p["risk"] for p in predictions] == expected["risk"].tolist()
+    assert [p["tier"] for p in predictions] == expected["tier"].tolist()
+    assert [json.loads(p["reasons"]) for p in predictions] == [
+        json.loads(reasons_json(r)) for r in expected["reasons"]
+    ]
+
+
+def test_unreadable_champion_is_replaced_and_the_reason_says_why(mlflow_uri, fits) -> None:
+    import shutil
+
+    from mlflow import MlflowClient
+
+    from riskml.train.tracking import gate, log_and_register
+
+    config = _config()
+    config.train.model_name = "gate-unreadable"
+    first = log_and_register(fits["bad"], config, dataset=fits["shuffled"])
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    logged = client.get_logged_model(first["model_uri"].removeprefix("models:/"))
+    shutil.rmtree(Path(logged.artifact_location.removeprefix("file://")))
+    good = fits["good"]
+    decision = gate(client, "gate-unreadable", good.model, good, good.test_frame, config)
+    assert decision["alias"] == "champion"
+    assert decision["decision"] == "promoted_unreadable"
+    assert decision["champion_version"] == "1"
+    assert decision["new_value"] == good.metrics["riskml"]["roc_auc"]
+    assert decision["reason"].startswith("champion v1 could not be evaluated on this test window (")
+    assert decision["reason"].endswith("); the new version replaces it")
