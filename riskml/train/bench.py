@@ -68,7 +68,7 @@ def format_table(metrics: dict) -> str:
     split = metrics.get("split", {})
     data = metrics.get("dataset", {})
     lines.append(
-        f"\n{data.get('file', '')} ({data.get('layout', '')}): train {split.get('n_fit', 0)}"
+        f"\n{data.get('file', '')} ({data.get('layout', '')}): fit {split.get('n_fit', 0)}"
         f" + validation {split.get('n_valid', 0)}, test {split.get('n_test', 0)}"
         f" from {split.get('cutoff')}, gap {split.get('gap_days', 0):g} days"
     )

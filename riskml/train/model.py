@@ -243,6 +243,8 @@ class TrainedModel:
         contribution in log-odds (``pred_contrib``), ``value`` the row's value of that column.
         When fewer than ``k`` contributions raise the risk, the largest lowering ones follow.
         """
+        if k <= 0:
+            return [[] for _ in range(len(frame))]
         X = self.matrix(frame)
         contrib = self.booster.predict(X, pred_contrib=True)[:, :-1]
         columns = self.model_columns
