@@ -28,6 +28,7 @@ DEMO_PENDING = 5
 DEMO_NAME = "demo"
 _DEMO_MARKER = ".riskml-demo.json"
 MAIN_CANDIDATES = ("main", "master", "trunk", "develop")
+_REGISTRY_KEYS = ("name", "version", "alias", "decision", "reason", "run_id", "model_uri")
 
 
 @dataclass
@@ -157,6 +158,7 @@ def retrain(
     from riskml.mine import mine
     from riskml.train import fit
     from riskml.train.dataset import build_dataset
+    from riskml.train.runner import save_model_copy, write_metrics
     from riskml.train.tracking import log_and_register
 
     top = ensure_repo(repo)
@@ -195,8 +197,10 @@ def retrain(
         registered = log_and_register(
             trained, config, dataset=dataset, repo=name, head_sha=sha, label_mode=mode
         )
-        target = models_dir(config.train.model_name, models_root)
-        trained.model.save(target)
+        target = save_model_copy(trained.model, models_dir(config.train.model_name, models_root))
+        metrics = dict(trained.metrics or {})
+        metrics["registry"] = {k: registered.get(k) for k in _REGISTRY_KEYS}
+        write_metrics(metrics, paths.root / "metrics.json")
     info = _model_info(registered, trained)
     return RetrainResult(
         repo=top,

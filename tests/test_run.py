@@ -41,14 +41,17 @@ def cache_files(root: Path) -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, synth_small, mlflow_uri):
+def runs(tmp_path_factory, mlflow_uri):
+    from riskml.synth import generate
+
     work = tmp_path_factory.mktemp("run")
+    # 800 commits: about 14 months, enough for the default 90-day window, gap and split.
+    sample = generate(work / "sample", commits=800, seed=7)
     repo = work / "small"
-    subprocess.run(["git", "clone", "-q", str(synth_small.repo), str(repo)], check=True)
+    subprocess.run(["git", "clone", "-q", str(sample.repo), str(repo)], check=True)
     config = work / "riskml.toml"
-    # 400 commits span about 7 months: a 30-day label window (and gap) leaves a fit slice.
-    config.write_text(f'[train]\nmodel_name = "{MODEL}"\n\n[label]\nwindow_days = 30\n')
-    args = ("run", "--repo", str(repo), "--incidents", str(synth_small.incidents))
+    config.write_text(f'[train]\nmodel_name = "{MODEL}"\n')
+    args = ("run", "--repo", str(repo), "--incidents", str(sample.incidents))
     args += ("--pending", "3", "--config", str(config), "--quiet")
     base1 = git(repo, "rev-parse", "HEAD~3")
     head1 = git(repo, "rev-parse", "HEAD")
@@ -109,7 +112,12 @@ def test_second_run_is_incremental(runs):
     # Every SZZ result of the first run is still there, untouched: the cache was reused.
     cache2 = cache_files(work / "data" / "small" / "szz-cache")
     assert runs["cache1"] and all(cache2.get(k) == v for k, v in runs["cache1"].items())
-    assert f"model    {MODEL} v2 -> " in out
+    # metrics.json beside the tables describes the latest version and the gate's decision.
+    metrics = json.loads((work / "data" / "small" / "metrics.json").read_text())
+    assert set(metrics) >= {"riskml", "lapredict", "kamei_lr", "split", "registry"}
+    alias = metrics["registry"]["alias"]
+    assert metrics["registry"]["version"] == "2" and alias in ("champion", "challenger")
+    assert f"model    {MODEL} v2 -> {alias}: {metrics['registry']['reason']}" in out
 
 
 def test_trends_of_the_run_read_back_from_mlflow(runs, mlflow_uri):
@@ -179,9 +187,7 @@ def test_retrain_pipeline_exit_codes(runs, tmp_path):
     assert json.loads(bad.stdout.splitlines()[-1])["status"] == "bad_input"
     # A gate no new version can pass (must beat the champion by 1.0 ROC-AUC): challenger.
     strict = tmp_path / "strict.toml"
-    strict.write_text(
-        runs["config"].read_text().replace("[label]", "promotion_tolerance = -1.0\n\n[label]")
-    )
+    strict.write_text(runs["config"].read_text() + "promotion_tolerance = -1.0\n")
     proc = retrain("--repo", str(runs["repo"]), "--rev", "HEAD~3", "--config", str(strict))
     assert proc.returncode == 10, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.splitlines()[-1])
