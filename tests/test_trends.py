@@ -151,3 +151,22 @@ def test_series_read_back_from_mlflow_match_the_table(mlflow_uri, tmp_path):
     run = client.get_run(result.run_id)
     assert run.info.status == "FINISHED"
     assert run.data.tags["riskml.n_periods"] == "3"
+
+
+def test_trends_cli_bad_input_is_one_line(cli, tmp_path):
+    none = cli("trends", cwd=tmp_path)
+    assert (none.returncode, none.stderr) == (
+        2,
+        "riskml: error: give --repo-name NAME or --changes FILE\n",
+    )
+    missing = cli("trends", "--changes", str(tmp_path / "nope.parquet"), cwd=tmp_path)
+    assert (missing.returncode, missing.stderr) == (
+        2,
+        f"riskml: error: changes file not found: {tmp_path / 'nope.parquet'}\n",
+    )
+    scored_frame().to_csv(tmp_path / "changes.csv", index=False)
+    period = cli(
+        "trends", "--changes", str(tmp_path / "changes.csv"), "--period", "fortnight", cwd=tmp_path
+    )
+    assert period.returncode == 2
+    assert period.stderr.startswith("riskml: error: invalid period 'fortnight'")
