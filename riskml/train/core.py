@@ -33,7 +33,13 @@ from riskml.train.split import time_split
 def _derived_for(frame: pd.DataFrame) -> list[str]:
     """Derived columns worth adding: those not entirely missing on this frame."""
     derived = derived_features(frame.head(5000))
-    return [c for c in derived.columns if derived[c].notna().any()]
+    # the mined table already has the hour and weekday of the author time
+    same = {"hour_utc": "hour", "weekday_utc": "weekday"}
+    return [
+        c
+        for c in derived.columns
+        if derived[c].notna().any() and same.get(c, "") not in frame.columns
+    ]
 
 
 def _effort(frame: pd.DataFrame) -> np.ndarray:

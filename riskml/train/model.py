@@ -115,7 +115,7 @@ _PHRASES = {
     "rexp": lambda v, r: f"author's recent experience is {_num(v)}",
     "sexp": lambda v, r: f"author has {_plural(v, 'earlier commit')} in these subsystems",
     "author_file_commits": lambda v, r: f"author changed these files {_plural(v, 'time')} before",
-    "first_touch_files": lambda v, r: f"author never changed {_plural(v, 'of these file')} before",
+    "first_touch_files": lambda v, r: f"author never changed {_num(v)} of these files before",
     "owned_share": lambda v, r: f"author is the main committer of {_num(100 * v)} % of these files",
     "author_tenure_days": lambda v, r: f"author's first commit was {_num(v)} days before",
     "touches_critical": lambda v, r: "touches a critical path" if v else "touches no critical path",
@@ -156,6 +156,19 @@ _PHRASES = {
             else "?"
         )
     ),
+    "hour": lambda v, r: f"authored at {_num(v)}:00 UTC",
+    "weekday": lambda v, r: (
+        "authored on "
+        + (
+            ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"][int(v)]
+            if v == v
+            else "?"
+        )
+    ),
+    "n_added_files": lambda v, r: f"adds {_plural(v, 'new file')}",
+    "n_deleted_files": lambda v, r: f"deletes {_plural(v, 'file')}",
+    "n_renamed_files": lambda v, r: f"renames {_plural(v, 'file')}",
+    "n_binary_files": lambda v, r: f"touches {_plural(v, 'binary file')}",
     "project": lambda v, r: f"project {v}",
 }
 
