@@ -349,3 +349,17 @@ def test_record_for_worktree(history, tmp_path: Path):
     assert rec["message"] == ""
     assert [(f["path"], f["status"], f["added"], f["deleted"], f["lines_before"])
             for f in rec["files"]] == [("src/main.py", "M", 0, 8, 9), ("new.txt", "A", 2, 0, 0)]  # fmt: skip
+
+
+def test_mine_file_writes_the_same_table(history, tmp_path: Path):
+    from riskml.mine.miner import mine_file
+
+    repo, _ = history
+    expected = mine(repo, out=tmp_path / "frame.parquet")
+    result = mine_file(repo, out=tmp_path / "file.parquet")
+    assert (result.new_rows, result.total_rows) == (8, 8)
+    assert result.state == state_path(tmp_path / "file.parquet")
+    pd.testing.assert_frame_equal(read_table(result.out), expected)
+    pd.testing.assert_frame_equal(pd.read_parquet(result.out), expected)
+    again = mine_file(repo, out=result.out)
+    assert (again.new_rows, again.total_rows) == (0, 8)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
@@ -34,25 +33,17 @@ def mine_command(
     """Mine one row per non-merge commit: size, history, experience, critical paths, AI provenance."""
     import warnings
 
-    from riskml.config import data_paths
-    from riskml.mine import MiningWarning, mine, state_path
-    from riskml.mine.table import table_format
+    from riskml.mine import MiningWarning
+    from riskml.mine.miner import mine_file
 
     def show(message, category, filename, lineno, file=None, line=None):
         typer.echo(f"riskml: warning: {message}", err=True)
 
     warnings.showwarning = show
     warnings.simplefilter("always", MiningWarning)
-    target = out
-    if target is not None:
-        table_format(target)
-    table = mine(repo, rev=rev, out=out, workers=workers, config=config, repo_name=repo_name,
-                 progress=progress)  # fmt: skip
-    if target is None:
-        from riskml.gitio import ensure_repo
-
-        target = data_paths(repo_name or ensure_repo(repo).name).changes
-    new = int(table.attrs.get("new_rows", 0))
-    typer.echo(f"mined {new} new change(s); {len(table)} row(s) in {target} "
-               f"(state {state_path(target)})")  # fmt: skip
-    sys.stdout.flush()
+    result = mine_file(repo, rev=rev, out=out, workers=workers, config=config,
+                       repo_name=repo_name, progress=progress)  # fmt: skip
+    typer.echo(
+        f"mined {result.new_rows} new change(s); {result.total_rows} row(s) in {result.out} "
+        f"(state {result.state})"
+    )

@@ -10,6 +10,7 @@ git call, no PyDriller object crosses a process boundary: a record is a plain di
 
 from __future__ import annotations
 
+import queue
 import subprocess
 import threading
 import time
@@ -138,8 +139,8 @@ def _parse_commit(chunk: bytes) -> dict:
 class _LogStream:
     """One batched ``git log`` over ``shas``, parsed while git writes it.
 
-    Iterating yields the records git finished; a record is only complete once the next one's
-    mark arrived (or git exited cleanly). After iteration ``code`` is git's exit status and
+    Iterating yields lists of the records git finished (one list per read); a record is only
+    complete once the next one's mark arrived (or git exited cleanly). After iteration ``code`` is git's exit status and
     ``error`` its first stderr line. When git dies part-way (a blob missing from the object
     store), the records before the one it was writing have been yielded.
     """
@@ -149,7 +150,7 @@ class _LogStream:
         self.code: int | None = None
         self.error = ""
 
-    def __iter__(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator[list[dict]]:
         proc = subprocess.Popen(
             ["git", "-C", str(self.repo), "log", "--no-walk=unsorted", "--stdin", *_LOG_OPTS,
              f"--format={_FORMAT}"],
@@ -174,14 +175,12 @@ class _LogStream:
                     continue
                 parts = buf.split(_MARK)
                 buf = parts.pop()
-                for part in parts:
-                    if part:
-                        yield _parse_commit(part)
+                batch = [_parse_commit(part) for part in parts if part]
+                if batch:
+                    yield batch
             self.code = proc.wait()
             if buf and self.code == 0:
-                for part in buf.split(_MARK):
-                    if part:
-                        yield _parse_commit(part)
+                yield [_parse_commit(part) for part in buf.split(_MARK) if part]
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -209,62 +208,119 @@ def _count_lines(data: bytes) -> int:
 
 class BlobLines:
     """Line counts of blobs: derived from an earlier change (``lines(new) = lines(old) + added -
-    deleted``) whenever possible, else read through one persistent ``git cat-file --batch``."""
+    deleted``) whenever possible, else read through one persistent ``git cat-file --batch``.
+
+    Reads are pipelined: :meth:`request` asks for the blobs a batch of records will need as
+    soon as the batch is parsed, :meth:`fill` reads the answers when the batch is processed,
+    so no round trip is waited for while git still has output to parse. A writer thread feeds
+    cat-file, so neither side can block the other whatever the sizes.
+    """
 
     def __init__(self, repo: Path) -> None:
         self.repo = repo
         self.known: dict[str, int | None] = {}
+        self._produced: set[str] = set()  # blobs an earlier record (in order) derives
+        self._requested: set[str] = set()
+        self._sent: list[list[str]] = []  # requests in order; answers come back in order
+        self._read = 0  # requests whose answers have been read
         self._proc: subprocess.Popen | None = None
+        self._queue: queue.SimpleQueue | None = None
+        self._writer: threading.Thread | None = None
 
-    def _read(self, sha: str) -> int | None:
-        if self._proc is None:
-            self._proc = subprocess.Popen(
-                ["git", "-C", str(self.repo), "cat-file", "--batch"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                env=git_env(),
-            )
-        proc = self._proc
-        proc.stdin.write(sha.encode() + b"\n")
-        proc.stdin.flush()
-        header = proc.stdout.readline().split()
-        if len(header) != 3:  # "<sha> missing"
-            return None
-        data = proc.stdout.read(int(header[2]))
-        proc.stdout.read(1)
-        return _count_lines(data) if header[1] == b"blob" else 0
+    def _start(self) -> None:
+        self._proc = subprocess.Popen(
+            ["git", "-C", str(self.repo), "cat-file", "--batch"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=git_env(),
+        )
+        self._queue = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write, daemon=True)
+        self._writer.start()
 
-    def fill(self, rec: dict) -> bool:
-        """Set ``lines_before`` on every file of ``rec``; False when a needed blob is missing.
+    def _write(self) -> None:
+        pipe = self._proc.stdin
+        try:
+            while (data := self._queue.get()) is not None:
+                pipe.write(data)
+                pipe.flush()
+            pipe.close()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def request(self, records: list[dict]) -> int:
+        """Ask for the blobs ``records`` need that no record before them derives; a token."""
+        wanted: list[str] = []
+        for rec in records:
+            for f in rec["files"]:
+                if f["binary"] or f["_gitlink"]:
+                    continue
+                if f["status"] in "MR":
+                    old = f["_old_blob"]
+                    if (
+                        old not in self.known
+                        and old not in self._produced
+                        and old not in self._requested
+                    ):
+                        self._requested.add(old)
+                        wanted.append(old)
+                if f["status"] != "D":
+                    self._produced.add(f["_new_blob"])
+        if wanted:
+            if self._proc is None:
+                self._start()
+            self._queue.put("".join(f"{sha}\n" for sha in wanted).encode())
+            self._sent.append(wanted)
+        return len(self._sent)
+
+    def _receive(self, token: int) -> None:
+        while self._read < token:
+            out = self._proc.stdout
+            for sha in self._sent[self._read]:
+                header = out.readline().split()
+                if len(header) != 3:  # "<sha> missing"
+                    self.known[sha] = None
+                    continue
+                data = out.read(int(header[2]))
+                out.read(1)
+                self.known[sha] = _count_lines(data) if header[1] == b"blob" else 0
+            self._sent[self._read] = []
+            self._read += 1
+
+    def fill(self, records: list[dict], token: int | None = None) -> list[bool]:
+        """Set ``lines_before`` on every file of ``records``, which come right after every
+        record filled before; per record, False when a blob it needs is missing.
 
         Exact line count in the parent; 0 for new, binary and submodule (gitlink) entries.
+        ``token`` is :meth:`request`'s for these records (None: request now).
         """
-        ok = True
-        for f in rec["files"]:
-            plain = not f["binary"] and not f["_gitlink"]
-            if not plain or f["status"] == "A":
-                before = 0
-            elif f["status"] == "D":
-                before = f["deleted"]  # every line of a deleted text file is a deleted line
-            else:
-                old = f["_old_blob"]
-                if old in self.known:
-                    before = self.known[old]
+        self._receive(self.request(records) if token is None else token)
+        flags = []
+        for rec in records:
+            ok = True
+            for f in rec["files"]:
+                plain = not f["binary"] and not f["_gitlink"]
+                if not plain or f["status"] == "A":
+                    before = 0
+                elif f["status"] == "D":
+                    before = f["deleted"]  # every line of a deleted text file is a deleted line
                 else:
-                    before = self.known[old] = self._read(old)
-            f["lines_before"] = before
-            if before is None:
-                ok = False
-            elif plain and f["status"] != "D":
-                self.known.setdefault(f["_new_blob"], before + f["added"] - f["deleted"])
-        return ok
+                    before = self.known.get(f["_old_blob"])
+                f["lines_before"] = before
+                if before is None:
+                    ok = False
+                elif plain and f["status"] != "D":
+                    self.known.setdefault(f["_new_blob"], before + f["added"] - f["deleted"])
+            flags.append(ok)
+        return flags
 
     def close(self) -> None:
         if self._proc is not None:
-            self._proc.stdin.close()
-            self._proc.wait()
+            self._queue.put(None)
+            self._writer.join()
             self._proc.stdout.close()
+            self._proc.wait()
             self._proc = None
 
 
@@ -273,6 +329,14 @@ def _clean(rec: dict) -> dict:
         for key in ("_old_blob", "_new_blob", "_gitlink"):
             f.pop(key, None)
     return rec
+
+
+def _filled(lines: BlobLines, batch: list[dict], token: int) -> Iterator[dict]:
+    for rec, ok in zip(batch, lines.fill(batch, token), strict=True):
+        if ok:
+            yield _clean(rec)
+        else:
+            _warn(f"skipped commit {rec['commit'][:12]}: a blob before the change is missing")
 
 
 def iter_records(repo: str | Path, shas: list[str]) -> Iterator[dict]:
@@ -288,26 +352,25 @@ def iter_records(repo: str | Path, shas: list[str]) -> Iterator[dict]:
         while todo:
             stream = _LogStream(repo, todo)
             done = 0
-            for rec in stream:
-                done += 1
-                if lines.fill(rec):
-                    yield _clean(rec)
-                else:
-                    _warn(
-                        f"skipped commit {rec['commit'][:12]}: a blob before the change is missing"
-                    )
+            pending: tuple[list[dict], int] | None = None
+            for batch in stream:
+                token = lines.request(batch)
+                if pending is not None:  # one batch behind: its blobs were read meanwhile
+                    yield from _filled(lines, *pending)
+                    done += len(pending[0])
+                pending = (batch, token)
+            if pending is not None:
+                yield from _filled(lines, *pending)
+                done += len(pending[0])
             if stream.code == 0 or done >= len(todo):
                 break
             # git died on the commit after the last complete one (or, if that one's end was cut
             # off, on a later one that the next round finds at the head of the rest).
             bad = todo[done]
             alone = _LogStream(repo, [bad])
-            got = list(alone)
+            got = [rec for batch in alone for rec in batch]
             if alone.code == 0 and got:
-                if lines.fill(got[0]):
-                    yield _clean(got[0])
-                else:
-                    _warn(f"skipped commit {bad[:12]}: a blob before the change is missing")
+                yield from _filled(lines, got[:1], lines.request(got[:1]))
             else:
                 _warn(f"skipped commit {bad[:12]}: git cannot read it ({alone.error})")
             todo = todo[done + 1 :]
@@ -414,7 +477,7 @@ def record_for_worktree(repo: str | Path, author_email: str) -> dict:
 def _finish_single(repo: Path, rec: dict) -> dict:
     lines = BlobLines(repo)
     try:
-        if not lines.fill(rec):
+        if not lines.fill([rec])[0]:
             raise RiskmlError(f"a blob before the change {rec['commit'][:12]} is missing")
     finally:
         lines.close()

@@ -55,15 +55,23 @@ def identity(rec: dict, repo_name: str) -> dict:
 def size(rec: dict) -> dict:
     """la, ld, lt, nf, nd, ns, entropy, entropy_norm (Kamei et al. 2013)."""
     files = rec["files"]
-    la = sum(f["added"] for f in files)
-    ld = sum(f["deleted"] for f in files)
-    lt = sum(f["lines_before"] for f in files)
+    la = ld = lt = 0
+    churns = []
+    dirs, subs = set(), set()
+    for f in files:
+        added, deleted = f["added"], f["deleted"]
+        la += added
+        ld += deleted
+        lt += f["lines_before"]
+        churns.append(added + deleted)
+        path = f["path"]
+        dirs.add(directory(path))
+        subs.add(subsystem(path))
     nf = len(files)
     total = la + ld
     entropy = 0.0
     if total > 0:
-        for f in files:
-            churn = f["added"] + f["deleted"]
+        for churn in churns:
             if churn:
                 p = churn / total
                 entropy -= p * math.log2(p)
@@ -72,22 +80,26 @@ def size(rec: dict) -> dict:
         "ld": ld,
         "lt": lt,
         "nf": nf,
-        "nd": len({directory(f["path"]) for f in files}),
-        "ns": len({subsystem(f["path"]) for f in files}),
+        "nd": len(dirs),
+        "ns": len(subs),
         "entropy": entropy,
         "entropy_norm": entropy / math.log2(nf) if nf >= 2 else 0.0,
     }
 
 
 def file_kinds(rec: dict) -> dict:
-    """Extras: files added, deleted, renamed and binary among the touched files."""
-    files = rec["files"]
+    """Extras: files added, deleted, renamed and binary among the touched files; ``files``."""
+    status = {"A": 0, "D": 0, "R": 0, "M": 0}
+    binary = 0
+    for f in rec["files"]:
+        status[f["status"]] += 1
+        binary += bool(f["binary"])
     return {
-        "n_added_files": sum(f["status"] == "A" for f in files),
-        "n_deleted_files": sum(f["status"] == "D" for f in files),
-        "n_renamed_files": sum(f["status"] == "R" for f in files),
-        "n_binary_files": sum(bool(f["binary"]) for f in files),
-        "files": ";".join(f["path"] for f in files),
+        "n_added_files": status["A"],
+        "n_deleted_files": status["D"],
+        "n_renamed_files": status["R"],
+        "n_binary_files": binary,
+        "files": ";".join(f["path"] for f in rec["files"]),
     }
 
 

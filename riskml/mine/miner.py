@@ -12,9 +12,9 @@
 from __future__ import annotations
 
 import sys
-import threading
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from riskml.config import Config, data_paths, load_config
@@ -24,7 +24,13 @@ from riskml.mine import extract
 from riskml.mine.extract import MiningWarning
 from riskml.mine.provenance import read_ai_notes
 from riskml.mine.state import MiningState, config_fingerprint, load_state, state_path
-from riskml.mine.table import normalize, read_table, table_format, to_frame, write_table
+from riskml.mine.table import (
+    normalize,
+    read_table,
+    table_format,
+    to_frame,
+    write_table,
+)
 
 # Below this many new commits the progress bar stays off in "auto" mode.
 PROGRESS_MIN_COMMITS = 1000
@@ -77,18 +83,6 @@ def _records(repo: Path, shas: list[str], workers: int) -> Iterator[dict]:
         yield from recs
 
 
-def _preload() -> threading.Thread:
-    """Import pandas/pyarrow in a thread while git works (they take most of a second)."""
-
-    def load() -> None:
-        import pandas  # noqa: F401
-        import pyarrow.parquet  # noqa: F401
-
-    thread = threading.Thread(target=load, daemon=True)
-    thread.start()
-    return thread
-
-
 def mine(
     repo: str | Path,
     rev: str = "HEAD",
@@ -109,6 +103,10 @@ def mine(
     commits, an unknown ``rev`` or an unsupported suffix; unreadable commits and shallow history
     are :class:`MiningWarning` and the rest is mined.
     """
+    return _mine(repo, rev, out, workers, config, repo_name, progress, as_frame=True)
+
+
+def _mine(repo, rev, out, workers, config, repo_name, progress, as_frame: bool):
     if not isinstance(workers, int) or workers < 1:
         raise RiskmlError(f"--workers must be a positive integer, got {workers!r}")
     top = ensure_repo(repo)
@@ -189,7 +187,6 @@ def mine(
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), unit="commit", desc=f"mining {name}", file=sys.stderr)
-    preload = _preload()
     notes = read_ai_notes(top, cfg.ai.notes_ref)
     keys = {key[2]: key for key, _ in todo}
     rows = []
@@ -204,7 +201,6 @@ def mine(
             bar.close()
     for key, _ in todo:
         state.seen.add(key[2])  # commits git could not read stay skipped on later runs
-    preload.join()
 
     new = to_frame(rows)
     if old is None or len(new):
@@ -217,4 +213,29 @@ def mine(
 
         table = normalize(pd.concat([old, new], ignore_index=True)) if len(new) else old
     table.attrs["new_rows"] = len(new)
+    if not as_frame:
+        return MineResult(out, spath, len(new), len(table))
     return table
+
+
+@dataclass(frozen=True)
+class MineResult:
+    """What :func:`mine_file` did: where, and how many rows it added and the table holds."""
+
+    out: Path
+    state: Path
+    new_rows: int
+    total_rows: int
+
+
+def mine_file(
+    repo: str | Path,
+    rev: str = "HEAD",
+    out: str | Path | None = None,
+    workers: int = 1,
+    config: Config | str | Path | None = None,
+    repo_name: str | None = None,
+    progress: bool | None = False,
+) -> MineResult:
+    """:func:`mine`, returning what it did instead of the table (what the CLI prints)."""
+    return _mine(repo, rev, out, workers, config, repo_name, progress, as_frame=False)
