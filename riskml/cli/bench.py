@@ -27,6 +27,9 @@ def bench_command(
     from riskml.train.bench import bench, format_table
 
     metrics = bench(dataset, gap_days=gap_days, config=load_config(config))
+    dropped = metrics.get("dataset", {}).get("dropped_rows", 0)
+    if dropped:
+        typer.echo(f"riskml: warning: skipped {dropped} row(s) without a date or label", err=True)
     if json_out:
         typer.echo(json.dumps(metrics, indent=2, allow_nan=False, default=str))
     else:
