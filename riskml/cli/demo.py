@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from riskml.cli import app
+from riskml.run import DEMO_COMMITS
 
 
 @app.command("demo")
@@ -16,7 +17,7 @@ def demo_command(
         "--out",
         help="Where the sample repository and its incidents file are generated.",
     ),
-    commits: int = typer.Option(None, "--commits", help="Commits to generate [default: 1200]."),
+    commits: int = typer.Option(DEMO_COMMITS, "--commits", help="Commits to generate."),
     seed: int = typer.Option(0, "--seed", help="Generator seed (same seed, same repository)."),
     pending: int = typer.Option(5, "--pending", help="Last N commits scored as pending."),
     data_dir: Path = typer.Option(Path("data"), "--data-dir", help="Root of data/<repo>/."),
@@ -26,11 +27,11 @@ def demo_command(
     quiet: bool = typer.Option(False, "--quiet", help="No stage progress on stderr."),
 ) -> None:
     """Generate a sample repository with incidents, run the pipeline, print the pending scores."""
-    from riskml.run import DEMO_COMMITS, demo, format_summary, mlflow_ui_command
+    from riskml.run import demo, format_summary, mlflow_ui_command
 
     result = demo(
         out,
-        commits=commits or DEMO_COMMITS,
+        commits=commits,
         seed=seed,
         pending=pending,
         data_dir=data_dir,

@@ -23,10 +23,10 @@ def run_command(
     main_branch: str = typer.Option(
         None,
         "--main-branch",
-        help="Pending = commits on HEAD not yet on this branch [default: detected main/master].",
+        help="Pending = commits on HEAD not yet on this branch (default: detected main/master).",
     ),
     repo_name: str = typer.Option(
-        None, "--repo-name", help="Name of the repository's data/<NAME>/ [default: folder name]."
+        None, "--repo-name", help="Name of the repository's data/<NAME>/ (default: folder name)."
     ),
     data_dir: Path = typer.Option(Path("data"), "--data-dir", help="Root of data/<repo>/."),
     models_root: Path = typer.Option(

@@ -21,13 +21,13 @@ def trends_command(
     model: str = typer.Option(
         None,
         "--model",
-        help="MLflow model URI or local model directory [default: models:/<name>@champion].",
+        help="MLflow model URI or local model directory (default: models:/<name>@champion).",
     ),
     period: str = typer.Option(
         None, "--period", help="Period of one point: W (week, default), D, M, Q, Y."
     ),
     out: Path = typer.Option(
-        None, "--out", help="Also keep the charts and the table here [default: data/<repo>/trends]."
+        None, "--out", help="Also keep the charts and the table here (default: data/<repo>/trends)."
     ),
     data_dir: Path = typer.Option(Path("data"), "--data-dir", help="Root of data/<repo>/."),
     config: Path = typer.Option(None, "--config", help="riskml.toml to use."),
