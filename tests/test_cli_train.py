@@ -145,3 +145,16 @@ def test_user_mistakes_are_one_line_and_exit_2(cli, tmp_path, args, message) -> 
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == message
     assert "Traceback" not in result.stderr
+
+
+def test_train_modules_import_no_heavy_library() -> None:
+    import sys
+
+    code = (
+        "import sys, riskml.cli.train, riskml.train.pyfunc, riskml.train.tracking, "
+        "riskml.train.runner, riskml.train.plots; "
+        "print(sorted(m for m in ('mlflow', 'lightgbm', 'sklearn', 'matplotlib') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -42,7 +42,9 @@ def train_command(
         Path("."), "--out-dir", help="Where metrics.json and models/<name>/ are written."
     ),
     model_name: str | None = typer.Option(
-        None, "--model-name", help="Registered model name (default [train] model_name)."
+        None,
+        "--model-name",
+        help="Registered model name (default: train.model_name of the config, change-risk).",
     ),
     cutoff: str | None = typer.Option(
         None, "--cutoff", help="Training cut-off (a date/time; default: from test_fraction)."
