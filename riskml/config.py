@@ -44,9 +44,11 @@ def _default_critical_paths() -> dict[str, list[str]]:
 class MineConfig:
     """How `riskml mine` reads messages and classifies touched files."""
 
+    # fix words in any case; issue ids as "#12" or upper-case "PROJ-12" (not UTF-8, SHA-256...)
     fix_pattern: str = (
-        r"(?i)\b(fix(e[sd])?|bug(s|fix)?|defect|patch(ed)?|hotfix|fault|regression)\b"
-        r"|#\d+|\b[A-Z][A-Z0-9]+-\d+\b"
+        r"(?i:\b(fix(e[sd]|ing)?|bug(s|fix(es)?)?|defect|patch(ed)?|hotfix(es)?|fault"
+        r"|regression)\b)|#\d+"
+        r"|\b(?!(UTF|SHA|ISO|RFC|UTC|GMT|X86|ARM|AES|TLS|SSL|HTTP)-)[A-Z][A-Z0-9]+-\d+\b"
     )
     test_globs: list[str] = field(
         default_factory=lambda: [
