@@ -363,3 +363,31 @@ def test_mine_file_writes_the_same_table(history, tmp_path: Path):
     pd.testing.assert_frame_equal(pd.read_parquet(result.out), expected)
     again = mine_file(repo, out=result.out)
     assert (again.new_rows, again.total_rows) == (0, 8)
+
+
+@pytest.mark.parametrize(
+    ("message", "fix", "revert"),
+    [
+        ("Fix crash in checkout", True, False),
+        ("FIXES the login", True, False),
+        ("fixing flaky test", True, False),
+        ("bugfix: null pointer", True, False),
+        ("Hotfixes for release", True, False),
+        ("Patched the parser", True, False),
+        ("Regression in totals", True, False),
+        ("Close #12", True, False),
+        ("PROJ-12 implement export", True, False),
+        ("Add prefix fixture", False, False),
+        ("Use UTF-8 and SHA-256 everywhere", False, False),
+        ("x86-64 build, py-3 support", False, False),
+        ("debug logging", False, False),
+        ('Revert "Add export"\n\nThis reverts commit 0123456789abcdef.', False, True),
+        ("Undo export\n\nThis reverts commit abcdef1.", False, True),
+        ("Reverted the export by hand", False, False),
+    ],
+)
+def test_purpose(message: str, fix: bool, revert: bool):
+    from riskml.config import MineConfig
+    from riskml.mine.features import purpose
+
+    assert purpose({"message": message}, MineConfig()) == {"fix": fix, "is_revert": revert}

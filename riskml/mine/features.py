@@ -180,9 +180,6 @@ class PathClassifier:
             **counts,
         }
 
-    def __getstate__(self) -> dict:  # compiled matchers are rebuilt, not pickled
-        raise TypeError("PathClassifier is not picklable; build it from the config")
-
 
 def provenance(rec: dict, cfg: AIConfig) -> dict:
     """ai_provenance, ai_tool, ai_evidence (provenance.md) and ai_line_share (git-ai notes)."""
