@@ -188,7 +188,7 @@ def test_same_test_window_for_both_fits(fits) -> None:
     )
 
 
-def test_first_version_takes_champion(registry) -> None:
+def test_first_version_takes_champion(registry, fits) -> None:
     first = registry["steps"][0]
     assert first["out"]["version"] == "1"
     assert first["out"]["alias"] == "champion"
@@ -197,6 +197,8 @@ def test_first_version_takes_champion(registry) -> None:
         first["out"]["reason"] == f"no champion for '{MODEL_NAME}' yet: the first version takes it"
     )
     assert first["champion"] == "1"
+    assert first["out"]["new_value"] == fits["bad"].metrics["riskml"]["roc_auc"]
+    assert first["out"]["champion_value"] is None
 
 
 def test_better_version_takes_champion(registry, fits) -> None:
@@ -427,3 +429,19 @@ def test_unreadable_champion_is_replaced_and_the_reason_says_why(mlflow_uri, fit
     assert decision["new_value"] == good.metrics["riskml"]["roc_auc"]
     assert decision["reason"].startswith("champion v1 could not be evaluated on this test window (")
     assert decision["reason"].endswith("); the new version replaces it")
+
+
+def test_unknown_promotion_metric_is_a_user_error_before_any_run(mlflow_uri, fits) -> None:
+    import mlflow
+
+    from riskml.errors import RiskmlError
+    from riskml.train.tracking import log_and_register
+
+    config = _config()
+    config.train.promotion_metric = "auc"
+    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+    before = len(mlflow.search_runs([experiment.experiment_id])) if experiment else 0
+    with pytest.raises(RiskmlError, match="promotion_metric must be one of roc_auc, pr_auc"):
+        log_and_register(fits["good"], config, dataset=fits["data"])
+    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+    assert len(mlflow.search_runs([experiment.experiment_id])) == before

@@ -39,6 +39,18 @@ MODELS = ("riskml", "lapredict", "kamei_lr")
 ARTIFACT = "trained_model"  # the saved TrainedModel inside the pyfunc (riskml.train.pyfunc)
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+# metrics the gate may compare on (keys of riskml.train.metrics.evaluate)
+PROMOTION_METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "log_loss",
+    "capture_at_5",
+    "capture_at_10",
+    "capture_at_30",
+    "recall_at_20_effort",
+    "popt",
+)
 # metrics where a smaller value is better; every other promotion metric is "higher is better"
 LOWER_IS_BETTER = frozenset({"brier", "log_loss"})
 # distributions the served model needs (the riskml package itself travels as code_paths)
@@ -272,6 +284,26 @@ def _metric_on(model, frame, predictions, metric: str) -> float:
     return float(value)
 
 
+def check_metric(metric: str) -> str:
+    """``metric`` if the gate can compare on it (a key of :func:`riskml.train.metrics.evaluate`)."""
+    if metric not in PROMOTION_METRICS:
+        raise RiskmlError(
+            f"[train] promotion_metric must be one of {', '.join(PROMOTION_METRICS)}, "
+            f"not {metric!r}"
+        )
+    return metric
+
+
+def champion_version(client, name: str):
+    """The registry's ``champion`` version of ``name`` (an MLflow ModelVersion), or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
 def _better_or_equal(new: float, old: float, metric: str, tolerance: float) -> bool:
     if metric in LOWER_IS_BETTER:
         return new <= old + tolerance
@@ -293,9 +325,7 @@ def gate(
     ``kept`` (champion stays; the new version becomes challenger) or ``promoted_unreadable``
     (the champion could not be loaded or evaluated, so it cannot serve either).
     """
-    from mlflow.exceptions import MlflowException
-
-    metric = config.train.promotion_metric
+    metric = check_metric(config.train.promotion_metric)
     tolerance = float(config.train.promotion_tolerance)
     out: dict[str, Any] = {
         "metric": metric,
@@ -304,10 +334,10 @@ def gate(
         "champion_value": None,
         "champion_version": None,
     }
-    try:
-        current = client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        current = None
+    predictions = result.test_predictions
+    if frame is not None:
+        out["new_value"] = _metric_on(new_model, frame, predictions, metric)
+    current = champion_version(client, name)
     if current is None:
         return out | {
             "alias": CHAMPION,
@@ -315,14 +345,12 @@ def gate(
             "reason": f"no champion for {name!r} yet: the first version takes it",
         }
     out["champion_version"] = str(current.version)
-    predictions = result.test_predictions
     if frame is None:
         raise RiskmlError(
             "promotion gate: the test window's feature rows are unavailable "
             "(pass the dataset to log_and_register)"
         )
-    new_value = _metric_on(new_model, frame, predictions, metric)
-    out["new_value"] = new_value
+    new_value = out["new_value"]
     try:
         old_model = load_trained_model(f"models:/{name}/{current.version}")
         old_value = _metric_on(old_model, frame, predictions, metric)
@@ -455,6 +483,12 @@ def _log_and_register(
     cutoff = cutoff if cutoff is not None else info.get("cutoff")
     label_mode = label_mode or info.get("label_mode") or info.get("label mode")
     frame = test_frame(result, dataset)
+    check_metric(config.train.promotion_metric)
+    if register and frame is None and champion_version(client, name) is not None:
+        raise RiskmlError(
+            "the promotion gate needs the test window's feature rows: pass the dataset "
+            "(or a TrainResult with test_frame) to log_and_register"
+        )
 
     run_tags = {
         "repo": repo or (Path(dataset_path).stem if dataset_path else ""),
