@@ -138,6 +138,10 @@ def test_train_on_mined_changes_and_labels(cli, mlflow_uri, mined, tmp_path) -> 
             "riskml: error: give either --dataset or --changes/--labels, not both",
         ),
         (("--changes", "missing.parquet"), "riskml: error: table not found: missing.parquet"),
+        (
+            ("--dataset", "a.csv", "--cutoff", "someday"),
+            "riskml: error: --cutoff: not a date/time: 'someday'",
+        ),
     ],
 )
 def test_user_mistakes_are_one_line_and_exit_2(cli, tmp_path, args, message) -> None:
@@ -158,3 +162,16 @@ def test_train_modules_import_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_repo_without_mined_tables_says_what_to_run(cli, tmp_path) -> None:
+    repo = tmp_path / "app"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "commit", "-q", "--allow-empty", "-m", "init"], check=True
+    )
+    result = cli("train", "--repo", str(repo), "--no-mlflow", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "riskml: error: table not found: data/app/changes.parquet (run `riskml mine` first)"
+    )

@@ -118,6 +118,7 @@ def train_from_files(
     say = progress or (lambda message: None)
     if dataset is not None and (changes is not None or labels is not None):
         raise RiskmlError("give either --dataset or --changes/--labels, not both")
+    cutoff = _parse_cutoff(cutoff)
     repo_path = ensure_repo(repo) if repo is not None else None
     config = load_config(config_path, repo_path)
     name = model_name or config.train.model_name
@@ -136,6 +137,9 @@ def train_from_files(
             paths = data_paths(repo_name)
             changes = paths.changes
             labels = labels if labels is not None else paths.labels
+            for verb, path in (("mine", changes), ("label", labels)):
+                if not Path(path).is_file():
+                    raise RiskmlError(f"table not found: {path} (run `riskml {verb}` first)")
         say(f"reading {changes}" + (f" and {labels}" if labels is not None else ""))
         changes_frame = read_table(changes)
         labels_frame = read_table(labels) if labels is not None else None
@@ -148,7 +152,7 @@ def train_from_files(
             repo_name = str(frame["repo"].dropna().iloc[0])
 
     say(f"fitting riskml, lapredict and kamei_lr on {len(frame)} changes")
-    result = fit(frame, config, cutoff=_parse_cutoff(cutoff), label_mode=label_mode)
+    result = fit(frame, config, cutoff=cutoff, label_mode=label_mode)
     metrics = dict(result.metrics)
     metrics.setdefault("labels", {"proxy": label_mode == "proxy", "mode": label_mode})
 
