@@ -73,7 +73,7 @@ _WORLD: dict[str, World] = {}
 
 
 def build_world(tmp_path_factory, mlflow_uri: str) -> World:
-    """Generate 400 commits, mine, label, train + register; then add pending work. Once."""
+    """Generate 600 commits, mine, label, train + register; then add pending work. Once."""
     if "world" in _WORLD:
         return _WORLD["world"]
     from conftest import run_cli
@@ -81,7 +81,7 @@ def build_world(tmp_path_factory, mlflow_uri: str) -> World:
     from riskml.synth import generate
 
     root = tmp_path_factory.mktemp("score_world")
-    synth = generate(root / "gen", commits=400, seed=7)
+    synth = generate(root / "gen", commits=600, seed=7)
     repo = synth.repo
     config = root / "riskml.toml"
     config.write_text(

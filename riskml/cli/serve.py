@@ -22,6 +22,11 @@ def serve_command(
     ),
 ) -> None:
     """Serve POST /v1/score, POST /v1/score/features, GET /v1/model, GET /healthz (docs: /docs)."""
+    import os
+
+    # One change at a time: LightGBM's OpenMP threads only add start-up and contention
+    # (a one-row predict takes ~30 ms with them, ~0.1 ms without). Set before lightgbm loads.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     from riskml.cli import fail
     from riskml.config import load_config
     from riskml.errors import RiskmlError

@@ -99,10 +99,27 @@ def score(
 
 
 def pending_frame(rows: list[dict]):
-    """Rows of the mining state (epoch-second times) -> a frame with the changes table's dtypes."""
-    from riskml.mine.table import to_frame
+    """Rows of the mining state (epoch-second times) -> a frame the model reads.
 
-    return to_frame(rows)
+    Values keep their Python types (ints, floats, bools, strings); times become UTC
+    timestamps. This is what :func:`score_rows` builds from a client's rows too, so the CLI and
+    both API endpoints hand the model the same frame for the same change.
+    """
+    return _frame(rows)
+
+
+def _frame(rows: list[dict]):
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    for column in ("author_time", "commit_time"):
+        if column in frame.columns:
+            values = frame[column]
+            if pd.api.types.is_numeric_dtype(values.dtype):
+                frame[column] = pd.to_datetime(values, unit="s", utc=True)
+            else:
+                frame[column] = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+    return frame
 
 
 def add_label_history(history: RepoHistory, frame, loaded: LoadedModel) -> list[str]:
@@ -111,7 +128,7 @@ def add_label_history(history: RepoHistory, frame, loaded: LoadedModel) -> list[
     wanted = [c for c in LABEL_HISTORY if c in loaded.model.feature_columns]
     if not wanted:
         return []
-    changes, labels = history.tables()
+    changes, labels = history.culprits()
     if changes is None or labels is None:
         return [
             f"no labels table at {history.labels_path}: past-incident features are unknown "
@@ -136,17 +153,7 @@ def score_rows(
 
     Times may be ISO strings or epoch seconds; missing feature columns count as missing values.
     """
-    import pandas as pd
-
-    frame = pd.DataFrame(rows)
-    for column in ("author_time", "commit_time"):
-        if column in frame.columns:
-            values = frame[column]
-            if pd.api.types.is_numeric_dtype(values.dtype):
-                frame[column] = pd.to_datetime(values, unit="s", utc=True)
-            else:
-                frame[column] = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
-    return score_frame(frame, model, config, top=top, ids=ids)
+    return score_frame(_frame(rows), model, config, top=top, ids=ids)
 
 
 def score_frame(

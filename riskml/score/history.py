@@ -34,6 +34,8 @@ from riskml.errors import RiskmlError
 from riskml.gitio import ensure_repo, git_env, resolve_rev, run_git
 from riskml.mine.miner import order_commits
 
+# Rows of pending commits kept for repeated requests (release tooling polls the same commit).
+PENDING_CACHE = 1024
 # Columns of a row that feed other stages rather than a reviewer.
 HIDDEN = ("files",)
 
@@ -101,6 +103,10 @@ class RepoHistory:
         self.added: dict[str, dict] = {}  # rows of the commits this scorer mined into the state
         self._tables: tuple | None = None
         self._tables_key: tuple | None = None
+        self._culprits: tuple = (None, None)
+        # pending commit -> (size of the history it was computed against, its row)
+        self._pending: dict[str, tuple[int, dict]] = {}
+        self._culprits_key: tuple | None = None
 
     # -- keeping the state current ---------------------------------------------------------
     def mainline(self) -> str:
@@ -163,7 +169,6 @@ class RepoHistory:
         """
         from riskml.mine.extract import record_for_diff, records_for
 
-        parents = run_git(self.repo, "rev-list", "--parents", "-n", "1", sha).decode().split()[1:]
         with self.lock:
             if sha in self.added:
                 return dict(self.added[sha])
@@ -171,25 +176,28 @@ class RepoHistory:
                 row = self._mined_row(sha)
                 if row is not None:
                     return row
-                if len(parents) > 1:
-                    raise RiskmlError(
-                        f"{sha[:12]} is a merge already in the mined history; score its branch "
-                        "with --range FIRST_PARENT..SECOND_PARENT"
-                    )
                 raise RiskmlError(
-                    f"commit {sha[:12]} is in the mining state but not in {self.changes_path}"
+                    f"{sha[:12]} is already in the mined history but not in {self.changes_path} "
+                    "(a merge? score its branch with --range FIRST_PARENT..SECOND_PARENT)"
                 )
-        if len(parents) > 1:
-            records = [record_for_diff(self.repo, parents[0], sha)]
-        else:
-            records = records_for(self.repo, [sha])
-        records = self.with_notes(records)
+            cached = self._pending.get(sha)
+            if cached is not None and cached[0] == self.state.n_commits:
+                return dict(cached[1])  # same commit, same history: the same row
+        records = records_for(self.repo, [sha])
         if not records:
             raise RiskmlError(f"git cannot read commit {sha[:12]}")
-        target = merge_base(self.repo, parents[0], self.mainline()) if parents else None
+        parents = records[0]["parents"]
+        if len(parents) > 1:
+            records = [record_for_diff(self.repo, parents[0], sha)]
+        record = self.with_notes(records)[0]
         with self.lock:
-            self.advance(target)
-            return self.state.features(records[0])
+            if parents and not self.covers(parents[0]):
+                self.advance(merge_base(self.repo, parents[0], self.mainline()))
+            row = self.state.features(record)
+            if len(self._pending) >= PENDING_CACHE:
+                self._pending.pop(next(iter(self._pending)))
+            self._pending[sha] = (self.state.n_commits, row)
+            return dict(row)
 
     def rows_for_range(self, base: str, head: str) -> list[tuple[str, dict]]:
         """``[("BASE..HEAD", combined row), (sha, row), …]``, the commits oldest first."""
@@ -235,6 +243,25 @@ class RepoHistory:
                 labels = _read_labels(self.labels_path) if key[1] is not None else None
                 self._tables, self._tables_key = (changes, labels), key
             return self._tables
+
+    def culprits(self):
+        """``(changes, labels)`` cut to the incident-causing changes (``label == 1``).
+
+        Label-history features only count positive links, so handing
+        ``label_history_features`` these small tables gives the same counts as the full ones,
+        without re-joining the whole history on every request. Cached with :meth:`tables`.
+        """
+        changes, labels = self.tables()
+        with self.lock:
+            if self._culprits_key != self._tables_key:
+                small = (None, None)
+                if changes is not None and labels is not None and "label" in labels.columns:
+                    import pandas as pd
+
+                    positive = labels[pd.to_numeric(labels["label"], errors="coerce") == 1]
+                    small = (changes[changes["commit"].isin(set(positive["commit"]))], positive)
+                self._culprits, self._culprits_key = small, self._tables_key
+            return self._culprits
 
     def _mined_row(self, sha: str) -> dict | None:
         changes, _ = self.tables()
