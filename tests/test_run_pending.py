@@ -45,7 +45,7 @@ def test_pending_are_the_commits_not_on_the_main_branch(repo):
     base, head, commits, how = choose_pending(path, main_branch="main")
     # HEAD forked from main at m1: the history is trained up to the fork point.
     assert (base, head, commits) == (main[1], feature[1], feature)
-    assert how == "commits on HEAD not yet on main"
+    assert how == "the commits on HEAD not yet on main"
 
 
 def test_main_branch_is_detected(repo):
@@ -58,7 +58,7 @@ def test_last_n_commits(repo):
     path, main, feature = repo
     base, head, commits, how = choose_pending(path, pending=1)
     assert (base, head, commits) == (feature[0], feature[1], [feature[1]])
-    assert how == "the last 1 commits of HEAD"
+    assert how == "HEAD~1..HEAD, the last 1 commits of HEAD"
 
 
 def test_nothing_pending_on_the_main_branch(repo):
