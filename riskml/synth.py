@@ -439,6 +439,8 @@ class _FastImport:
                 "git",
                 "-C",
                 str(repo),
+                "-c",
+                "pack.compression=1",  # ~15 % less CPU for ~5 % more disk; SHAs are unaffected
                 "fast-import",
                 "--quiet",
                 "--done",
@@ -1136,7 +1138,11 @@ class _Generator:
             if f.fid in self.locked:
                 return self._changelog_note(c)
             before = {f.fid: (f.path, f.copy())}
-            lines = [k for k, line in enumerate(f.text) if self._dep_pkg(path, line)]
+            lines = [
+                k
+                for k, line in enumerate(f.text)
+                if self._dep_pkg(path, line) and f.origin[k] not in self.pending
+            ]
             if not lines:
                 return self._changelog_note(c)
             i = r.choice(lines)
@@ -1230,16 +1236,16 @@ class _Generator:
         c = self._new_commit("fix", time)
         c.author, c.key, c.tz = (author.name, author.email), author.email, author.tz
         c.fix_for = inc.id
-        holders = [
-            self.files[fid]
-            for fid in culprit.touched
-            if fid in self.files and not self.files[fid].binary
-        ]
-        touched: list[File] = []
-        for f in holders[: r.choice((1, 1, 2))]:
-            idx = [i for i, o in enumerate(f.origin) if o == culprit.seq and _is_code(f.text[i])]
-            if not idx:
+        holders = []  # the culprit's files that still hold code lines it wrote
+        for fid in culprit.touched:
+            f = self.files.get(fid)
+            if f is None or f.binary:
                 continue
+            idx = [i for i, o in enumerate(f.origin) if o == culprit.seq and _is_code(f.text[i])]
+            if idx:
+                holders.append((f, idx))
+        touched: list[File] = []
+        for f, idx in holders[: r.choice((1, 1, 2))]:
             start = r.choice(idx)
             k = 1
             while k < 3 and start + k in idx and r.random() < 0.6:

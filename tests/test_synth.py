@@ -149,8 +149,9 @@ def test_fix_changes_lines_the_culprit_added(small) -> None:
     culprit_of = {r["incident_id"]: r["commit"] for r in truth if r["incident_id"]}
     checked = 0
     for r in truth:
-        if r["role"] != "fix" or "no_culprit_lines" in r["flags"]:
+        if r["role"] != "fix":
             continue
+        assert "no_culprit_lines" not in r["flags"]
         fix = r["commit"]
         patch = git(result.repo, "show", "--format=", "--unified=0", "--no-renames", fix).decode()
         path, blamed = None, set()
