@@ -173,3 +173,22 @@ def test_cli_bad_input_is_one_line_exit_2(cli, tmp_path: Path):
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("riskml: error: ")
         assert reason in lines[0]
+
+
+def test_git_warnings_are_passed_on(tmp_path: Path):
+    """A commit too big for rename detection is still mined; git's warning reaches the user."""
+    repo = init(tmp_path / "renames")
+    git(repo, "config", "diff.renameLimit", "1")
+    for i in range(3):
+        write(repo, f"old/f{i}.txt", "".join(f"line {k} of {i}\n" for k in range(20)))
+    git(repo, "add", "-A")
+    commit(repo, ALICE, T0, "add")
+    for i in range(3):
+        (repo / "old" / f"f{i}.txt").unlink()
+        write(repo, f"new/g{i}.txt", "".join(f"line {k} of {i}\n" for k in range(21)))
+    git(repo, "add", "-A")
+    commit(repo, BOB, T0 + DAY, "move")
+    with pytest.warns(MiningWarning, match="git: .*rename detection was skipped"):
+        table = mine(repo, out=tmp_path / "c.parquet")
+    # without rename detection the move is 3 deletions and 3 additions
+    assert table[["nf", "la", "ld", "n_renamed_files"]].iloc[1].tolist() == [6, 63, 60, 0]

@@ -118,8 +118,17 @@ def test_incremental_equals_full(synth_small, full, tmp_path: Path):
     pd.testing.assert_frame_equal(table, full)
 
 
-def test_two_workers_equal_one(synth_small, full, tmp_path: Path):
+def test_two_workers_equal_one(synth_small, full, tmp_path: Path, monkeypatch):
+    from riskml.mine import extract, miner
+
+    # small ranges, so each worker starts ranges with nothing derived (cat-file reads)
+    monkeypatch.setattr(miner, "MIN_CHUNK_COMMITS", 10)
+    monkeypatch.setattr(miner, "CHUNK_COMMITS", 90)
+    cut = []
+    real = extract.iter_chunks
+    monkeypatch.setattr(extract, "iter_chunks", lambda items, n: cut.extend(real(items, n)) or cut)
     table = mine(synth_small.repo, out=tmp_path / "w2.parquet", workers=2)
+    assert len(cut) == -(-len(full) // 90) and sum(len(c) for c in cut) == len(full)
     pd.testing.assert_frame_equal(table, full)
     a = load_state(state_path(tmp_path / "w2.parquet"))
     assert a.n_rows == len(full)

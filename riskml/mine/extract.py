@@ -149,6 +149,7 @@ class _LogStream:
         self.repo, self.shas = repo, shas
         self.code: int | None = None
         self.error = ""
+        self.warnings: list[str] = []
 
     def __iter__(self) -> Iterator[list[dict]]:
         proc = subprocess.Popen(
@@ -188,9 +189,12 @@ class _LogStream:
             feeder.join()
             drain.join()
             proc.stdout.close()
+            proc.stderr.close()
+        lines = b"".join(stderr).decode("utf-8", "replace").strip().splitlines()
         if self.code:
-            lines = b"".join(stderr).decode("utf-8", "replace").strip().splitlines()
             self.error = lines[0].removeprefix("fatal: ") if lines else "unknown error"
+        else:  # e.g. rename detection skipped on a huge commit: the numbers stand, say so
+            self.warnings = list(dict.fromkeys(w.removeprefix("warning: ") for w in lines if w))
 
 
 def _feed(pipe, shas: list[str]) -> None:
@@ -362,6 +366,8 @@ def iter_records(repo: str | Path, shas: list[str]) -> Iterator[dict]:
             if pending is not None:
                 yield from _filled(lines, *pending)
                 done += len(pending[0])
+            if stream.warnings:
+                _warn(f"git: {' '.join(stream.warnings)}")
             if stream.code == 0 or done >= len(todo):
                 break
             # git died on the commit after the last complete one (or, if that one's end was cut
