@@ -280,6 +280,8 @@ def choose_pending(
     commits = (
         run_git(repo, "rev-list", "--reverse", "--no-merges", f"{base}..{head}").decode().split()
     )
+    if not commits and pending is None:
+        how = f"HEAD is on {branch} (--pending N scores its last N commits)"
     return base, head, commits, how
 
 
@@ -539,7 +541,7 @@ def format_pending(result: RunResult) -> list[str]:
     scored = result.scored
     n = len(result.pending_commits)
     if not scored or not scored.get("changes"):
-        return [f"pending  none ({result.pending_how})"]
+        return [f"pending  none: {result.pending_how}"]
     lines = [f"pending  {n} change(s): {result.pending_how}"]
     if len(scored["changes"]) > 1:
         lines.append("         first row: the pending branch as one change; then each commit")
@@ -562,6 +564,16 @@ def format_pending(result: RunResult) -> list[str]:
             f"{who:<34} {why}"[:160]
         )
     return lines
+
+
+def one_line_warnings() -> None:
+    """Show the stages' warnings (``warnings.warn``) as one line each on stderr."""
+    import warnings
+
+    def fmt(message, category, filename, lineno, line=None) -> str:
+        return f"riskml: warning: {message}\n"
+
+    warnings.formatwarning = fmt
 
 
 def mlflow_ui_command() -> str:

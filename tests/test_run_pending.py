@@ -66,6 +66,7 @@ def test_nothing_pending_on_the_main_branch(repo):
     git(path, "checkout", "-q", "main")
     base, head, commits, _ = choose_pending(path, main_branch="main")
     assert (base, head, commits) == (main[2], main[2], [])
+    assert choose_pending(path)[3] == "HEAD is on main (--pending N scores its last N commits)"
 
 
 def test_bad_pending_requests(repo):

@@ -27,8 +27,9 @@ def demo_command(
     quiet: bool = typer.Option(False, "--quiet", help="No stage progress on stderr."),
 ) -> None:
     """Generate a sample repository with incidents, run the pipeline, print the pending scores."""
-    from riskml.run import demo, format_summary, mlflow_ui_command
+    from riskml.run import demo, format_summary, mlflow_ui_command, one_line_warnings
 
+    one_line_warnings()
     result = demo(
         out,
         commits=commits,

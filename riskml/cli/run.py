@@ -42,8 +42,9 @@ def run_command(
     """The whole pipeline on one repository; a second run is incremental."""
     from riskml.config import load_config
     from riskml.gitio import ensure_repo
-    from riskml.run import format_summary, run_pipeline
+    from riskml.run import format_summary, one_line_warnings, run_pipeline
 
+    one_line_warnings()
     top = ensure_repo(repo)
     cfg = load_config(config, repo=top)
     result = run_pipeline(
