@@ -16,8 +16,10 @@ def pipeline(tmp_path_factory):
     from riskml.mine import mine
     from riskml.synth import generate
 
-    generated = generate(tmp_path_factory.mktemp("train_pipeline"), commits=1500, seed=7)
-    changes = mine(generated.repo)
+    root = tmp_path_factory.mktemp("train_pipeline")
+    generated = generate(root, commits=1500, seed=7)
+    # an explicit table path: mine's default (data/<repo>/) is shared state in the working tree
+    changes = mine(generated.repo, out=root / "changes.parquet")
     incidents, problems = load_incidents(generated.incidents, generated.repo)
     assert problems == []
     labels = label(generated.repo, changes, incidents).labels
