@@ -98,8 +98,10 @@ def _parse_diff(tokens: list[bytes]) -> list[dict]:
         stat = by_path.get(new_path) if by_path else stats[k]
         added, deleted = (stat[0], stat[1]) if stat else (0, 0)
         binary = added is None or deleted is None
-        if status not in "AMDR":
-            status = "R" if status == "C" else "M"  # T (type change), U, X: a modification
+        if status == "C":  # only with copy detection, which -M leaves off: a new file
+            status, old_path = "A", None
+        elif status not in "AMDR":
+            status = "M"  # T (type change), U, X: a modification
         files.append(
             {
                 "path": new_path,
