@@ -445,3 +445,19 @@ def test_unknown_promotion_metric_is_a_user_error_before_any_run(mlflow_uri, fit
         log_and_register(fits["good"], config, dataset=fits["data"])
     experiment = mlflow.get_experiment_by_name(EXPERIMENT)
     assert len(mlflow.search_runs([experiment.experiment_id])) == before
+
+
+def test_inside_a_callers_run_it_logs_a_child_run(mlflow_uri, fits) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    from riskml.train.tracking import log_and_register
+
+    outer_experiment = mlflow.set_experiment("tracking-tests-outer").experiment_id
+    with mlflow.start_run(experiment_id=outer_experiment) as outer:
+        out = log_and_register(fits["good"], _config(), dataset=fits["data"], register=False)
+    assert out["decision"] == "not_registered"
+    assert out["version"] is None
+    run = MlflowClient(tracking_uri=mlflow_uri).get_run(out["run_id"])
+    assert run.data.tags["mlflow.parentRunId"] == outer.info.run_id
+    assert run.info.experiment_id == mlflow.get_experiment_by_name(EXPERIMENT).experiment_id

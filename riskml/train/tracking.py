@@ -505,7 +505,8 @@ def _log_and_register(
 
     fit_params = {"cutoff": cutoff, "label_mode": label_mode, "model_name": name}
     out: dict[str, Any] = {"name": name, "experiment_id": experiment_id}
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+    nested = mlflow.active_run() is not None  # inside a caller's run (a pipeline): a child run
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested) as run:
         run_id = run.info.run_id
         out["run_id"] = run_id
         mlflow.set_tags(run_tags)
