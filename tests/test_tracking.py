@@ -461,3 +461,16 @@ def test_inside_a_callers_run_it_logs_a_child_run(mlflow_uri, fits) -> None:
     run = MlflowClient(tracking_uri=mlflow_uri).get_run(out["run_id"])
     assert run.data.tags["mlflow.parentRunId"] == outer.info.run_id
     assert run.info.experiment_id == mlflow.get_experiment_by_name(EXPERIMENT).experiment_id
+
+
+def test_test_frame_from_the_split_when_the_fit_kept_none(fits) -> None:
+    import types
+
+    from riskml.train.tracking import test_frame
+
+    good = fits["good"]
+    bare = types.SimpleNamespace(test_predictions=good.test_predictions, split=good.split)
+    rows = test_frame(bare, fits["data"])
+    assert rows["commit"].tolist() == good.test_predictions["commit"].tolist()
+    assert rows.equals(good.test_frame)
+    assert test_frame(bare, None) is None

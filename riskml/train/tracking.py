@@ -208,37 +208,16 @@ def model_signature(feature_columns: list[str], output_example):
 def test_frame(result, dataset=None):
     """The feature rows of the test window, in the order of ``result.test_predictions``.
 
-    Uses ``result.test_frame`` when the fit kept it, else ``dataset`` at the split's
-    ``test_index`` positions, else the rows of ``dataset`` whose ``commit`` is in the test
-    predictions. None when none of these is available.
+    ``result.test_frame`` when the fit kept it, else ``dataset`` at the split's ``test_index``
+    positions (the dataset as given to the fit); None when neither is available.
     """
-    import pandas as pd
-
     frame = getattr(result, "test_frame", None)
     if frame is not None:
         return frame.reset_index(drop=True)
-    predictions = result.test_predictions
-    if dataset is None:
-        return None
     index = getattr(getattr(result, "split", None), "test_index", None)
-    if index is not None and len(index) == len(predictions):
-        rows = dataset.iloc[index].reset_index(drop=True)
-        if (
-            "commit" not in predictions.columns
-            or (
-                rows["commit"].astype(str).to_numpy()
-                == predictions["commit"].astype(str).to_numpy()
-            ).all()
-        ):
-            return rows
-    if "commit" not in dataset.columns or "commit" not in predictions.columns:
+    if dataset is None or index is None or len(index) != len(result.test_predictions):
         return None
-    rows = dataset.drop_duplicates("commit", keep="last").set_index("commit", drop=False)
-    wanted = pd.Index(predictions["commit"].astype(str))
-    rows.index = rows.index.astype(str)
-    if not wanted.isin(rows.index).all():
-        return None
-    return rows.loc[wanted].reset_index(drop=True)
+    return dataset.reset_index(drop=True).iloc[index].reset_index(drop=True)
 
 
 def load_trained_model(model_uri: str):
@@ -260,15 +239,6 @@ def load_trained_model(model_uri: str):
         if artifact is None:
             raise RiskmlError(f"{model_uri} is not a riskml model (no {ARTIFACT!r} artifact)")
         return TrainedModel.load(local / artifact)
-
-
-def _risk_column(predictions, model: str) -> str:
-    from riskml.train.plots import risk_column
-
-    column = risk_column(predictions, model)
-    if column is None:
-        raise RiskmlError(f"test predictions have no risk column for {model!r}")
-    return column
 
 
 def _metric_on(model, frame, predictions, metric: str) -> float:
