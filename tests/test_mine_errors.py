@@ -11,7 +11,7 @@ import pytest
 from test_mine_repos import ALICE, BOB, DAY, T0, build_history, commit, git, init, write
 
 from riskml.errors import RiskmlError
-from riskml.mine import MiningWarning, load_state, mine, state_path
+from riskml.mine import MiningWarning, load_state, mine, records_for, state_path
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +153,11 @@ def test_non_utf8_path_and_many_files(tmp_path: Path):
     for i in range(0, 1500, 2):
         write(repo, f"many/f{i:04d}.txt", "1\n")
     git(repo, "add", "-A")
-    commit(repo, BOB, T0 + DAY, "shrink half")
+    second = commit(repo, BOB, T0 + DAY, "shrink half")
     table = mine(repo, out=tmp_path / "c.parquet")
+    # alone, the 750 blobs before the change are all read from git (in several requests)
+    alone = records_for(repo, [second])[0]
+    assert sum(f["lines_before"] for f in alone["files"]) == 1500
     assert table["nf"].tolist() == [1501, 750]
     assert table["la"].tolist() == [3001, 0]
     assert table["ld"].tolist() == [0, 750]

@@ -10,7 +10,6 @@ git call, no PyDriller object crosses a process boundary: a record is a plain di
 
 from __future__ import annotations
 
-import queue
 import subprocess
 import threading
 import time
@@ -42,6 +41,8 @@ _LOG_OPTS = (
     "--no-color",
 )
 _GITLINK = "160000"
+# Blob ids per cat-file request (41 bytes each): two requests stay well inside a 64 KiB pipe.
+_PIPELINED_BLOBS = 400
 _NULL_SHA = "0" * 40
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
@@ -218,8 +219,9 @@ class BlobLines:
 
     Reads are pipelined: :meth:`request` asks for the blobs a batch of records will need as
     soon as the batch is parsed, :meth:`fill` reads the answers when the batch is processed,
-    so no round trip is waited for while git still has output to parse. A writer thread feeds
-    cat-file, so neither side can block the other whatever the sizes.
+    so no round trip is waited for while git still has output to parse. At most two small
+    requests are unanswered at a time (they fit in the pipe, so writing never blocks); a large
+    one is sent in parts, each answered before the next.
     """
 
     def __init__(self, repo: Path) -> None:
@@ -230,30 +232,19 @@ class BlobLines:
         self._sent: list[list[str]] = []  # requests in order; answers come back in order
         self._read = 0  # requests whose answers have been read
         self._proc: subprocess.Popen | None = None
-        self._queue: queue.SimpleQueue | None = None
-        self._writer: threading.Thread | None = None
 
-    def _start(self) -> None:
-        self._proc = subprocess.Popen(
-            ["git", "-C", str(self.repo), "cat-file", "--batch"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=git_env(),
-        )
-        self._queue = queue.SimpleQueue()
-        self._writer = threading.Thread(target=self._write, daemon=True)
-        self._writer.start()
-
-    def _write(self) -> None:
-        pipe = self._proc.stdin
-        try:
-            while (data := self._queue.get()) is not None:
-                pipe.write(data)
-                pipe.flush()
-            pipe.close()
-        except (BrokenPipeError, ValueError):
-            pass
+    def _send(self, shas: list[str]) -> None:
+        if self._proc is None:
+            self._proc = subprocess.Popen(
+                ["git", "-C", str(self.repo), "cat-file", "--batch"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=git_env(),
+            )
+        self._proc.stdin.write("".join(f"{sha}\n" for sha in shas).encode())
+        self._proc.stdin.flush()
+        self._sent.append(shas)
 
     def request(self, records: list[dict]) -> int:
         """Ask for the blobs ``records`` need that no record before them derives; a token."""
@@ -273,11 +264,13 @@ class BlobLines:
                         wanted.append(old)
                 if f["status"] != "D":
                     self._produced.add(f["_new_blob"])
-        if wanted:
-            if self._proc is None:
-                self._start()
-            self._queue.put("".join(f"{sha}\n" for sha in wanted).encode())
-            self._sent.append(wanted)
+        if len(wanted) > _PIPELINED_BLOBS:
+            for start in range(0, len(wanted), _PIPELINED_BLOBS):
+                self._receive(len(self._sent))  # nothing unanswered before a part goes out
+                self._send(wanted[start : start + _PIPELINED_BLOBS])
+        elif wanted:
+            self._receive(len(self._sent) - 1)  # at most one earlier request unanswered
+            self._send(wanted)
         return len(self._sent)
 
     def _receive(self, token: int) -> None:
@@ -323,8 +316,7 @@ class BlobLines:
 
     def close(self) -> None:
         if self._proc is not None:
-            self._queue.put(None)
-            self._writer.join()
+            self._proc.stdin.close()
             self._proc.stdout.close()
             self._proc.wait()
             self._proc = None

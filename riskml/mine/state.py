@@ -35,19 +35,20 @@ def state_path(out: str | Path) -> Path:
 class FileHistory:
     """One file (renames followed): its earlier commits by author, last change, line count."""
 
-    __slots__ = ("authors", "commits", "last_time", "lines")
+    __slots__ = ("authors", "commits", "last_time", "lines", "top")
 
     def __init__(self) -> None:
         self.authors: dict[str, list[int]] = {}  # author e-mail -> indices of their commits
         self.commits: list[int] = []  # indices of the commits that touched it
         self.last_time: int | None = None  # author time of its last change
         self.lines: int = 0  # line count after its last change (0 when binary)
+        self.top = 0  # the most commits any one author made to it
 
     def __getstate__(self):
-        return (self.authors, self.commits, self.last_time, self.lines)
+        return (self.authors, self.commits, self.last_time, self.lines, self.top)
 
     def __setstate__(self, state) -> None:
-        self.authors, self.commits, self.last_time, self.lines = state
+        self.authors, self.commits, self.last_time, self.lines, self.top = state
 
 
 class AuthorHistory:
@@ -179,11 +180,7 @@ class MiningState:
         else:
             author_file_commits = len(set().union(*mine_lists)) if mine_lists else 0
         first_touch = sum(1 for h in hists if h is None or email not in h.authors)
-        owned = 0
-        for h in known:
-            mine_n = len(h.authors.get(email, ()))
-            if mine_n and mine_n == max(len(v) for v in h.authors.values()):
-                owned += 1
+        owned = sum(1 for h in known if len(h.authors.get(email, ())) == h.top)
         return {
             "ndev": len(devs),
             "age": age,
@@ -226,7 +223,9 @@ class MiningState:
                 h = moved.get(f["old_path"]) or self.files.get(f["path"]) or FileHistory()
             else:
                 h = self.files.get(f["path"]) or FileHistory()
-            h.authors.setdefault(email, []).append(idx)
+            mine = h.authors.setdefault(email, [])
+            mine.append(idx)
+            h.top = max(h.top, len(mine))
             h.commits.append(idx)
             h.last_time = t if h.last_time is None else max(h.last_time, t)
             h.lines = 0 if f["binary"] else f["lines_before"] + f["added"] - f["deleted"]
