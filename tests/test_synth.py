@@ -44,6 +44,13 @@ def test_same_seed_same_shas_other_seed_differs(tmp_path: Path) -> None:
     assert a.truth.read_bytes() != c.truth.read_bytes()
 
 
+def test_history_is_pinned_across_machines(tmp_path: Path) -> None:
+    """The exact SHA of a small history: a change here reshuffles every seed other tests use."""
+    result = generate(tmp_path / "pin", commits=60, seed=0)
+    head = git(result.repo, "rev-parse", "HEAD").decode().strip()
+    assert head == "d4d4da56eeec59c95a3f8bdab8342dccb9e28cab"
+
+
 def test_user_git_config_does_not_leak(tmp_path: Path, monkeypatch) -> None:
     home = tmp_path / "home"
     home.mkdir()
