@@ -36,6 +36,7 @@ import httpx
 HTTP_P50_BAR_MS = 50.0
 CLI_BAR_S = 3.0
 MODEL = "bench-risk"
+PENDING = 40
 
 
 def sh(*args: str, cwd: Path, env: dict | None = None) -> str:
@@ -65,10 +66,10 @@ def build(work: Path, commits: int, seed: int, env: dict) -> tuple[Path, Path, l
     riskml("train", "--repo", str(repo), "--config", str(config), "--changes",
            "data/repo/changes.parquet", "--labels", "data/repo/labels.parquet",
            cwd=work, env=env)  # fmt: skip
-    # Pending work on top of the mined history: 10 new commits on the main line.
+    # Pending work on top of the mined history: new commits on the main line.
     last = int(sh("git", "log", "-1", "--format=%at", cwd=repo))
     pending = []
-    for i in range(10):
+    for i in range(PENDING):
         path = repo / "payments" / f"bench_{i}.py"
         path.parent.mkdir(exist_ok=True)
         path.write_text("def f():\n    return 1\n" * (i + 1), encoding="utf-8")
@@ -104,6 +105,12 @@ def timed_requests(client: httpx.Client, bodies: list[dict | None]) -> list[floa
         if r.status_code != 200:
             raise SystemExit(f"request failed: {r.status_code} {r.text[:500]}")
     return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + sys CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def throughput(base: str, bodies: list[dict], clients: int) -> float:
@@ -156,7 +163,7 @@ def main() -> None:
     env.pop("RISKML_API_TOKEN", None)
     if args.reuse and (work / "riskml.toml").is_file():
         repo, config = work / "gen" / "repo", work / "riskml.toml"
-        pending = sh("git", "rev-list", "--reverse", "-n", "10", "HEAD", cwd=repo).split()
+        pending = sh("git", "rev-list", "--reverse", "-n", str(PENDING), "HEAD", cwd=repo).split()
         print(f"world: reused {work}")
     else:
         repo, config, pending = build(work, args.commits, args.seed, env)
@@ -182,14 +189,19 @@ def main() -> None:
                 raise SystemExit(f"server did not start: {server.stderr.read().decode()[-2000:]}")
             time.sleep(0.2)
         with httpx.Client(base_url=base, timeout=60) as client:
-            # warm: the first request brings the state up to date with the pending commits
-            timed_requests(client, [{"repo": "repo", "rev": pending[-1]}] * 3)
+            body = {"repo": "repo", "rev": pending[0]}
+            timed_requests(client, [body] * 3)  # warm: state, tables, model in memory
+            # each new main-line commit once, oldest first (as CI scores them when they land):
+            # the row is computed, and the previous commit is mined into the state
+            lat_new = timed_requests(client, [{"repo": "repo", "rev": r} for r in pending[1:]])
             n = args.requests
             pending_bodies = [{"repo": "repo", "rev": rng.choice(pending)} for _ in range(n)]
             mined_bodies = [{"repo": "repo", "rev": rng.choice(mined)} for _ in range(n)]
             health = timed_requests(client, [None] * n)
+            cpu0 = cpu_seconds(server.pid)
             lat_pending = timed_requests(client, pending_bodies)
             lat_mined = timed_requests(client, mined_bodies)
+            cpu_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / (2 * n)
         mixed = pending_bodies + mined_bodies
         rng.shuffle(mixed)
         tput1 = throughput(base, mixed[:n], 1)
@@ -205,15 +217,17 @@ def main() -> None:
     via_mlflow = cold_cli(work, env, *score_args, "--model", f"runs:/{run_id}/model", runs=1)
     bare = cold_cli(work, env, "-c", "pass")
 
-    both = lat_pending + lat_mined
+    both = lat_new + lat_pending + lat_mined
     p50, p95 = pct(both, 50), pct(both, 95)
     print()
     print(f"{'measure':<52}{'value':>12}{'bar / baseline':>26}")
     rows = [
-        ("HTTP p50, one commit (pending + mined)", f"{p50:.1f} ms", f"bar <= {HTTP_P50_BAR_MS:.0f} ms"),
-        ("HTTP p95, one commit (pending + mined)", f"{p95:.1f} ms", ""),
-        ("HTTP p50 / p95, pending commits", f"{pct(lat_pending, 50):.1f} / {pct(lat_pending, 95):.1f}", "ms"),
-        ("HTTP p50 / p95, mined commits", f"{pct(lat_mined, 50):.1f} / {pct(lat_mined, 95):.1f}", "ms"),
+        ("HTTP p50, one commit (all requests below)", f"{p50:.1f} ms", f"bar <= {HTTP_P50_BAR_MS:.0f} ms"),
+        ("HTTP p95, one commit (all requests below)", f"{p95:.1f} ms", ""),
+        (f"  p50 / p95, {len(lat_new)} new commits, first request", f"{pct(lat_new, 50):.1f} / {pct(lat_new, 95):.1f}", "ms"),
+        (f"  p50 / p95, {n} requests for pending commits", f"{pct(lat_pending, 50):.1f} / {pct(lat_pending, 95):.1f}", "ms"),
+        (f"  p50 / p95, {n} requests for mined commits", f"{pct(lat_mined, 50):.1f} / {pct(lat_mined, 95):.1f}", "ms"),
+        ("server CPU per request (pending + mined)", f"{cpu_ms:.1f} ms", ""),
         ("HTTP p50 GET /healthz (stack floor)", f"{pct(health, 50):.1f} ms", "baseline"),
         ("throughput, 2 concurrent clients", f"{tput2:.1f} req/s", f"1 client: {tput1:.1f} req/s"),
         ("CLI cold start `riskml score --rev` (median of 3)", f"{cli[0]:.2f} s", f"bar <= {CLI_BAR_S:.0f} s"),

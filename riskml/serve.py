@@ -139,7 +139,7 @@ class Scorer:
                     loaded = load_model(self.model_uri, self.config, self.cache_root)
                 else:
                     return False
-            except RiskmlError as exc:
+            except (RiskmlError, OSError, ValueError) as exc:
                 self.model_error = str(exc)
                 log.warning("model not loaded: %s", exc)
                 return False
@@ -184,9 +184,15 @@ class Scorer:
             history = self._histories.get(name)
             if history is None:
                 paths = data_paths(name, self.data_dir)
-                history = RepoHistory(
-                    repos[name], paths.state, self.config, labels_path=paths.labels, repo_name=name
-                )
+                try:
+                    history = RepoHistory(
+                        repos[name], paths.state, self.config, labels_path=paths.labels,
+                        repo_name=name,
+                    )  # fmt: skip
+                except RiskmlError as exc:  # the server's data, not the caller's mistake
+                    raise HTTPException(
+                        503, f"repository {name!r} is not available: {exc}"
+                    ) from None
                 self._histories[name] = history
         return history
 

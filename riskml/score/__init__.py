@@ -11,6 +11,7 @@ Stage functions, callable without the CLI:
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ __all__ = [
     "worktree_author",
 ]
 
+_SHA = re.compile(r"^[0-9a-f]{40}$")
 LABEL_HISTORY = ("past_incidents_files", "past_incidents_dirs", "past_incidents_author")
 
 
@@ -83,7 +85,9 @@ def score(
     # Revisions are validated (syntax, then rev-parse --verify --end-of-options) before any
     # other git call sees them.
     if rev is not None:
-        sha = resolve_rev(history.repo, rev)
+        # a full SHA this history already read needs no git call; anything else is resolved
+        known = isinstance(rev, str) and _SHA.match(rev) is not None and history.knows(rev)
+        sha = rev if known else resolve_rev(history.repo, rev)
         pending = [(sha, history.row_for_rev(sha))]
     elif range is not None:
         base, head = resolve_range(history.repo, range)
@@ -92,9 +96,14 @@ def score(
         who = author or worktree_author(history.repo, config)
         pending = [("worktree", history.row_for_worktree(who))]
     loaded = model if isinstance(model, LoadedModel) else load_model(model, config)
-    frame = pending_frame([row for _, row in pending])
+    rows = [row for _, row in pending]
+    frame = pending_frame(rows)
     warnings = list(history.warnings) + add_label_history(history, frame, loaded)
-    changes = score_frame(frame, loaded, config, top=top, ids=[i for i, _ in pending])
+    for column in LABEL_HISTORY:
+        if column in frame.columns:
+            for row, value in zip(rows, frame[column].tolist(), strict=True):
+                row[column] = value
+    changes = score_frame(frame, loaded, config, top=top, ids=[i for i, _ in pending], rows=rows)
     return {"changes": changes, "model": loaded.describe(), "warnings": warnings}
 
 
@@ -153,7 +162,7 @@ def score_rows(
 
     Times may be ISO strings or epoch seconds; missing feature columns count as missing values.
     """
-    return score_frame(_frame(rows), model, config, top=top, ids=ids)
+    return score_frame(_frame(rows), model, config, top=top, ids=ids, rows=rows)
 
 
 def score_frame(
@@ -162,8 +171,12 @@ def score_frame(
     config: Config | None = None,
     top: int | None = None,
     ids: list[str] | None = None,
+    rows: list[dict] | None = None,
 ) -> list[dict]:
     """A frame of feature rows -> ``[{id, risk, tier, review, reasons, features}]``.
+
+    ``rows`` (the same rows as plain dicts, when the caller has them) give ``features``
+    without converting the frame back; times as epoch seconds become ISO-8601 UTC.
 
     Tiers come from the model version's thresholds and the critical-path floor of ``config``;
     reasons are the ``top`` largest contributions (``pred_contrib``) with a sentence each.
@@ -177,7 +190,7 @@ def score_frame(
     risk = trained.risk(frame)
     tiers = trained.tiers(risk, frame, floor=floor_of(config) or "")
     reasons = trained.reasons(frame, k=k) if k > 0 else [[] for _ in range(len(frame))]
-    records = frame.to_dict(orient="records")
+    records = rows if rows is not None else frame.to_dict(orient="records")
     out = []
     for i, row in enumerate(records):
         change_id = ids[i] if ids else str(row.get("commit") or i)

@@ -26,6 +26,7 @@ import copy
 import math
 import subprocess
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,10 @@ class RepoHistory:
     # -- keeping the state current ---------------------------------------------------------
     def mainline(self) -> str:
         return resolve_rev(self.repo, self.config.score.mainline)
+
+    def knows(self, sha: str) -> bool:
+        """True when ``sha`` (a full SHA) is a commit this history has read from the repository."""
+        return sha in self.state.seen or sha in self.added or sha in self._pending
 
     def covers(self, sha: str) -> bool:
         """True when the state already holds commit ``sha``."""
@@ -259,7 +264,11 @@ class RepoHistory:
                     import pandas as pd
 
                     positive = labels[pd.to_numeric(labels["label"], errors="coerce") == 1]
-                    small = (changes[changes["commit"].isin(set(positive["commit"]))], positive)
+                    positive = positive[["commit", "label", "known_at"]]
+                    culprits = changes[changes["commit"].isin(set(positive["commit"]))]
+                    culprits = culprits[["commit", "files", "author_email"]]
+                    # plain Python strings: iterating Arrow-backed strings per request is slow
+                    small = (culprits.astype(object), positive.astype({"commit": object}))
                 self._culprits, self._culprits_key = small, self._tables_key
             return self._culprits
 
@@ -329,6 +338,17 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
+TIME_COLUMNS = ("author_time", "commit_time")
+
+
 def public_features(row: dict) -> dict:
-    """A row as the JSON ``features`` object: plain values, without bulky input-only columns."""
-    return {k: plain(v) for k, v in row.items() if k not in HIDDEN}
+    """A row as the JSON ``features`` object: plain values, times as ISO-8601 UTC, without
+    bulky input-only columns."""
+    out = {}
+    for key, value in row.items():
+        if key in HIDDEN:
+            continue
+        if key in TIME_COLUMNS and isinstance(value, int | float) and not isinstance(value, bool):
+            value = datetime.fromtimestamp(value, UTC)
+        out[key] = plain(value)
+    return out
