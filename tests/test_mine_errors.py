@@ -195,3 +195,17 @@ def test_git_warnings_are_passed_on(tmp_path: Path):
         table = mine(repo, out=tmp_path / "c.parquet")
     # without rename detection the move is 3 deletions and 3 additions
     assert table[["nf", "la", "ld", "n_renamed_files"]].iloc[1].tolist() == [6, 63, 60, 0]
+
+
+def test_csv_with_other_column_order_is_not_appended_to(history, tmp_path: Path):
+    import pandas as pd
+
+    repo, sha = history
+    out = tmp_path / "c.csv"
+    mine(repo, rev=sha["c3"], out=out)
+    frame = pd.read_csv(out)
+    frame[list(reversed(frame.columns))].to_csv(out, index=False)
+    before = out.read_bytes()
+    with pytest.raises(RiskmlError, match="not in riskml's order"):
+        mine(repo, out=out)
+    assert out.read_bytes() == before

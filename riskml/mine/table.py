@@ -140,6 +140,11 @@ def write_table(frame, path: str | Path, append_to=None) -> None:
     if fmt == "csv":
         if append_to is not None:
             data = path.read_bytes()
+            header = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
+            if header != ",".join(COLUMNS):
+                raise RiskmlError(
+                    f"{path}: its columns are not in riskml's order; cannot append (re-mine it)"
+                )
             tmp.write_bytes(data)
             with tmp.open("a", encoding="utf-8", newline="") as fh:
                 if data and not data.endswith(b"\n"):
