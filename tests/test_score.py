@@ -278,6 +278,29 @@ def test_alias_resolution_reads_the_registry_without_mlflow(world):
     assert resolve_version("runs:/abc/model") is None
 
 
+def test_remote_artifacts_are_cached_by_name_and_version(world, tmp_path):
+    """Artifacts not on the local file system: downloaded once into models/.cache/, reused
+    while the registry's run_id matches, refreshed when it does not."""
+    from riskml.score.model import load_version, resolve_version
+
+    mv = resolve_version(world.uri)
+    mv.storage = "s3://elsewhere/artifacts"  # not local: must go through the cache
+    first = load_version(mv, world.uri, cache_root=tmp_path)
+    meta = tmp_path / ".cache" / MODEL / mv.version / "registry.json"
+    assert json.loads(meta.read_text()) == {
+        "name": MODEL,
+        "version": mv.version,
+        "run_id": mv.run_id,
+    }
+    stamp = meta.stat().st_mtime_ns
+    again = load_version(mv, world.uri, cache_root=tmp_path)
+    assert meta.stat().st_mtime_ns == stamp  # reused, not downloaded again
+    assert again.model.thresholds == first.model.thresholds
+    mv.run_id = "another-run"
+    load_version(mv, world.uri, cache_root=tmp_path)
+    assert json.loads(meta.read_text())["run_id"] == "another-run"
+
+
 # --------------------------------------------------------------------------- history
 
 

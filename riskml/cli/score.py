@@ -26,6 +26,9 @@ def score_command(
     state: Path | None = typer.Option(
         None, "--state", help="Mining state [default: data/<repo>/changes.state.joblib]."
     ),
+    repo_name: str | None = typer.Option(
+        None, "--repo-name", help="Name it was mined under [default: the folder name]."
+    ),
     fmt: str = typer.Option("json", "--format", help="json, table or markdown."),
     fail_on: str | None = typer.Option(
         None, "--fail-on", help="Exit 3 when any change is at this tier or above."
@@ -62,6 +65,7 @@ def score_command(
             state=state,
             author=author,
             top=top,
+            repo_name=repo_name,
         )
     except RiskmlError as exc:
         raise fail(str(exc)) from None

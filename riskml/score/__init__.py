@@ -69,19 +69,24 @@ def score(
     state: str | Path | None = None,
     author: str | None = None,
     top: int | None = None,
+    repo_name: str | None = None,
 ) -> dict:
     """Score pending changes of ``repo`` and return the JSON object of scoring.md.
 
     Exactly one of ``rev`` (one commit), ``range`` (``"BASE..HEAD"``: the combined change, then
     each of its commits oldest first) or ``worktree`` selects the changes. ``repo`` is a path or
     a warm :class:`RepoHistory` (the server keeps one per repository); ``state`` overrides the
-    mining-state path (default ``data/<repo>/changes.state.joblib``). ``model`` is a
-    :class:`LoadedModel`, a path or an MLflow URI (default ``models:/<name>@champion``).
+    mining-state path (default ``data/<repo_name or folder name>/changes.state.joblib``).
+    ``model`` is a :class:`LoadedModel`, a path or an MLflow URI (default
+    ``models:/<name>@champion``).
     """
     config = config or Config()
     if sum(x is not None and x is not False for x in (rev, range, worktree or None)) != 1:
         raise RiskmlError("give exactly one of --rev, --range or --worktree")
-    history = repo if isinstance(repo, RepoHistory) else RepoHistory(repo, state, config)
+    if isinstance(repo, RepoHistory):
+        history = repo
+    else:
+        history = RepoHistory(repo, state, config, repo_name=repo_name)
     # Revisions are validated (syntax, then rev-parse --verify --end-of-options) before any
     # other git call sees them.
     if rev is not None:

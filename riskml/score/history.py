@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import math
-import subprocess
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any
 
 from riskml.config import Config, data_paths
 from riskml.errors import RiskmlError
-from riskml.gitio import ensure_repo, git_env, resolve_rev, run_git
+from riskml.gitio import ensure_repo, resolve_rev, run_git
 from riskml.mine.miner import order_commits
 
 # Rows of pending commits kept for repeated requests (release tooling polls the same commit).
@@ -49,16 +48,6 @@ def merge_base(repo: Path, a: str, b: str) -> str | None:
     """The best common ancestor of two full SHAs, or None for unrelated histories."""
     out = run_git(repo, "merge-base", a, b, check=False).decode().strip()
     return out or None
-
-
-def is_ancestor(repo: Path, a: str, b: str) -> bool:
-    """True when commit ``a`` is ``b`` or an ancestor of it (both full SHAs)."""
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "merge-base", "--is-ancestor", a, b],
-        capture_output=True,
-        env=git_env(),
-    )
-    return proc.returncode == 0
 
 
 class RepoHistory:
@@ -105,8 +94,8 @@ class RepoHistory:
         self._tables: tuple | None = None
         self._tables_key: tuple | None = None
         self._culprits: tuple = (None, None)
-        # pending commit -> (size of the history it was computed against, its row)
-        self._pending: dict[str, tuple[int, dict]] = {}
+        # pending commit -> (size of the history it was computed against, its row, its record)
+        self._pending: dict[str, tuple[int, dict, dict]] = {}
         self._culprits_key: tuple | None = None
 
     # -- keeping the state current ---------------------------------------------------------
@@ -130,10 +119,14 @@ class RepoHistory:
             return 0
         from riskml.mine.extract import records_for
 
+        # The history is closed under ancestry (every commit reachable from a mined one was
+        # handled), so excluding the last recorded commit's ancestors only drops seen commits.
         last = self.state.last_commit
-        exclude = [f"^{last}"] if last and is_ancestor(self.repo, last, target) else []
-        out = run_git(self.repo, "log", "--topo-order", "--reverse", "--no-show-signature",
-                      "--format=%H %at %P", target, *exclude)  # fmt: skip
+        args = ("log", "--topo-order", "--reverse", "--no-show-signature", "--format=%H %at %P")
+        try:
+            out = run_git(self.repo, *args, target, *([f"^{last}"] if last else []))
+        except RiskmlError:  # the last commit is gone (rewritten history): walk it all
+            out = run_git(self.repo, *args, target)
         commits = []
         for line in out.decode("ascii", "replace").splitlines():
             sha, at, *parents = line.split()
@@ -147,14 +140,18 @@ class RepoHistory:
                 todo.append(key)
         if not todo:
             return 0
-        records = self.with_notes(records_for(self.repo, [key[2] for key in todo]))
-        by_sha = {rec["commit"]: rec for rec in records}
+        # commits scored while pending were read already
+        by_sha = {key[2]: self._pending[key[2]][2] for key in todo if key[2] in self._pending}
+        unread = [key[2] for key in todo if key[2] not in by_sha]
+        records = self.with_notes(records_for(self.repo, unread)) if unread else []
+        by_sha.update((rec["commit"], rec) for rec in records)
         for key in todo:
             rec = by_sha.get(key[2])
             if rec is not None:
                 self.added[key[2]] = self.state.add(rec)
+                self._pending.pop(key[2], None)
             self.state.seen.add(key[2])
-        return len(records)
+        return len(by_sha)
 
     def with_notes(self, records: list[dict]) -> list[dict]:
         """Attach the git-ai note of each commit (``ai_line_share``), as ``riskml mine`` does."""
@@ -201,7 +198,7 @@ class RepoHistory:
             row = self.state.features(record)
             if len(self._pending) >= PENDING_CACHE:
                 self._pending.pop(next(iter(self._pending)))
-            self._pending[sha] = (self.state.n_commits, row)
+            self._pending[sha] = (self.state.n_commits, row, record)
             return dict(row)
 
     def rows_for_range(self, base: str, head: str) -> list[tuple[str, dict]]:
@@ -211,7 +208,10 @@ class RepoHistory:
         shas = _rev_list(self.repo, "--reverse", "--topo-order", "--no-merges", head, f"^{base}")
         if not shas:
             raise RiskmlError(f"empty range {base[:12]}..{head[:12]}: no commits to score")
-        combined = record_for_diff(self.repo, base, head)
+        # the branch as one change: what HEAD adds since it forked from BASE (as a pull
+        # request shows it), so commits that landed on BASE's side later are not counted
+        fork = merge_base(self.repo, base, head) or base
+        combined = record_for_diff(self.repo, fork, head)
         records = self.with_notes(records_for(self.repo, shas))
         target = merge_base(self.repo, base, self.mainline())
         with self.lock:
