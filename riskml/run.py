@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ class RetrainResult:
     model_info: dict  # name, version, run_id, alias, promoted, reason
     model_dir: Path
     timings: dict[str, float] = field(default_factory=dict)
+    incident_problems: list[str] = field(default_factory=list)
 
     @property
     def promoted(self) -> bool:
@@ -154,7 +156,7 @@ def retrain(
     local model copy to ``models/<model name>/``. The new version becomes ``champion`` only
     when the gate says so (``model_info["promoted"]``).
     """
-    from riskml.label import label
+    from riskml.label import label, load_incidents
     from riskml.mine import mine
     from riskml.train import fit
     from riskml.train.dataset import build_dataset
@@ -179,9 +181,14 @@ def retrain(
     if len(changes) == 0:
         raise RiskmlError(f"{repo}: no non-merge commit to learn from up to {rev}")
     with clock.stage("label"):
-        labelled = label(
-            top, changes, incidents=incidents, config=config, cache_dir=paths.szz_cache
-        )
+        records = None
+        problems: list[str] = []
+        if incidents is not None:
+            # Bad records are skipped with a warning; the good ones are all used (labels.md).
+            records, problems = load_incidents(incidents, top)
+            for problem in problems:
+                warnings.warn(f"{incidents}: skipped {problem}", stacklevel=2)
+        labelled = label(top, changes, records, config=config, cache_dir=paths.szz_cache)
         _write_labels(labelled, paths)
     counts = label_counts(labelled.labels)
     if counts["positive"] == 0:
@@ -217,6 +224,7 @@ def retrain(
         model_info=info,
         model_dir=target,
         timings=clock.times,
+        incident_problems=problems,
     )
 
 
@@ -502,7 +510,12 @@ def format_summary(result: RunResult, mlflow_hint: bool = True) -> str:
             _secs(t, "label"),
             r.paths.labels,
         ),
-        f"           {lab['incidents_linked']} incidents linked ({source})",
+        f"           {lab['incidents_linked']} incidents linked ({source})"
+        + (
+            f"; {len(r.incident_problems)} bad incident record(s) skipped (see warnings)"
+            if r.incident_problems
+            else ""
+        ),
         _stage(
             "train",
             f"ROC-AUC {_fmt(ours.get('roc_auc'))} (LApredict {_fmt(la.get('roc_auc'))}, "

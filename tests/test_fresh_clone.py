@@ -75,7 +75,9 @@ def test_demo_registers_a_champion_and_one_trends_point_per_week(demo_run):
 
     clone, proc, _ = demo_run
     assert proc.returncode == 0, proc.stderr[-3000:]
-    client = MlflowClient(tracking_uri=f"sqlite:///{clone / 'mlflow.db'}")
+    store = f"sqlite:///{clone / 'mlflow.db'}"
+    # registry_uri too: the session's MLFLOW_REGISTRY_URI must not redirect the registry.
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
     champion = client.get_model_version_by_alias("change-risk", "champion")
     assert str(champion.version) == "1"
 

@@ -51,7 +51,11 @@ def runs(tmp_path_factory, mlflow_uri):
     subprocess.run(["git", "clone", "-q", str(sample.repo), str(repo)], check=True)
     config = work / "riskml.toml"
     config.write_text(f'[train]\nmodel_name = "{MODEL}"\n')
-    args = ("run", "--repo", str(repo), "--incidents", str(sample.incidents))
+    incidents = work / "incidents.csv"  # the sample's, plus one record naming no known commit
+    incidents.write_text(
+        sample.incidents.read_text() + "INC-BAD,2021-02-01T00:00:00Z,SEV2,deadbeef,,bad,x\n"
+    )
+    args = ("run", "--repo", str(repo), "--incidents", str(incidents))
     args += ("--pending", "3", "--config", str(config), "--quiet")
     base1 = git(repo, "rev-parse", "HEAD~3")
     head1 = git(repo, "rev-parse", "HEAD")
@@ -86,6 +90,9 @@ def test_first_run_summary_and_outputs(runs):
     n = len(changes)
     assert f"  mine     {n} changes ({n} new)" in out
     assert f"model    {MODEL} v1 -> champion" in out
+    assert "; 1 bad incident record(s) skipped (see warnings)" in out
+    warning = [line for line in runs["first"].stderr.splitlines() if "deadbeef" in line]
+    assert len(warning) == 1 and warning[0].startswith("riskml: warning: ")
     n_pending = len(runs["pending1"])
     assert f"pending  {n_pending} change(s): HEAD~3..HEAD, the last 3 commits of HEAD" in out
     assert "mlflow ui --backend-store-uri sqlite:///" in out
@@ -193,4 +200,5 @@ def test_retrain_pipeline_exit_codes(runs, tmp_path):
     summary = json.loads(proc.stdout.splitlines()[-1])
     assert summary["status"] == "challenger"
     assert summary["new_changes"] == 0
+    assert summary["proxy_labels"] is True  # no --incidents: bug-fix SZZ and reverts
     assert summary["model"]["alias"] == "challenger"
