@@ -20,14 +20,14 @@ def score_command(
     model: str | None = typer.Option(
         None,
         "--model",
-        help="MLflow model URI or local model directory [default: models:/<name>@champion].",
+        help="MLflow model URI or local model directory (default: models:/<name>@champion).",
     ),
     config: Path | None = typer.Option(None, "--config", help="riskml.toml to use."),
     state: Path | None = typer.Option(
-        None, "--state", help="Mining state [default: data/<repo>/changes.state.joblib]."
+        None, "--state", help="Mining state (default: data/<repo>/changes.state.joblib)."
     ),
     repo_name: str | None = typer.Option(
-        None, "--repo-name", help="Name it was mined under [default: the folder name]."
+        None, "--repo-name", help="Name it was mined under (default: the folder name)."
     ),
     fmt: str = typer.Option("json", "--format", help="json, table or markdown."),
     fail_on: str | None = typer.Option(
@@ -35,7 +35,7 @@ def score_command(
     ),
     top: int | None = typer.Option(None, "--top", min=0, help="Reasons per change."),
     author: str | None = typer.Option(
-        None, "--author", help="Author of --worktree changes [default: git user.email]."
+        None, "--author", help="Author of --worktree changes (default: git user.email)."
     ),
 ) -> None:
     """Score pending changes: risk, tier, the review they require, and why."""

@@ -12,10 +12,10 @@ from riskml.cli import app
 @app.command("serve")
 def serve_command(
     config: Path | None = typer.Option(None, "--config", help="riskml.toml with [serve.repos]."),
-    host: str | None = typer.Option(None, "--host", help="Bind address [default: 127.0.0.1]."),
-    port: int | None = typer.Option(None, "--port", help="Port [default: 8000]."),
+    host: str | None = typer.Option(None, "--host", help="Bind address (default: 127.0.0.1)."),
+    port: int | None = typer.Option(None, "--port", help="Port (default: 8000)."),
     model: str | None = typer.Option(
-        None, "--model", help="MLflow model URI or local model directory [default: champion]."
+        None, "--model", help="MLflow model URI or local model directory (default: champion)."
     ),
     data_dir: Path = typer.Option(
         Path("data"), "--data-dir", help="Where data/<repo>/changes.state.joblib live."
