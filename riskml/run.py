@@ -275,7 +275,7 @@ def choose_pending(
                 f"--pending {pending}: the history has {count} commits; leave some to train on"
             )
         base = resolve_rev(repo, f"HEAD~{pending}")
-        how = f"HEAD~{pending}..HEAD, the last {pending} commits of HEAD"
+        how = f"HEAD~{pending}..HEAD (the last {pending} first-parent commits and what they merged)"
     else:
         branch = main_branch or detect_main_branch(repo)
         if branch is None:
@@ -555,7 +555,7 @@ def format_pending(result: RunResult) -> list[str]:
     n = len(result.pending_commits)
     if not scored or not scored.get("changes"):
         return [f"pending  none: {result.pending_how}"]
-    lines = [f"pending  {n} change(s): {result.pending_how}"]
+    lines = [f"pending  {n} commit(s): {result.pending_how}"]
     if len(scored["changes"]) > 1:
         lines.append("         first row: the pending branch as one change; then each commit")
     lines.append(f"  {'change':<22} {'risk':>6}  {'tier':<8} {'review':<34} top reason")

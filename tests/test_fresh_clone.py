@@ -57,7 +57,10 @@ def test_demo_runs_from_a_fresh_clone(demo_run):
         text=True,
         check=True,
     ).stdout.split()
-    assert f"pending  {len(pending)} change(s): HEAD~5..HEAD, the last 5 commits of HEAD" in out
+    assert (
+        f"pending  {len(pending)} commit(s): HEAD~5..HEAD (the last 5 first-parent commits and what they merged)"
+        in out
+    )
     assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in out
     assert out.rstrip().splitlines()[-1].strip().startswith("open MLflow:")
     # The pending table: the branch as one change, then each of its commits.

@@ -94,7 +94,10 @@ def test_first_run_summary_and_outputs(runs):
     warning = [line for line in runs["first"].stderr.splitlines() if "deadbeef" in line]
     assert len(warning) == 1 and warning[0].startswith("riskml: warning: ")
     n_pending = len(runs["pending1"])
-    assert f"pending  {n_pending} change(s): HEAD~3..HEAD, the last 3 commits of HEAD" in out
+    assert (
+        f"pending  {n_pending} commit(s): HEAD~3..HEAD (the last 3 first-parent commits and what they merged)"
+        in out
+    )
     assert "mlflow ui --backend-store-uri sqlite:///" in out
     data = work / "data" / "small"
     for name in ("changes.state.joblib", "labels.parquet", "labels.report.json"):

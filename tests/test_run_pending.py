@@ -58,7 +58,7 @@ def test_last_n_commits(repo):
     path, main, feature = repo
     base, head, commits, how = choose_pending(path, pending=1)
     assert (base, head, commits) == (feature[0], feature[1], [feature[1]])
-    assert how == "HEAD~1..HEAD, the last 1 commits of HEAD"
+    assert how == "HEAD~1..HEAD (the last 1 first-parent commits and what they merged)"
 
 
 def test_nothing_pending_on_the_main_branch(repo):
