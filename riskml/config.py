@@ -223,6 +223,9 @@ class TrainConfig:
     early_stopping_rounds: int = 100
     # after the search, train the chosen settings again on fit + validation slices
     refit: bool = True
+    # riskml's score: blend_weight x LightGBM + (1 - blend_weight) x a linear component on the
+    # log Kamei metrics and their pairwise products (1.0 = LightGBM alone); docs/training.md
+    blend_weight: float = 0.7
 
 
 @dataclass

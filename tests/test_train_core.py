@@ -350,9 +350,11 @@ def test_save_load_predict_roundtrip(trained, synthetic, tmp_path):
     assert {p.name for p in (tmp_path / "m").iterdir()} == {
         "booster.txt",
         "calibrator.joblib",
+        "linear.joblib",
         "model.json",
     }
     loaded = TrainedModel.load(tmp_path / "m")
+    assert loaded.blend == model.blend and loaded.blend["weight"] == 0.7
     assert np.allclose(loaded.risk(frame), model.risk(frame), rtol=0, atol=1e-12)
     assert loaded.thresholds == model.thresholds
     out = loaded.predict(frame, k=3)

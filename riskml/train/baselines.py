@@ -61,3 +61,41 @@ def fit_kamei_lr(frame: pd.DataFrame, y: np.ndarray, seed: int = 0) -> Baseline:
     )
     model.fit(_log_columns(frame, columns), np.asarray(y, dtype=int))
     return Baseline("kamei_lr", columns, model)
+
+
+# riskml's linear component (not a baseline): chosen by backtests inside the training period
+LINEAR_C = 0.1
+
+
+def fit_linear_component(frame: pd.DataFrame, y: np.ndarray, seed: int = 0, columns=None):
+    """riskml's linear component: ``log(1 + x)`` of the Kamei metrics present and all their
+    pairwise products, standardised, L2 logistic regression (``C`` = :data:`LINEAR_C`),
+    class-balanced. Returns a :class:`Baseline` whose ``margin`` is the decision function.
+    ``None`` when the table has no Kamei metric or ``y`` holds one class only.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    columns = list(columns or [c for c in KAMEI_METRICS if c in frame.columns])
+    y = np.asarray(y, dtype=int)
+    if not columns or len(np.unique(y)) < 2:
+        return None
+    model = make_pipeline(
+        StandardScaler(),
+        PolynomialFeatures(2, interaction_only=True, include_bias=False),
+        StandardScaler(),
+        LogisticRegression(C=LINEAR_C, max_iter=3000, class_weight="balanced", random_state=seed),
+    )
+    model.fit(_log_columns(frame, columns), y)
+    return Baseline("linear", columns, model)
+
+
+def linear_margin(component: Baseline, frame: pd.DataFrame) -> np.ndarray:
+    """The linear component's log-odds per row (a missing column counts as 0)."""
+    X = np.zeros((len(frame), len(component.columns)), dtype=float)
+    present = [c for c in component.columns if c in frame.columns]
+    if present:
+        idx = [component.columns.index(c) for c in present]
+        X[:, idx] = _log_columns(frame, present)
+    return component.estimator.decision_function(X)

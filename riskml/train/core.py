@@ -11,7 +11,12 @@ import pandas as pd
 from riskml.config import Config
 from riskml.errors import RiskmlError
 from riskml.train import TrainResult
-from riskml.train.baselines import fit_kamei_lr, fit_lapredict
+from riskml.train.baselines import (
+    fit_kamei_lr,
+    fit_lapredict,
+    fit_linear_component,
+    linear_margin,
+)
 from riskml.train.dataset import derived_features, feature_columns
 from riskml.train.metrics import effort_of, evaluate
 from riskml.train.model import (
@@ -20,6 +25,7 @@ from riskml.train.model import (
     SEARCH_SPACE,
     TrainedModel,
     assign_tiers,
+    blend_scores,
     build_matrix,
     category_levels,
     fit_calibrator,
@@ -46,6 +52,21 @@ def _effort(frame: pd.DataFrame) -> np.ndarray:
     la = frame["la"] if "la" in frame.columns else np.zeros(len(frame))
     ld = frame["ld"] if "ld" in frame.columns else np.zeros(len(frame))
     return effort_of(la, ld)
+
+
+def _logit_scale(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """``a, b`` of a logistic fit of the labels on the raw score (validation slice)."""
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=1e6, max_iter=1000)
+    lr.fit(np.asarray(raw, dtype=float).reshape(-1, 1), np.asarray(y, dtype=int))
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def _auc(y, score) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(np.asarray(y, dtype=int), score))
 
 
 def _clean(obj):
@@ -136,10 +157,25 @@ def fit_all(dataset: pd.DataFrame, config: Config | None, cutoff=None, label_mod
         derived = []
         X_valid = X_valid[:, :n_raw]
 
-    # calibration and thresholds from the validation slice, scored out of sample
+    # the linear component, fitted on the fit slice, blended on the log-odds scale
     raw_valid = booster.predict(X_valid, raw_score=True)
-    calibrator = fit_calibrator(raw_valid, split.valid_label, tc.calibration)
-    valid_risk = calibrator.predict_proba(raw_valid.reshape(-1, 1))[:, 1]
+    blend_weight = float(tc.blend_weight)
+    if not 0.0 <= blend_weight <= 1.0:
+        raise RiskmlError(f"[train] blend_weight must be between 0 and 1, not {blend_weight}")
+    linear, blend, score_valid = None, {}, raw_valid
+    if blend_weight < 1.0:
+        linear = fit_linear_component(dataset.iloc[split.fit_index], split.fit_label, tc.seed)
+        scale, shift = _logit_scale(raw_valid, split.valid_label)
+        if linear is not None and scale > 0:
+            blend = {"weight": blend_weight, "scale": scale, "shift": shift}
+            margin = linear_margin(linear, dataset.iloc[split.valid_index])
+            score_valid = blend_scores(raw_valid, margin, blend)
+        else:
+            linear = None
+
+    # calibration and thresholds from the validation slice, scored out of sample
+    calibrator = fit_calibrator(score_valid, split.valid_label, tc.calibration)
+    valid_risk = calibrator.predict_proba(score_valid.reshape(-1, 1))[:, 1]
     thresholds = tier_thresholds(valid_risk, split.valid_label, cfg.tiers)
     best_iteration = int(booster.best_iteration) or rounds
 
@@ -164,6 +200,10 @@ def fit_all(dataset: pd.DataFrame, config: Config | None, cutoff=None, label_mod
             max_rounds=n_rounds,
             weight=weight,
         )
+        if linear is not None:
+            linear = fit_linear_component(
+                train_rows, split.train_label, tc.seed, columns=linear.columns
+            )
     else:
         n_rounds = best_iteration
 
@@ -193,6 +233,8 @@ def fit_all(dataset: pd.DataFrame, config: Config | None, cutoff=None, label_mod
         calibrator=calibrator,
         categories=categories,
         derived_columns=derived,
+        linear=linear,
+        blend=blend,
     )
 
     # baselines on the whole training period, labels as known at the cut-off
@@ -242,6 +284,11 @@ def fit_all(dataset: pd.DataFrame, config: Config | None, cutoff=None, label_mod
         "search": search,
         "valid_mean_risk": float(np.mean(valid_risk)),
         "valid_base_rate": float(np.mean(split.valid_label)),
+        "blend": {
+            **blend,
+            "linear_columns": list(linear.columns) if linear is not None else [],
+            "valid_roc_auc_blend": _auc(split.valid_label, score_valid),
+        },
     }
     metrics = _clean(metrics)
     model.metrics = metrics["riskml"]

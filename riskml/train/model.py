@@ -208,6 +208,10 @@ class TrainedModel:
     calibrator: Any = None
     categories: dict[str, list[str]] = field(default_factory=dict)
     derived_columns: list[str] = field(default_factory=list)
+    # the linear component (riskml.train.baselines.fit_linear_component) and the blend
+    # {"weight": w, "scale": a, "shift": b}: score = w (a raw + b) + (1 - w) linear margin
+    linear: Any = None
+    blend: dict = field(default_factory=dict)
 
     # ---- inputs
     @property
@@ -227,7 +231,14 @@ class TrainedModel:
 
     # ---- outputs
     def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(self.matrix(frame), raw_score=True)
+        """The score the calibrator reads: LightGBM's raw score, blended with the linear
+        component when the model has one (:func:`blend_scores`)."""
+        raw = self.booster.predict(self.matrix(frame), raw_score=True)
+        if self.linear is None:
+            return raw
+        from riskml.train.baselines import linear_margin
+
+        return blend_scores(raw, linear_margin(self.linear, frame), self.blend)
 
     def risk(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated P(incident) per row of ``frame``."""
@@ -311,6 +322,8 @@ class TrainedModel:
         directory.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(directory / "booster.txt"))
         joblib.dump(self.calibrator, directory / "calibrator.joblib")
+        if self.linear is not None:
+            joblib.dump(self.linear, directory / "linear.joblib")
         meta = {
             "format_version": FORMAT_VERSION,
             "feature_columns": self.feature_columns,
@@ -318,6 +331,7 @@ class TrainedModel:
             "derived_columns": self.derived_columns,
             "categories": self.categories,
             "thresholds": self.thresholds,
+            "blend": self.blend if self.linear is not None else {},
             "metrics": self.metrics,
             "info": self.info,
         }
@@ -341,6 +355,8 @@ class TrainedModel:
             raise RiskmlError(f"{directory}: unsupported model format {meta.get('format_version')}")
         booster = lgb.Booster(model_file=str(directory / "booster.txt"))
         calibrator = joblib.load(directory / "calibrator.joblib")
+        blend = meta.get("blend") or {}
+        linear = joblib.load(directory / "linear.joblib") if blend else None
         return cls(
             feature_columns=meta["feature_columns"],
             categorical_columns=meta["categorical_columns"],
@@ -351,6 +367,8 @@ class TrainedModel:
             calibrator=calibrator,
             categories=meta["categories"],
             derived_columns=meta["derived_columns"],
+            linear=linear,
+            blend=blend,
         )
 
 
@@ -387,6 +405,14 @@ def _jsonable(obj):
     if isinstance(obj, pd.Timestamp):
         return obj.isoformat()
     return obj
+
+
+def blend_scores(raw: np.ndarray, margin: np.ndarray, blend: dict) -> np.ndarray:
+    """``w · (a · raw + b) + (1 − w) · margin``: LightGBM's raw score put on the log-odds scale
+    by ``a, b`` (a logistic fit on the validation slice), blended with the linear log-odds."""
+    w = float(blend["weight"])
+    lgbm = float(blend["scale"]) * np.asarray(raw, dtype=float) + float(blend["shift"])
+    return w * lgbm + (1.0 - w) * np.asarray(margin, dtype=float)
 
 
 def category_levels(frame: pd.DataFrame, columns: list[str]) -> dict[str, list[str]]:
@@ -555,6 +581,7 @@ __all__ = [
     "SEARCH_SPACE",
     "TrainedModel",
     "assign_tiers",
+    "blend_scores",
     "build_matrix",
     "category_levels",
     "fit_calibrator",
