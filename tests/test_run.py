@@ -195,6 +195,17 @@ def test_retrain_pipeline_exit_codes(runs, tmp_path):
     bad = retrain("--repo", str(tmp_path / "nope"))
     assert bad.returncode == 2
     assert json.loads(bad.stdout.splitlines()[-1])["status"] == "bad_input"
+    # A model name with no champion yet: the first version takes it.
+    fresh = tmp_path / "fresh.toml"
+    fresh.write_text('[train]\nmodel_name = "retrain-first"\n')
+    incidents = str(work / "incidents.csv")
+    args = ("--repo", str(runs["repo"]), "--rev", "HEAD~3", "--incidents", incidents)
+    first = retrain(*args, "--config", str(fresh))
+    assert first.returncode == 0, first.stderr[-3000:]
+    summary = json.loads(first.stdout.splitlines()[-1])
+    assert (summary["status"], summary["model"]["alias"]) == ("promoted", "champion")
+    assert (summary["model"]["name"], summary["model"]["version"]) == ("retrain-first", "1")
+    assert summary["proxy_labels"] is False
     # A gate no new version can pass (must beat the champion by 1.0 ROC-AUC): challenger.
     strict = tmp_path / "strict.toml"
     strict.write_text(runs["config"].read_text() + "promotion_tolerance = -1.0\n")
