@@ -242,6 +242,37 @@ def test_concurrent_requests_agree(api, world):
     assert [results[i] for i in range(len(revs))] == [expected[rev] for rev in revs]
 
 
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_without_a_model_the_server_starts_and_scoring_is_503(world):
+    from fastapi.testclient import TestClient
+
+    from riskml.config import Config, ServeConfig
+    from riskml.serve import create_app
+
+    config = Config(serve=ServeConfig(repos={"repo": str(world.repo)}))
+    app = create_app(config, model_uri="models:/nobody@champion", token="",
+                     data_dir=world.root / "data")  # fmt: skip
+    with TestClient(app) as client:
+        assert client.get("/healthz").json() == {
+            "status": "ok",
+            "model_loaded": False,
+            "model": None,
+        }
+        response = client.post("/v1/score", json={"repo": "repo", "rev": world.pending})
+        assert response.status_code == 503
+        assert "no model loaded" in response.json()["detail"]
+        assert "has no alias 'champion'" in response.json()["detail"]
+
+
+def test_feature_rows_are_validated(api):
+    assert api.post("/v1/score/features", json={"rows": []}).status_code == 422
+    too_many = {"rows": [{"la": 1}] * 1001}
+    assert api.post("/v1/score/features", json=too_many).status_code == 422
+    partial = api.post("/v1/score/features", json={"rows": [{"la": 10, "ld": 2}]})
+    assert partial.status_code == 200  # missing columns are missing values
+    assert partial.json()["changes"][0]["tier"] in ("low", "medium", "high", "critical")
+
+
 def test_a_new_champion_is_picked_up_without_restart(api, world):
     """Runs last: registers version 2 of the same model and moves `champion` to it."""
     from mlflow import MlflowClient
