@@ -118,20 +118,30 @@ def resolve_version(uri: str) -> ModelVersion | None:
     try:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
         try:
+            # MLflow >= 3.x keeps a workspace per row; older schemas have none
+            columns = {r[1] for r in con.execute("PRAGMA table_info(model_versions)")}
+            workspace = os.environ.get("MLFLOW_WORKSPACE") or "default"
             if alias is not None:
-                row = con.execute(
+                sql = (
                     "SELECT v.version, v.run_id, COALESCE(v.storage_location, v.source) "
                     "FROM registered_model_aliases a JOIN model_versions v "
                     "ON v.name = a.name AND v.version = a.version "
-                    "WHERE a.name = ? AND a.alias = ?",
-                    (name, alias),
-                ).fetchone()
+                    "WHERE a.name = ? AND a.alias = ?"
+                )
+                params: tuple = (name, alias)
+                if "workspace" in columns:
+                    sql += " AND a.workspace = ? AND v.workspace = a.workspace"
+                    params += (workspace,)
             else:
-                row = con.execute(
+                sql = (
                     "SELECT version, run_id, COALESCE(storage_location, source) "
-                    "FROM model_versions WHERE name = ? AND version = ?",
-                    (name, int(version)),
-                ).fetchone()
+                    "FROM model_versions WHERE name = ? AND version = ?"
+                )
+                params = (name, int(version))
+                if "workspace" in columns:
+                    sql += " AND workspace = ?"
+                    params += (workspace,)
+            row = con.execute(sql, params).fetchone()
         finally:
             con.close()
     except sqlite3.Error:
