@@ -168,23 +168,27 @@ class _LogStream:
         stderr: list[bytes] = []
         drain = threading.Thread(target=lambda: stderr.append(proc.stderr.read()), daemon=True)
         drain.start()
-        buf = b""
+        pieces: list[bytes] = []  # the unparsed output, joined only once a mark arrived
+        tail = b""
         try:
             while True:
                 block = proc.stdout.read1(1 << 20)  # what is there: parse while git works
                 if not block:
                     break
-                buf += block
-                if _MARK not in block and len(block) < len(buf):
-                    continue
-                parts = buf.split(_MARK)
-                buf = parts.pop()
+                pieces.append(block)
+                window = tail + block  # a mark may straddle two reads
+                tail = window[1 - len(_MARK) :]
+                if _MARK not in window:
+                    continue  # a huge commit: keep reading without copying what we have
+                parts = b"".join(pieces).split(_MARK)
+                rest = parts.pop()
+                pieces = [rest] if rest else []
                 batch = [_parse_commit(part) for part in parts if part]
                 if batch:
                     yield batch
             self.code = proc.wait()
-            if buf and self.code == 0:
-                yield [_parse_commit(part) for part in buf.split(_MARK) if part]
+            if pieces and self.code == 0:
+                yield [_parse_commit(part) for part in b"".join(pieces).split(_MARK) if part]
         finally:
             if proc.poll() is None:
                 proc.kill()
