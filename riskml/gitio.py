@@ -54,20 +54,22 @@ def run_git(repo: str | Path, *args: str, input: bytes | None = None, check: boo
 
 
 def ensure_repo(path: str | Path) -> Path:
-    """Return the top level of the git work tree (or bare repo) at ``path``, or raise."""
+    """Return the top level of the git work tree at ``path`` (the git dir of a bare repo), or raise."""
     p = Path(path)
     if not p.exists():
         raise RiskmlError(f"not a git repository: {path} does not exist")
     proc = subprocess.run(
-        ["git", "-C", str(p), "rev-parse", "--show-toplevel", "--git-dir"],
+        ["git", "-C", str(p), "rev-parse", "--is-bare-repository", "--absolute-git-dir"],
         capture_output=True,
         env=git_env(),
     )
     if proc.returncode != 0:
         raise RiskmlError(f"not a git repository: {path}")
-    lines = proc.stdout.decode("utf-8", "replace").splitlines()
-    top = lines[0] if lines and lines[0] and len(lines) > 1 else None
-    return Path(top).resolve() if top else p.resolve()
+    bare, git_dir = proc.stdout.decode("utf-8", "replace").splitlines()[:2]
+    if bare == "true":
+        return Path(git_dir).resolve()
+    top = run_git(p, "rev-parse", "--show-toplevel").decode("utf-8", "replace").strip()
+    return Path(top).resolve()
 
 
 def has_commits(repo: str | Path) -> bool:

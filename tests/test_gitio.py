@@ -76,3 +76,12 @@ def test_empty_repository_has_no_commits(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path / "e")], check=True)
     assert ensure_repo(tmp_path / "e") == (tmp_path / "e").resolve()
     assert not has_commits(tmp_path / "e")
+
+
+def test_bare_repository_is_a_repository(repo: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(bare)], check=True)
+    assert ensure_repo(bare) == bare.resolve()
+    assert resolve_rev(bare, "HEAD") == head(repo)
+    (repo / "sub").mkdir()
+    assert ensure_repo(repo / "sub") == repo.resolve()
