@@ -80,6 +80,15 @@ def test_generated_history_is_mined_whole(synth_small, full):
     assert got == totals
 
 
+def test_provenance_matches_the_generator_truth(synth_small, full):
+    """Provenance is decided from the identity as written, not the .mailmap'ed display name:
+    an aider-authored commit of an author whose name .mailmap rewrites stays ``ai_agent``."""
+    truth = pd.read_csv(synth_small.truth, dtype=str, keep_default_na=False)
+    expected = dict(zip(truth["commit"], zip(truth["ai_provenance"], truth["ai_tool"])))
+    got = dict(zip(full["commit"], zip(full["ai_provenance"], full["ai_tool"])))
+    assert got == expected
+
+
 def test_lt_is_the_line_count_in_the_parent(synth_small, full):
     """lt against a direct count of every touched file's blob in the first parent."""
     repo = synth_small.repo
@@ -155,3 +164,29 @@ def test_state_features_equal_the_next_mined_row(synth_small, full, tmp_path: Pa
                 assert got is None, col
             else:
                 assert got == want, (rec["commit"], col)
+
+
+def test_provenance_reads_the_identity_as_written(tmp_path: Path):
+    """.mailmap may rewrite the display name; provenance still sees the name as committed."""
+    repo = tmp_path / "mapped"
+    env = {
+        "GIT_AUTHOR_NAME": "Maria Lopez (aider)",
+        "GIT_AUTHOR_EMAIL": "mlopez@example.com",
+        "GIT_AUTHOR_DATE": "2024-01-01T10:00:00Z",
+        "GIT_COMMITTER_DATE": "2024-01-01T10:00:00Z",
+    }
+    import os
+
+    run_env = {**os.environ, **env}
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    (repo / ".mailmap").write_text("Maria Lopez <mlopez@example.com>\n")
+    (repo / "app.py").write_text("print('hi')\n")
+    subprocess.run(["git", "-C", str(repo), "add", "."], check=True, env=run_env)
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "feat: greet"], check=True, env=run_env)
+    table = mine(repo, out=tmp_path / "changes.parquet")
+    row = table.iloc[0]
+    assert (row["ai_provenance"], row["ai_tool"], row["ai_evidence"]) == (
+        "ai_agent",
+        "aider",
+        "author:(aider)",
+    )

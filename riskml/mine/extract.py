@@ -23,7 +23,7 @@ from riskml.gitio import git_env, has_commits, resolve_rev, run_git
 # Starts every commit in the log stream; a commit message cannot hold NUL, a path would have to
 # start with \x01RISKML\x02 to fake it.
 _MARK = b"\x00\x01RISKML\x02"
-_FORMAT = "%x00%x01RISKML%x02%H%x00%P%x00%aN%x00%aE%x00%cE%x00%at%x00%ct%x00%B%x00%x03"
+_FORMAT = "%x00%x01RISKML%x02%H%x00%P%x00%an%x00%aE%x00%cE%x00%at%x00%ct%x00%B%x00%x03"
 _HEADER_FIELDS = 8
 # Options that pin the output whatever the user's git configuration says.
 _LOG_OPTS = (
@@ -428,7 +428,7 @@ def _diff_files(repo: Path, *args: str) -> list[dict]:
 
 def _message(repo: Path, sha: str) -> tuple[str, str, str, int, int, str]:
     out = run_git(repo, "log", "-1", "--no-show-signature",
-                  "--format=%aN%x00%aE%x00%cE%x00%at%x00%ct%x00%B", sha)  # fmt: skip
+                  "--format=%an%x00%aE%x00%cE%x00%at%x00%ct%x00%B", sha)  # fmt: skip
     name, email, cemail, at, ct, msg = out.split(b"\x00", 5)
     return (name.decode("utf-8", "replace"), email.decode("utf-8", "replace").strip().lower(),
             cemail.decode("utf-8", "replace").strip().lower(), int(at), int(ct),
