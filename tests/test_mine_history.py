@@ -84,8 +84,14 @@ def test_provenance_matches_the_generator_truth(synth_small, full):
     """Provenance is decided from the identity as written, not the .mailmap'ed display name:
     an aider-authored commit of an author whose name .mailmap rewrites stays ``ai_agent``."""
     truth = pd.read_csv(synth_small.truth, dtype=str, keep_default_na=False)
-    expected = dict(zip(truth["commit"], zip(truth["ai_provenance"], truth["ai_tool"])))
-    got = dict(zip(full["commit"], zip(full["ai_provenance"], full["ai_tool"])))
+    expected = {
+        row.commit: (row.ai_provenance, row.ai_tool)
+        for row in truth[["commit", "ai_provenance", "ai_tool"]].itertuples()
+    }
+    got = {
+        row.commit: (row.ai_provenance, row.ai_tool)
+        for row in full[["commit", "ai_provenance", "ai_tool"]].itertuples()
+    }
     assert got == expected
 
 
@@ -182,7 +188,9 @@ def test_provenance_reads_the_identity_as_written(tmp_path: Path):
     (repo / ".mailmap").write_text("Maria Lopez <mlopez@example.com>\n")
     (repo / "app.py").write_text("print('hi')\n")
     subprocess.run(["git", "-C", str(repo), "add", "."], check=True, env=run_env)
-    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "feat: greet"], check=True, env=run_env)
+    subprocess.run(
+        ["git", "-C", str(repo), "commit", "-qm", "feat: greet"], check=True, env=run_env
+    )
     table = mine(repo, out=tmp_path / "changes.parquet")
     row = table.iloc[0]
     assert (row["ai_provenance"], row["ai_tool"], row["ai_evidence"]) == (
