@@ -94,6 +94,8 @@ class RepoHistory:
         self._tables: tuple | None = None
         self._tables_key: tuple | None = None
         self._culprits: tuple = (None, None)
+        self._index: dict[str, int] = {}  # commit -> row position in the changes table
+        self._index_key: tuple | None = None
         # pending commit -> (size of the history it was computed against, its row, its record)
         self._pending: dict[str, tuple[int, dict, dict]] = {}
         self._culprits_key: tuple | None = None
@@ -277,10 +279,14 @@ class RepoHistory:
         changes, _ = self.tables()
         if changes is None:
             return None
-        hit = changes[changes["commit"] == sha]
-        if hit.empty:
+        with self.lock:
+            if self._index_key != self._tables_key:
+                self._index = {c: i for i, c in enumerate(changes["commit"].tolist())}
+                self._index_key = self._tables_key
+            position = self._index.get(sha)
+        if position is None:
             return None
-        row = hit.iloc[0].to_dict()
+        row = changes.iloc[position].to_dict()
         for column in ("author_time", "commit_time"):
             row[column] = int(row[column].timestamp())
         return row
