@@ -12,13 +12,14 @@ import pytest
 from riskml.config import Config, TierConfig
 from riskml.errors import RiskmlError
 from riskml.train import fit
+from riskml.train.baselines import linear_margin
 from riskml.train.dataset import (
     build_dataset,
     feature_columns,
     label_history_features,
     load_public_dataset,
 )
-from riskml.train.model import TrainedModel, assign_tiers, tier_thresholds
+from riskml.train.model import TrainedModel, assign_tiers, blend_scores, tier_thresholds
 from riskml.train.simulate import synthetic_tables
 from riskml.train.split import time_split
 
@@ -341,6 +342,46 @@ def test_leak_free_labels_after_the_cutoff_change_nothing(synthetic):
     assert first.model.thresholds == second.model.thresholds
     # ... while the test window's verdict did change
     assert first.metrics["riskml"]["roc_auc"] != second.metrics["riskml"]["roc_auc"]
+
+
+def test_blend_scores_by_hand():
+    blend = {"weight": 0.7, "scale": 2.0, "shift": -1.0}
+    out = blend_scores(np.array([0.0, 1.0]), np.array([1.0, -2.0]), blend)
+    # 0.7 * (2 * 0 - 1) + 0.3 * 1 = -0.4 ; 0.7 * (2 * 1 - 1) + 0.3 * -2 = 0.1
+    assert np.allclose(out, [-0.4, 0.1], rtol=0, atol=1e-12)
+
+
+def test_risk_is_the_calibrated_blend_and_reasons_stay_lightgbm(trained, synthetic):
+    model = trained.model
+    frame = synthetic[2].tail(20)
+    blend = trained.metrics["model"]["blend"]
+    assert blend["weight"] == 0.7 and blend["scale"] > 0
+    assert blend["linear_columns"] == model.linear.columns
+    booster_raw = model.booster.predict(model.matrix(frame), raw_score=True)
+    expected = 0.7 * (blend["scale"] * booster_raw + blend["shift"]) + 0.3 * linear_margin(
+        model.linear, frame
+    )
+    assert np.allclose(model.raw_score(frame), expected, rtol=0, atol=1e-12)
+    calibrated = model.calibrator.predict_proba(expected.reshape(-1, 1))[:, 1]
+    assert np.allclose(model.risk(frame), calibrated, rtol=0, atol=1e-12)
+    # reasons: LightGBM pred_contrib of the booster, unchanged by the blend
+    contrib = model.booster.predict(model.matrix(frame), pred_contrib=True)[0, :-1]
+    top = model.reasons(frame.head(1), k=1)[0][0]
+    assert top["effect"] == round(float(contrib.max()), 4)
+    assert top["feature"] == model.model_columns[int(np.argmax(contrib))]
+
+
+def test_blend_weight_one_is_lightgbm_alone_and_out_of_range_is_an_error(synthetic):
+    config = Config()
+    alone = dataclasses.replace(config.train, blend_weight=1.0, search=False)
+    result = fit(synthetic[2], dataclasses.replace(config, train=alone))
+    assert result.model.linear is None and result.model.blend == {}
+    frame = synthetic[2].tail(5)
+    raw = result.model.booster.predict(result.model.matrix(frame), raw_score=True)
+    assert np.array_equal(result.model.raw_score(frame), raw)
+    bad = dataclasses.replace(config.train, blend_weight=1.5)
+    with pytest.raises(RiskmlError, match="blend_weight"):
+        fit(synthetic[2], dataclasses.replace(config, train=bad))
 
 
 def test_save_load_predict_roundtrip(trained, synthetic, tmp_path):

@@ -87,7 +87,9 @@ def fit_linear_component(frame: pd.DataFrame, y: np.ndarray, seed: int = 0, colu
         StandardScaler(),
         LogisticRegression(C=LINEAR_C, max_iter=3000, class_weight="balanced", random_state=seed),
     )
-    model.fit(_log_columns(frame, columns), y)
+    # a constant column (e.g. no fix in the table) makes the scaler take sqrt(-0.0): harmless
+    with np.errstate(invalid="ignore"):
+        model.fit(_log_columns(frame, columns), y)
     return Baseline("linear", columns, model)
 
 
