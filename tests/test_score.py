@@ -335,6 +335,22 @@ def test_already_mined_commit_comes_from_the_table(world):
     assert row["author_time"] == int(expected["author_time"].timestamp())
 
 
+def test_a_range_of_mined_commits_keeps_their_mined_rows(world):
+    from riskml.mine import read_table
+
+    config = load_config(world.config)
+    history = RepoHistory(world.repo, world.root / "data/repo/changes.state.joblib", config)
+    base = git(world.repo, "rev-list", "--no-merges", "-n", "1", f"{world.mined_head}~3")
+    warnings: list[str] = []
+    rows = history.rows_for_range(base, world.mined_head, warnings)
+    table = read_table(world.root / "data/repo/changes.parquet").set_index("commit")
+    for sha, row in rows[1:]:
+        assert (row["exp"], row["nuc"], row["ndev"]) == tuple(
+            table.loc[sha, ["exp", "nuc", "ndev"]]
+        )
+    assert len(warnings) == 1 and "already in the mined history" in warnings[0]
+
+
 def test_missing_state_is_a_user_error(tmp_path):
     repo = tmp_path / "r"
     repo.mkdir()

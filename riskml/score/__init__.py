@@ -87,6 +87,7 @@ def score(
         history = repo
     else:
         history = RepoHistory(repo, state, config, repo_name=repo_name)
+    notes: list[str] = []
     # Revisions are validated (syntax, then rev-parse --verify --end-of-options) before any
     # other git call sees them.
     if rev is not None:
@@ -96,14 +97,14 @@ def score(
         pending = [(sha, history.row_for_rev(sha))]
     elif range is not None:
         base, head = resolve_range(history.repo, range)
-        pending = history.rows_for_range(base, head)
+        pending = history.rows_for_range(base, head, notes)
     else:
         who = author or worktree_author(history.repo, config)
         pending = [("worktree", history.row_for_worktree(who))]
     loaded = model if isinstance(model, LoadedModel) else load_model(model, config)
     rows = [row for _, row in pending]
     frame = pending_frame(rows)
-    warnings = list(history.warnings) + add_label_history(history, frame, loaded)
+    warnings = list(history.warnings) + notes + add_label_history(history, frame, loaded)
     for column in LABEL_HISTORY:
         if column in frame.columns:
             for row, value in zip(rows, frame[column].tolist(), strict=True):

@@ -54,7 +54,7 @@ class RepoHistory:
     """One repository's mining state, brought up to date on demand; safe to share across threads.
 
     ``state_path`` defaults to ``data/<repo name>/changes.state.joblib``; the changes table
-    is the one the state was saved beside, the labels table ``data/<repo name>/labels.parquet``.
+    is the one the state was saved beside, the labels table ``labels.parquet`` beside it.
     """
 
     def __init__(
@@ -94,11 +94,11 @@ class RepoHistory:
         self._tables: tuple | None = None
         self._tables_key: tuple | None = None
         self._culprits: tuple = (None, None)
+        self._culprits_key: tuple | None = None
         self._index: dict[str, int] = {}  # commit -> row position in the changes table
         self._index_key: tuple | None = None
         # pending commit -> (size of the history it was computed against, its row, its record)
         self._pending: dict[str, tuple[int, dict, dict]] = {}
-        self._culprits_key: tuple | None = None
 
     # -- keeping the state current ---------------------------------------------------------
     def mainline(self) -> str:
@@ -203,8 +203,15 @@ class RepoHistory:
             self._pending[sha] = (self.state.n_commits, row, record)
             return dict(row)
 
-    def rows_for_range(self, base: str, head: str) -> list[tuple[str, dict]]:
-        """``[("BASE..HEAD", combined row), (sha, row), …]``, the commits oldest first."""
+    def rows_for_range(
+        self, base: str, head: str, warnings: list[str] | None = None
+    ) -> list[tuple[str, dict]]:
+        """``[("BASE..HEAD", combined row), (sha, row), …]``, the commits oldest first.
+
+        Commits of the range the state already holds (mined) keep their mined rows; the
+        combined change then cannot be scored without them in its history, which is said in
+        ``warnings``.
+        """
         from riskml.mine.extract import record_for_diff, records_for
 
         shas = _rev_list(self.repo, "--reverse", "--topo-order", "--no-merges", head, f"^{base}")
@@ -219,10 +226,19 @@ class RepoHistory:
         with self.lock:
             self.advance(target)
             out = [(f"{base}..{head}", self.state.features(combined))]
+            held = {rec["commit"]: self.row_for_rev(rec["commit"]) for rec in records
+                    if self.covers(rec["commit"])}  # fmt: skip
             # a scratch copy for the branch's own commits (pickle: 2x faster than deepcopy)
             scratch = pickle.loads(pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL))
+        if held and warnings is not None:
+            warnings.append(
+                f"{len(held)} commit(s) of {base[:12]}..{head[:12]} are already in the mined "
+                "history: they keep their mined rows, and the combined change's history "
+                "includes them"
+            )
         for rec in records:
-            out.append((rec["commit"], scratch.add(rec)))
+            sha = rec["commit"]
+            out.append((sha, held[sha] if sha in held else scratch.add(rec)))
         return out
 
     def row_for_worktree(self, author_email: str) -> dict:
