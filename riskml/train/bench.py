@@ -13,18 +13,9 @@ import math
 from pathlib import Path
 
 from riskml.config import Config
+from riskml.train.metrics import SCALAR_METRICS
 
-TABLE_METRICS = (
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "log_loss",
-    "capture_at_5",
-    "capture_at_10",
-    "capture_at_30",
-    "recall_at_20_effort",
-    "popt",
-)
+TABLE_METRICS = SCALAR_METRICS
 MODELS = ("riskml", "lapredict", "kamei_lr")
 
 

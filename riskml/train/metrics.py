@@ -25,6 +25,18 @@ import numpy as np
 
 TIER_ORDER = ("critical", "high", "medium", "low")
 CAPTURE_SHARES = (5, 10, 30)
+# the scalar metric keys of evaluation.md, in its order (tier_rates is the one nested key)
+SCALAR_METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "log_loss",
+    "capture_at_5",
+    "capture_at_10",
+    "capture_at_30",
+    "recall_at_20_effort",
+    "popt",
+)
 
 
 def effort_of(la, ld) -> np.ndarray:

@@ -34,23 +34,14 @@ from typing import Any
 
 from riskml.config import Config, tracking_uri
 from riskml.errors import RiskmlError
+from riskml.train.metrics import SCALAR_METRICS
 
 MODELS = ("riskml", "lapredict", "kamei_lr")
 ARTIFACT = "trained_model"  # the saved TrainedModel inside the pyfunc (riskml.train.pyfunc)
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 # metrics the gate may compare on (keys of riskml.train.metrics.evaluate)
-PROMOTION_METRICS = (
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "log_loss",
-    "capture_at_5",
-    "capture_at_10",
-    "capture_at_30",
-    "recall_at_20_effort",
-    "popt",
-)
+PROMOTION_METRICS = SCALAR_METRICS
 # metrics where a smaller value is better; every other promotion metric is "higher is better"
 LOWER_IS_BETTER = frozenset({"brier", "log_loss"})
 # distributions the served model needs (the riskml package itself travels as code_paths)
