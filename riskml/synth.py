@@ -32,19 +32,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from riskml.errors import RiskmlError
+from riskml.label.incidents import INCIDENT_FIELDS
 
 __all__ = ["SynthResult", "generate", "TRUTH_COLUMNS", "INCIDENT_COLUMNS", "NOTES_REF"]
 
 NOTES_REF = "refs/notes/ai"
-INCIDENT_COLUMNS = [
-    "incident_id",
-    "opened_at",
-    "severity",
-    "culprit_commits",
-    "fix_commits",
-    "title",
-    "service",
-]
+INCIDENT_COLUMNS = INCIDENT_FIELDS
 TRUTH_COLUMNS = [
     "commit",
     "seq",

@@ -19,7 +19,8 @@ from typing import Any
 from riskml.errors import RiskmlError
 from riskml.gitio import ensure_repo, run_git
 
-INCIDENT_COLUMNS = [
+# the fields of the incidents file (labels.md), in the order riskml writes them
+INCIDENT_FIELDS = [
     "incident_id",
     "opened_at",
     "severity",
@@ -27,8 +28,9 @@ INCIDENT_COLUMNS = [
     "fix_commits",
     "title",
     "service",
-    "where",
 ]
+# the loaded table: the fields plus where each record stood in the file (line or record number)
+INCIDENT_COLUMNS = [*INCIDENT_FIELDS, "where"]
 REQUIRED = ("incident_id", "opened_at")
 SHA_FIELDS = ("culprit_commits", "fix_commits")
 
