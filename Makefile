@@ -33,6 +33,9 @@ bench: setup
 	$(BIN)/python benchmarks/label_bench.py
 	$(BIN)/python benchmarks/train_bench.py
 	$(BIN)/python benchmarks/score_bench.py
+	$(BIN)/python benchmarks/synth_bench.py
+	$(BIN)/python benchmarks/trends_bench.py
+	$(BIN)/python benchmarks/tracking_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
