@@ -193,9 +193,10 @@ def score_frame(
     frame = frame.reset_index(drop=True)
     k = top if top is not None else config.score.top_reasons
     trained = model.model
-    risk = trained.risk(frame)
+    X = trained.matrix(frame)  # built once for risk and reasons
+    risk = trained.risk(frame, X)
     tiers = trained.tiers(risk, frame, floor=floor_of(config) or "")
-    reasons = trained.reasons(frame, k=k) if k > 0 else [[] for _ in range(len(frame))]
+    reasons = trained.reasons(frame, k=k, X=X)
     records = rows if rows is not None else frame.to_dict(orient="records")
     out = []
     for i, row in enumerate(records):

@@ -230,19 +230,22 @@ class TrainedModel:
         )
 
     # ---- outputs
-    def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
+    def raw_score(self, frame: pd.DataFrame, X: np.ndarray | None = None) -> np.ndarray:
         """The score the calibrator reads: LightGBM's raw score, blended with the linear
-        component when the model has one (:func:`blend_scores`)."""
-        raw = self.booster.predict(self.matrix(frame), raw_score=True)
+        component when the model has one (:func:`blend_scores`).
+
+        ``X`` is ``self.matrix(frame)`` when the caller already built it (risk and reasons of
+        the same rows need it once)."""
+        raw = self.booster.predict(self.matrix(frame) if X is None else X, raw_score=True)
         if self.linear is None:
             return raw
         from riskml.train.baselines import linear_margin
 
         return blend_scores(raw, linear_margin(self.linear, frame), self.blend)
 
-    def risk(self, frame: pd.DataFrame) -> np.ndarray:
-        """Calibrated P(incident) per row of ``frame``."""
-        raw = self.raw_score(frame)
+    def risk(self, frame: pd.DataFrame, X: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated P(incident) per row of ``frame`` (``X``: its matrix, if already built)."""
+        raw = self.raw_score(frame, X)
         if self.calibrator is None:
             return 1.0 / (1.0 + np.exp(-raw))
         return self.calibrator.predict_proba(raw.reshape(-1, 1))[:, 1]
@@ -260,16 +263,20 @@ class TrainedModel:
             floor = self.info.get("critical_path_floor", "medium")
         return assign_tiers(risk, self.thresholds, frame, floor)
 
-    def reasons(self, frame: pd.DataFrame, k: int = 5) -> list[list[dict]]:
+    def reasons(
+        self, frame: pd.DataFrame, k: int = 5, X: np.ndarray | None = None
+    ) -> list[list[dict]]:
         """Top ``k`` contributions per row that raise its risk (largest first).
 
         Each reason: ``{"feature", "value", "effect", "text"}``; ``effect`` is the LightGBM
         contribution in log-odds (``pred_contrib``), ``value`` the row's value of that column.
         When fewer than ``k`` contributions raise the risk, the largest lowering ones follow.
+        ``X`` is ``self.matrix(frame)`` when the caller already built it.
         """
         if k <= 0:
             return [[] for _ in range(len(frame))]
-        X = self.matrix(frame)
+        if X is None:
+            X = self.matrix(frame)
         contrib = self.booster.predict(X, pred_contrib=True)[:, :-1]
         columns = self.model_columns
         derived = derived_features(frame) if self.derived_columns else None
@@ -303,12 +310,13 @@ class TrainedModel:
 
     def predict(self, frame: pd.DataFrame, k: int = 5) -> pd.DataFrame:
         """``risk``, ``tier`` and ``reasons`` (list of dicts) per row, indexed like ``frame``."""
-        risk = self.risk(frame)
+        X = self.matrix(frame)
+        risk = self.risk(frame, X)
         return pd.DataFrame(
             {
                 "risk": risk,
                 "tier": self.tiers(risk, frame, floor=None),
-                "reasons": self.reasons(frame, k=k),
+                "reasons": self.reasons(frame, k=k, X=X),
             },
             index=frame.index,
         )
