@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from riskml.config import Config
 from riskml.errors import RiskmlError
 from riskml.gitio import check_rev_syntax
+from riskml.jsonvalue import plain
 
 log = logging.getLogger("riskml.serve")
 
@@ -271,8 +272,8 @@ def create_app(
         out = model.describe()
         out["uri"] = model.uri
         out["loaded_at"] = model.loaded_at
-        out["metrics"] = _deep_plain(getattr(model.model, "metrics", {}) or {})
-        out["info"] = _deep_plain(getattr(model.model, "info", {}) or {})
+        out["metrics"] = plain(getattr(model.model, "metrics", {}) or {})
+        out["info"] = plain(getattr(model.model, "info", {}) or {})
         out["feature_columns"] = [str(c) for c in model.model.feature_columns]
         return out
 
@@ -307,16 +308,6 @@ def create_app(
         return {"changes": changes, "model": model.describe(), "warnings": []}
 
     return app
-
-
-def _deep_plain(value: Any) -> Any:
-    from riskml.score.history import plain
-
-    if isinstance(value, dict):
-        return {str(k): _deep_plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_deep_plain(v) for v in value]
-    return plain(value)
 
 
 def _version() -> str:

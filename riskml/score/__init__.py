@@ -19,7 +19,8 @@ from typing import Any
 from riskml.config import Config
 from riskml.errors import RiskmlError
 from riskml.gitio import git_env, resolve_range, resolve_rev
-from riskml.score.history import RepoHistory, plain, public_features
+from riskml.jsonvalue import plain
+from riskml.score.history import RepoHistory, public_features
 from riskml.score.model import LoadedModel, default_model_uri, load_model
 from riskml.score.policy import check_tier, fails_gate, floor_of, review_for
 from riskml.score.render import FORMATS, render

@@ -22,16 +22,15 @@ Thread safety: one lock per repository guards the state and its additions.
 
 from __future__ import annotations
 
-import math
 import pickle
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from riskml.config import Config, data_paths
 from riskml.errors import RiskmlError
 from riskml.gitio import ensure_repo, resolve_rev, run_git
+from riskml.jsonvalue import plain
 from riskml.mine.miner import order_commits
 
 # Rows of pending commits kept for repeated requests (release tooling polls the same commit).
@@ -332,33 +331,6 @@ def _read_labels(path: Path):
         return pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
     except Exception as exc:  # an unreadable file is the user's, not ours
         raise RiskmlError(f"{path}: cannot read the labels table ({exc})") from None
-
-
-def plain(value: Any) -> Any:
-    """A JSON-safe scalar: numpy numbers as Python ones, NaN/NaT as None, times as ISO text."""
-    if value is None:
-        return None
-    if hasattr(value, "isoformat"):
-        try:
-            import pandas as pd
-
-            if pd.isna(value):
-                return None
-        except (TypeError, ValueError):
-            pass
-        return value.isoformat()
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        try:
-            value = value.item()
-        except (ValueError, TypeError):
-            return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return str(value)
 
 
 TIME_COLUMNS = ("author_time", "commit_time")

@@ -14,35 +14,17 @@ model), which imports mlflow then; :func:`reasons_json` and :data:`ARTIFACT` nee
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
+from riskml.jsonvalue import plain
 from riskml.train.tracking import ARTIFACT  # the saved TrainedModel directory, by that name
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-safe version of ``value``: numpy scalars as Python numbers, NaN/inf as None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        try:
-            value = value.item()
-        except (ValueError, TypeError):
-            return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
 
 
 def reasons_json(reasons: Any) -> str:
     """One change's reasons (a list of ``{feature, value, effect, text}``) as a JSON string."""
     if isinstance(reasons, str):
         return reasons
-    return json.dumps(_plain(list(reasons) if reasons is not None else []), ensure_ascii=False)
+    return json.dumps(plain(list(reasons) if reasons is not None else []), ensure_ascii=False)
 
 
 def _build_risk_model() -> type:

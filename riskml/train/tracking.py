@@ -618,6 +618,6 @@ def _riskml_version() -> str:
 
 def _jsonable(value: Any) -> Any:
     """Plain JSON values (numpy scalars -> numbers, NaN/inf -> None)."""
-    from riskml.train.pyfunc import _plain
+    from riskml.jsonvalue import plain
 
-    return _plain(value)
+    return plain(value)
