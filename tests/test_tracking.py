@@ -474,3 +474,106 @@ def test_test_frame_from_the_split_when_the_fit_kept_none(fits) -> None:
     assert rows["commit"].tolist() == good.test_predictions["commit"].tolist()
     assert rows.equals(good.test_frame)
     assert test_frame(bare, None) is None
+
+
+# ---------------------------------------------------------------- the gate lock
+
+HOLD_LOCK = """
+import sys
+from filelock import FileLock
+lock = FileLock(sys.argv[1]); lock.acquire()
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+TRY_LOCK = """
+import sys
+from filelock import FileLock, Timeout
+try:
+    FileLock(sys.argv[1], timeout=0).acquire()
+    print("free")
+except Timeout:
+    print("busy")
+"""
+
+
+def _try_lock(path: Path) -> str:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", TRY_LOCK, str(path)], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+def test_gate_lock_path_is_one_per_registry_file_and_model(tmp_path, monkeypatch) -> None:
+    from riskml.train.tracking import gate_lock_path
+
+    monkeypatch.chdir(tmp_path)
+    absolute = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert gate_lock_path("a", "sqlite:///mlflow.db") == gate_lock_path("a", absolute)
+    assert gate_lock_path("a", "sqlite:///./mlflow.db?timeout=5") == gate_lock_path("a", absolute)
+    assert gate_lock_path("a", absolute) != gate_lock_path("b", absolute)
+    assert gate_lock_path("a", absolute) != gate_lock_path("a", "http://127.0.0.1:5000")
+    assert gate_lock_path("a", absolute).name.startswith("riskml-gate-")
+
+
+def test_gate_reads_the_champion_and_moves_the_alias_under_the_lock(
+    mlflow_uri, fits, monkeypatch
+) -> None:
+    """While the gate decides, another process cannot take the lock; afterwards it can."""
+    import riskml.train.tracking as tracking
+
+    config = _config()
+    config.train.model_name = "gate-lock-held"
+    path = tracking.gate_lock_path("gate-lock-held")
+    seen = []
+    real_gate = tracking.gate
+
+    def watched_gate(*args, **kwargs):
+        seen.append(_try_lock(path))
+        return real_gate(*args, **kwargs)
+
+    monkeypatch.setattr(tracking, "gate", watched_gate)
+    out = tracking.log_and_register(fits["good"], config, dataset=fits["data"])
+    assert seen == ["busy"]
+    assert (out["version"], out["decision"]) == ("1", "first")
+    assert _try_lock(path) == "free"
+
+
+def test_a_training_that_cannot_get_the_lock_registers_nothing(
+    mlflow_uri, fits, monkeypatch
+) -> None:
+    import subprocess
+    import sys
+
+    from mlflow import MlflowClient
+
+    from riskml.errors import RiskmlError
+    from riskml.train.tracking import gate_lock_path, log_and_register
+
+    config = _config()
+    config.train.model_name = "gate-lock-busy"
+    path = gate_lock_path("gate-lock-busy")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setenv("RISKML_GATE_LOCK_TIMEOUT", "0.2")
+        message = (
+            f"another training of 'gate-lock-busy' held the registry lock {path} for 0.2 s; "
+            "try again when it has finished"
+        )
+        with pytest.raises(RiskmlError) as caught:
+            log_and_register(fits["good"], config, dataset=fits["data"])
+        assert str(caught.value) == message
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    assert client.search_model_versions("name='gate-lock-busy'") == []

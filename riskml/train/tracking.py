@@ -17,6 +17,9 @@
    ``config.train.promotion_metric`` is at least as good (within
    ``config.train.promotion_tolerance``), else it gets ``challenger``. The decision and its
    reason are written to the run (tags ``promotion.*``) and to the model version (tags).
+   Steps 3's registration and 4 run under :func:`gate_lock`, so two trainings of the same
+   model on one machine cannot both be compared against the same old champion (the second
+   waits and is compared against the first's outcome).
 
 mlflow is imported inside the functions: importing this module is cheap.
 """
@@ -24,9 +27,11 @@ mlflow is imported inside the functions: importing this module is cheap.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import math
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -359,6 +364,47 @@ def gate(
     }
 
 
+def gate_lock_path(name: str, registry: str | None = None) -> Path:
+    """The lock file that serialises the gate for model ``name`` in ``registry``.
+
+    One file per (registry, model name) in the temporary directory; a SQLite registry is
+    keyed by its absolute path, so two spellings of one file share a lock.
+    """
+    registry = registry or os.environ.get("MLFLOW_REGISTRY_URI") or tracking_uri()
+    if registry.startswith("sqlite:///"):
+        path = registry[len("sqlite:///") :].split("?", 1)[0]
+        registry = "sqlite:///" + str(Path(path).resolve())
+    digest = hashlib.sha256(f"{registry}\n{name}".encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"riskml-gate-{digest}.lock"
+
+
+@contextlib.contextmanager
+def gate_lock(name: str, timeout: float | None = None):
+    """Hold the gate lock of model ``name``: read the champion, register, move the alias.
+
+    Only processes on this machine are serialised (a file lock); trainings on several
+    machines sharing one remote registry are not. Waits up to ``timeout`` seconds
+    (default ``RISKML_GATE_LOCK_TIMEOUT`` or 900), then raises :class:`RiskmlError`.
+    """
+    from filelock import FileLock, Timeout
+
+    if timeout is None:
+        timeout = float(os.environ.get("RISKML_GATE_LOCK_TIMEOUT", "900"))
+    path = gate_lock_path(name)
+    lock = FileLock(str(path), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RiskmlError(
+            f"another training of {name!r} held the registry lock {path} for {timeout:g} s; "
+            "try again when it has finished"
+        ) from None
+    try:
+        yield path
+    finally:
+        lock.release()
+
+
 # --------------------------------------------------------------------------- the run
 
 
@@ -497,16 +543,17 @@ def _log_and_register(
             out.update(version=None, alias=None, decision="not_registered", reason="")
             out["seconds"] = round(time.perf_counter() - started, 3)
             return out
-        decision = gate(client, name, model, result, frame, config)
-        with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered …"
-            version = mlflow.register_model(
-                logged.model_uri,
-                name,
-                tags=version_tags(decision, result, cutoff, label_mode, run_id),
-            )
-        out["version"] = str(version.version)
-        out.update(decision)
-        client.set_registered_model_alias(name, out["alias"], out["version"])
+        with gate_lock(name):
+            decision = gate(client, name, model, result, frame, config)
+            with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered …"
+                version = mlflow.register_model(
+                    logged.model_uri,
+                    name,
+                    tags=version_tags(decision, result, cutoff, label_mode, run_id),
+                )
+            out["version"] = str(version.version)
+            out.update(decision)
+            client.set_registered_model_alias(name, out["alias"], out["version"])
         client.update_model_version(name, out["version"], description=out["reason"])
         mlflow.set_tags(
             {
