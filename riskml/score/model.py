@@ -13,7 +13,8 @@ without MLflow when it can be:
 3. Otherwise (remote artifacts) the version is downloaded once with MLflow into
    ``models/.cache/<name>/<version>/`` and checked against the version's ``run_id`` before reuse.
 
-Any other registry or URI scheme goes through ``mlflow.pyfunc.load_model`` (slow, correct).
+Another registry (an ``mlflow server``) resolves the URI with ``MlflowClient``, then 2./3. apply.
+Any other URI scheme (``runs:/``) goes through ``mlflow.pyfunc.load_model`` (slow, correct).
 An alias that moves is seen at the next resolution, so ``serve`` re-resolves periodically.
 """
 
@@ -186,6 +187,7 @@ def _load_trained(directory: Path):
 
 
 _cache_lock = threading.Lock()
+_PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 
 def _cached_copy(mv: ModelVersion, cache_root: Path) -> Path:
@@ -200,16 +202,34 @@ def _cached_copy(mv: ModelVersion, cache_root: Path) -> Path:
             except (OSError, ValueError):
                 pass
         import mlflow.artifacts
+        from mlflow.exceptions import MlflowException
 
         tmp = target.with_name(f"{mv.version}.tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        downloaded = Path(
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{mv.name}/{mv.version}", dst_path=str(tmp / "mlflow")
+        # the URIs the version was resolved with; no progress bar on the CLI's stderr
+        bar = os.environ.get(_PROGRESS_BAR)
+        os.environ[_PROGRESS_BAR] = "false"
+        try:
+            downloaded = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"models:/{mv.name}/{mv.version}",
+                    dst_path=str(tmp / "mlflow"),
+                    tracking_uri=tracking_uri(),
+                    registry_uri=registry_uri(),
+                )
             )
-        )
-        shutil.copytree(downloaded / "artifacts" / ARTIFACT, tmp / ARTIFACT)
+            shutil.copytree(downloaded / "artifacts" / ARTIFACT, tmp / ARTIFACT)
+        except (MlflowException, OSError) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            message = str(getattr(exc, "message", None) or exc).strip()
+            first = message.splitlines()[0] if message else type(exc).__name__
+            raise RiskmlError(f"cannot download models:/{mv.name}/{mv.version}: {first}") from None
+        finally:
+            if bar is None:
+                os.environ.pop(_PROGRESS_BAR, None)
+            else:
+                os.environ[_PROGRESS_BAR] = bar
         shutil.rmtree(tmp / "mlflow", ignore_errors=True)
         (tmp / "registry.json").write_text(
             json.dumps({"name": mv.name, "version": mv.version, "run_id": mv.run_id})

@@ -1,0 +1,354 @@
+"""Model resolution through a registry that is not SQLite: a real ``mlflow server``.
+
+One server per module on 127.0.0.1 (SQLite backend in a temp dir, ``--serve-artifacts``, so
+clients see ``mlflow-artifacts:`` URIs: remote artifacts). ``riskml train`` registers a model
+on it; ``riskml.score.model`` must then resolve ``models:/<name>@<alias>`` with MlflowClient
+(the SQLite fast path does not apply), download the version once into
+``<cache_root>/.cache/<name>/<version>/``, and turn a registry error into one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tracking_tables import kamei_table, write_kamei_csv
+
+from riskml.errors import RiskmlError
+from riskml.score.model import ModelVersion, current_version, load_model, resolve_version
+
+NAME = "server-risk"
+URI = f"models:/{NAME}@champion"
+START_SECONDS = 60
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``mlflow server`` on a free port; its URL. Killed (with its workers) at teardown."""
+    root = tmp_path_factory.mktemp("mlflow_server")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (root / "server.log").open("wb")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    # no background job runner: it forks eight ~240 MB workers and leaves a store in /dev/shm
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", f"sqlite:///{root / 'backend.db'}",
+        "--serve-artifacts",
+        "--artifacts-destination", str(root / "artifacts"),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--workers", "1",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        command,
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + START_SECONDS
+    why = None
+    while not _healthy(url):
+        if proc.poll() is not None:
+            why = f"mlflow server exited with {proc.returncode}"
+            break
+        if time.monotonic() > deadline:
+            why = f"mlflow server not healthy after {START_SECONDS} s"
+            break
+        time.sleep(0.25)
+    try:
+        if why is not None:
+            tail = (root / "server.log").read_text(errors="replace")[-2000:]
+            print(f"{why}; log:\n{tail}")
+            pytest.skip(why)
+        yield {"url": url, "artifacts": root / "artifacts"}
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+
+
+def _env(server) -> dict[str, str]:
+    # both: the session's SQLite fixture may have set MLFLOW_REGISTRY_URI in os.environ
+    return {"MLFLOW_TRACKING_URI": server["url"], "MLFLOW_REGISTRY_URI": server["url"]}
+
+
+def _train(cli, server, dataset: Path, cwd: Path, out: str) -> dict:
+    result = cli(
+        "train", "--dataset", str(dataset), "--out-dir", str(cwd / out), "--model-name", NAME,
+        cwd=cwd, env=_env(server),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((cwd / out / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def trained(server, tmp_path_factory):
+    """``riskml train --dataset`` (real CLI) registers version 1 of NAME on the server."""
+    from conftest import run_cli
+
+    root = tmp_path_factory.mktemp("server_train")
+    dataset = write_kamei_csv(root / "jit.csv", n=1500, seed=5)
+    metrics = _train(run_cli, server, dataset, root, "out")
+    return {"root": root, "dataset": dataset, "metrics": metrics, "local": root / "out" / "models"}
+
+
+@pytest.fixture
+def remote(server, trained, monkeypatch):
+    """In-process calls see the server as tracking store and registry; a MlflowClient on it."""
+    from mlflow import MlflowClient
+
+    for key, value in _env(server).items():
+        monkeypatch.setenv(key, value)
+    return MlflowClient(tracking_uri=server["url"], registry_uri=server["url"])
+
+
+def _rows(trained, model):
+    from riskml.train import load_public_dataset
+
+    data = load_public_dataset(trained["dataset"])
+    return data[model.feature_columns].tail(60).reset_index(drop=True)
+
+
+def _mlflow_error(call) -> str:
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException) as info:
+        call()
+    return info.value.message
+
+
+# ---------------------------------------------------------------- resolution
+
+
+def test_training_registered_version_1_as_champion_on_the_server(remote, trained) -> None:
+    registry = trained["metrics"]["registry"]
+    assert (registry["name"], registry["version"], registry["decision"]) == (NAME, "1", "first")
+    mv = remote.get_model_version(NAME, "1")
+    assert mv.run_id == registry["run_id"]
+    assert mv.source.startswith("models:/m-")  # a logged model, artifacts behind the server
+    download = remote.get_model_version_download_uri(NAME, "1")
+    assert download.startswith("mlflow-artifacts:/")
+
+
+def test_a_server_registry_is_resolved_with_mlflow_not_sqlite(remote) -> None:
+    assert resolve_version(URI) is None
+    expected = remote.get_model_version_by_alias(NAME, "champion")
+    resolved = current_version(URI)
+    assert resolved == ModelVersion(NAME, str(expected.version), expected.run_id, expected.source)
+    by_number = current_version(f"models:/{NAME}/{expected.version}")
+    assert by_number == resolved
+    assert current_version("runs:/abc/model") is None
+
+
+@pytest.mark.parametrize(
+    ("uri", "call"),
+    [
+        (f"models:/{NAME}@nope", lambda c: c.get_model_version_by_alias(NAME, "nope")),
+        (f"models:/{NAME}/99", lambda c: c.get_model_version(NAME, "99")),
+        ("models:/no-such-model@champion", lambda c: c.get_model_version_by_alias("no-such-model", "champion")),
+    ],
+)  # fmt: skip
+def test_unknown_alias_version_or_model_is_one_line(remote, tmp_path, uri, call) -> None:
+    message = _mlflow_error(lambda: call(remote))
+    with pytest.raises(RiskmlError) as info:
+        load_model(uri, cache_root=tmp_path)
+    assert str(info.value) == f"cannot resolve {uri}: {message}"
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / ".cache").exists()
+
+
+# ---------------------------------------------------------------- the cached copy
+
+
+def test_remote_version_is_downloaded_once_into_the_cache(remote, trained, tmp_path) -> None:
+    import mlflow.artifacts
+    import mlflow.pyfunc
+
+    from riskml.train.model import TrainedModel
+
+    mv = remote.get_model_version_by_alias(NAME, "champion")
+    version = str(mv.version)
+    loaded = load_model(URI, cache_root=tmp_path)
+    assert loaded.describe() | {"thresholds": None} == {
+        "name": NAME, "version": version, "run_id": mv.run_id, "thresholds": None,
+    }  # fmt: skip
+    target = tmp_path / ".cache" / NAME / version
+    assert sorted(p.name for p in (tmp_path / ".cache" / NAME).iterdir()) == [version]
+    assert sorted(p.name for p in target.iterdir()) == ["registry.json", "trained_model"]
+    meta = json.loads((target / "registry.json").read_text())
+    assert meta == {"name": NAME, "version": version, "run_id": mv.run_id}
+
+    stamps = {p: p.stat().st_mtime_ns for p in target.rglob("*")}
+    again = load_model(URI, cache_root=tmp_path)
+    assert {p: p.stat().st_mtime_ns for p in target.rglob("*")} == stamps  # not downloaded again
+    assert sorted(p.name for p in (tmp_path / ".cache" / NAME).iterdir()) == [version]
+
+    rows = _rows(trained, loaded.model)
+    risk = loaded.model.risk(rows)
+    assert np.array_equal(again.model.risk(rows), risk)
+    assert np.array_equal(TrainedModel.load(target / "trained_model").risk(rows), risk)
+    if version == "1":  # the CLI's own copy of what it registered
+        assert np.array_equal(TrainedModel.load(trained["local"] / NAME).risk(rows), risk)
+    # MLflow's own loading of the registered pyfunc, from a download of the version
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=remote.get_model_version_download_uri(NAME, version),
+        dst_path=str(tmp_path / "pyfunc"),
+        tracking_uri=os.environ["MLFLOW_TRACKING_URI"],
+    )
+    predicted = mlflow.pyfunc.load_model(local).predict(rows)
+    assert np.array_equal(predicted["risk"].to_numpy(), risk)
+    assert loaded.thresholds == {k: float(v) for k, v in loaded.model.thresholds.items()}
+
+
+def test_a_cached_copy_of_another_run_is_downloaded_again(remote, tmp_path) -> None:
+    mv = remote.get_model_version_by_alias(NAME, "champion")
+    meta = tmp_path / ".cache" / NAME / str(mv.version) / "registry.json"
+    load_model(URI, cache_root=tmp_path)
+    meta.write_text(json.dumps({"name": NAME, "version": str(mv.version), "run_id": "stale"}))
+    loaded = load_model(URI, cache_root=tmp_path)
+    assert json.loads(meta.read_text())["run_id"] == mv.run_id == loaded.run_id
+
+
+def test_a_version_without_a_riskml_model_is_one_line_not_a_traceback(remote, tmp_path) -> None:
+    """A registered version whose artifacts hold no trained_model (here: the run's plots)."""
+    champion = remote.get_model_version_by_alias(NAME, "champion")
+    run = remote.get_run(champion.run_id)
+    remote.create_registered_model("server-broken")
+    broken = remote.create_model_version(
+        "server-broken", f"{run.info.artifact_uri}/plots", run_id=champion.run_id
+    )
+    with pytest.raises(RiskmlError) as info:
+        load_model(f"models:/server-broken/{broken.version}", cache_root=tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"cannot download models:/server-broken/{broken.version}: ")
+    assert "trained_model" in message
+    assert "\n" not in message
+    # nothing half-written is left to be mistaken for a cached copy
+    assert list((tmp_path / ".cache" / "server-broken").iterdir()) == []
+
+
+# ---------------------------------------------------------------- the real CLI
+
+
+@pytest.fixture(scope="module")
+def mined_repo(trained):
+    """A two-commit repository built with git and mined (the CLI scores mined history)."""
+    from conftest import run_cli
+
+    root = trained["root"] / "score"
+    repo = root / "tiny"
+    repo.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    for i, text in enumerate(("a = 1\n", "b = 2\nc = 3\n")):
+        with (repo / "app.py").open("a") as fh:
+            fh.write(text)
+        stamp = f"{1_700_000_000 + i * 3600} +0000"
+        env = dict(os.environ, GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
+        subprocess.run(["git", "-C", str(repo), "add", "app.py"], check=True)
+        subprocess.run(["git", "-C", str(repo), "commit", "-qm", f"c{i}"], check=True, env=env)
+    done = run_cli("mine", "--repo", str(repo), cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {"root": root, "repo": repo}
+
+
+def test_cli_scores_with_the_servers_champion(cli, server, remote, mined_repo) -> None:
+    from riskml.score import score
+
+    root = mined_repo["root"]
+    mv = remote.get_model_version_by_alias(NAME, "champion")
+    args = ("score", "--repo", str(mined_repo["repo"]), "--rev", "HEAD", "--model", URI)
+    done = cli(*args, cwd=root, env=_env(server))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr == ""  # no download progress bar, no warning
+    out = json.loads(done.stdout)
+    cache = root / "models" / ".cache" / NAME / str(mv.version)
+    assert json.loads((cache / "registry.json").read_text())["run_id"] == mv.run_id
+    assert {k: out["model"][k] for k in ("name", "version", "run_id")} == {
+        "name": NAME, "version": str(mv.version), "run_id": mv.run_id,
+    }  # fmt: skip
+    # the same change scored in process with the cached directory: the same risk, exactly
+    expected = score(
+        mined_repo["repo"],
+        rev="HEAD",
+        model=str(cache / "trained_model"),
+        state=root / "data" / "tiny" / "changes.state.joblib",
+    )
+    assert [c["risk"] for c in out["changes"]] == [c["risk"] for c in expected["changes"]]
+    assert out["model"]["thresholds"] == expected["model"]["thresholds"]
+
+
+def test_cli_unknown_alias_is_exit_2_and_one_line(cli, server, remote, mined_repo) -> None:
+    uri = f"models:/{NAME}@nope"
+    message = _mlflow_error(lambda: remote.get_model_version_by_alias(NAME, "nope"))
+    args = ("score", "--repo", str(mined_repo["repo"]), "--rev", "HEAD", "--model", uri)
+    done = cli(*args, cwd=mined_repo["root"], env=_env(server))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == f"riskml: error: cannot resolve {uri}: {message}\n"
+
+
+# ---------------------------------------------------------------- the gate on the server
+
+
+def test_gate_moves_champion_on_the_server_as_on_sqlite(cli, server, remote, trained) -> None:
+    """An equal version takes champion (v2); a worse one (training labels shuffled, the same
+    test window) gets challenger (v3) and champion stays; scoring follows the alias."""
+    root = trained["root"]
+    equal = _train(cli, server, trained["dataset"], root, "equal")["registry"]
+    assert (equal["version"], equal["alias"], equal["decision"]) == ("2", "champion", "promoted")
+    assert str(remote.get_model_version_by_alias(NAME, "champion").version) == "2"
+
+    table = kamei_table(1500, seed=5)  # the same rows write_kamei_csv wrote
+    n_test = trained["metrics"]["split"]["n_test"]
+    head = len(table) - n_test
+    table.loc[: head - 1, "bug"] = np.random.default_rng(0).permutation(
+        table["bug"].to_numpy()[:head]
+    )
+    worse_csv = root / "worse.csv"
+    table.to_csv(worse_csv, index=True)
+    worse = _train(cli, server, worse_csv, root, "worse")
+    step = worse["registry"]
+    good_auc = trained["metrics"]["riskml"]["roc_auc"]
+    bad_auc = worse["riskml"]["roc_auc"]
+    assert bad_auc < good_auc
+    assert (step["version"], step["alias"], step["decision"]) == ("3", "challenger", "kept")
+    assert step["reason"] == (
+        f"not promoted, champion kept: roc_auc {bad_auc:.4f} vs champion v2 {good_auc:.4f} "
+        f"on the same {n_test} test changes (higher is better, tolerance 0)"
+    )
+    assert str(remote.get_model_version_by_alias(NAME, "champion").version) == "2"
+    assert str(remote.get_model_version_by_alias(NAME, "challenger").version) == "3"
+    assert current_version(URI).version == "2"
+    assert current_version(f"models:/{NAME}@challenger").run_id == step["run_id"]
