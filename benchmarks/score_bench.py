@@ -8,7 +8,8 @@ a fresh SQLite MLflow store), adds pending commits on top of the mined history, 
 - HTTP latency p50 / p95 of `POST /v1/score` for one commit against a warm `riskml serve`
   (pending commits and already-mined ones), beside `GET /healthz` on the same server (the
   floor of the HTTP stack, measured in the same run);
-- throughput with 2 concurrent clients, beside 1 client;
+- throughput with 2 and 4 concurrent client processes, beside 1 client; and the same against
+  `riskml serve --workers 2` (one process per core), beside the single process;
 - the wall time of one `riskml score --rev` from a cold start (a fresh process, default model
   URI `models:/<name>@champion`), beside the same command with the model loaded through MLflow
   (`--model runs:/…`, what the fast path avoids) and a bare `python -c pass`.
@@ -27,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -113,22 +113,45 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _client(base: str, bodies: list[dict]) -> int:
+    with httpx.Client(base_url=base, timeout=60) as client:
+        timed_requests(client, bodies)
+    return len(bodies)
+
+
 def throughput(base: str, bodies: list[dict], clients: int) -> float:
+    """Requests per second with ``clients`` client processes, one keep-alive connection each
+    (processes, so the clients' own CPU does not queue behind one GIL)."""
+    from concurrent.futures import ProcessPoolExecutor
+
     chunks = [bodies[i::clients] for i in range(clients)]
-    conns = [httpx.Client(base_url=base, timeout=60) for _ in range(clients)]
-    threads = [
-        threading.Thread(target=timed_requests, args=(c, b))
-        for c, b in zip(conns, chunks, strict=True)
-    ]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    for c in conns:
-        c.close()
-    return len(bodies) / elapsed
+    with ProcessPoolExecutor(clients) as pool:
+        list(pool.map(_client, [base] * clients, [[b[0]] for b in chunks]))  # start them
+        t0 = time.perf_counter()
+        done = sum(pool.map(_client, [base] * clients, chunks))
+        return done / (time.perf_counter() - t0)
+
+
+def start_server(work: Path, config: Path, env: dict, *extra: str) -> tuple[subprocess.Popen, str]:
+    """`riskml serve` on a free port, once its model is loaded; (process, base URL)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "riskml", "serve", "--config", str(config), "--port", str(port),
+         *extra],
+        cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).json().get("model_loaded"):
+                return server, base
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise SystemExit(f"server did not start: {server.stderr.read().decode()[-2000:]}")
+        time.sleep(0.2)
 
 
 def cold_cli(work: Path, env: dict, *args: str, runs: int = 3) -> tuple[float, float]:
@@ -171,23 +194,8 @@ def main() -> None:
                cwd=repo).split()  # fmt: skip
     rng = random.Random(args.seed)
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "riskml", "serve", "--config", str(config), "--port", str(port)],
-        cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_server(work, config, env)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).json().get("model_loaded"):
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"server did not start: {server.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
         with httpx.Client(base_url=base, timeout=60) as client:
             body = {"repo": "repo", "rev": pending[0]}
             timed_requests(client, [body] * 3)  # warm: state, tables, model in memory
@@ -206,6 +214,17 @@ def main() -> None:
         rng.shuffle(mixed)
         tput1 = throughput(base, mixed[:n], 1)
         tput2 = throughput(base, mixed[:n], 2)
+        tput4 = throughput(base, mixed[:n], 4)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    server, base = start_server(work, config, env, "--workers", "2")
+    try:
+        for _ in range(8):  # warm both workers: each new connection goes to either
+            with httpx.Client(base_url=base, timeout=60) as client:
+                timed_requests(client, mixed[:PENDING])
+        tput2w = throughput(base, mixed[:n], 2)
+        tput4w = throughput(base, mixed[:n], 4)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -230,6 +249,8 @@ def main() -> None:
         ("server CPU per request (pending + mined)", f"{cpu_ms:.1f} ms", ""),
         ("HTTP p50 GET /healthz (stack floor)", f"{pct(health, 50):.1f} ms", "baseline"),
         ("throughput, 2 concurrent clients", f"{tput2:.1f} req/s", f"1 client: {tput1:.1f} req/s"),
+        ("throughput, 2 clients, `serve --workers 2`", f"{tput2w:.1f} req/s", f"1 worker: {tput2:.1f} req/s"),
+        ("throughput, 4 clients, `serve --workers 2`", f"{tput4w:.1f} req/s", f"1 worker: {tput4:.1f} req/s"),
         ("CLI cold start `riskml score --rev` (median of 3)", f"{cli[0]:.2f} s", f"bar <= {CLI_BAR_S:.0f} s"),
         ("  its CPU time (user + sys)", f"{cli[1]:.2f} s", ""),
         ("CLI cold start, model through MLflow (runs:/)", f"{via_mlflow[0]:.2f} s", f"baseline (CPU {via_mlflow[1]:.2f} s)"),

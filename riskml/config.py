@@ -237,6 +237,8 @@ class ServeConfig:
     port: int = 8000
     max_body_bytes: int = 1_000_000
     model_refresh_seconds: float = 30.0
+    # uvicorn worker processes; scoring is CPU-bound Python, so one per core (docs/scoring.md)
+    workers: int = 1
 
 
 @dataclass

@@ -26,10 +26,12 @@ import hmac
 import json
 import logging
 import os
+import socket
 import threading
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -316,21 +318,75 @@ def _version() -> str:
     return __version__
 
 
+# what `serve` hands to worker processes (uvicorn spawns them and imports the factory)
+_WORKER_ENV = "RISKML_SERVE_WORKER"
+
+
 def serve(
     config: Config,
     host: str | None = None,
     port: int | None = None,
     model_uri: str | None = None,
     data_dir: str | Path = "data",
+    workers: int | None = None,
+    config_path: str | Path | None = None,
 ) -> None:
-    """Run the API with uvicorn until interrupted (one process; requests run in threads)."""
-    import uvicorn
+    """Run the API with uvicorn until interrupted.
 
-    app = create_app(config, model_uri=model_uri, data_dir=data_dir)
-    uvicorn.run(
-        ContentLengthLimit(app, int(config.serve.max_body_bytes)),
-        host=host or config.serve.host,
-        port=int(port if port is not None else config.serve.port),
-        log_level="warning",
-        access_log=False,
+    One process by default (requests run in threads). With ``workers`` > 1 (or
+    ``[serve] workers``) uvicorn runs that many processes on one socket; each re-reads
+    ``config_path`` (the same riskml.toml) and holds its own model and histories.
+    """
+    workers = int(workers if workers is not None else config.serve.workers)
+    if workers < 1:
+        raise RiskmlError(f"serve: workers must be at least 1, got {workers}")
+    common = {
+        "host": host or config.serve.host,
+        "port": int(port if port is not None else config.serve.port),
+        "log_level": "warning",
+        "access_log": False,
+    }
+    if workers == 1:
+        app = create_app(config, model_uri=model_uri, data_dir=data_dir)
+        uvicorn.run(ContentLengthLimit(app, int(config.serve.max_body_bytes)), **common)
+        return
+    os.environ[_WORKER_ENV] = json.dumps(
+        {
+            "config": str(Path(config_path).resolve()) if config_path else None,
+            "model_uri": model_uri,
+            "data_dir": str(Path(data_dir).resolve()),
+        }
     )
+    from uvicorn.supervisors import Multiprocess
+
+    # what uvicorn.run does for workers > 1, with a listening socket that keeps TCP_NODELAY
+    config_ = _TcpConfig("riskml.serve:worker_app", factory=True, workers=workers, **common)
+    Multiprocess(config_, sockets=[config_.bind_socket()]).run()
+
+
+class _TcpConfig(uvicorn.Config):
+    """uvicorn's Config whose pre-bound listening socket says it is TCP.
+
+    uvicorn (0.54) binds the socket for ``workers > 1`` with ``proto`` 0; accepted sockets
+    inherit it, and asyncio turns on ``TCP_NODELAY`` only for ``proto == IPPROTO_TCP``. With
+    Nagle on, every keep-alive request after the first waited ~40 ms for the client's delayed
+    ACK (measured here: 44 ms for ``/healthz`` against 0.9 ms with one process).
+    """
+
+    def bind_socket(self) -> socket.socket:
+        sock = super().bind_socket()
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
+            family, kind = sock.family, sock.type
+            sock = socket.socket(family, kind, socket.IPPROTO_TCP, fileno=sock.detach())
+            sock.set_inheritable(True)
+        return sock
+
+
+def worker_app():
+    """The app of one worker process of ``serve(workers=N)``, from what ``serve`` passed on."""
+    from riskml.config import load_config
+
+    spec = json.loads(os.environ[_WORKER_ENV])
+    config = load_config(spec["config"], repo=".")
+    app = create_app(config, model_uri=spec["model_uri"], data_dir=spec["data_dir"])
+    return ContentLengthLimit(app, int(config.serve.max_body_bytes))

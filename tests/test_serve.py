@@ -273,6 +273,95 @@ def test_feature_rows_are_validated(api):
     assert partial.json()["changes"][0]["tier"] in ("low", "medium", "high", "critical")
 
 
+def _spawned_workers(pid: int) -> int:
+    """Child processes of ``pid`` started by multiprocessing's spawn (uvicorn's workers)."""
+    from pathlib import Path
+
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    count = 0
+    for child in children:
+        try:
+            args = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:  # exited meanwhile
+            continue
+        count += any(b"spawn_main" in a for a in args)
+    return count
+
+
+def test_two_workers_serve_the_same_answers(world, cli_result):
+    """`--workers 2`: two processes on one port, each with its own model, same answers."""
+    port = free_port()
+    env = dict(os.environ)
+    env.pop("RISKML_API_TOKEN", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "riskml", "serve", "--config", str(world.config),
+         "--port", str(port), "--workers", "2"],
+        cwd=world.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_up(f"{base}/healthz", proc)
+        deadline = time.monotonic() + 60
+        while _spawned_workers(proc.pid) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _spawned_workers(proc.pid) == 2
+        (cli,) = cli_result["changes"]
+        seen = set()
+        for _ in range(8):  # a new connection each time: either worker may answer
+            body = httpx.post(f"{base}/v1/score", json={"repo": "repo", "rev": world.pending},
+                              timeout=60).json()  # fmt: skip
+            (http,) = body["changes"]
+            seen.add((http["id"], http["risk"], http["tier"], body["model"]["version"]))
+        assert seen == {(cli["id"], cli["risk"], cli["tier"], cli_result["model"]["version"])}
+        big = httpx.post(f"{base}/v1/score/features", content=b"x" * 2_000_000,
+                         headers={"Content-Type": "application/json"}, timeout=60)  # fmt: skip
+        assert big.status_code == 413
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_worker_socket_gives_accepted_connections_tcp_nodelay():
+    """uvicorn binds the workers' socket with proto 0, and asyncio then leaves Nagle on for
+    accepted connections (each keep-alive request waited ~40 ms); ours says TCP."""
+    import asyncio
+    import socket
+
+    from riskml.serve import _TcpConfig
+
+    sock = _TcpConfig("riskml.serve:worker_app", host="127.0.0.1", port=0).bind_socket()
+    assert (sock.family, sock.proto) == (socket.AF_INET, socket.IPPROTO_TCP)
+
+    class Report(asyncio.Protocol):
+        seen: list[int] = []
+
+        def connection_made(self, transport):
+            accepted = transport.get_extra_info("socket")
+            Report.seen.append(accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    async def main() -> None:
+        sock.listen()
+        server = await asyncio.get_running_loop().create_server(Report, sock=sock)
+        _, writer = await asyncio.open_connection(*sock.getsockname())
+        for _ in range(100):
+            if Report.seen:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+    assert Report.seen == [1]
+
+
+def test_workers_below_one_is_a_user_error(world, cli):
+    done = cli("serve", "--config", str(world.config), "--workers", "0", cwd=world.root)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "riskml: error: --workers must be at least 1"
+
+
 def test_a_new_champion_is_picked_up_without_restart(api, world):
     """Runs last: registers version 2 of the same model and moves `champion` to it."""
     from mlflow import MlflowClient

@@ -20,6 +20,9 @@ def serve_command(
     data_dir: Path = typer.Option(
         Path("data"), "--data-dir", help="Where data/<repo>/changes.state.joblib live."
     ),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Worker processes (default: [serve] workers, 1); one per core."
+    ),
 ) -> None:
     """Serve POST /v1/score, POST /v1/score/features, GET /v1/model, GET /healthz (docs: /docs)."""
     import os
@@ -37,6 +40,9 @@ def serve_command(
         for name, path in cfg.serve.repos.items():
             if not Path(path).is_dir():
                 raise RiskmlError(f"[serve.repos] {name}: {path} is not a directory")
+        if (workers if workers is not None else cfg.serve.workers) < 1:
+            raise RiskmlError("--workers must be at least 1")
     except RiskmlError as exc:
         raise fail(str(exc)) from None
-    serve(cfg, host=host, port=port, model_uri=model, data_dir=data_dir)
+    serve(cfg, host=host, port=port, model_uri=model, data_dir=data_dir, workers=workers,
+          config_path=config)  # fmt: skip
