@@ -205,7 +205,8 @@ def test_remote_version_is_downloaded_once_into_the_cache(remote, trained, tmp_p
         "name": NAME, "version": version, "run_id": mv.run_id, "thresholds": None,
     }  # fmt: skip
     target = tmp_path / ".cache" / NAME / version
-    assert sorted(p.name for p in (tmp_path / ".cache" / NAME).iterdir()) == [version]
+    listing = [version, f"{version}.lock"]  # the copy, and the lock its writers share
+    assert sorted(p.name for p in (tmp_path / ".cache" / NAME).iterdir()) == listing
     assert sorted(p.name for p in target.iterdir()) == ["registry.json", "trained_model"]
     meta = json.loads((target / "registry.json").read_text())
     assert meta == {"name": NAME, "version": version, "run_id": mv.run_id}
@@ -213,7 +214,7 @@ def test_remote_version_is_downloaded_once_into_the_cache(remote, trained, tmp_p
     stamps = {p: p.stat().st_mtime_ns for p in target.rglob("*")}
     again = load_model(URI, cache_root=tmp_path)
     assert {p: p.stat().st_mtime_ns for p in target.rglob("*")} == stamps  # not downloaded again
-    assert sorted(p.name for p in (tmp_path / ".cache" / NAME).iterdir()) == [version]
+    assert sorted(p.name for p in (tmp_path / ".cache" / NAME).iterdir()) == listing
 
     rows = _rows(trained, loaded.model)
     risk = loaded.model.risk(rows)
@@ -241,6 +242,37 @@ def test_a_cached_copy_of_another_run_is_downloaded_again(remote, tmp_path) -> N
     assert json.loads(meta.read_text())["run_id"] == mv.run_id == loaded.run_id
 
 
+LOAD_AND_SCORE = """
+import sys
+from riskml.score.model import load_model
+loaded = load_model(sys.argv[1], cache_root=sys.argv[2])
+print(loaded.version, loaded.run_id)
+"""
+
+
+def test_processes_downloading_one_version_at_once_share_one_copy(remote, tmp_path) -> None:
+    """Several processes (serve --workers, parallel CI jobs) fill the cache at the same moment:
+    each gets the model, and the cache holds one copy."""
+    import subprocess
+    import sys
+
+    mv = remote.get_model_version_by_alias(NAME, "champion")
+    env = dict(os.environ)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", LOAD_AND_SCORE, URI, str(tmp_path)], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]  # fmt: skip
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err[-2000:] for _, err in outs]
+    assert [out.strip() for out, _ in outs] == [f"{mv.version} {mv.run_id}"] * 3
+    version = str(mv.version)
+    names = sorted(p.name for p in (tmp_path / ".cache" / NAME).iterdir())
+    assert names == [version, f"{version}.lock"]
+    meta = json.loads((tmp_path / ".cache" / NAME / version / "registry.json").read_text())
+    assert meta == {"name": NAME, "version": version, "run_id": mv.run_id}
+
+
 def test_a_version_without_a_riskml_model_is_one_line_not_a_traceback(remote, tmp_path) -> None:
     """A registered version whose artifacts hold no trained_model (here: the run's plots)."""
     champion = remote.get_model_version_by_alias(NAME, "champion")
@@ -255,8 +287,9 @@ def test_a_version_without_a_riskml_model_is_one_line_not_a_traceback(remote, tm
     assert message.startswith(f"cannot download models:/server-broken/{broken.version}: ")
     assert "trained_model" in message
     assert "\n" not in message
-    # nothing half-written is left to be mistaken for a cached copy
-    assert list((tmp_path / ".cache" / "server-broken").iterdir()) == []
+    # nothing half-written is left to be mistaken for a cached copy (only the writers' lock)
+    leftover = [p.name for p in (tmp_path / ".cache" / "server-broken").iterdir()]
+    assert leftover == [f"{broken.version}.lock"]
 
 
 # ---------------------------------------------------------------- the real CLI

@@ -192,9 +192,13 @@ _PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 def _cached_copy(mv: ModelVersion, cache_root: Path) -> Path:
     """The version's TrainedModel directory in ``models/.cache/<name>/<version>/``."""
+    from filelock import FileLock
+
     target = cache_root / ".cache" / mv.name / mv.version
     meta = target / "registry.json"
-    with _cache_lock:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # threads of this process, then other processes (serve --workers, parallel CI jobs)
+    with _cache_lock, FileLock(str(target.with_name(f"{mv.version}.lock"))):
         if meta.is_file():
             try:
                 if json.loads(meta.read_text()).get("run_id") == mv.run_id:
