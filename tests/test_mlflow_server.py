@@ -385,3 +385,24 @@ def test_gate_moves_champion_on_the_server_as_on_sqlite(cli, server, remote, tra
     assert str(remote.get_model_version_by_alias(NAME, "challenger").version) == "3"
     assert current_version(URI).version == "2"
     assert current_version(f"models:/{NAME}@challenger").run_id == step["run_id"]
+
+
+def test_an_unreachable_registry_is_one_line_without_minutes_of_retries(monkeypatch) -> None:
+    """MLflow's own default (7 retries, back-off factor 2) took 4 min; scoring sets 2 retries
+    for the call only and puts the environment back."""
+    from riskml.score.model import SCORING_HTTP_DEFAULTS, current_version
+
+    closed = f"http://127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", closed)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", closed)
+    for key in SCORING_HTTP_DEFAULTS:
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(RiskmlError) as info:
+        current_version("models:/nowhere@champion")
+    message = str(info.value)
+    assert message.startswith(
+        f"cannot resolve models:/nowhere@champion: API request to {closed}/api/2.0/mlflow/"
+    )
+    assert "Max retries exceeded" in message
+    assert "\n" not in message
+    assert [key for key in SCORING_HTTP_DEFAULTS if key in os.environ] == []
