@@ -209,3 +209,44 @@ def test_csv_with_other_column_order_is_not_appended_to(history, tmp_path: Path)
     with pytest.raises(RiskmlError, match="not in riskml's order"):
         mine(repo, out=out)
     assert out.read_bytes() == before
+
+
+HOLD_LOCK = """
+import sys
+from filelock import FileLock
+lock = FileLock(sys.argv[1]); lock.acquire()
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_second_writer_of_one_table_waits_for_the_lock(history, tmp_path: Path, monkeypatch):
+    """While another `mine` holds ``<out>.lock``, a second one waits, then gives up with one
+    line and touches neither the table nor its state."""
+    import sys
+
+    repo, _ = history
+    out = tmp_path / "c.csv"
+    mine(repo, out=out)
+    table, state = out.read_bytes(), state_path(out).read_bytes()
+    lock = tmp_path / "c.csv.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(lock)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setenv("RISKML_MINE_LOCK_TIMEOUT", "0.2")
+        with pytest.raises(RiskmlError) as caught:
+            mine(repo, out=out)
+        assert str(caught.value) == (
+            f"another riskml mine is writing {out} (lock {lock}, waited 0.2 s); "
+            "try again when it has finished"
+        )
+        assert (out.read_bytes(), state_path(out).read_bytes()) == (table, state)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    again = mine(repo, out=out)  # the lock is free again: nothing new to mine
+    assert again.attrs["new_rows"] == 0
+    assert out.read_bytes() == table

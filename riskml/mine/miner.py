@@ -117,7 +117,43 @@ def _mine(repo, rev, out, workers, config, repo_name, progress, as_frame: bool):
     out = Path(out) if out is not None else data_paths(name).changes
     table_format(out)
     commits = extract.list_commits(top, rev)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _table_lock(out):
+        return _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame)
 
+
+def _table_lock(out: Path):
+    """One writer per table: a file lock ``<out>.lock`` held from reading the table and its
+    state to writing both, so two `mine` runs (a scheduled `run` and a manual `mine`) cannot
+    leave a table and a state from different runs. Waits up to ``RISKML_MINE_LOCK_TIMEOUT``
+    seconds (default 3600), then raises :class:`RiskmlError`."""
+    import contextlib
+    import os
+
+    from filelock import FileLock, Timeout
+
+    timeout = float(os.environ.get("RISKML_MINE_LOCK_TIMEOUT", "3600"))
+    path = out.with_name(out.name + ".lock")
+    lock = FileLock(str(path), timeout=timeout)
+
+    @contextlib.contextmanager
+    def held():
+        try:
+            lock.acquire()
+        except Timeout:
+            raise RiskmlError(
+                f"another riskml mine is writing {out} (lock {path}, waited {timeout:g} s); "
+                "try again when it has finished"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    return held()
+
+
+def _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame: bool):
     spath = state_path(out)
     old = None
     if out.exists():
