@@ -127,30 +127,17 @@ def _table_lock(out: Path):
     state to writing both, so two `mine` runs (a scheduled `run` and a manual `mine`) cannot
     leave a table and a state from different runs. Waits up to ``RISKML_MINE_LOCK_TIMEOUT``
     seconds (default 3600), then raises :class:`RiskmlError`."""
-    import contextlib
     import os
 
-    from filelock import FileLock, Timeout
+    from riskml.locks import file_lock
 
     timeout = float(os.environ.get("RISKML_MINE_LOCK_TIMEOUT", "3600"))
     path = out.with_name(out.name + ".lock")
-    lock = FileLock(str(path), timeout=timeout)
-
-    @contextlib.contextmanager
-    def held():
-        try:
-            lock.acquire()
-        except Timeout:
-            raise RiskmlError(
-                f"another riskml mine is writing {out} (lock {path}, waited {timeout:g} s); "
-                "try again when it has finished"
-            ) from None
-        try:
-            yield
-        finally:
-            lock.release()
-
-    return held()
+    busy = (
+        f"another riskml mine is writing {out} (lock {path}, waited {timeout:g} s); "
+        "try again when it has finished"
+    )
+    return file_lock(path, timeout, busy)
 
 
 def _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame: bool):

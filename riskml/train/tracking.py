@@ -378,7 +378,6 @@ def gate_lock_path(name: str, registry: str | None = None) -> Path:
     return Path(tempfile.gettempdir()) / f"riskml-gate-{digest}.lock"
 
 
-@contextlib.contextmanager
 def gate_lock(name: str, timeout: float | None = None):
     """Hold the gate lock of model ``name``: read the champion, register, move the alias.
 
@@ -386,23 +385,16 @@ def gate_lock(name: str, timeout: float | None = None):
     machines sharing one remote registry are not. Waits up to ``timeout`` seconds
     (default ``RISKML_GATE_LOCK_TIMEOUT`` or 900), then raises :class:`RiskmlError`.
     """
-    from filelock import FileLock, Timeout
+    from riskml.locks import file_lock
 
     if timeout is None:
         timeout = float(os.environ.get("RISKML_GATE_LOCK_TIMEOUT", "900"))
     path = gate_lock_path(name)
-    lock = FileLock(str(path), timeout=timeout)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise RiskmlError(
-            f"another training of {name!r} held the registry lock {path} for {timeout:g} s; "
-            "try again when it has finished"
-        ) from None
-    try:
-        yield path
-    finally:
-        lock.release()
+    busy = (
+        f"another training of {name!r} held the registry lock {path} for {timeout:g} s; "
+        "try again when it has finished"
+    )
+    return file_lock(path, timeout, busy)
 
 
 # --------------------------------------------------------------------------- the run
