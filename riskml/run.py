@@ -22,6 +22,7 @@ from typing import Any
 from riskml.config import Config, DataPaths, data_paths, load_config, models_dir, tracking_uri
 from riskml.errors import RiskmlError
 from riskml.gitio import ensure_repo, has_commits, resolve_rev, run_git
+from riskml.score.render import floor_text
 
 DEMO_COMMITS = 2000
 DEMO_SEED = 0
@@ -570,6 +571,7 @@ def format_pending(result: RunResult) -> list[str]:
         reasons = change.get("reasons") or []
         top = reasons[0] if reasons else {}
         why = top.get("text") or (f"{top.get('feature')}={top.get('value')}" if top else "")
+        why = floor_text(change) or why
         cid = str(change.get("id", ""))
         cid = f"{cid[:8]}..{cid.split('..')[1][:8]}" if ".." in cid else cid[:10]
         lines.append(

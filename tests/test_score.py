@@ -255,6 +255,46 @@ def test_markdown_format_is_a_pr_comment():
     assert text.rstrip().endswith("<sub>model change-risk v4, run `r1`</sub>")
 
 
+FLOORED = {
+    "id": "d" * 40,
+    "risk": 0.031,
+    "tier": "medium",
+    "review": review_for("medium", Config()),
+    "reasons": [
+        {"feature": "la", "value": 4, "effect": 0.1, "text": "adds 4 lines (raises risk)"},
+    ],
+    "features": {"la": 4, "touches_critical": True, "critical_areas": "auth;payments"},
+    "tier_floor": {"rule": "critical_path", "tier_by_risk": "low", "areas": ["auth", "payments"]},
+}
+
+
+def test_a_floored_tier_says_why_in_every_format():
+    from riskml.score.render import floor_text
+
+    result = {**RESULT, "changes": [FLOORED]}
+    why = "touches a critical path (auth, payments): tier raised to medium from low"
+    assert floor_text(FLOORED) == why
+    assert floor_text(RESULT["changes"][0]) is None
+    table = render(result, "table").splitlines()
+    assert table[2].startswith("dddddddddd  0.031  medium")
+    assert table[2].endswith(f"{why}; adds 4 lines (raises risk)")
+    markdown = render(result, "markdown")
+    assert f"- {why}\n- adds 4 lines (raises risk)\n" in markdown
+
+
+def test_tier_floor_is_set_only_where_the_floor_raised_the_tier():
+    from riskml.score import _tier_floor
+
+    row = {"critical_areas": "infra"}
+    assert _tier_floor("medium", "low", row) == {
+        "rule": "critical_path",
+        "tier_by_risk": "low",
+        "areas": ["infra"],
+    }
+    assert _tier_floor("high", "high", row) is None
+    assert _tier_floor("medium", "low", {})["areas"] == []
+
+
 def test_json_format_round_trips_and_unknown_format_is_an_error():
     assert json.loads(render(RESULT, "json")) == RESULT
     with pytest.raises(RiskmlError, match="unknown format 'xml'"):
@@ -404,6 +444,16 @@ def cli_json(world) -> dict:
 def test_cli_rev_json_table_markdown(world, cli_json):
     (change,) = cli_json["changes"]
     assert change["id"] == world.pending
+    thresholds = cli_json["model"]["thresholds"]
+    by_risk = max(
+        ("low", *(t for t in ("medium", "high", "critical") if change["risk"] >= thresholds[t])),
+        key=["low", "medium", "high", "critical"].index,
+    )
+    assert change["features"]["touches_critical"] is True  # it touches payments/
+    expected = None
+    if by_risk == "low":
+        expected = {"rule": "critical_path", "tier_by_risk": "low", "areas": ["payments"]}
+    assert change["tier_floor"] == expected
     table = score_cli(world, "--rev", world.pending, "--format", "table")
     assert table.returncode == 0, table.stderr
     first = table.stdout.splitlines()[2]

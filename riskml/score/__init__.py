@@ -197,6 +197,7 @@ def score_frame(
     X = trained.matrix(frame)  # built once for risk and reasons
     risk = trained.risk(frame, X)
     tiers = trained.tiers(risk, frame, floor=floor_of(config) or "")
+    by_risk = trained.tiers(risk, frame, floor="")
     reasons = trained.reasons(frame, k=k, X=X)
     records = rows if rows is not None else frame.to_dict(orient="records")
     out = []
@@ -210,9 +211,19 @@ def score_frame(
                 "review": review_for(str(tiers[i]), config),
                 "reasons": [_reason(r) for r in reasons[i]],
                 "features": public_features(row),
+                "tier_floor": _tier_floor(str(tiers[i]), str(by_risk[i]), row),
             }
         )
     return out
+
+
+def _tier_floor(tier: str, by_risk: str, row: dict) -> dict | None:
+    """Why the tier is above what the risk alone gives (the critical-path floor), or None."""
+    if tier == by_risk:
+        return None
+    areas = row.get("critical_areas")
+    areas = [a for a in str(areas).split(";") if a] if isinstance(areas, str) else []
+    return {"rule": "critical_path", "tier_by_risk": by_risk, "areas": areas}
 
 
 def _reason(reason: dict[str, Any]) -> dict:

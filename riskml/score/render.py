@@ -33,6 +33,26 @@ def short_id(change_id: str) -> str:
     return change_id
 
 
+def floor_text(change: dict) -> str | None:
+    """One sentence for a change whose tier the critical-path floor raised, else None."""
+    floor = change.get("tier_floor")
+    if not floor:
+        return None
+    where = f" ({', '.join(floor['areas'])})" if floor.get("areas") else ""
+    return (
+        f"touches a critical path{where}: tier raised to {change['tier']} "
+        f"from {floor['tier_by_risk']}"
+    )
+
+
+def shown_reasons(change: dict, k: int) -> list[str]:
+    """What a reader sees as the why of a change: the floor first (if it applied), then the
+    ``k`` top reasons."""
+    texts = [r.get("text") or r["feature"] for r in change["reasons"][:k]]
+    floor = floor_text(change)
+    return [floor, *texts] if floor else texts
+
+
 def _review_line(review: dict) -> str:
     who = f"{review['min_reviewers']} reviewer" + ("s" if review["min_reviewers"] != 1 else "")
     if review["senior"]:
@@ -51,7 +71,7 @@ def _model_line(model: dict) -> str:
 def _table(result: dict, k: int) -> str:
     rows = [("change", "risk", "tier", "review", "top reasons")]
     for change in result["changes"]:
-        reasons = "; ".join(r.get("text") or r["feature"] for r in change["reasons"][:k])
+        reasons = "; ".join(shown_reasons(change, k))
         rows.append(
             (
                 short_id(change["id"]),
@@ -106,8 +126,8 @@ def _markdown(result: dict, k: int) -> str:
             f"{change['tier']}, why</summary>"
         )
         out.append("")
-        for reason in change["reasons"][:k]:
-            out.append(f"- {_md_cell(reason.get('text') or reason['feature'])}")
+        for text in shown_reasons(change, k):
+            out.append(f"- {_md_cell(text)}")
         checks = change["review"]["checks"]
         if checks:
             out.append("")
