@@ -434,6 +434,27 @@ def test_reason_texts_read_like_sentences(trained):
         assert texts["n_critical_files"].startswith("touches 3 files on critical paths (payments)")
 
 
+@pytest.mark.parametrize(
+    ("feature", "value", "text"),
+    [
+        ("n_test_files", 0, "touches no test files (raises risk)"),
+        ("n_test_files", 1, "touches 1 test file (raises risk)"),
+        ("nd", 0, "touches no directories (raises risk)"),
+        ("nd", 2, "touches 2 directories (raises risk)"),
+        ("exp", 0, "author has no earlier commits (raises risk)"),
+        ("author_file_commits", 0, "author never changed these files before (raises risk)"),
+        ("author_file_commits", 3, "author changed these files 3 times before (lowers risk)"),
+        ("first_touch_files", 0, "author changed each of these files before (lowers risk)"),
+        ("first_touch_files", 2, "author never changed 2 of these files before (raises risk)"),
+    ],
+)
+def test_reason_texts_for_counts(feature, value, text):
+    from riskml.train.model import reason_text
+
+    effect = -0.1 if text.endswith("(lowers risk)") else 0.1
+    assert reason_text(feature, value, effect, {}) == text
+
+
 def test_load_rejects_a_directory_without_a_model(tmp_path):
     with pytest.raises(RiskmlError, match="not a saved riskml model"):
         TrainedModel.load(tmp_path)

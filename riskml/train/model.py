@@ -85,6 +85,8 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray, method: str = "isotonic"):
 
 
 def _plural(n: float, word: str) -> str:
+    if n == 0:
+        return f"no {word}s"
     return f"{_num(n)} {word}{'' if n == 1 else 's'}"
 
 
@@ -114,8 +116,16 @@ _PHRASES = {
     "exp": lambda v, r: f"author has {_plural(v, 'earlier commit')}",
     "rexp": lambda v, r: f"author's recent experience is {_num(v)}",
     "sexp": lambda v, r: f"author has {_plural(v, 'earlier commit')} in these subsystems",
-    "author_file_commits": lambda v, r: f"author changed these files {_plural(v, 'time')} before",
-    "first_touch_files": lambda v, r: f"author never changed {_num(v)} of these files before",
+    "author_file_commits": lambda v, r: (
+        "author never changed these files before"
+        if v == 0
+        else f"author changed these files {_plural(v, 'time')} before"
+    ),
+    "first_touch_files": lambda v, r: (
+        "author changed each of these files before"
+        if v == 0
+        else f"author never changed {_num(v)} of these files before"
+    ),
     "owned_share": lambda v, r: f"author is the main committer of {_num(100 * v)} % of these files",
     "author_tenure_days": lambda v, r: f"author's first commit was {_num(v)} days before",
     "touches_critical": lambda v, r: "touches a critical path" if v else "touches no critical path",
