@@ -353,6 +353,22 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+def registry_uri() -> str:
+    """MLflow model registry URI: ``MLFLOW_REGISTRY_URI`` when set, else :func:`tracking_uri`."""
+    import os
+
+    return os.environ.get("MLFLOW_REGISTRY_URI") or tracking_uri()
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///…`` URI (query string dropped), else None."""
+    from urllib.parse import unquote
+
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(unquote(uri[len("sqlite:///") :].split("?", 1)[0]))
+
+
 @dataclass(frozen=True)
 class DataPaths:
     """Where each stage reads and writes by default for one repository (``data/<repo>/…``)."""

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from riskml.config import Config, tracking_uri
+from riskml.config import Config, registry_uri, sqlite_path, tracking_uri
 from riskml.errors import RiskmlError
 
 ARTIFACT = "trained_model"  # the artifact name riskml.train.pyfunc logs the TrainedModel under
@@ -80,16 +80,6 @@ def default_model_uri(config: Config) -> str:
     return f"models:/{config.train.model_name}@champion"
 
 
-def registry_uri() -> str:
-    return os.environ.get("MLFLOW_REGISTRY_URI") or tracking_uri()
-
-
-def _sqlite_path(uri: str) -> Path | None:
-    if not uri.startswith("sqlite:///"):
-        return None
-    return Path(unquote(uri[len("sqlite:///") :].split("?", 1)[0]))
-
-
 def _local_path(location: str) -> Path | None:
     parsed = urlparse(location)
     if parsed.scheme == "file":
@@ -108,7 +98,7 @@ def resolve_version(uri: str) -> ModelVersion | None:
     match = _URI_RE.match(uri)
     if not match:
         return None
-    db = _sqlite_path(registry_uri())
+    db = sqlite_path(registry_uri())
     if db is None:
         return None
     name, alias, version = match["name"], match["alias"], match["version"]

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from riskml.config import Config, tracking_uri
+from riskml.config import Config, registry_uri, sqlite_path, tracking_uri
 from riskml.errors import RiskmlError
 from riskml.train.metrics import SCALAR_METRICS
 
@@ -370,10 +370,10 @@ def gate_lock_path(name: str, registry: str | None = None) -> Path:
     One file per (registry, model name) in the temporary directory; a SQLite registry is
     keyed by its absolute path, so two spellings of one file share a lock.
     """
-    registry = registry or os.environ.get("MLFLOW_REGISTRY_URI") or tracking_uri()
-    if registry.startswith("sqlite:///"):
-        path = registry[len("sqlite:///") :].split("?", 1)[0]
-        registry = "sqlite:///" + str(Path(path).resolve())
+    registry = registry or registry_uri()
+    db = sqlite_path(registry)
+    if db is not None:
+        registry = f"sqlite:///{db.resolve()}"
     digest = hashlib.sha256(f"{registry}\n{name}".encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"riskml-gate-{digest}.lock"
 
