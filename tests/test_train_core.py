@@ -446,6 +446,9 @@ def test_reason_texts_read_like_sentences(trained):
         ("author_file_commits", 3, "author changed these files 3 times before (lowers risk)"),
         ("first_touch_files", 0, "author changed each of these files before (lowers risk)"),
         ("first_touch_files", 2, "author never changed 2 of these files before (raises risk)"),
+        ("weekday", 2, "authored on Wednesday (raises risk)"),
+        ("weekday_utc", 6.0, "authored on Sunday (raises risk)"),
+        ("hour_utc", 23.0, "authored at 23:00 UTC (raises risk)"),
     ],
 )
 def test_reason_texts_for_counts(feature, value, text):

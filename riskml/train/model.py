@@ -98,6 +98,17 @@ def _num(v: float) -> str:
     return f"{v:.2f}"
 
 
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _hour_text(v: float) -> str:
+    return f"authored at {_num(v)}:00 UTC"
+
+
+def _weekday_text(v: float) -> str:
+    return "authored on " + (_WEEKDAYS[int(v)] if v == v else "?")
+
+
 # feature -> phrase describing the value (the "why" a reviewer reads)
 _PHRASES = {
     "la": lambda v, r: f"adds {_plural(v, 'line')}",
@@ -157,24 +168,10 @@ _PHRASES = {
     "ld_per_lt": lambda v, r: f"deletes {_num(v)} lines per existing line of the touched files",
     "la_per_file": lambda v, r: f"adds {_num(v)} lines per file",
     "added_share": lambda v, r: f"{_num(100 * v)} % of its changed lines are additions",
-    "hour_utc": lambda v, r: f"authored at {_num(v)}:00 UTC",
-    "weekday_utc": lambda v, r: (
-        "authored on "
-        + (
-            ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"][int(v)]
-            if v == v
-            else "?"
-        )
-    ),
-    "hour": lambda v, r: f"authored at {_num(v)}:00 UTC",
-    "weekday": lambda v, r: (
-        "authored on "
-        + (
-            ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"][int(v)]
-            if v == v
-            else "?"
-        )
-    ),
+    "hour_utc": lambda v, r: _hour_text(v),
+    "weekday_utc": lambda v, r: _weekday_text(v),
+    "hour": lambda v, r: _hour_text(v),
+    "weekday": lambda v, r: _weekday_text(v),
     "n_added_files": lambda v, r: f"adds {_plural(v, 'new file')}",
     "n_deleted_files": lambda v, r: f"deletes {_plural(v, 'file')}",
     "n_renamed_files": lambda v, r: f"renames {_plural(v, 'file')}",
