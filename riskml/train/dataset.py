@@ -77,25 +77,8 @@ DERIVED_COLUMNS = (
     "weekday_utc",
 )
 
-KAMEI_LAYOUT = [
-    "_id",
-    "date",
-    "bug",
-    "ns",
-    "nd",
-    "nf",
-    "entrophy",
-    "la",
-    "ld",
-    "lt",
-    "fix",
-    "ndev",
-    "age",
-    "nuc",
-    "exp",
-    "rexp",
-    "sexp",
-]
+# the ISSTA'21 tables: id, date, label, then the 14 metrics (their spelling "entrophy")
+KAMEI_LAYOUT = ["_id", "date", "bug", *("entrophy" if m == "entropy" else m for m in KAMEI_METRICS)]
 APACHEJIT_LAYOUT = [
     "commit_id",
     "project",
@@ -326,7 +309,7 @@ def load_public_dataset(path: str | Path) -> pd.DataFrame:
             }
         )
         rename = {"entrophy": "entropy"}
-        cols = [c for c in KAMEI_LAYOUT[3:]]
+        cols = KAMEI_LAYOUT[3:]
         layout = "kamei"
     elif set(APACHEJIT_LAYOUT) <= set(header):
         raw = pd.read_csv(path, usecols=APACHEJIT_LAYOUT)
