@@ -211,31 +211,17 @@ def test_csv_with_other_column_order_is_not_appended_to(history, tmp_path: Path)
     assert out.read_bytes() == before
 
 
-HOLD_LOCK = """
-import sys
-from filelock import FileLock
-lock = FileLock(sys.argv[1]); lock.acquire()
-print("held", flush=True)
-sys.stdin.read()
-"""
-
-
 def test_a_second_writer_of_one_table_waits_for_the_lock(history, tmp_path: Path, monkeypatch):
     """While another `mine` holds ``<out>.lock``, a second one waits, then gives up with one
     line and touches neither the table nor its state."""
-    import sys
+    from conftest import lock_held_elsewhere
 
     repo, _ = history
     out = tmp_path / "c.csv"
     mine(repo, out=out)
     table, state = out.read_bytes(), state_path(out).read_bytes()
     lock = tmp_path / "c.csv.lock"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(lock)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with lock_held_elsewhere(lock):
         monkeypatch.setenv("RISKML_MINE_LOCK_TIMEOUT", "0.2")
         with pytest.raises(RiskmlError) as caught:
             mine(repo, out=out)
@@ -244,9 +230,6 @@ def test_a_second_writer_of_one_table_waits_for_the_lock(history, tmp_path: Path
             "try again when it has finished"
         )
         assert (out.read_bytes(), state_path(out).read_bytes()) == (table, state)
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=30)
     again = mine(repo, out=out)  # the lock is free again: nothing new to mine
     assert again.attrs["new_rows"] == 0
     assert out.read_bytes() == table

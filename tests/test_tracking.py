@@ -478,14 +478,6 @@ def test_test_frame_from_the_split_when_the_fit_kept_none(fits) -> None:
 
 # ---------------------------------------------------------------- the gate lock
 
-HOLD_LOCK = """
-import sys
-from filelock import FileLock
-lock = FileLock(sys.argv[1]); lock.acquire()
-print("held", flush=True)
-sys.stdin.read()
-"""
-
 TRY_LOCK = """
 import sys
 from filelock import FileLock, Timeout
@@ -545,9 +537,7 @@ def test_gate_reads_the_champion_and_moves_the_alias_under_the_lock(
 def test_a_training_that_cannot_get_the_lock_registers_nothing(
     mlflow_uri, fits, monkeypatch
 ) -> None:
-    import subprocess
-    import sys
-
+    from conftest import lock_held_elsewhere
     from mlflow import MlflowClient
 
     from riskml.errors import RiskmlError
@@ -556,14 +546,7 @@ def test_a_training_that_cannot_get_the_lock_registers_nothing(
     config = _config()
     config.train.model_name = "gate-lock-busy"
     path = gate_lock_path("gate-lock-busy")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with lock_held_elsewhere(path):
         monkeypatch.setenv("RISKML_GATE_LOCK_TIMEOUT", "0.2")
         message = (
             f"another training of 'gate-lock-busy' held the registry lock {path} for 0.2 s; "
@@ -572,8 +555,5 @@ def test_a_training_that_cannot_get_the_lock_registers_nothing(
         with pytest.raises(RiskmlError) as caught:
             log_and_register(fits["good"], config, dataset=fits["data"])
         assert str(caught.value) == message
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=30)
     client = MlflowClient(tracking_uri=mlflow_uri)
     assert client.search_model_versions("name='gate-lock-busy'") == []
