@@ -339,7 +339,7 @@ def serve(
     """
     workers = int(workers if workers is not None else config.serve.workers)
     if workers < 1:
-        raise RiskmlError(f"serve: workers must be at least 1, got {workers}")
+        raise RiskmlError(f"workers must be at least 1 (--workers, [serve] workers), got {workers}")
     common = {
         "host": host or config.serve.host,
         "port": int(port if port is not None else config.serve.port),
@@ -347,8 +347,7 @@ def serve(
         "access_log": False,
     }
     if workers == 1:
-        app = create_app(config, model_uri=model_uri, data_dir=data_dir)
-        uvicorn.run(ContentLengthLimit(app, int(config.serve.max_body_bytes)), **common)
+        uvicorn.run(_asgi_app(config, model_uri, data_dir), **common)
         return
     os.environ[_WORKER_ENV] = json.dumps(
         {
@@ -387,6 +386,10 @@ def worker_app():
     from riskml.config import load_config
 
     spec = json.loads(os.environ[_WORKER_ENV])
-    config = load_config(spec["config"], repo=".")
-    app = create_app(config, model_uri=spec["model_uri"], data_dir=spec["data_dir"])
+    return _asgi_app(load_config(spec["config"], repo="."), spec["model_uri"], spec["data_dir"])
+
+
+def _asgi_app(config: Config, model_uri: str | None, data_dir: str | Path):
+    """What uvicorn serves: the API behind the declared-body-size check."""
+    app = create_app(config, model_uri=model_uri, data_dir=data_dir)
     return ContentLengthLimit(app, int(config.serve.max_body_bytes))

@@ -359,7 +359,9 @@ def test_worker_socket_gives_accepted_connections_tcp_nodelay():
 def test_workers_below_one_is_a_user_error(world, cli):
     done = cli("serve", "--config", str(world.config), "--workers", "0", cwd=world.root)
     assert done.returncode == 2
-    assert done.stderr.strip() == "riskml: error: --workers must be at least 1"
+    assert done.stderr.strip() == (
+        "riskml: error: workers must be at least 1 (--workers, [serve] workers), got 0"
+    )
 
 
 def test_a_new_champion_is_picked_up_without_restart(api, world):

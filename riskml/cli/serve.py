@@ -40,8 +40,6 @@ def serve_command(
         for name, path in cfg.serve.repos.items():
             if not Path(path).is_dir():
                 raise RiskmlError(f"[serve.repos] {name}: {path} is not a directory")
-        if (workers if workers is not None else cfg.serve.workers) < 1:
-            raise RiskmlError("--workers must be at least 1")
     except RiskmlError as exc:
         raise fail(str(exc)) from None
     serve(cfg, host=host, port=port, model_uri=model, data_dir=data_dir, workers=workers,
