@@ -1,8 +1,7 @@
 """riskml.toml: defaults that work, typed overrides, one-line errors for mistakes."""
 
-from pathlib import Path
-
 import dataclasses
+from pathlib import Path
 
 import pytest
 
