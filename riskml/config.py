@@ -427,7 +427,8 @@ class TrainConfig(_Section):
     # sigmoid keeps every distinct score distinct (tier shares stay exact); isotonic plateaus
     calibration: str = field(default="sigmoid", metadata=rule(Options(("sigmoid", "isotonic"))))
     promotion_metric: str = field(default="roc_auc", metadata=rule(MetricName()))
-    promotion_tolerance: float = field(default=0.0, metadata=rule(Interval(0, None)))
+    # negative is meaningful: a new version must then beat the champion by that much
+    promotion_tolerance: float = 0.0
     seed: int = 0
     # LightGBM: overrides of riskml.train.model.DEFAULT_PARAMS; search = try the few settings
     # of model.SEARCH_SPACE on the fit slice and keep the best by validation ROC-AUC
