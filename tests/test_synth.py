@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from riskml.errors import RiskmlError
-from riskml.synth import INCIDENT_COLUMNS, TRUTH_COLUMNS, _unique_prefix, generate
+from riskml.synth import INCIDENT_COLUMNS, TRUTH_COLUMNS, generate
+from riskml.synth.output import unique_prefix as _unique_prefix
 
 
 def git(repo: Path, *args: str) -> bytes:
