@@ -11,14 +11,13 @@ from __future__ import annotations
 import heapq
 import json
 import random
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
-from riskml.synth import branches, incidents
+from riskml.synth import bots, branches, incidents
 from riskml.synth.authors import Authors
 from riskml.synth.catalog import (
     AREAS,
-    BOTS,
     BUGFIX_SUBJECTS,
     CRITICAL_AREAS,
     EXTRA_PKGS,
@@ -33,7 +32,7 @@ from riskml.synth.catalog import (
 from riskml.synth.clock import DAY, HOUR, Clock
 from riskml.synth.content import Content
 from riskml.synth.fastimport import Stream, data, modify
-from riskml.synth.files import VERSION_RE, File, area_of, dep_line, dep_pkg, is_critical
+from riskml.synth.files import File, area_of, dep_line, dep_pkg, is_critical
 from riskml.synth.records import Branch, Commit, Incident
 from riskml.synth.risk import BOT_RISK, culprit_draw
 from riskml.synth.tree import Tree
@@ -130,24 +129,7 @@ class History:
         ops: list[bytes] = []
         touched_before: list[int] = []
         touched: list[File] = []
-        if branch:
-            pool = [f for f in files.values() if not f.binary]
-            area = area_of(pool[0].path)
-            chosen = r.sample(pool, min(len(pool), r.choice((1, 1, 2))))
-        else:
-            homes = person.home
-            novice = self.authors.commits.get(c.key, 0) < 20
-            if r.random() < (0.55 if novice else 0.8):
-                area = r.choice(homes)
-            else:
-                area = r.choice(AREAS + ("",))
-            pool = self.tree.candidates(area)
-            nfiles = min(len(pool), 1 + int(r.expovariate(1.1)))
-            chosen = r.sample(pool, nfiles) if pool else []
-            if area in ("payments", "auth", "catalog", "search") and r.random() < 0.35:
-                test = self.tree.by_path.get(f"tests/test_{area}.py")
-                if test is not None and test not in self.tree.locked and files[test] not in chosen:
-                    chosen.append(files[test])
+        area, chosen = self._choose(c, person, branch, files)
         sweep = not branch and r.random() < 0.015  # a small edit across many services
         if sweep:
             pool = [f for a in AREAS for f in self.tree.candidates(a)]
@@ -223,7 +205,7 @@ class History:
             c.flags.append("non_utf8")
             c.subject = "Corrigé l'arrondi des prix (café crème)"
             message = (c.subject + "\n\nRéglé avec l'équipe à Zürich.\n").encode("latin-1")
-        self._finish(c, touched_before)
+        self.finish(c, touched_before)
         if c.ai_class != "human" and c.la and r.random() < 0.5:
             c.ai_lines = max(1, int(c.la * r.uniform(0.5, 1.0)))
             c.flags.append("notes")
@@ -239,6 +221,31 @@ class History:
             self.stream.emit(c, message, ops)
             self.main_mark = c.mark
         return c
+
+    def _choose(
+        self, c: Commit, person: Person, branch: Branch | None, files: dict[int, File]
+    ) -> tuple[str, list[File]]:
+        """The service area of an ordinary change and the files it edits."""
+        r = self.rng
+        if branch:
+            pool = [f for f in files.values() if not f.binary]
+            area = area_of(pool[0].path)
+            chosen = r.sample(pool, min(len(pool), r.choice((1, 1, 2))))
+        else:
+            homes = person.home
+            novice = self.authors.commits.get(c.key, 0) < 20
+            if r.random() < (0.55 if novice else 0.8):
+                area = r.choice(homes)
+            else:
+                area = r.choice(AREAS + ("",))
+            pool = self.tree.candidates(area)
+            nfiles = min(len(pool), 1 + int(r.expovariate(1.1)))
+            chosen = r.sample(pool, nfiles) if pool else []
+            if area in ("payments", "auth", "catalog", "search") and r.random() < 0.35:
+                test = self.tree.by_path.get(f"tests/test_{area}.py")
+                if test is not None and test not in self.tree.locked and files[test] not in chosen:
+                    chosen.append(files[test])
+        return area, chosen
 
     def _add_dependency(self, c: Commit, touched: list[File], before: list[int]) -> None:
         f = self.tree.at("requirements.txt")
@@ -302,88 +309,14 @@ class History:
                 self.seen.add("delete")
         return ops
 
-    def _finish(self, c: Commit, touched_before: list[int]) -> None:
-        """Risk, culprit draw and incident for an ordinary commit, then remember authorship."""
+    def finish(self, c: Commit, touched_before: list[int]) -> None:
+        """Set the hidden risk of ``c``, then count it for its author."""
         if c.role == "bot":
             c.risk = BOT_RISK
         else:
             c.risk = self.authors.risk(c, touched_before)
         c.touched = list(dict.fromkeys(c.touched + touched_before))
         self.authors.remember(c)
-
-    def bot(self, time: int) -> Commit:
-        """A bot commit: a dependency bump, or a release note in the changelog."""
-        r = self.rng
-        progress = self.progress()
-        names = [n for n, v in BOTS.items() if v[2] <= progress]
-        which = r.choice(names)
-        name, email, _ = BOTS[which]
-        c = self.new_commit("bot", time)
-        c.author, c.key, c.tz, c.ai_class = (name, email), email, 0, "bot"
-        if which == "github-actions":
-            f = self.tree.at("CHANGELOG.md")
-            before = {f.fid: (f.path, f.copy())}
-            ver = f"1.{len(self.commits) // 50}.{len(self.commits) % 50}"
-            line = f"- Release {ver} ({datetime.fromtimestamp(time, UTC):%Y-%m-%d})"
-            f.text.insert(0, line)
-            f.origin.insert(0, c.seq)
-            c.la = 1
-            c.subject = f"chore(release): update CHANGELOG for {ver} [skip ci]"
-            touched = [f]
-        else:
-            path = r.choice(list(PKGS))
-            f = self.tree.at(path)
-            if f.fid in self.tree.locked:
-                path, f = "requirements.txt", self.tree.at("requirements.txt")
-            if f.fid in self.tree.locked:
-                return self._changelog_note(c)
-            before = {f.fid: (f.path, f.copy())}
-            lines = [
-                k
-                for k, line in enumerate(f.text)
-                if dep_pkg(path, line) and f.origin[k] not in self.tree.pending
-            ]
-            if not lines:
-                return self._changelog_note(c)
-            i = r.choice(lines)
-            pkg = dep_pkg(path, f.text[i])
-            old = tuple(int(x) for x in VERSION_RE.search(f.text[i]).groups())
-            new = (old[0], old[1] + 1, 0) if r.random() < 0.3 else (old[0], old[1], old[2] + 1)
-            f.text[i] = dep_line(path, pkg, new)
-            f.origin[i] = c.seq
-            c.la = c.ld = 1
-            so, sn = ".".join(map(str, old)), ".".join(map(str, new))
-            if which == "dependabot":
-                where = "/web" if path.startswith("web/") else "/"
-                c.subject = f"Bump {pkg} from {so} to {sn} in {where}"
-                body = f"Bumps {pkg} from {so} to {sn}.\n\nSigned-off-by: dependabot[bot] <support@github.com>"
-            else:
-                c.subject = f"chore(deps): update dependency {pkg} to v{sn}"
-                body = ""
-            touched = [f]
-        c.paths = [f.path for f in touched]
-        c.touched = [f.fid for f in touched]
-        c.critical = False
-        message = c.subject + ("\n\n" + body if which != "github-actions" and body else "") + "\n"
-        self._finish(c, c.touched)
-        self.stream.emit(c, message.encode(), [modify(f) for f in touched])
-        self.main_mark = c.mark
-        if culprit_draw(self.rng, c, self.tree.files):
-            c.before = before
-            incidents.schedule(self, c, c.time, self.tree.revertible(c))
-        return c
-
-    def _changelog_note(self, c: Commit) -> Commit:
-        # every dependency file is locked: the bot writes the changelog instead
-        f = self.tree.at("CHANGELOG.md")
-        f.text.insert(0, f"- Maintenance {c.seq}")
-        f.origin.insert(0, c.seq)
-        c.la, c.subject = 1, "chore: maintenance note [skip ci]"
-        c.paths, c.touched = [f.path], [f.fid]
-        self._finish(c, c.touched)
-        self.stream.emit(c, (c.subject + "\n").encode(), [modify(f)])
-        self.main_mark = c.mark
-        return c
 
     def run(self, repo: Path, env: dict[str, str], workdir: Path) -> dict[int, str]:
         """Write the whole history into ``repo``; the SHA of every mark."""
@@ -430,7 +363,7 @@ class History:
             return
         p_bot = 0.04 + 0.04 * self.progress()
         if r.random() < p_bot:
-            self.bot(local)
+            bots.commit(self, local)
             return
         person = self.authors.pick(self.progress())
         t = local - person.tz * 60
