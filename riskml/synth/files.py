@@ -11,18 +11,6 @@ import re
 from riskml.synth.catalog import CRITICAL_AREAS, PKGS
 
 VERSION_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
-_KIND_BY_EXT = {
-    "py": "py",
-    "sql": "sql",
-    "tf": "tf",
-    "yaml": "yaml",
-    "yml": "yaml",
-    "js": "js",
-    "md": "md",
-    "toml": "ini",
-    "ini": "ini",
-    "png": "png",
-}
 
 
 def kind_of(path: str) -> str:
@@ -35,7 +23,18 @@ def kind_of(path: str) -> str:
     if name == ".mailmap":
         return "fixed"
     ext = name.rsplit(".", 1)[-1] if "." in name else ""
-    return _KIND_BY_EXT.get(ext, "md")
+    return {
+        "py": "py",
+        "sql": "sql",
+        "tf": "tf",
+        "yaml": "yaml",
+        "yml": "yaml",
+        "js": "js",
+        "md": "md",
+        "toml": "ini",
+        "ini": "ini",
+        "png": "png",
+    }.get(ext, "md")
 
 
 def area_of(path: str) -> str:
