@@ -35,7 +35,14 @@ from urllib.parse import unquote, urlparse
 
 from riskml.config import Config, registry_uri, sqlite_path, tracking_uri
 from riskml.errors import RiskmlError
-from riskml.train.artifact import ARTIFACT, artifact_dir, first_line, identity_of
+from riskml.train.artifact import (
+    ARTIFACT,
+    CHAMPION,
+    ModelIdentity,
+    artifact_dir,
+    first_line,
+    identity_of,
+)
 
 _URI_RE = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 
@@ -68,6 +75,13 @@ class LoadedModel:
         return cls(model, uri, who.name, who.version, who.run_id)
 
     @property
+    def identity(self) -> ModelIdentity:
+        """Name, version, run, URI and alias (:class:`riskml.train.artifact.ModelIdentity`)."""
+        return identity_of(
+            self.model, self.uri, name=self.name, version=self.version, run_id=self.run_id
+        )
+
+    @property
     def thresholds(self) -> dict[str, float]:
         return {str(k): float(v) for k, v in dict(self.model.thresholds).items()}
 
@@ -83,7 +97,7 @@ class LoadedModel:
 
 def default_model_uri(config: Config) -> str:
     """``models:/<config.train.model_name>@champion``."""
-    return f"models:/{config.train.model_name}@champion"
+    return f"models:/{config.train.model_name}@{CHAMPION}"
 
 
 def _local_path(location: str) -> Path | None:

@@ -34,6 +34,8 @@ from riskml.jsonvalue import plain
 
 ARTIFACT = "trained_model"  # the saved TrainedModel directory inside the pyfunc, by that name
 DEFAULT_NAME = "riskml"  # what a model that never met the registry calls itself
+CHAMPION = "champion"  # the registry alias that scores by default (the gate moves it)
+CHALLENGER = "challenger"  # the alias of a version the gate did not promote
 
 
 def artifact_dir(mlflow_model_dir: str | Path) -> Path:

@@ -20,11 +20,9 @@ from typing import Any
 
 from riskml.config import Config, registry_uri, sqlite_path
 from riskml.errors import RiskmlError
-from riskml.train.artifact import load_trained_model
+from riskml.train.artifact import CHALLENGER, CHAMPION, load_trained_model
 from riskml.train.metrics import SCALAR_METRICS
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 # metrics the gate may compare on (keys of riskml.train.metrics.evaluate)
 PROMOTION_METRICS = SCALAR_METRICS
 # metrics where a smaller value is better; every other promotion metric is "higher is better"

@@ -32,18 +32,8 @@ from typing import Any
 
 from riskml.config import Config, tracking_uri
 from riskml.errors import RiskmlError
-from riskml.train.artifact import ARTIFACT, load_trained_model  # noqa: F401  (re-exported)
-from riskml.train.gate import (  # noqa: F401  (re-exported: the gate's public names)
-    CHALLENGER,
-    CHAMPION,
-    LOWER_IS_BETTER,
-    PROMOTION_METRICS,
-    champion_version,
-    check_metric,
-    gate,
-    gate_lock,
-    gate_lock_path,
-)
+from riskml.train.artifact import ARTIFACT
+from riskml.train.gate import champion_version, check_metric, gate, gate_lock
 
 MODELS = ("riskml", "lapredict", "kamei_lr")
 # distributions the served model needs (the riskml package itself travels as code_paths)
