@@ -325,7 +325,7 @@ def _load_pyfunc(uri: str) -> LoadedModel:
         with _mlflow_env():
             pyfunc = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as exc:
-        raise RiskmlError(f"cannot load model {uri}: {exc}") from None
+        raise RiskmlError(f"cannot load model {uri}: {first_line(exc)}") from None
     inner = pyfunc.unwrap_python_model()
     model = getattr(inner, "model", None)
     if model is None:
