@@ -101,6 +101,7 @@ def _parts(result, data, config, dataset_path) -> dict[str, float]:
     from mlflow import MlflowClient
 
     from riskml.train import tracking
+    from riskml.train.artifact import ARTIFACT
     from riskml.train.plots import write_plots
 
     times: dict[str, float] = {}
@@ -131,7 +132,7 @@ def _parts(result, data, config, dataset_path) -> dict[str, float]:
             write_plots(result.test_predictions, result.importance, Path(tmp) / "plots")
             mlflow.log_artifacts(str(Path(tmp) / "plots"), "plots")
         with tempfile.TemporaryDirectory() as tmp, clock("model (save + log_model)"):
-            saved = Path(tmp) / "trained_model"
+            saved = Path(tmp) / ARTIFACT
             result.model.save(saved)
             logged = tracking._log_pyfunc(result.model, saved, result.test_frame)
         with clock("gate (load champion, evaluate both)"):

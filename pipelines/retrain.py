@@ -9,11 +9,12 @@ Exit codes (pipelines/README.md):
     0   trained and promoted: the new version is the `champion`
     10  trained but not promoted: the new version is the `challenger` (the gate said why)
     2   bad input (not a repository, missing incidents file, unknown rev, no labels...)
-    1   failure (a bug, or MLflow / the disk failed): see the traceback on stderr
+    1   failure: MLflow could not be reached or written (one line on stderr; metrics.json and
+        the local model copy were written), or a bug / the disk failed (a traceback)
 
 The last line on stdout is one JSON object a scheduler can parse (status, version, metrics).
-This file composes ``riskml.run.retrain`` — the same stage functions as ``riskml run`` — and
-re-implements nothing.
+This file composes ``riskml.run.retrain`` — the same training orchestration as ``riskml run``
+and ``riskml train`` (``riskml.train.pipeline.train_and_register``) — and re-implements nothing.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from riskml.config import load_config
     from riskml.errors import RiskmlError
     from riskml.run import retrain
+    from riskml.train.pipeline import TrackingError
 
     try:
         config = load_config(args.config, repo=args.repo if args.repo.exists() else None)
@@ -70,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             repo_name=args.repo_name,
             progress=not args.quiet,
         )
+    except TrackingError as exc:  # a store that is down: retry later, not the input's fault
+        print(f"retrain: error: {exc}", file=sys.stderr)
+        print(json.dumps({"status": "failed", "error": str(exc)}))
+        return EXIT_FAILURE
     except RiskmlError as exc:
         print(f"retrain: error: {exc}", file=sys.stderr)
         print(json.dumps({"status": "bad_input", "error": str(exc)}))

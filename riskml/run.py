@@ -30,7 +30,6 @@ DEMO_PENDING = 5
 DEMO_NAME = "demo"
 _DEMO_MARKER = ".riskml-demo.json"
 MAIN_CANDIDATES = ("main", "master", "trunk", "develop")
-_REGISTRY_KEYS = ("name", "version", "alias", "decision", "reason", "run_id", "model_uri")
 
 
 @dataclass
@@ -159,10 +158,7 @@ def retrain(
     """
     from riskml.label import label, load_incidents
     from riskml.mine import mine
-    from riskml.train import fit
-    from riskml.train.dataset import build_dataset
-    from riskml.train.runner import save_model_copy, write_metrics
-    from riskml.train.tracking import log_and_register
+    from riskml.train.pipeline import train_and_register
 
     top = ensure_repo(repo)
     if not has_commits(top):
@@ -197,19 +193,17 @@ def retrain(
             f"{repo}: no change is labelled as having caused an incident "
             "(check the incidents file, or the history is too short)"
         )
-    mode = "proxy" if labelled.proxy else "incidents"
-    with clock.stage("train"):
-        dataset = build_dataset(changes, labelled.labels, config)
-        trained = fit(dataset, config, label_mode=mode)
-    with clock.stage("register"):
-        registered = log_and_register(
-            trained, config, dataset=dataset, repo=name, head_sha=sha, label_mode=mode
-        )
-        target = save_model_copy(trained.model, models_dir(config.train.model_name, models_root))
-        metrics = dict(trained.metrics or {})
-        metrics["registry"] = {k: registered.get(k) for k in _REGISTRY_KEYS}
-        write_metrics(metrics, paths.root / "metrics.json")
-    info = _model_info(registered, trained)
+    trained = train_and_register(
+        config,
+        changes=changes,
+        labels=labelled.labels,
+        label_report=labelled.report,
+        metrics_path=paths.root / "metrics.json",
+        model_dir=models_dir(config.train.model_name, models_root),
+        repo=name,
+        head_sha=sha,
+        stage=clock.stage,
+    )
     return RetrainResult(
         repo=top,
         repo_name=name,
@@ -220,21 +214,13 @@ def retrain(
         labels=counts,
         label_report=dict(labelled.report or {}),
         proxy=bool(labelled.proxy),
-        metrics=dict(trained.metrics or {}),
+        metrics=dict(trained.result.metrics or {}),
         model=trained.model,
-        model_info=info,
-        model_dir=target,
+        model_info=trained.model_info,
+        model_dir=trained.model_dir,
         timings=clock.times,
         incident_problems=problems,
     )
-
-
-def _model_info(registered: dict, trained: Any) -> dict:
-    """Name, version, run id, alias, gate decision and reason of the registered version."""
-    info = dict(getattr(trained.model, "info", {}) or {})
-    info.update({k: v for k, v in dict(registered or {}).items() if v is not None})
-    info["promoted"] = info.get("alias") == "champion"
-    return info
 
 
 # --------------------------------------------------------------------------- pending
@@ -310,18 +296,13 @@ def score_pending(
     copy by the scorer). None when nothing is pending."""
     from riskml.score import RepoHistory, score
     from riskml.score.model import LoadedModel
+    from riskml.train.artifact import identity_of
 
     if not commits:
         return None
-    info = result.model_info
-    version = info.get("version")
-    loaded = LoadedModel(
-        result.model,
-        f"models:/{info.get('name')}/{version}" if version else str(result.model_dir),
-        str(info.get("name") or "riskml"),
-        str(version) if version else None,
-        info.get("run_id"),
-    )
+    known = {k: result.model_info.get(k) for k in ("name", "version", "run_id")}
+    uri = identity_of(result.model, **known).registry_uri() or str(result.model_dir)
+    loaded = LoadedModel.of(result.model, uri, **known)
     history = RepoHistory(
         result.repo,
         result.paths.state,

@@ -429,20 +429,6 @@ def write_table(table: pd.DataFrame, out_dir: Path) -> list[Path]:
 # --------------------------------------------------------------------------- MLflow
 
 
-def _experiment_id(client: Any, name: str, uri: str) -> str:
-    exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        if exp.lifecycle_stage == "deleted":
-            client.restore_experiment(exp.experiment_id)
-        return exp.experiment_id
-    location = None
-    if uri.startswith("sqlite:///"):
-        # Artifacts beside the database, not in whatever directory the command ran from.
-        db = Path(uri.removeprefix("sqlite:///")).resolve()
-        location = (db.parent / "mlruns").as_uri()
-    return client.create_experiment(name, artifact_location=location)
-
-
 def log_trends(
     table: pd.DataFrame,
     experiment: str,
@@ -462,9 +448,11 @@ def log_trends(
     from mlflow.entities import Param, RunTag
     from mlflow.tracking import MlflowClient
 
+    from riskml.train.tracking import ensure_experiment
+
     uri = uri or tracking_uri()
     client = MlflowClient(tracking_uri=uri)
-    exp_id = _experiment_id(client, experiment, uri)
+    exp_id = ensure_experiment(experiment, uri)
     all_tags = {"riskml.kind": "trends", **(tags or {})}
     run = client.create_run(exp_id, run_name=run_name, tags=all_tags)
     run_id = run.info.run_id
@@ -508,10 +496,8 @@ def load_model(spec: str | Path | None, config: Config) -> tuple[Any, dict]:
 
 
 def _loaded_info(loaded: Any) -> dict:
-    info = dict(getattr(loaded.model, "info", {}) or {})
-    info.update({"name": loaded.name, "version": loaded.version, "run_id": loaded.run_id})
-    info["uri"] = loaded.uri
-    return info
+    """The model's ``info`` with its identity (name, version, run_id, uri, alias) over it."""
+    return {**dict(getattr(loaded.model, "info", {}) or {}), **loaded.identity.as_dict()}
 
 
 # --------------------------------------------------------------------------- composed

@@ -216,3 +216,84 @@ def test_retrain_pipeline_exit_codes(runs, tmp_path):
     assert summary["new_changes"] == 0
     assert summary["proxy_labels"] is True  # no --incidents: bug-fix SZZ and reverts
     assert summary["model"]["alias"] == "challenger"
+
+
+def _unreachable_store() -> tuple[dict[str, str], str]:
+    """The environment of a process whose MLflow store nobody listens on, tried once (MLflow's
+    default retries with back-off take minutes), and that store's URI."""
+    import os
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": closed,
+        "MLFLOW_REGISTRY_URI": closed,
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+    }
+    return env, closed
+
+
+def _assert_files_written_without_registry(root: Path) -> None:
+    # the copied metrics.json had a "registry" section: it was rewritten before MLflow failed
+    metrics = json.loads((root / "data" / "small" / "metrics.json").read_text())
+    assert set(metrics) >= {"riskml", "lapredict", "kamei_lr", "split"}
+    assert "registry" not in metrics
+    assert (root / "models" / MODEL).is_dir()
+
+
+def test_run_with_an_unreachable_store_is_one_line_after_the_files(runs, tmp_path):
+    import shutil
+
+    shutil.copytree(runs["work"] / "data", tmp_path / "data")
+    env, closed = _unreachable_store()
+    proc = subprocess.run(
+        [sys.executable, "-m", "riskml", "run", "--repo", str(runs["repo"]), "--pending", "3"]
+        + ["--config", str(runs["config"]), "--quiet"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("riskml: error: ")]
+    assert errors == [proc.stderr.strip().splitlines()[-1]]
+    assert errors[0].startswith(
+        f"riskml: error: MLflow logging failed ({closed}): MlflowException: "
+        f"API request to {closed}/api/2.0/mlflow/"
+    )
+    assert errors[0].endswith("; metrics.json and the local model copy were written")
+    _assert_files_written_without_registry(tmp_path)
+
+
+def test_retrain_pipeline_with_an_unreachable_store_is_a_failure_in_one_line(runs, tmp_path):
+    import shutil
+
+    shutil.copytree(runs["work"] / "data", tmp_path / "data")
+    env, closed = _unreachable_store()
+    script = ROOT / "pipelines" / "retrain.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--repo", str(runs["repo"]), "--rev", "HEAD~3"]
+        + ["--config", str(runs["config"]), "--quiet"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("retrain: error: ")]
+    assert errors == [proc.stderr.strip().splitlines()[-1]]
+    assert errors[0].startswith(
+        f"retrain: error: MLflow logging failed ({closed}): MlflowException: "
+        f"API request to {closed}/api/2.0/mlflow/"
+    )
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert summary == {"status": "failed", "error": errors[0].removeprefix("retrain: error: ")}
+    _assert_files_written_without_registry(tmp_path)

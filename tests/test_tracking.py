@@ -17,10 +17,10 @@ import pytest
 from tracking_tables import write_kamei_csv
 
 from riskml.config import Config
+from riskml.train.artifact import reasons_json
+from riskml.train.gate import _better_or_equal
 from riskml.train.plots import capture_curve, importance_frame
-from riskml.train.pyfunc import reasons_json
 from riskml.train.tracking import (
-    _better_or_equal,
     flatten,
     pip_requirements,
     run_metrics,
@@ -374,7 +374,7 @@ def test_experiment_keeps_artifacts_beside_the_store(registry, mlflow_uri) -> No
 
 
 def test_load_trained_model_reads_the_artifact_without_unpickling(registry, fits) -> None:
-    from riskml.train.tracking import load_trained_model
+    from riskml.train.artifact import load_trained_model
 
     good = fits["good"]
     model = load_trained_model(f"models:/{MODEL_NAME}/2")
@@ -500,7 +500,7 @@ def _try_lock(path: Path) -> str:
 
 
 def test_gate_lock_path_is_one_per_registry_file_and_model(tmp_path, monkeypatch) -> None:
-    from riskml.train.tracking import gate_lock_path
+    from riskml.train.gate import gate_lock_path
 
     monkeypatch.chdir(tmp_path)
     absolute = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -516,10 +516,11 @@ def test_gate_reads_the_champion_and_moves_the_alias_under_the_lock(
 ) -> None:
     """While the gate decides, another process cannot take the lock; afterwards it can."""
     import riskml.train.tracking as tracking
+    from riskml.train.gate import gate_lock_path
 
     config = _config()
     config.train.model_name = "gate-lock-held"
-    path = tracking.gate_lock_path("gate-lock-held")
+    path = gate_lock_path("gate-lock-held")
     seen = []
     real_gate = tracking.gate
 
@@ -541,7 +542,8 @@ def test_a_training_that_cannot_get_the_lock_registers_nothing(
     from mlflow import MlflowClient
 
     from riskml.errors import RiskmlError
-    from riskml.train.tracking import gate_lock_path, log_and_register
+    from riskml.train.gate import gate_lock_path
+    from riskml.train.tracking import log_and_register
 
     config = _config()
     config.train.model_name = "gate-lock-busy"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -170,3 +171,22 @@ def test_trends_cli_bad_input_is_one_line(cli, tmp_path):
     )
     assert period.returncode == 2
     assert period.stderr.startswith("riskml: error: invalid period 'fortnight'")
+
+
+def test_trends_experiment_is_created_as_training_creates_its_own(mlflow_uri, tmp_path):
+    """One creation rule (riskml.train.tracking.ensure_experiment): artifacts beside the store
+    in mlruns/<experiment>/, and a deleted experiment is one line, not silently restored."""
+    from mlflow.tracking import MlflowClient
+
+    table = trends_table(scored_frame(), "W", [])
+    result = log_trends(table, "trends-created", uri=mlflow_uri, out_dir=tmp_path / "local")
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    experiment = client.get_experiment(result.experiment_id)
+    db = Path(mlflow_uri.removeprefix("sqlite:///")).resolve()
+    assert experiment.artifact_location == (db.parent / "mlruns" / "trends-created").as_uri()
+    client.delete_experiment(result.experiment_id)
+    with pytest.raises(RiskmlError) as caught:
+        log_trends(table, "trends-created", uri=mlflow_uri)
+    assert str(caught.value) == (
+        "MLflow experiment 'trends-created' is deleted; restore it or choose another name"
+    )

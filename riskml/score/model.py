@@ -35,8 +35,15 @@ from urllib.parse import unquote, urlparse
 
 from riskml.config import Config, registry_uri, sqlite_path, tracking_uri
 from riskml.errors import RiskmlError
+from riskml.train.artifact import (
+    ARTIFACT,
+    CHAMPION,
+    ModelIdentity,
+    artifact_dir,
+    first_line,
+    identity_of,
+)
 
-ARTIFACT = "trained_model"  # the artifact name riskml.train.pyfunc logs the TrainedModel under
 _URI_RE = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 
 
@@ -61,6 +68,19 @@ class LoadedModel:
     run_id: str | None
     loaded_at: float = field(default_factory=time.time)
 
+    @classmethod
+    def of(cls, model: Any, uri: str, **known: Any) -> LoadedModel:
+        """``model`` with its identity (:func:`riskml.train.artifact.identity_of`)."""
+        who = identity_of(model, uri, **known)
+        return cls(model, uri, who.name, who.version, who.run_id)
+
+    @property
+    def identity(self) -> ModelIdentity:
+        """Name, version, run, URI and alias (:class:`riskml.train.artifact.ModelIdentity`)."""
+        return identity_of(
+            self.model, self.uri, name=self.name, version=self.version, run_id=self.run_id
+        )
+
     @property
     def thresholds(self) -> dict[str, float]:
         return {str(k): float(v) for k, v in dict(self.model.thresholds).items()}
@@ -77,7 +97,7 @@ class LoadedModel:
 
 def default_model_uri(config: Config) -> str:
     """``models:/<config.train.model_name>@champion``."""
-    return f"models:/{config.train.model_name}@champion"
+    return f"models:/{config.train.model_name}@{CHAMPION}"
 
 
 def _local_path(location: str) -> Path | None:
@@ -161,14 +181,8 @@ def _resolve_with_mlflow(uri: str) -> ModelVersion:
             else:
                 mv = client.get_model_version(match["name"], match["version"])
     except MlflowException as exc:
-        raise RiskmlError(f"cannot resolve {uri}: {_first_line(exc)}") from None
+        raise RiskmlError(f"cannot resolve {uri}: {first_line(exc)}") from None
     return ModelVersion(mv.name, str(mv.version), mv.run_id or "", mv.source or "")
-
-
-def _first_line(exc: Exception) -> str:
-    """The first line of an MLflow (``.message``) or OS error, for a one-line RiskmlError."""
-    message = str(getattr(exc, "message", None) or exc).strip()
-    return message.splitlines()[0] if message else type(exc).__name__
 
 
 def current_version(uri: str) -> ModelVersion | None:
@@ -247,11 +261,11 @@ def _cached_copy(mv: ModelVersion, cache_root: Path) -> Path:
                         registry_uri=registry_uri(),
                     )
                 )
-            shutil.copytree(downloaded / "artifacts" / ARTIFACT, tmp / ARTIFACT)
+            shutil.copytree(artifact_dir(downloaded), tmp / ARTIFACT)
         except (MlflowException, OSError) as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             what = f"models:/{mv.name}/{mv.version}"
-            raise RiskmlError(f"cannot download {what}: {_first_line(exc)}") from None
+            raise RiskmlError(f"cannot download {what}: {first_line(exc)}") from None
         shutil.rmtree(tmp / "mlflow", ignore_errors=True)
         (tmp / "registry.json").write_text(
             json.dumps({"name": mv.name, "version": mv.version, "run_id": mv.run_id})
@@ -264,11 +278,11 @@ def _cached_copy(mv: ModelVersion, cache_root: Path) -> Path:
 def load_version(mv: ModelVersion, uri: str, cache_root: str | Path = "models") -> LoadedModel:
     """Load the TrainedModel of a registered version, in place when its artifacts are local."""
     local = _local_path(mv.storage) if mv.storage else None
-    directory = local / "artifacts" / ARTIFACT if local is not None else None
+    directory = artifact_dir(local) if local is not None else None
     if directory is None or not directory.is_dir():
         directory = _cached_copy(mv, Path(cache_root))
     model = _load_trained(directory)
-    return LoadedModel(model, uri, mv.name, mv.version, mv.run_id or None)
+    return LoadedModel.of(model, uri, name=mv.name, version=mv.version, run_id=mv.run_id or None)
 
 
 def load_model(
@@ -291,8 +305,8 @@ def load_model(
 
 def _load_path(path: Path, uri: str) -> LoadedModel:
     if (path / "MLmodel").is_file():
-        if (path / "artifacts" / ARTIFACT).is_dir():
-            return _wrap(_load_trained(path / "artifacts" / ARTIFACT), uri)
+        if artifact_dir(path).is_dir():
+            return LoadedModel.of(_load_trained(artifact_dir(path)), uri)
         return _load_pyfunc(str(path))
     if not path.is_dir():
         raise RiskmlError(f"model not found: {path} is not a model directory")
@@ -300,19 +314,7 @@ def _load_path(path: Path, uri: str) -> LoadedModel:
         model = _load_trained(path)
     except (FileNotFoundError, NotADirectoryError) as exc:
         raise RiskmlError(f"not a riskml model directory: {path} ({exc})") from None
-    return _wrap(model, uri)
-
-
-def _wrap(model: Any, uri: str) -> LoadedModel:
-    info = dict(getattr(model, "info", {}) or {})
-    version = info.get("version")
-    return LoadedModel(
-        model,
-        uri,
-        str(info.get("name") or "riskml"),
-        str(version) if version not in (None, "") else None,
-        info.get("run_id") or None,
-    )
+    return LoadedModel.of(model, uri)
 
 
 def _load_pyfunc(uri: str) -> LoadedModel:
@@ -323,12 +325,12 @@ def _load_pyfunc(uri: str) -> LoadedModel:
         with _mlflow_env():
             pyfunc = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as exc:
-        raise RiskmlError(f"cannot load model {uri}: {exc}") from None
+        raise RiskmlError(f"cannot load model {uri}: {first_line(exc)}") from None
     inner = pyfunc.unwrap_python_model()
     model = getattr(inner, "model", None)
     if model is None:
         raise RiskmlError(f"{uri} is not a riskml model (no TrainedModel inside)")
-    loaded = _wrap(model, uri)
+    loaded = LoadedModel.of(model, uri)
     meta = pyfunc.metadata
     if getattr(meta, "run_id", None):
         loaded.run_id = meta.run_id

@@ -1,19 +1,13 @@
-"""`riskml train` as one function: read the tables, fit, write the files, log and register.
+"""`riskml train`: the CLI's inputs (files, a repository) turned into one training.
 
-:func:`train_from_files` is what the CLI calls (and what a pipeline can call): it composes
-:func:`riskml.train.build_dataset` / :func:`riskml.train.load_public_dataset`,
-:func:`riskml.train.fit` and :func:`riskml.train.tracking.log_and_register`, and writes
-``metrics.json`` and the local model copy ``models/<name>/`` under ``out_dir``.
-
-The files are written BEFORE MLflow is touched, so a failing tracking server never loses a
-fit; after registration the local copy is rewritten with its registry version and alias.
+:func:`train_from_files` resolves the tables (``--dataset``, ``--changes``/``--labels`` or
+the defaults of ``--repo``), reads them, and hands them to the one training orchestration,
+:func:`riskml.train.pipeline.train_and_register`, which writes ``metrics.json`` and the local
+model copy ``models/<name>/`` under ``out_dir`` before MLflow is touched.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,24 +30,6 @@ def read_table(path: str | Path):
         raise RiskmlError(f"{path}: cannot read the table: {exc}") from None
 
 
-def label_mode_of(labels, labels_path: str | Path | None = None) -> str:
-    """``proxy`` or ``incidents``: from ``labels.report.json`` beside the table when present,
-    else ``proxy`` when any link came from bug-fix SZZ (``label_source == "szz_fix"``)."""
-    if labels_path is not None:
-        path = Path(labels_path)
-        report = path.with_name(f"{path.name.split('.', 1)[0]}.report.json")  # as `label` writes
-        if report.is_file():
-            try:
-                return (
-                    "proxy" if json.loads(report.read_text("utf-8")).get("proxy") else "incidents"
-                )
-            except (ValueError, AttributeError):
-                pass
-    if "label_source" in labels.columns and (labels["label_source"] == "szz_fix").any():
-        return "proxy"
-    return "incidents"
-
-
 def _parse_cutoff(cutoff: Any):
     import pandas as pd
 
@@ -64,31 +40,6 @@ def _parse_cutoff(cutoff: Any):
     except (ValueError, TypeError):
         raise RiskmlError(f"--cutoff: not a date/time: {cutoff!r}") from None
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def save_model_copy(model, directory: str | Path) -> Path:
-    """Save ``model`` to ``directory``, replacing a previous copy only once the new one is complete."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-    try:
-        model.save(staging / "model")
-        if directory.exists():
-            shutil.rmtree(directory)
-        (staging / "model").rename(directory)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return directory
-
-
-def write_metrics(metrics: dict, path: str | Path) -> Path:
-    """``metrics.json`` (NaN and infinities as null, so it is valid JSON)."""
-    from riskml.train.tracking import _jsonable
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_jsonable(metrics), indent=2, sort_keys=False) + "\n", "utf-8")
-    return path
 
 
 def train_from_files(
@@ -113,7 +64,8 @@ def train_from_files(
     """
     from riskml.config import data_paths, load_config, models_dir
     from riskml.gitio import ensure_repo, resolve_rev
-    from riskml.train import build_dataset, fit, load_public_dataset
+    from riskml.train import load_public_dataset
+    from riskml.train.pipeline import report_beside, train_and_register
 
     say = progress or (lambda message: None)
     if dataset is not None and (changes is not None or labels is not None):
@@ -127,8 +79,7 @@ def train_from_files(
 
     if dataset is not None:
         say(f"reading {dataset}")
-        frame = load_public_dataset(dataset)
-        label_mode = "public"
+        inputs = {"dataset": load_public_dataset(dataset), "label_mode": "public"}
         dataset_path = Path(dataset)
     else:
         if changes is None:
@@ -145,63 +96,31 @@ def train_from_files(
         labels_frame = read_table(labels) if labels is not None else None
         if labels_frame is None:
             raise RiskmlError("training needs labels: give --labels (from `riskml label`)")
-        label_mode = label_mode_of(labels_frame, labels)
-        frame = build_dataset(changes_frame, labels_frame, config)
+        inputs = {
+            "changes": changes_frame,
+            "labels": labels_frame,
+            "label_report": report_beside(labels),
+        }
         dataset_path = Path(changes)
-        if repo_name is None and "repo" in frame.columns and frame["repo"].notna().any():
-            repo_name = str(frame["repo"].dropna().iloc[0])
-
-    say(f"fitting riskml, lapredict and kamei_lr on {len(frame)} changes")
-    result = fit(frame, config, cutoff=cutoff, label_mode=label_mode)
-    metrics = dict(result.metrics)
-    metrics.setdefault("labels", {"proxy": label_mode == "proxy", "mode": label_mode})
 
     out_dir = Path(out_dir)
-    metrics_path = write_metrics(metrics, out_dir / "metrics.json")
-    model_dir = save_model_copy(result.model, out_dir / models_dir(name))
-
-    registry = None
-    if mlflow:
-        say("logging the run to MLflow and registering the model")
-        registry = _log(result, config, frame, dataset_path, repo_name, head_sha, name, label_mode)
-        save_model_copy(result.model, model_dir)
-        metrics["registry"] = {
-            k: registry.get(k)
-            for k in ("name", "version", "alias", "decision", "reason", "run_id", "model_uri")
-        }
-        write_metrics(metrics, metrics_path)
+    trained = train_and_register(
+        config,
+        **inputs,
+        cutoff=cutoff,
+        metrics_path=out_dir / "metrics.json",
+        model_dir=out_dir / models_dir(name),
+        mlflow=mlflow,
+        dataset_path=dataset_path,
+        repo=repo_name,
+        head_sha=head_sha,
+        model_name=name,
+        progress=say,
+    )
     return {
-        "metrics": metrics,
-        "metrics_path": metrics_path,
-        "model_dir": model_dir,
-        "registry": registry,
-        "label_mode": label_mode,
+        "metrics": trained.metrics,
+        "metrics_path": trained.metrics_path,
+        "model_dir": trained.model_dir,
+        "registry": trained.registry,
+        "label_mode": trained.label_mode,
     }
-
-
-def _log(result, config, frame, dataset_path, repo_name, head_sha, name, label_mode):
-    from mlflow.exceptions import MlflowException
-
-    from riskml.train.tracking import log_and_register
-
-    try:
-        return log_and_register(
-            result,
-            config,
-            dataset=frame,
-            dataset_path=dataset_path,
-            repo=repo_name,
-            head_sha=head_sha,
-            label_mode=label_mode,
-            model_name=name,
-        )
-    except RiskmlError:
-        raise
-    except (MlflowException, OSError) as exc:
-        # a store that cannot be reached or written; the fit and its files are already saved; say what failed in one line
-        from riskml.config import tracking_uri
-
-        raise RiskmlError(
-            f"MLflow logging failed ({tracking_uri()}): {type(exc).__name__}: {exc}; "
-            "metrics.json and the local model copy were written"
-        ) from None

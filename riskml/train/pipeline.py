@@ -1,0 +1,191 @@
+"""The one training orchestration: dataset -> fit -> files -> MLflow run, registry and gate.
+
+:func:`train_and_register` is what ``riskml train`` (:mod:`riskml.train.runner`),
+``riskml run`` and ``pipelines/retrain.py`` (:func:`riskml.run.retrain`) call. Its steps, in
+order (as Kedro composes nodes once into a pipeline):
+
+1. build the training table from the changes and labels (or take a ready dataset);
+2. fit riskml and both baselines (:func:`riskml.train.fit`);
+3. write ``metrics.json`` and the local model copy BEFORE MLflow is touched, so a failing
+   tracking server never loses a fit;
+4. log the run, register the version and apply the promotion gate
+   (:func:`riskml.train.tracking.log_and_register`); an MLflow failure is a
+   :class:`TrackingError` (one line) raised here and nowhere else;
+5. rewrite the local copy (now carrying its registry version and alias) and ``metrics.json``
+   (with its ``registry`` section).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from riskml.errors import RiskmlError
+from riskml.train.artifact import CHAMPION, save_model_copy
+
+# what metrics.json's "registry" section keeps of log_and_register's answer
+REGISTRY_KEYS = ("name", "version", "alias", "decision", "reason", "run_id", "model_uri")
+
+
+class TrackingError(RiskmlError):
+    """The MLflow store could not be reached or written; the fit's files were saved first."""
+
+
+@dataclass
+class Trained:
+    """What one :func:`train_and_register` produced."""
+
+    result: Any  # riskml.train.TrainResult
+    dataset: Any  # the training table the fit used
+    label_mode: str
+    metrics: dict  # metrics.json as written (with "registry" once registered)
+    metrics_path: Path
+    model_dir: Path
+    registry: dict | None  # log_and_register's answer, None without MLflow
+
+    @property
+    def model(self) -> Any:
+        """The fitted :class:`~riskml.train.model.TrainedModel`."""
+        return self.result.model
+
+    @property
+    def model_info(self) -> dict:
+        """The model's ``info`` with the registry's answer over it, and ``promoted``."""
+        info = dict(getattr(self.model, "info", {}) or {})
+        info.update({k: v for k, v in dict(self.registry or {}).items() if v is not None})
+        info["promoted"] = info.get("alias") == CHAMPION
+        return info
+
+
+def label_mode_of(labels: Any, report: dict | None = None) -> str:
+    """``proxy`` or ``incidents``: the label report's ``proxy`` flag when there is a report,
+    else ``proxy`` when any link came from bug-fix SZZ (``label_source == "szz_fix"``)."""
+    if isinstance(report, dict) and "proxy" in report:
+        return "proxy" if report["proxy"] else "incidents"
+    if "label_source" in labels.columns and (labels["label_source"] == "szz_fix").any():
+        return "proxy"
+    return "incidents"
+
+
+def report_beside(labels_path: str | Path) -> dict | None:
+    """The ``labels.report.json`` that ``riskml label`` wrote beside a labels table, or None."""
+    from riskml.label.report import report_path
+
+    path = report_path(labels_path)
+    if not path.is_file():
+        return None
+    try:
+        report = json.loads(path.read_text("utf-8"))
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def write_metrics(metrics: dict, path: str | Path) -> Path:
+    """``metrics.json`` (NaN and infinities as null, so it is valid JSON)."""
+    from riskml.jsonvalue import plain
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(plain(metrics), indent=2, sort_keys=False) + "\n", "utf-8")
+    return path
+
+
+def _no_stage(name: str) -> ContextManager:
+    return contextlib.nullcontext()
+
+
+def train_and_register(
+    config,
+    *,
+    metrics_path: str | Path,
+    model_dir: str | Path,
+    changes: Any = None,
+    labels: Any = None,
+    label_report: dict | None = None,
+    dataset: Any = None,
+    label_mode: str | None = None,
+    cutoff: Any = None,
+    mlflow: bool = True,
+    dataset_path: str | Path | None = None,
+    repo: str | None = None,
+    head_sha: str | None = None,
+    model_name: str | None = None,
+    stage: Callable[[str], ContextManager] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Trained:
+    """Fit on ``dataset`` (or on the table built from ``changes`` + ``labels``), write the
+    files, then log, register and gate unless ``mlflow`` is False.
+
+    ``label_mode``: given for a ready ``dataset`` (``public``); otherwise from
+    :func:`label_mode_of` (``labels`` and the ``label_report``). ``repo`` (a run tag)
+    defaults to the changes' own ``repo`` column. ``stage(name)`` wraps the ``train`` and
+    ``register`` steps (``riskml run`` times them); ``progress(message)`` hears each step. Raises
+    :class:`TrackingError` when MLflow fails, after the files are written.
+    """
+    from riskml.train import build_dataset, fit
+
+    stage = stage or _no_stage
+    say = progress or (lambda message: None)
+    with stage("train"):
+        if dataset is None:
+            if changes is None or labels is None:
+                raise RiskmlError("training needs the changes and labels tables (or a dataset)")
+            dataset = build_dataset(changes, labels, config)
+            label_mode = label_mode or label_mode_of(labels, label_report)
+            if repo is None and "repo" in dataset.columns and dataset["repo"].notna().any():
+                repo = str(dataset["repo"].dropna().iloc[0])
+        label_mode = label_mode or "incidents"
+        say(f"fitting riskml, lapredict and kamei_lr on {len(dataset)} changes")
+        result = fit(dataset, config, cutoff=cutoff, label_mode=label_mode)
+    name = model_name or config.train.model_name
+    metrics = dict(result.metrics)
+    metrics.setdefault("labels", {"proxy": label_mode == "proxy", "mode": label_mode})
+    metrics_path = write_metrics(metrics, metrics_path)
+    model_dir = save_model_copy(result.model, model_dir)
+
+    registry = None
+    if mlflow:
+        with stage("register"):
+            say("logging the run to MLflow and registering the model")
+            registry = _log_and_register(
+                result, config, dataset, dataset_path, repo, head_sha, name, label_mode
+            )
+            save_model_copy(result.model, model_dir)
+            metrics["registry"] = {k: registry.get(k) for k in REGISTRY_KEYS}
+            write_metrics(metrics, metrics_path)
+    return Trained(result, dataset, label_mode, metrics, metrics_path, model_dir, registry)
+
+
+def _log_and_register(result, config, dataset, dataset_path, repo, head_sha, name, label_mode):
+    """:func:`~riskml.train.tracking.log_and_register`, its MLflow failures as one line."""
+    from mlflow.exceptions import MlflowException
+
+    from riskml.config import tracking_uri
+    from riskml.train.artifact import first_line
+    from riskml.train.tracking import log_and_register
+
+    try:
+        return log_and_register(
+            result,
+            config,
+            dataset=dataset,
+            dataset_path=dataset_path,
+            repo=repo,
+            head_sha=head_sha,
+            label_mode=label_mode,
+            model_name=name,
+        )
+    except RiskmlError:
+        raise
+    except (MlflowException, OSError) as exc:
+        # a store that cannot be reached or written: the fit and its files are already saved
+        raise TrackingError(
+            f"MLflow logging failed ({tracking_uri()}): {type(exc).__name__}: {first_line(exc)}; "
+            "metrics.json and the local model copy were written"
+        ) from None
