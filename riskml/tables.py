@@ -369,11 +369,13 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
-def _write_frame(frame, path: Path) -> None:
+def write_frame(frame, path: str | Path) -> Path:
+    """Write any DataFrame (Parquet or CSV by suffix, no index) atomically; e.g. the trends
+    table, which is not one of the two contract tables but follows the same rules."""
+    path = Path(path)
     if table_format(path) == "csv":
-        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
-    else:
-        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+        return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+    return atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def write_changes(frame, path: str | Path, *, append_to=None) -> Path:
@@ -404,16 +406,12 @@ def write_changes(frame, path: str | Path, *, append_to=None) -> Path:
 
         return atomic_write(path, append)
     full = frame if append_to is None else pd.concat([append_to, frame], ignore_index=True)
-    _write_frame(full, path)
-    return path
+    return write_frame(full, path)
 
 
 def write_labels(frame, path: str | Path) -> Path:
     """Write the labels table (Parquet or CSV by suffix) atomically."""
-    path = Path(path)
-    table_format(path)
-    _write_frame(frame, path)
-    return path
+    return write_frame(frame, path)
 
 
 def write_json(obj: Any, path: str | Path) -> Path:
