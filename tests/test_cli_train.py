@@ -137,7 +137,10 @@ def test_train_on_mined_changes_and_labels(cli, mlflow_uri, mined, tmp_path) -> 
             ("--dataset", "a.csv", "--changes", "b.parquet"),
             "riskml: error: give either --dataset or --changes/--labels, not both",
         ),
-        (("--changes", "missing.parquet"), "riskml: error: changes table not found: missing.parquet"),
+        (
+            ("--changes", "missing.parquet"),
+            "riskml: error: changes table not found: missing.parquet",
+        ),
         (
             ("--dataset", "a.csv", "--cutoff", "someday"),
             "riskml: error: invalid --cutoff: 'someday' (expected an ISO-8601 date/time)",
