@@ -23,6 +23,7 @@ from riskml.config import Config, DataPaths, data_paths, load_config, models_dir
 from riskml.errors import RiskmlError
 from riskml.gitio import ensure_repo, has_commits, resolve_rev, run_git
 from riskml.score.render import floor_text
+from riskml.tables import count_rows, read_changes, read_labels, split_list, write_labels
 
 DEMO_COMMITS = 2000
 DEMO_SEED = 0
@@ -99,18 +100,6 @@ class _Stage:
         self.clock.times[self.name] = time.perf_counter() - self.t0
 
 
-def _count_rows(path: Path) -> int:
-    if not path.is_file():
-        return 0
-    import pyarrow.parquet as pq
-
-    if path.suffix == ".parquet":
-        return pq.ParquetFile(path).metadata.num_rows
-    import pandas as pd
-
-    return len(pd.read_csv(path, usecols=["commit"]))
-
-
 def label_counts(labels: Any) -> dict:
     """Positive / negative / not-yet-known changes and distinct incidents linked."""
     import pandas as pd
@@ -118,8 +107,8 @@ def label_counts(labels: Any) -> dict:
     values = pd.to_numeric(labels["label"], errors="coerce") if len(labels) else pd.Series([])
     ids: set[str] = set()
     if "incident_ids" in labels.columns:
-        for value in labels["incident_ids"].dropna().astype(str):
-            ids.update(i.strip() for i in value.split(";") if i.strip())
+        for value in labels["incident_ids"].dropna():
+            ids.update(split_list(value))
     return {
         "positive": int((values == 1).sum()),
         "negative": int((values == 0).sum()),
@@ -131,8 +120,7 @@ def label_counts(labels: Any) -> dict:
 def _write_labels(result: Any, paths: DataPaths) -> None:
     from riskml.label import write_report
 
-    paths.root.mkdir(parents=True, exist_ok=True)
-    result.labels.to_parquet(paths.labels, index=False)
+    write_labels(result.labels, paths.labels)
     write_report(result.report, paths.label_report)
 
 
@@ -172,7 +160,7 @@ def retrain(
     sha = resolve_rev(top, rev)
     clock = _Clock(progress)
 
-    before = _count_rows(paths.changes)
+    before = count_rows(paths.changes)
     with clock.stage("mine"):
         changes = mine(top, rev=sha, out=paths.changes, config=config, repo_name=name)
     if len(changes) == 0:
@@ -353,11 +341,9 @@ def run_pipeline(
     )
     timings = dict(result.timings)
     clock = _Clock(progress)
-    import pandas as pd
-
     with clock.stage("trends"):
-        changes = pd.read_parquet(result.paths.changes)
-        labels = pd.read_parquet(result.paths.labels)
+        changes = read_changes(result.paths.changes, repo_name=result.repo_name)
+        labels = read_labels(result.paths.labels, commits=changes["commit"])
         trended = trends(
             changes,
             labels,

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from riskml.config import TIERS, Config, tracking_uri
 from riskml.errors import RiskmlError
+from riskml.tables import read_changes, read_labels, split_list, write_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -231,7 +232,7 @@ def _group_metrics(part: pd.DataFrame, prefix: str, with_labels: bool) -> dict[s
         out[f"{prefix}incident_changes"] = float(np.nansum(labels == 1))
         ids: set[str] = set()
         for value in part["incident_ids"].tolist():
-            ids.update(i.strip() for i in str(value).split(";") if i.strip())
+            ids.update(split_list(value))
         out[f"{prefix}incidents_linked"] = float(len(ids))
     return out
 
@@ -274,10 +275,7 @@ def trends_table(
         raise RiskmlError("scored changes have an empty author_time")
     periods = times.dt.to_period(alias)
     frame["_period"] = periods
-    frame["_areas"] = [
-        {a.strip() for a in str(v).split(";") if a.strip()} if not _missing(v) else set()
-        for v in frame["critical_areas"].tolist()
-    ]
+    frame["_areas"] = [set(split_list(v)) for v in frame["critical_areas"].tolist()]
     names = sorted(set(areas) if areas is not None else set().union(*frame["_areas"]))
     safe = {name: metric_safe(name) for name in names}
 
@@ -421,9 +419,7 @@ def write_table(table: pd.DataFrame, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     csv = out_dir / "trends.csv"
     parquet = out_dir / "trends.parquet"
-    table.to_csv(csv, index=False)
-    table.to_parquet(parquet, index=False)
-    return [csv, parquet]
+    return [write_frame(table, csv), write_frame(table, parquet)]
 
 
 # --------------------------------------------------------------------------- MLflow
@@ -503,20 +499,6 @@ def _loaded_info(loaded: Any) -> dict:
 # --------------------------------------------------------------------------- composed
 
 
-def _read_table(path: str | Path, what: str) -> pd.DataFrame:
-    import pandas as pd
-
-    p = Path(path)
-    if not p.is_file():
-        raise RiskmlError(f"{what} file not found: {p}")
-    try:
-        if p.suffix.lower() == ".csv":
-            return pd.read_csv(p)
-        return pd.read_parquet(p)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-        raise RiskmlError(f"cannot read {what} file {p}: {exc}") from None
-
-
 def trends(
     changes: pd.DataFrame | str | Path,
     labels: pd.DataFrame | str | Path | None = None,
@@ -536,9 +518,9 @@ def trends(
     config = config or Config()
     alias = normalize_period(period or config.trends.period)
     if not hasattr(changes, "columns"):
-        changes = _read_table(changes, "changes")
+        changes = read_changes(changes, repo_name=repo_name, required=("commit", "author_time"))
     if labels is not None and not hasattr(labels, "columns"):
-        labels = _read_table(labels, "labels")
+        labels = read_labels(labels, commits=changes["commit"])
     if model is None or isinstance(model, (str, Path)):
         model, info = load_model(model, config)
     elif hasattr(model, "model") and hasattr(model, "uri"):  # riskml.score.LoadedModel
@@ -584,7 +566,7 @@ def trends(
 def _seen_areas(scored: pd.DataFrame) -> set[str]:
     seen: set[str] = set()
     for value in scored["critical_areas"].tolist():
-        seen.update(a.strip() for a in str(value).split(";") if a.strip())
+        seen.update(split_list(value))
     return seen
 
 

@@ -137,10 +137,13 @@ def test_train_on_mined_changes_and_labels(cli, mlflow_uri, mined, tmp_path) -> 
             ("--dataset", "a.csv", "--changes", "b.parquet"),
             "riskml: error: give either --dataset or --changes/--labels, not both",
         ),
-        (("--changes", "missing.parquet"), "riskml: error: table not found: missing.parquet"),
         (
-            ("--dataset", "a.csv", "--cutoff", "someday"),
-            "riskml: error: --cutoff: not a date/time: 'someday'",
+            ("--changes", "missing.parquet"),
+            "riskml: error: changes table not found: missing.parquet",
+        ),
+        (
+            ("--dataset", "a.csv", "--test-start", "someday"),
+            "riskml: error: invalid --test-start: 'someday' (expected an ISO-8601 date/time)",
         ),
     ],
 )

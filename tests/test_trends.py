@@ -163,7 +163,7 @@ def test_trends_cli_bad_input_is_one_line(cli, tmp_path):
     missing = cli("trends", "--changes", str(tmp_path / "nope.parquet"), cwd=tmp_path)
     assert (missing.returncode, missing.stderr) == (
         2,
-        f"riskml: error: changes file not found: {tmp_path / 'nope.parquet'}\n",
+        f"riskml: error: changes table not found: {tmp_path / 'nope.parquet'}\n",
     )
     scored_frame().to_csv(tmp_path / "changes.csv", index=False)
     period = cli(

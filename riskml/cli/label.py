@@ -49,9 +49,12 @@ def label_command(
     from riskml.gitio import ensure_repo
     from riskml.label import format_report, label, load_incidents, report_path, write_report
     from riskml.label.core import read_changes
+    from riskml.tables import table_format, write_labels
 
     as_of = deprecated_option(cutoff, as_of, "--cutoff", "--as-of")
     top = ensure_repo(repo)
+    if out is not None:
+        table_format(out)  # a wrong suffix is said before any labelling, not after
     cfg = load_config(config, repo=top)
     if window_days is not None:
         cfg = dataclasses.replace(
@@ -78,11 +81,7 @@ def label_command(
         cutoff=as_of,
     )
     out_path = out if out is not None else paths.labels
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    if out_path.suffix.lower() == ".csv":
-        result.labels.to_csv(out_path, index=False)
-    else:
-        result.labels.to_parquet(out_path, index=False)
+    write_labels(result.labels, out_path)
     rpath = write_report(result.report, report_path(out_path))
     typer.echo(format_report(result.report))
     typer.echo(f"wrote {out_path} and {rpath}")

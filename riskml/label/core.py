@@ -30,16 +30,12 @@ from riskml.label.links import (
     incident_mentions,
     read_messages,
 )
+from riskml.tables import LABELS_COLUMNS, normalize_labels
+from riskml.tables import as_utc as _as_utc
+from riskml.tables import parse_cutoff as _parse_cutoff
+from riskml.tables import read_changes as read_table
 
-LABEL_COLUMNS = [
-    "commit",
-    "label",
-    "label_source",
-    "incident_ids",
-    "severity",
-    "known_at",
-    "evidence",
-]
+LABEL_COLUMNS = list(LABELS_COLUMNS)
 
 
 @dataclass
@@ -49,45 +45,14 @@ class LabelResult:
     proxy: bool
 
 
-def _as_utc(series):
-    import pandas as pd
-
-    if pd.api.types.is_numeric_dtype(series):
-        return pd.to_datetime(series, unit="s", utc=True)
-    return pd.to_datetime(series, utc=True)
-
-
 def read_changes(changes):
     """The changes table from a DataFrame or a Parquet/CSV path, with the columns label needs."""
-    import pandas as pd
-
     if isinstance(changes, str | Path):
-        path = Path(changes)
-        if not path.is_file():
-            raise RiskmlError(f"changes table not found: {path}")
-        try:
-            reader = pd.read_csv if path.suffix.lower() == ".csv" else pd.read_parquet
-            changes = reader(path)
-        except Exception as exc:  # pyarrow/CSV parser errors: the user's file is not a table
-            raise RiskmlError(f"{path}: not a readable changes table: {exc}") from None
+        changes = read_table(changes, required=("commit", "author_time"))
     missing = [c for c in ("commit", "author_time") if c not in changes.columns]
     if missing:
         raise RiskmlError(f"changes table lacks column(s): {', '.join(missing)}")
     return changes
-
-
-def _parse_cutoff(cutoff):
-    import pandas as pd
-
-    if cutoff is None:
-        return None
-    try:
-        ts = pd.Timestamp(cutoff)
-    except (ValueError, TypeError):
-        raise RiskmlError(f"invalid cutoff: {cutoff!r} (expected an ISO-8601 time)") from None
-    if ts is pd.NaT:
-        raise RiskmlError(f"invalid cutoff: {cutoff!r}")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def label(
@@ -332,13 +297,7 @@ def _aggregate(shas, commit_time, links, cut, window_days):
         else:
             lab = 0 if horizon is not None and t <= horizon else None
             out.append((sha, lab, None, None, None, None, None))
-    labels = pd.DataFrame(out, columns=LABEL_COLUMNS)
-    labels["commit"] = labels["commit"].astype("string")
-    labels["label"] = labels["label"].astype("Int8")
-    for col in ("label_source", "incident_ids", "severity", "evidence"):
-        labels[col] = labels[col].astype("string")
-    labels["known_at"] = pd.to_datetime(labels["known_at"], utc=True)
-    return labels
+    return normalize_labels(pd.DataFrame(out, columns=LABEL_COLUMNS))
 
 
 def _files_per_commit(changes) -> dict[str, int]:

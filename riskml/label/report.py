@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -82,10 +81,10 @@ def build_report(
 
 
 def write_report(report: dict, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    return path
+    """Write ``labels.report.json`` atomically (through :func:`riskml.tables.write_json`)."""
+    from riskml.tables import write_json
+
+    return write_json(report, path)
 
 
 def report_path(labels_path: str | Path) -> Path:

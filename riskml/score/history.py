@@ -32,6 +32,7 @@ from riskml.errors import RiskmlError
 from riskml.gitio import ensure_repo, resolve_rev, run_git
 from riskml.jsonvalue import plain
 from riskml.mine.miner import order_commits
+from riskml.tables import SUFFIXES
 
 # Rows of pending commits kept for repeated requests (release tooling polls the same commit).
 PENDING_CACHE = 1024
@@ -260,10 +261,10 @@ class RepoHistory:
         key = (_mtime(self.changes_path), _mtime(self.labels_path))
         with self.lock:
             if self._tables is None or key != self._tables_key:
-                from riskml.mine.table import read_table
+                from riskml.tables import read_changes, read_labels
 
-                changes = read_table(self.changes_path) if key[0] is not None else None
-                labels = _read_labels(self.labels_path) if key[1] is not None else None
+                changes = read_changes(self.changes_path) if key[0] is not None else None
+                labels = read_labels(self.labels_path) if key[1] is not None else None
                 self._tables, self._tables_key = (changes, labels), key
             return self._tables
 
@@ -310,7 +311,7 @@ class RepoHistory:
 def _beside(state_path: Path) -> Path:
     """The changes table a state was saved beside (``changes.state.joblib`` -> ``changes.*``)."""
     stem = state_path.name.split(".state", 1)[0]
-    for suffix in (".parquet", ".csv"):
+    for suffix in SUFFIXES:
         candidate = state_path.with_name(stem + suffix)
         if candidate.is_file():
             return candidate
@@ -322,15 +323,6 @@ def _mtime(path: Path) -> int | None:
         return path.stat().st_mtime_ns
     except OSError:
         return None
-
-
-def _read_labels(path: Path):
-    import pandas as pd
-
-    try:
-        return pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
-    except Exception as exc:  # an unreadable file is the user's, not ours
-        raise RiskmlError(f"{path}: cannot read the labels table ({exc})") from None
 
 
 TIME_COLUMNS = ("author_time", "commit_time")

@@ -15,33 +15,6 @@ from typing import Any
 from riskml.errors import RiskmlError
 
 
-def read_table(path: str | Path):
-    """A changes or labels table: Parquet by ``.parquet``/``.pq`` suffix, else CSV."""
-    import pandas as pd
-
-    path = Path(path)
-    if not path.is_file():
-        raise RiskmlError(f"table not found: {path}")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise RiskmlError(f"{path}: cannot read the table: {exc}") from None
-
-
-def _parse_cutoff(cutoff: Any):
-    import pandas as pd
-
-    if cutoff is None or cutoff == "":
-        return None
-    try:
-        stamp = pd.Timestamp(cutoff)
-    except (ValueError, TypeError):
-        raise RiskmlError(f"--cutoff: not a date/time: {cutoff!r}") from None
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
 def train_from_files(
     *,
     changes: str | Path | None = None,
@@ -64,13 +37,14 @@ def train_from_files(
     """
     from riskml.config import data_paths, load_config, models_dir
     from riskml.gitio import ensure_repo, resolve_rev
+    from riskml.tables import parse_cutoff, read_changes, read_labels
     from riskml.train import load_public_dataset
     from riskml.train.pipeline import report_beside, train_and_register
 
     say = progress or (lambda message: None)
     if dataset is not None and (changes is not None or labels is not None):
         raise RiskmlError("give either --dataset or --changes/--labels, not both")
-    cutoff = _parse_cutoff(cutoff)
+    cutoff = parse_cutoff(cutoff, name="--test-start")
     repo_path = ensure_repo(repo) if repo is not None else None
     config = load_config(config_path, repo_path)
     name = model_name or config.train.model_name
@@ -92,10 +66,10 @@ def train_from_files(
                 if not Path(path).is_file():
                     raise RiskmlError(f"table not found: {path} (run `riskml {verb}` first)")
         say(f"reading {changes}" + (f" and {labels}" if labels is not None else ""))
-        changes_frame = read_table(changes)
-        labels_frame = read_table(labels) if labels is not None else None
-        if labels_frame is None:
+        changes_frame = read_changes(changes)
+        if labels is None:
             raise RiskmlError("training needs labels: give --labels (from `riskml label`)")
+        labels_frame = read_labels(labels, commits=changes_frame["commit"])
         inputs = {
             "changes": changes_frame,
             "labels": labels_frame,

@@ -1,0 +1,420 @@
+"""The one boundary of the changes and labels tables on disk (as pandas' ``io/common.py``).
+
+Every stage reads and writes these two tables here, so there is one rule for each fact:
+
+* the format comes from the suffix: ``.parquet``/``.pq`` is Parquet, ``.csv`` is CSV, anything
+  else a :class:`RiskmlError`;
+* the dtypes of ../shared/spec/features.md and labels.md (and the extra columns of docs/) are
+  restored on every read, whatever the format, so a CSV reads back as the Parquet would;
+* a file that is missing, of another kind (a CSV renamed ``.parquet``), lacks required columns
+  or belongs to another repository is one line naming it;
+* every write goes to a temporary file in the same directory and is renamed over the target,
+  so a killed or failed write leaves the old file whole.
+
+The little parsers every reader needs live here too: ``;``-joined lists (:func:`split_list`),
+UTC timestamps (:func:`as_utc`) and the cut-off date (:func:`parse_cutoff`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from riskml.errors import RiskmlError
+
+# Column order of the changes table (../shared/spec/features.md, then the extras of docs/features.md).
+CHANGES_COLUMNS: dict[str, str] = {
+    "commit": "str",
+    "repo": "str",
+    "author_email": "str",
+    "author_time": "time",
+    "commit_time": "time",
+    "subject": "str",
+    "la": "int",
+    "ld": "int",
+    "lt": "int",
+    "nf": "int",
+    "nd": "int",
+    "ns": "int",
+    "entropy": "float",
+    "entropy_norm": "float",
+    "fix": "bool",
+    "is_revert": "bool",
+    "ndev": "int",
+    "age": "float",
+    "nuc": "int",
+    "exp": "int",
+    "rexp": "float",
+    "sexp": "int",
+    "author_file_commits": "int",
+    "first_touch_files": "int",
+    "owned_share": "float",
+    "author_tenure_days": "float",
+    "touches_critical": "bool",
+    "n_critical_files": "int",
+    "critical_areas": "str",
+    "n_test_files": "int",
+    "n_config_files": "int",
+    "n_migration_files": "int",
+    "n_dependency_files": "int",
+    "ai_provenance": "str",
+    "ai_tool": "str",
+    "ai_evidence": "str",
+    "ai_line_share": "float",
+    "hour": "int",
+    "weekday": "int",
+    "n_added_files": "int",
+    "n_deleted_files": "int",
+    "n_renamed_files": "int",
+    "n_binary_files": "int",
+    "files": "str",
+}
+
+# The labels table (../shared/spec/labels.md; ``evidence`` from docs/labels.md). Nullable
+# strings ("nstr") are null when empty; ``label`` is the nullable Int8 of the Parquet file.
+LABELS_COLUMNS: dict[str, str] = {
+    "commit": "str",
+    "label": "int8",
+    "label_source": "nstr",
+    "incident_ids": "nstr",
+    "severity": "nstr",
+    "known_at": "time",
+    "evidence": "nstr",
+}
+# What a labels table must hold to be used at all; the others are optional (older tables).
+LABELS_REQUIRED = ("commit", "label")
+
+SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+
+# pandas' default NA spellings, for the columns that are not strings (a subject "NA" must stay).
+_NA_VALUES = ["", "NA", "N/A", "NaN", "nan", "NaT", "<NA>", "null", "None", "-NaN", "-nan"]
+
+
+# --------------------------------------------------------------------------- little parsers
+
+
+def split_list(value: Any) -> list[str]:
+    """A ``;``-joined cell (``critical_areas``, ``incident_ids``, ``files``) as its items.
+
+    Items are stripped, empty ones dropped; a missing cell (None, NaN, NA) is ``[]``.
+    """
+    if value is None or not isinstance(value, str):
+        return [] if _is_missing(value) else split_list(str(value))
+    return [item.strip() for item in value.split(";") if item.strip()]
+
+
+def join_list(items: Iterable[str]) -> str:
+    """Items as one ``;``-joined cell, the inverse of :func:`split_list`."""
+    return ";".join(items)
+
+
+def _is_missing(value: Any) -> bool:
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # list-likes are values, not missing
+        return False
+
+
+def as_utc(series):
+    """Timestamps as UTC ``datetime64[ns, UTC]``: epoch seconds, ISO strings or datetimes.
+
+    Naive times are taken as UTC; aware ones converted.
+    """
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        out = pd.to_datetime(series, unit="s", utc=True)
+    else:
+        out = pd.to_datetime(series, utc=True)
+    return out.dt.as_unit("ns") if hasattr(out, "dt") else out
+
+
+def parse_cutoff(value: Any, *, name: str = "cutoff"):
+    """A cut-off date/time (ISO-8601 text, a datetime or a Timestamp) as a UTC Timestamp.
+
+    ``None`` or ``""`` is ``None`` (no cut-off); anything unparsable is a :class:`RiskmlError`
+    naming ``name`` (the option or parameter the user gave).
+    """
+    import pandas as pd
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise RiskmlError(f"invalid {name}: {value!r} (expected an ISO-8601 date/time)")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def table_format(path: str | Path) -> str:
+    """``"parquet"`` or ``"csv"`` from the suffix; anything else is a :class:`RiskmlError`."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise RiskmlError(
+            f"unsupported table format {suffix or '(none)'!r} for {path}: use .parquet or .csv"
+        )
+    return SUFFIXES[suffix]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _read_raw(path: Path, what: str, columns: dict[str, str]):
+    """The file as read by its format's reader, strings kept as written (CSV: no NA guessing)."""
+    import pandas as pd
+
+    fmt = table_format(path)
+    if not path.is_file():
+        raise RiskmlError(f"{what} table not found: {path}")
+    try:
+        if fmt == "parquet":
+            return pd.read_parquet(path)
+        header = pd.read_csv(path, nrows=0).columns
+        strings = [c for c in header if columns.get(c) in ("str", "nstr")]
+        return pd.read_csv(
+            path,
+            dtype=dict.fromkeys(strings, str),
+            keep_default_na=False,
+            na_values={c: _NA_VALUES for c in header if c not in strings},
+            float_precision="round_trip",
+        )
+    except RiskmlError:
+        raise
+    except Exception as exc:  # pyarrow/CSV parser errors: the user's file is not such a table
+        kind = "Parquet" if fmt == "parquet" else "CSV"
+        raise RiskmlError(
+            f"{path}: not a readable {kind} {what} table ({_first_line(exc)})"
+        ) from None
+
+
+def _require(frame, path: Path, what: str, required: Iterable[str]) -> None:
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        raise RiskmlError(f"{path}: not a {what} table of this riskml version (missing {shown})")
+
+
+def _check_repo(frame, path: Path, what: str, repo_name: str | None) -> None:
+    if repo_name is None or "repo" not in frame.columns or not len(frame):
+        return
+    others = sorted({str(r) for r in frame["repo"].dropna()} - {"", str(repo_name)})
+    if others:
+        raise RiskmlError(
+            f"{path}: a {what} table of repository {others[0]!r}, not {str(repo_name)!r}"
+        )
+
+
+def _cast(frame, columns: dict[str, str], path: Path | None = None):
+    """Each known column present cast to its contract dtype; other columns left as they are."""
+    frame = frame.copy()
+    for col, kind in columns.items():
+        if col in frame.columns:
+            try:
+                frame[col] = _cast_column(frame[col], kind)
+            except (ValueError, TypeError, OverflowError) as exc:
+                where = f"{path}: " if path is not None else ""
+                raise RiskmlError(
+                    f"{where}column {col!r} is not {_KIND_NAMES[kind]} ({_first_line(exc)})"
+                ) from None
+    return frame
+
+
+_KIND_NAMES = {
+    "int": "integer",
+    "int8": "0/1/empty",
+    "float": "numeric",
+    "bool": "True/False",
+    "str": "text",
+    "nstr": "text",
+    "time": "a timestamp",
+}
+
+
+def _cast_column(s, kind: str):
+    import pandas as pd
+
+    if kind == "int":
+        return s.astype("int64")
+    if kind == "int8":
+        return pd.to_numeric(s, errors="coerce").astype("Int8")
+    if kind == "float":
+        return pd.to_numeric(s, errors="coerce").astype("float64")
+    if kind == "bool":
+        if s.dtype != bool:
+            s = s.map(lambda v: v if isinstance(v, bool) else str(v) == "True")
+        return s.astype(bool)
+    if kind == "str":
+        return s.fillna("").astype(str)
+    if kind == "nstr":
+        s = s.astype("string")
+        return s.mask(s == "")
+    return as_utc(s)
+
+
+def normalize_changes(frame, path: Path | None = None):
+    """The changes table with every contract column cast to its dtype (times UTC in ns,
+    strings ``str`` with empty for missing, an empty share NaN)."""
+    return _cast(frame, CHANGES_COLUMNS, path)
+
+
+def normalize_labels(frame, path: Path | None = None):
+    """The labels table with its dtypes: ``commit`` str, ``label`` Int8, the text columns
+    nullable strings (empty = null), ``known_at`` UTC."""
+    frame = _cast(frame, LABELS_COLUMNS, path)
+    if "commit" in frame.columns:
+        frame["commit"] = frame["commit"].astype("string")
+    return frame
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def read_changes(
+    path: str | Path,
+    *,
+    repo_name: str | None = None,
+    required: Iterable[str] | None = None,
+):
+    """Read a changes table (Parquet or CSV) with the exact dtypes ``riskml mine`` wrote.
+
+    ``required``: the columns the caller needs (default: every column of the contract, and
+    then only those, in contract order; with a shorter list the file's other columns are kept,
+    for readers such as ``trends`` that take a scored table). ``repo_name``: the repository the
+    table must belong to (its ``repo`` column). Every failure is one :class:`RiskmlError`.
+    """
+    path = Path(path)
+    frame = _read_raw(path, "changes", CHANGES_COLUMNS)
+    full = required is None
+    _require(frame, path, "changes", CHANGES_COLUMNS if full else required)
+    _check_repo(frame, path, "changes", repo_name)
+    return normalize_changes(frame[list(CHANGES_COLUMNS)] if full else frame, path)
+
+
+def read_labels(path: str | Path, *, repo_name: str | None = None, commits=None):
+    """Read a labels table (Parquet or CSV) with the dtypes of labels.md.
+
+    ``repo_name`` is checked against a ``repo`` column when the table has one; ``commits``
+    (the changes table's commits) catches a labels table of another repository, which shares
+    none of them. Every failure is one :class:`RiskmlError`.
+    """
+    path = Path(path)
+    frame = _read_raw(path, "labels", LABELS_COLUMNS)
+    _require(frame, path, "labels", LABELS_REQUIRED)
+    _check_repo(frame, path, "labels", repo_name)
+    labels = normalize_labels(frame, path)
+    if commits is not None and len(labels):
+        known = {str(c) for c in commits}
+        if known and not any(str(c) in known for c in labels["commit"]):
+            raise RiskmlError(
+                f"{path}: a labels table of another repository "
+                f"(none of its {len(labels)} commits is in the changes table)"
+            )
+    return labels
+
+
+def count_rows(path: str | Path) -> int:
+    """Rows of a table on disk without reading it whole (0 when there is no file)."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    try:
+        if table_format(path) == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(path).metadata.num_rows
+        return len(pd.read_csv(path, usecols=["commit"]))
+    except RiskmlError:
+        raise
+    except Exception as exc:  # same verdict as a full read
+        raise RiskmlError(f"{path}: not a readable table ({_first_line(exc)})") from None
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    A write that fails or is killed midway leaves the old file whole and (on failure) no
+    temporary file behind; the rename is atomic on one file system.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_frame(frame, path: str | Path) -> Path:
+    """Write any DataFrame (Parquet or CSV by suffix, no index) atomically; e.g. the trends
+    table, which is not one of the two contract tables but follows the same rules."""
+    path = Path(path)
+    if table_format(path) == "csv":
+        return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+    return atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_changes(frame, path: str | Path, *, append_to=None) -> Path:
+    """Write the changes table; with ``append_to`` (the table on disk, as read) add ``frame``
+    after it.
+
+    A CSV append copies the old bytes and adds the new lines (old rows byte-identical); a
+    Parquet append rewrites the old rows as read plus the new ones.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    fmt = table_format(path)
+    if fmt == "csv" and append_to is not None:
+        data = path.read_bytes()
+        header = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
+        if header != ",".join(CHANGES_COLUMNS):
+            raise RiskmlError(
+                f"{path}: its columns are not in riskml's order; cannot append (re-mine it)"
+            )
+
+        def append(tmp: Path) -> None:
+            tmp.write_bytes(data)
+            with tmp.open("a", encoding="utf-8", newline="") as fh:
+                if data and not data.endswith(b"\n"):
+                    fh.write("\n")
+                frame.to_csv(fh, index=False, header=False)
+
+        return atomic_write(path, append)
+    full = frame if append_to is None else pd.concat([append_to, frame], ignore_index=True)
+    return write_frame(full, path)
+
+
+def write_labels(frame, path: str | Path) -> Path:
+    """Write the labels table (Parquet or CSV by suffix) atomically."""
+    return write_frame(frame, path)
+
+
+def write_json(obj: Any, path: str | Path) -> Path:
+    """Write a JSON side file (e.g. ``labels.report.json``) atomically, indented, UTF-8."""
+    text = json.dumps(obj, indent=2, sort_keys=False) + "\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
