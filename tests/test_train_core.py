@@ -379,8 +379,9 @@ def test_blend_weight_one_is_lightgbm_alone_and_out_of_range_is_an_error(synthet
     frame = synthetic[2].tail(5)
     raw = result.model.booster.predict(result.model.matrix(frame), raw_score=True)
     assert np.array_equal(result.model.raw_score(frame), raw)
-    bad = dataclasses.replace(config.train, blend_weight=1.5)
+    # refused when the config is built, before any booster trains
     with pytest.raises(RiskmlError, match="blend_weight"):
+        bad = dataclasses.replace(config.train, blend_weight=1.5)
         fit(synthetic[2], dataclasses.replace(config, train=bad))
 
 

@@ -23,7 +23,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-TIER_ORDER = ("critical", "high", "medium", "low")
+from riskml.config import TIERS
+
+# the three models metrics.json compares, in its order: riskml and the two baselines
+RISKML, LAPREDICT, KAMEI_LR = "riskml", "lapredict", "kamei_lr"
+MODELS = (RISKML, LAPREDICT, KAMEI_LR)
+# riskiest first, as tier_rates lists them
+TIER_ORDER = tuple(reversed(TIERS))
 CAPTURE_SHARES = (5, 10, 30)
 # the scalar metric keys of evaluation.md, in its order (tier_rates is the one nested key)
 SCALAR_METRICS = (
