@@ -83,11 +83,11 @@ def save_model_copy(model, directory: str | Path) -> Path:
 
 def write_metrics(metrics: dict, path: str | Path) -> Path:
     """``metrics.json`` (NaN and infinities as null, so it is valid JSON)."""
-    from riskml.train.tracking import _jsonable
+    from riskml.jsonvalue import plain
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_jsonable(metrics), indent=2, sort_keys=False) + "\n", "utf-8")
+    path.write_text(json.dumps(plain(metrics), indent=2, sort_keys=False) + "\n", "utf-8")
     return path
 
 

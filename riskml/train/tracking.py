@@ -39,9 +39,9 @@ from typing import Any
 
 from riskml.config import Config, registry_uri, sqlite_path, tracking_uri
 from riskml.errors import RiskmlError
-from riskml.train.metrics import SCALAR_METRICS
+from riskml.jsonvalue import plain
+from riskml.train.metrics import MODELS, SCALAR_METRICS
 
-MODELS = ("riskml", "lapredict", "kamei_lr")
 ARTIFACT = "trained_model"  # the saved TrainedModel inside the pyfunc (riskml.train.pyfunc)
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -516,7 +516,7 @@ def _log_and_register(
                 _dataset_input(dataset, dataset_path, dataset_name or run_tags.get("repo")),
                 context="training",
             )
-        mlflow.log_dict(_jsonable(result.metrics), "metrics.json")
+        mlflow.log_dict(plain(result.metrics), "metrics.json")
 
         with tempfile.TemporaryDirectory(prefix="riskml-run-") as tmp:
             tmp = Path(tmp)
@@ -576,8 +576,8 @@ def version_tags(decision: dict, result, cutoff, label_mode, run_id) -> dict[str
             "" if decision["champion_value"] is None else repr(decision["champion_value"])
         ),
         "promotion.champion_version": decision["champion_version"] or "",
-        "thresholds": json.dumps(_jsonable(getattr(result.model, "thresholds", {}))),
-        "metrics": json.dumps(_jsonable(result.metrics.get("riskml", {})), sort_keys=True),
+        "thresholds": json.dumps(plain(getattr(result.model, "thresholds", {}))),
+        "metrics": json.dumps(plain(result.metrics.get("riskml", {})), sort_keys=True),
         "data_cutoff": "" if cutoff is None else str(cutoff),
         "label_mode": label_mode or "",
         "run_id": run_id,
@@ -653,10 +653,3 @@ def _riskml_version() -> str:
     from riskml import __version__
 
     return __version__
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON values (numpy scalars -> numbers, NaN/inf -> None)."""
-    from riskml.jsonvalue import plain
-
-    return plain(value)
