@@ -347,6 +347,61 @@ def _importance(model: TrainedModel) -> pd.DataFrame:
     ).sort_values(["gain", "feature"], ascending=[False, True], ignore_index=True)
 
 
+def _model_info(
+    cfg: Config,
+    data: _Data,
+    best: _Candidate,
+    params: dict,
+    rounds: tuple[int, int],
+    label_mode: str,
+) -> dict:
+    """The model's ``info``: its identity, how it was trained and what the search chose."""
+    tc = cfg.train
+    best_iteration, n_rounds = rounds
+    return {
+        "name": tc.model_name,
+        "version": None,
+        "run_id": None,
+        "cutoff": data.split.info["cutoff"],
+        "trained_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "label_mode": label_mode,
+        "calibration": tc.calibration,
+        "critical_path_floor": cfg.tiers.critical_path_floor,
+        "tier_mode": cfg.tiers.mode,
+        "params": {k: v for k, v in params.items() if k != "verbosity"},
+        "best_iteration": best_iteration,
+        "rounds": int(n_rounds),
+        "refit": bool(tc.refit),
+        "half_life_days": best.half_life_days,
+        "valid_roc_auc": best.valid_roc_auc,
+    }
+
+
+def _model_summary(
+    model: TrainedModel, data: _Data, search: list[dict], valid_risk: np.ndarray, blended: _Blend
+) -> dict:
+    """``metrics["model"]``: what was chosen, the search behind it, and the validation slice."""
+    info = model.info
+    return {
+        "thresholds": model.thresholds,
+        "features": data.features + model.derived_columns,
+        "categorical": data.categoricals,
+        "params": info["params"],
+        "best_iteration": info["best_iteration"],
+        "rounds": info["rounds"],
+        "refit": info["refit"],
+        "half_life_days": info["half_life_days"],
+        "search": search,
+        "valid_mean_risk": float(np.mean(valid_risk)),
+        "valid_base_rate": float(np.mean(data.split.valid_label)),
+        "blend": {
+            **blended.blend,
+            "linear_columns": list(model.linear.columns) if model.linear is not None else [],
+            "valid_roc_auc_blend": _auc(data.split.valid_label, blended.score_valid),
+        },
+    }
+
+
 def fit_all(
     dataset: pd.DataFrame, config: Config | None, cutoff=None, label_mode="incidents"
 ) -> TrainResult:
@@ -355,13 +410,13 @@ def fit_all(
     tc = cfg.train
     data = _prepare(dataset, cfg, cutoff, label_mode)
     best, search = _search(data, tc)
-    params = {**data.base_params, **best.params}
     derived, X_valid = data.derived, data.X_valid
     if not best.derived:
         derived, X_valid = [], X_valid[:, : data.n_raw]
     blended = _blend(data, best, X_valid, tc)
     calibrator, valid_risk, thresholds = _calibrate(blended.score_valid, data, cfg)
     best_iteration = int(best.booster.best_iteration) or tc.max_rounds
+    params = {**data.base_params, **best.params}
     booster, linear, n_rounds = _refit(
         data, best, params, X_valid, blended.linear, tc, best_iteration
     )
@@ -370,23 +425,7 @@ def fit_all(
         categorical_columns=data.categoricals,
         thresholds=thresholds,
         metrics={},
-        info={
-            "name": tc.model_name,
-            "version": None,
-            "run_id": None,
-            "cutoff": data.split.info["cutoff"],
-            "trained_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "label_mode": label_mode,
-            "calibration": tc.calibration,
-            "critical_path_floor": cfg.tiers.critical_path_floor,
-            "tier_mode": cfg.tiers.mode,
-            "params": {k: v for k, v in params.items() if k != "verbosity"},
-            "best_iteration": best_iteration,
-            "rounds": int(n_rounds),
-            "refit": bool(tc.refit),
-            "half_life_days": best.half_life_days,
-            "valid_roc_auc": best.valid_roc_auc,
-        },
+        info=_model_info(cfg, data, best, params, (best_iteration, n_rounds), label_mode),
         booster=booster,
         calibrator=calibrator,
         categories=data.categories,
@@ -395,24 +434,7 @@ def fit_all(
         blend=blended.blend,
     )
     metrics, preds, test = _evaluate(data, model, cfg, label_mode)
-    metrics["model"] = {
-        "thresholds": thresholds,
-        "features": data.features + derived,
-        "categorical": data.categoricals,
-        "params": model.info["params"],
-        "best_iteration": best_iteration,
-        "rounds": model.info["rounds"],
-        "refit": model.info["refit"],
-        "half_life_days": best.half_life_days,
-        "search": search,
-        "valid_mean_risk": float(np.mean(valid_risk)),
-        "valid_base_rate": float(np.mean(data.split.valid_label)),
-        "blend": {
-            **blended.blend,
-            "linear_columns": list(linear.columns) if linear is not None else [],
-            "valid_roc_auc_blend": _auc(data.split.valid_label, blended.score_valid),
-        },
-    }
+    metrics["model"] = _model_summary(model, data, search, valid_risk, blended)
     # strict JSON for metrics.json: NaN and infinities become null
     metrics = plain(metrics)
     model.metrics = metrics[RISKML]
