@@ -23,9 +23,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from riskml.config import Config
+    from riskml.synth.tables import synthetic_tables
     from riskml.train import build_dataset, fit
     from riskml.train.baselines import fit_kamei_lr, fit_lapredict
-    from riskml.train.simulate import synthetic_tables
 
     t0 = time.perf_counter()
     # ~100 changes a day: 100k changes span ~3 years, so a 90-day window and gap leave most

@@ -10,7 +10,9 @@ Each stage owns one section; add keys to your own section only, with a default t
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,180 @@ from riskml.errors import RiskmlError
 CONFIG_FILE = "riskml.toml"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 TIERS = ("low", "medium", "high", "critical")
+DATA_DIR = Path("data")
+# the tiers a threshold is learnt for (low is what stays below medium)
+THRESHOLD_TIERS = ("critical", "high", "medium")
+
+
+# ---------------------------------------------------------------- declared value constraints
+# Each section declares its constraints beside its fields (``field(..., metadata=rule(...))``)
+# and checks them in ``__post_init__``, so a file, a CLI override (``dataclasses.replace``) and
+# a Config built in code are all refused the same way, before any stage runs.
+
+
+class Constraint:
+    """One rule a value must satisfy; :meth:`problem` says how it fails, or None."""
+
+    def problem(self, value: Any) -> str | None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Interval(Constraint):
+    """A number between ``low`` and ``high`` (None: unbounded); ``closed`` names the ends kept."""
+
+    low: float | None = None
+    high: float | None = None
+    closed: str = "both"  # "both", "left", "right" or "neither"
+
+    def problem(self, value: Any) -> str | None:
+        left = self.closed in ("both", "left")
+        right = self.closed in ("both", "right")
+        ok = (self.low is None or (value >= self.low if left else value > self.low)) and (
+            self.high is None or (value <= self.high if right else value < self.high)
+        )
+        return None if ok else f"must be {self._describe()}, got {value!r}"
+
+    def _describe(self) -> str:
+        left = self.closed in ("both", "left")
+        right = self.closed in ("both", "right")
+        if self.high is None:
+            return f"{'>=' if left else '>'} {self.low:g}"
+        if self.low is None:
+            return f"{'<=' if right else '<'} {self.high:g}"
+        return f"in {'[' if left else '('}{self.low:g}, {self.high:g}{']' if right else ')'}"
+
+
+@dataclass(frozen=True)
+class Options(Constraint):
+    """One of a fixed set of values."""
+
+    values: tuple
+
+    def problem(self, value: Any) -> str | None:
+        if value in self.values:
+            return None
+        return f"must be one of {', '.join(repr(v) for v in self.values)}, got {value!r}"
+
+
+class MetricName(Constraint):
+    """A scalar metric of evaluation.md, the keys the promotion gate can compare on."""
+
+    def problem(self, value: Any) -> str | None:
+        # train.metrics owns the names (it imports only numpy); read when checked so that
+        # importing the config stays free of the stages
+        from riskml.train.metrics import SCALAR_METRICS
+
+        return Options(tuple(SCALAR_METRICS)).problem(value)
+
+
+class Regex(Constraint):
+    """A pattern Python's ``re`` compiles."""
+
+    def problem(self, value: Any) -> str | None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            return f"not a valid regular expression ({exc}): {value!r}"
+        return None
+
+
+class Glob(Constraint):
+    """A path glob relative to the repository root (git reports paths without a leading /)."""
+
+    def problem(self, value: Any) -> str | None:
+        if not value.strip():
+            return "must be a non-empty glob"
+        if value.startswith("/"):
+            return f"must be relative to the repository root (no leading /), got {value!r}"
+        return None
+
+
+@dataclass(frozen=True)
+class Matches(Constraint):
+    """A string matching ``pattern`` in full; ``what`` says in words what that is."""
+
+    pattern: str
+    what: str
+
+    def problem(self, value: Any) -> str | None:
+        if re.fullmatch(self.pattern, value):
+            return None
+        return f"must be {self.what}, got {value!r}"
+
+
+@dataclass(frozen=True)
+class Each(Constraint):
+    """Every item of a list, or every value of a table, satisfies ``inner``."""
+
+    inner: Constraint
+
+    def problem(self, value: Any) -> str | None:
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            problem = self.inner.problem(item)
+            if problem is not None:
+                return f"{key}: {problem}" if isinstance(value, dict) else problem
+        return None
+
+
+@dataclass(frozen=True)
+class KeysIn(Constraint):
+    """A table whose keys are among ``names``."""
+
+    names: tuple
+
+    def problem(self, value: Any) -> str | None:
+        unknown = sorted(set(value) - set(self.names))
+        if unknown:
+            return (
+                f"unknown key(s) {', '.join(map(repr, unknown))}: expected {', '.join(self.names)}"
+            )
+        return None
+
+
+@dataclass(frozen=True)
+class AllOf(Constraint):
+    """Every one of ``parts`` holds (the first failure is reported)."""
+
+    parts: tuple
+
+    def problem(self, value: Any) -> str | None:
+        for part in self.parts:
+            problem = part.problem(value)
+            if problem is not None:
+                return problem
+        return None
+
+
+def rule(*constraints: Constraint) -> dict[str, Constraint]:
+    """Field metadata declaring the constraints of one key: ``field(metadata=rule(...))``."""
+    return {"rule": constraints[0] if len(constraints) == 1 else AllOf(constraints)}
+
+
+def check_section(obj: Any, section: str) -> None:
+    """Raise :class:`RiskmlError` naming ``[section] key`` for the first field breaking its rule."""
+    for f in dataclasses.fields(obj):
+        constraint = f.metadata.get("rule")
+        value = getattr(obj, f.name)
+        if constraint is None or value is None:
+            continue
+        problem = constraint.problem(value)
+        if problem is not None:
+            raise RiskmlError(f"[{section}] {f.name}: {problem}")
+
+
+class _Section:
+    """A config section: its declared constraints are checked whenever one is built."""
+
+    _section: typing.ClassVar[str]
+
+    def __post_init__(self) -> None:
+        check_section(self, self._section)
+        self._check_together()
+
+    def _check_together(self) -> None:
+        """Constraints across keys (none by default)."""
 
 
 def _default_critical_paths() -> dict[str, list[str]]:
@@ -41,16 +217,22 @@ def _default_critical_paths() -> dict[str, list[str]]:
 
 
 @dataclass
-class MineConfig:
+class MineConfig(_Section):
     """How `riskml mine` reads messages and classifies touched files."""
 
+    _section = "mine"
+
     # fix words in any case; issue ids as "#12" or upper-case "PROJ-12" (not UTF-8, SHA-256...)
-    fix_pattern: str = (
-        r"(?i:\b(fix(e[sd]|ing)?|bug(s|fix(es)?)?|defect|patch(ed)?|hotfix(es)?|fault"
-        r"|regression)\b)|#\d+"
-        r"|\b(?!(UTF|SHA|ISO|RFC|UTC|GMT|X86|ARM|AES|TLS|SSL|HTTP)-)[A-Z][A-Z0-9]+-\d+\b"
+    fix_pattern: str = field(
+        default=(
+            r"(?i:\b(fix(e[sd]|ing)?|bug(s|fix(es)?)?|defect|patch(ed)?|hotfix(es)?|fault"
+            r"|regression)\b)|#\d+"
+            r"|\b(?!(UTF|SHA|ISO|RFC|UTC|GMT|X86|ARM|AES|TLS|SSL|HTTP)-)[A-Z][A-Z0-9]+-\d+\b"
+        ),
+        metadata=rule(Regex()),
     )
     test_globs: list[str] = field(
+        metadata=rule(Each(Glob())),
         default_factory=lambda: [
             "**/test/**",
             "**/tests/**",
@@ -66,9 +248,10 @@ class MineConfig:
             "**/*.spec.[jt]s",
             "**/*Test.java",
             "**/*_spec.rb",
-        ]
+        ],
     )
     config_globs: list[str] = field(
+        metadata=rule(Each(Glob())),
         default_factory=lambda: [
             "**/*.yml",
             "**/*.yaml",
@@ -86,18 +269,20 @@ class MineConfig:
             "**/charts/**",
             "**/.env*",
             "**/*.properties",
-        ]
+        ],
     )
     migration_globs: list[str] = field(
+        metadata=rule(Each(Glob())),
         default_factory=lambda: [
             "**/migrations/**",
             "**/migrate/**",
             "**/alembic/versions/**",
             "**/db/migrate/**",
             "**/*.sql",
-        ]
+        ],
     )
     dependency_globs: list[str] = field(
+        metadata=rule(Each(Glob())),
         default_factory=lambda: [
             "**/requirements*.txt",
             "**/pyproject.toml",
@@ -122,13 +307,15 @@ class MineConfig:
             "**/*.gradle.kts",
             "**/composer.json",
             "**/composer.lock",
-        ]
+        ],
     )
 
 
 @dataclass
-class AIConfig:
+class AIConfig(_Section):
     """Users' own AI-provenance markers, added to the built-in ones of provenance.md."""
+
+    _section = "ai"
 
     # trailer key (case-insensitive, without the colon) -> tool name, e.g. {"X-Internal-AI": "acme"}
     trailers: dict[str, str] = field(default_factory=dict)
@@ -137,16 +324,20 @@ class AIConfig:
     # e-mail addresses of non-AI automation
     bot_emails: list[str] = field(default_factory=list)
     # git notes ref holding line-level AI authorship (git-ai)
-    notes_ref: str = "refs/notes/ai"
+    notes_ref: str = field(
+        default="refs/notes/ai", metadata=rule(Matches(r"refs/\S+", "a ref under refs/"))
+    )
 
 
 @dataclass
-class LabelConfig:
+class LabelConfig(_Section):
     """How `riskml label` links incidents to the changes that caused them."""
 
-    window_days: int = 90
-    incident_pattern: str = r"\bINC-\d+\b"
-    szz_max_files: int = 20
+    _section = "label"
+
+    window_days: int = field(default=90, metadata=rule(Interval(0, None, "neither")))
+    incident_pattern: str = field(default=r"\bINC-\d+\b", metadata=rule(Regex()))
+    szz_max_files: int = field(default=20, metadata=rule(Interval(0, None, "neither")))
     szz_ignore_comments: bool = True
     # lines a fix changes in test files (mine.test_globs) are not where the bug was
     szz_skip_tests: bool = True
@@ -156,10 +347,10 @@ class LabelConfig:
 class ReviewPolicy:
     """The review a tier requires (scoring.md)."""
 
-    min_reviewers: int = 1
+    min_reviewers: int = field(default=1, metadata=rule(Interval(0, None)))
     code_owner: bool = False
     senior: bool = False
-    rollout: str = "normal"
+    rollout: str = field(default="normal", metadata=rule(Matches(r"\S.*", "a non-empty word")))
     checks: list[str] = field(default_factory=list)
 
 
@@ -185,80 +376,128 @@ def _default_review() -> dict[str, ReviewPolicy]:
 
 
 @dataclass
-class TierConfig:
+class TierConfig(_Section):
     """Tier thresholds are set at training time from the validation slice (scoring.md)."""
 
+    _section = "tiers"
+
     # "share": each tier holds a share of changes; "rate": each tier reaches a target incident rate
-    mode: str = "share"
+    mode: str = field(default="share", metadata=rule(Options(("share", "rate"))))
     shares: dict[str, float] = field(
-        default_factory=lambda: {"critical": 0.03, "high": 0.07, "medium": 0.20}
+        default_factory=lambda: {"critical": 0.03, "high": 0.07, "medium": 0.20},
+        metadata=rule(KeysIn(THRESHOLD_TIERS), Each(Interval(0, 1, "neither"))),
     )
     rates: dict[str, float] = field(
-        default_factory=lambda: {"critical": 0.5, "high": 0.3, "medium": 0.15}
+        default_factory=lambda: {"critical": 0.5, "high": 0.3, "medium": 0.15},
+        metadata=rule(KeysIn(THRESHOLD_TIERS), Each(Interval(0, 1, "right"))),
     )
     # a change touching a critical path is never below this tier ("" switches the floor off)
-    critical_path_floor: str = "medium"
-    review: dict[str, ReviewPolicy] = field(default_factory=_default_review)
+    critical_path_floor: str = field(default="medium", metadata=rule(Options(("", *TIERS))))
+    review: dict[str, ReviewPolicy] = field(
+        default_factory=_default_review, metadata=rule(KeysIn(TIERS))
+    )
+
+    def _check_together(self) -> None:
+        total = sum(self.shares.values())
+        if total >= 1:
+            raise RiskmlError(
+                f"[tiers] shares: must sum below 1 (low keeps the rest), got {total:g}"
+            )
+        for tier, policy in self.review.items():
+            check_section(policy, f"tiers.review.{tier}")
+
+
+_NAME = Matches(r"\S(.*\S)?", "a non-empty name without surrounding spaces")
+_FRACTION = Interval(0, 1, "neither")
+_POSITIVE = Interval(0, None, "neither")
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(_Section):
     """How `riskml train` splits, fits and registers."""
 
-    model_name: str = "change-risk"
-    experiment: str = "riskml"
-    test_fraction: float = 0.2
-    valid_fraction: float = 0.15
-    gap_days: int | None = None  # None: the label window
+    _section = "train"
+
+    model_name: str = field(default="change-risk", metadata=rule(_NAME))
+    experiment: str = field(default="riskml", metadata=rule(_NAME))
+    test_fraction: float = field(default=0.2, metadata=rule(_FRACTION))
+    valid_fraction: float = field(default=0.15, metadata=rule(_FRACTION))
+    # None: the label window
+    gap_days: int | None = field(default=None, metadata=rule(Interval(0, None)))
     # sigmoid keeps every distinct score distinct (tier shares stay exact); isotonic plateaus
-    calibration: str = "sigmoid"
-    promotion_metric: str = "roc_auc"
+    calibration: str = field(default="sigmoid", metadata=rule(Options(("sigmoid", "isotonic"))))
+    promotion_metric: str = field(default="roc_auc", metadata=rule(MetricName()))
+    # negative is meaningful: a new version must then beat the champion by that much
     promotion_tolerance: float = 0.0
     seed: int = 0
     # LightGBM: overrides of riskml.train.model.DEFAULT_PARAMS; search = try the few settings
     # of model.SEARCH_SPACE on the fit slice and keep the best by validation ROC-AUC
     lgbm_params: dict[str, float] = field(default_factory=dict)
     search: bool = True
-    max_rounds: int = 3000
-    early_stopping_rounds: int = 100
+    max_rounds: int = field(default=3000, metadata=rule(_POSITIVE))
+    early_stopping_rounds: int = field(default=100, metadata=rule(_POSITIVE))
     # after the search, train the chosen settings again on fit + validation slices
     refit: bool = True
     # riskml's score: blend_weight x LightGBM + (1 - blend_weight) x a linear component on the
     # log Kamei metrics and their pairwise products (1.0 = LightGBM alone); docs/training.md
-    blend_weight: float = 0.7
+    blend_weight: float = field(default=0.7, metadata=rule(Interval(0, 1)))
+
+    def _check_together(self) -> None:
+        total = self.test_fraction + self.valid_fraction
+        if total >= 1:
+            raise RiskmlError(
+                "[train] test_fraction + valid_fraction: must sum below 1 (the fit slice "
+                f"keeps the rest), got {total:g}"
+            )
 
 
 @dataclass
-class ServeConfig:
+class ServeConfig(_Section):
     """`riskml serve`: repositories it may read, by name (a request never names a path)."""
 
-    repos: dict[str, str] = field(default_factory=dict)
-    host: str = "127.0.0.1"
-    port: int = 8000
-    max_body_bytes: int = 1_000_000
-    model_refresh_seconds: float = 30.0
+    _section = "serve"
+
+    repos: dict[str, str] = field(default_factory=dict, metadata=rule(Each(_NAME)))
+    host: str = field(default="127.0.0.1", metadata=rule(_NAME))
+    port: int = field(default=8000, metadata=rule(Interval(0, 65535)))
+    max_body_bytes: int = field(default=1_000_000, metadata=rule(_POSITIVE))
+    model_refresh_seconds: float = field(default=30.0, metadata=rule(Interval(0, None)))
     # uvicorn worker processes; scoring is CPU-bound Python, so one per core (docs/scoring.md)
-    workers: int = 1
+    workers: int = field(default=1, metadata=rule(Interval(1, None)))
 
 
 @dataclass
-class TrendsConfig:
-    experiment: str = "riskml-trends"
-    period: str = "W"
+class TrendsConfig(_Section):
+    """`riskml trends`: its MLflow experiment and the default period of one point."""
+
+    _section = "trends"
+
+    experiment: str = field(default="riskml-trends", metadata=rule(_NAME))
+    period: str = field(default="W", metadata=rule(_NAME))
 
 
 @dataclass
-class ScoreConfig:
+class ScoreConfig(_Section):
+    """`riskml score`: defaults of the scorer."""
+
+    _section = "score"
+
     # author of `--worktree` changes when git's user.email is unset
     default_author: str = ""
-    top_reasons: int = 5
+    top_reasons: int = field(default=5, metadata=rule(Interval(0, None)))
     # the branch whose history pending changes are scored against (docs/scoring.md)
-    mainline: str = "HEAD"
+    mainline: str = field(default="HEAD", metadata=rule(_NAME))
 
 
 @dataclass
-class Config:
-    critical_paths: dict[str, list[str]] = field(default_factory=_default_critical_paths)
+class Config(_Section):
+    """The whole ``riskml.toml``: one section per stage, every key with a working default."""
+
+    _section = "critical_paths"
+
+    critical_paths: dict[str, list[str]] = field(
+        default_factory=_default_critical_paths, metadata=rule(Each(Each(Glob())))
+    )
     mine: MineConfig = field(default_factory=MineConfig)
     ai: AIConfig = field(default_factory=AIConfig)
     label: LabelConfig = field(default_factory=LabelConfig)
@@ -274,56 +513,82 @@ class Config:
 
 
 def _build(cls: type, data: Any, where: str) -> Any:
-    """Build dataclass ``cls`` from a TOML table, checking keys and types at the boundary."""
+    """Build dataclass ``cls`` from a TOML table: known keys, their types, then their values.
+
+    Errors name the section and key but not the file; :func:`load_config` adds the file.
+    """
     if not isinstance(data, dict):
-        raise RiskmlError(f"{CONFIG_FILE}: [{where}] must be a table")
+        raise RiskmlError(f"[{where}] must be a table")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise RiskmlError(f"{CONFIG_FILE}: unknown key(s) in [{where}]: {', '.join(unknown)}")
+        raise RiskmlError(f"unknown key(s) in [riskml{'.' + where if where else ''}]: "
+                          f"{', '.join(unknown)}")  # fmt: skip
     base = cls()
     kwargs = {}
     for name, value in data.items():
         hint = hints[name]
         current = getattr(base, name)
+        inner = f"{where}.{name}" if where else name
         if dataclasses.is_dataclass(current):
-            kwargs[name] = _build(type(current), value, f"{where}.{name}")
+            kwargs[name] = _build(type(current), value, inner)
         elif name == "review" and cls is TierConfig:
             merged = dict(current)
-            for tier, policy in value.items():
+            for tier, policy in _check_type(value, hint, where, name).items():
                 if tier not in TIERS:
-                    raise RiskmlError(f"{CONFIG_FILE}: unknown tier {tier!r} in [{where}.review]")
-                merged[tier] = _build(ReviewPolicy, policy, f"{where}.review.{tier}")
+                    raise RiskmlError(f"unknown tier {tier!r} in [{inner}]")
+                merged[tier] = _build(ReviewPolicy, policy, f"{inner}.{tier}")
             kwargs[name] = merged
+        elif name == "critical_paths" and cls is Config:
+            if not isinstance(value, dict) or not all(
+                isinstance(v, list) and all(isinstance(g, str) for g in v) for v in value.values()
+            ):
+                raise RiskmlError("[critical_paths] maps a name to a list of globs")
+            kwargs[name] = value
         else:
-            kwargs[name] = _check_type(value, hint, f"{where}.{name}")
+            kwargs[name] = _check_type(value, hint, where, name)
+    # the dataclass's __post_init__ checks the declared value constraints
     return dataclasses.replace(base, **kwargs)
 
 
-def _check_type(value: Any, hint: Any, where: str) -> Any:
+_TYPE_WORDS = {int: "an int", float: "a number", str: "a string", bool: "true or false",
+               list: "a list", dict: "a table"}  # fmt: skip
+
+
+def _check_type(value: Any, hint: Any, where: str, key: str) -> Any:
+    """``value`` if it has the type ``hint`` (an int is a float; a bool is not an int)."""
     origin = typing.get_origin(hint) or hint
     args = typing.get_args(hint)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
         for arg in args:
-            if arg is type(None) and value is None:
-                return None
+            if arg is type(None):
+                continue
             try:
-                return _check_type(value, arg, where)
+                return _check_type(value, arg, where, key)
             except RiskmlError:
                 continue
-        raise RiskmlError(f"{CONFIG_FILE}: {where} has the wrong type")
+        wanted = " or ".join(_TYPE_WORDS.get(a, str(a)) for a in args if a is not type(None))
+        raise RiskmlError(f"[{where}] {key}: must be {wanted}, got {type(value).__name__}")
     if origin is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if origin in (list, dict, str, int, float, bool) and not isinstance(value, origin):
+    if origin in _TYPE_WORDS and (
+        not isinstance(value, origin) or (origin in (int, float) and isinstance(value, bool))
+    ):
         raise RiskmlError(
-            f"{CONFIG_FILE}: {where} must be a {origin.__name__}, got {type(value).__name__}"
+            f"[{where}] {key}: must be {_TYPE_WORDS[origin]}, got {type(value).__name__}"
         )
     return value
 
 
 def load_config(path: str | Path | None = None, repo: str | Path | None = None) -> Config:
-    """Read the configuration: ``path`` if given, else ``<repo>/riskml.toml`` if present, else defaults."""
+    """Read the configuration: ``path`` if given, else ``<repo>/riskml.toml`` if present, else defaults.
+
+    Every key is checked here against its type and its declared constraints, so a bad file
+    fails with one line naming the file, the section and the key before any stage runs.
+    """
     candidate: Path | None = None
     if path is not None:
         candidate = Path(path)
@@ -337,13 +602,10 @@ def load_config(path: str | Path | None = None, repo: str | Path | None = None) 
         data = tomllib.loads(candidate.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RiskmlError(f"{candidate}: not valid TOML: {exc}") from None
-    if "critical_paths" in data:
-        areas = data["critical_paths"]
-        if not isinstance(areas, dict) or not all(
-            isinstance(v, list) and all(isinstance(g, str) for g in v) for v in areas.values()
-        ):
-            raise RiskmlError(f"{candidate}: [critical_paths] maps a name to a list of globs")
-    return _build(Config, data, "riskml")
+    try:
+        return _build(Config, data, "")
+    except RiskmlError as exc:
+        raise RiskmlError(f"{candidate.name}: {exc}") from None
 
 
 def tracking_uri() -> str:
@@ -396,7 +658,7 @@ class DataPaths:
         return self.root / "szz-cache"
 
 
-def data_paths(repo_name: str, data_dir: str | Path = "data") -> DataPaths:
+def data_paths(repo_name: str, data_dir: str | Path = DATA_DIR) -> DataPaths:
     """Default locations of one repository's tables: ``data/<repo_name>/``."""
     return DataPaths(Path(data_dir) / repo_name)
 

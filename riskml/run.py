@@ -424,12 +424,14 @@ def demo(
     data_dir: str | Path = "data",
     models_root: str | Path = "models",
     progress: bool = False,
+    config: Config | None = None,
 ) -> DemoResult:
     """Generate a sample repository and its incidents file in ``out``, then run the pipeline.
 
     The generator is deterministic: when ``out`` already holds the same sample (same commits
     and seed) it is reused and the run is incremental. A non-empty ``out`` that is not a riskml
-    sample is refused, so a demo never overwrites a user's files.
+    sample is refused, so a demo never overwrites a user's files. ``config``: the settings of
+    every stage (default: the defaults, since the sample has no ``riskml.toml``).
     """
     out = Path(out)
     marker = out / _DEMO_MARKER
@@ -463,6 +465,7 @@ def demo(
         models_root=models_root,
         repo_name=DEMO_NAME,
         progress=progress,
+        config=config,
     )
     return DemoResult(out=out, repo=repo, incidents=incidents, generated=generated, run=result)
 

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from riskml.synth.tables import synthetic_tables
 from riskml.train.bench import bench, format_table
-from riskml.train.simulate import synthetic_tables
 
 KAMEI = [
     "ns",

@@ -1,10 +1,11 @@
 """riskml.toml: defaults that work, typed overrides, one-line errors for mistakes."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from riskml.config import Config, data_paths, load_config, models_dir
+from riskml.config import Config, LabelConfig, TrainConfig, data_paths, load_config, models_dir
 from riskml.errors import RiskmlError
 
 
@@ -45,7 +46,10 @@ def test_repo_file_overrides_keys_and_keeps_the_rest(tmp_path: Path) -> None:
     [
         ("[label]\nwindow = 3\n", "unknown key(s) in [riskml.label]: window"),
         ("[labels]\nwindow_days = 3\n", "unknown key(s) in [riskml]: labels"),
-        ('[label]\nwindow_days = "ninety"\n', "riskml.label.window_days must be a int, got str"),
+        (
+            '[label]\nwindow_days = "ninety"\n',
+            "riskml.toml: [label] window_days: must be an int, got str",
+        ),
         ("[critical_paths]\npay = 3\n", "[critical_paths] maps a name to a list of globs"),
         ("[tiers.review.huge]\nmin_reviewers = 3\n", "unknown tier 'huge'"),
         ("not toml = = 1\n", "not valid TOML"),
@@ -71,3 +75,118 @@ def test_default_paths() -> None:
     assert paths.labels == Path("data/shop/labels.parquet")
     assert paths.label_report == Path("data/shop/labels.report.json")
     assert models_dir("change-risk") == Path("models/change-risk")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[label]\nwindow_days = -3\n", "[label] window_days: must be > 0, got -3"),
+        ("[label]\nwindow_days = 0\n", "[label] window_days: must be > 0, got 0"),
+        ("[label]\nszz_max_files = 0\n", "[label] szz_max_files: must be > 0, got 0"),
+        (
+            '[label]\nincident_pattern = "INC-(\\\\d+"\n',
+            "[label] incident_pattern: not a valid regular expression "
+            "(missing ), unterminated subpattern at position 4): 'INC-(\\\\d+'",
+        ),
+        (
+            '[mine]\nfix_pattern = "[fix"\n',
+            "[mine] fix_pattern: not a valid regular expression "
+            "(unterminated character set at position 0): '[fix'",
+        ),
+        (
+            '[mine]\ntest_globs = ["tests/**", "/abs/**"]\n',
+            "[mine] test_globs: must be relative to the repository root (no leading /), "
+            "got '/abs/**'",
+        ),
+        ('[mine]\nconfig_globs = [" "]\n', "[mine] config_globs: must be a non-empty glob"),
+        (
+            '[critical_paths]\nledger = ["/ledger/**"]\n',
+            "[critical_paths] critical_paths: ledger: must be relative to the repository root "
+            "(no leading /), got '/ledger/**'",
+        ),
+        (
+            '[ai]\nnotes_ref = "notes/ai"\n',
+            "[ai] notes_ref: must be a ref under refs/, got 'notes/ai'",
+        ),
+        (
+            "[tiers]\nshares = { critical = 0.0, high = 0.1 }\n",
+            "[tiers] shares: critical: must be in (0, 1), got 0.0",
+        ),
+        (
+            "[tiers]\nshares = { critical = 0.3, high = 0.3, medium = 0.4 }\n",
+            "[tiers] shares: must sum below 1 (low keeps the rest), got 1",
+        ),
+        (
+            "[tiers]\nshares = { low = 0.5 }\n",
+            "[tiers] shares: unknown key(s) 'low': expected critical, high, medium",
+        ),
+        ("[tiers]\nrates = { high = 1.5 }\n", "[tiers] rates: high: must be in (0, 1], got 1.5"),
+        (
+            '[tiers]\nmode = "rank"\n',
+            "[tiers] mode: must be one of 'share', 'rate', got 'rank'",
+        ),
+        (
+            '[tiers]\ncritical_path_floor = "severe"\n',
+            "[tiers] critical_path_floor: must be one of '', 'low', 'medium', 'high', "
+            "'critical', got 'severe'",
+        ),
+        (
+            "[tiers.review.high]\nmin_reviewers = -1\n",
+            "[tiers.review.high] min_reviewers: must be >= 0, got -1",
+        ),
+        ("[train]\nblend_weight = 1.5\n", "[train] blend_weight: must be in [0, 1], got 1.5"),
+        ("[train]\ntest_fraction = 1\n", "[train] test_fraction: must be in (0, 1), got 1.0"),
+        (
+            "[train]\ntest_fraction = 0.5\nvalid_fraction = 0.5\n",
+            "[train] test_fraction + valid_fraction: must sum below 1 (the fit slice keeps "
+            "the rest), got 1",
+        ),
+        ("[train]\ngap_days = -1\n", "[train] gap_days: must be >= 0, got -1"),
+        (
+            '[train]\ncalibration = "platt"\n',
+            "[train] calibration: must be one of 'sigmoid', 'isotonic', got 'platt'",
+        ),
+        (
+            '[train]\npromotion_metric = "auc"\n',
+            "[train] promotion_metric: must be one of 'roc_auc', 'pr_auc', 'brier', "
+            "'log_loss', 'capture_at_5', 'capture_at_10', 'capture_at_30', "
+            "'recall_at_20_effort', 'popt', got 'auc'",
+        ),
+        ("[train]\nmax_rounds = 0\n", "[train] max_rounds: must be > 0, got 0"),
+        (
+            '[train]\nmodel_name = " "\n',
+            "[train] model_name: must be a non-empty name without surrounding spaces, got ' '",
+        ),
+        ("[train]\ngap_days = 1.5\n", "[train] gap_days: must be an int, got float"),
+        ("[train]\nsearch = 1\n", "[train] search: must be true or false, got int"),
+        ("[serve]\nworkers = 0\n", "[serve] workers: must be >= 1, got 0"),
+        ("[serve]\nworkers = true\n", "[serve] workers: must be an int, got bool"),
+        ("[serve]\nport = 70000\n", "[serve] port: must be in [0, 65535], got 70000"),
+        ("[serve]\nmax_body_bytes = 0\n", "[serve] max_body_bytes: must be > 0, got 0"),
+        ("[score]\ntop_reasons = -1\n", "[score] top_reasons: must be >= 0, got -1"),
+        ("[tiers]\nreview = 3\n", "[tiers] review: must be a table, got int"),
+    ],
+)
+def test_bad_values_are_one_line_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "riskml.toml").write_text(text)
+    with pytest.raises(RiskmlError) as info:
+        load_config(repo=tmp_path)
+    assert str(info.value) == f"riskml.toml: {message}"
+
+
+def test_the_message_names_the_file_given(tmp_path: Path) -> None:
+    path = tmp_path / "prod.toml"
+    path.write_text("[label]\nwindow_days = -3\n")
+    with pytest.raises(RiskmlError) as info:
+        load_config(path)
+    assert str(info.value) == "prod.toml: [label] window_days: must be > 0, got -3"
+
+
+def test_configs_built_in_code_are_checked_the_same_way() -> None:
+    with pytest.raises(RiskmlError) as info:
+        dataclasses.replace(Config().label, window_days=-3)
+    assert str(info.value) == "[label] window_days: must be > 0, got -3"
+    with pytest.raises(RiskmlError) as info:
+        TrainConfig(blend_weight=-0.1)
+    assert str(info.value) == "[train] blend_weight: must be in [0, 1], got -0.1"
+    assert LabelConfig(window_days=1).window_days == 1

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import subprocess
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from riskml.errors import RiskmlError
-from riskml.synth import INCIDENT_COLUMNS, TRUTH_COLUMNS, _unique_prefix, generate
+from riskml.synth import INCIDENT_COLUMNS, TRUTH_COLUMNS, generate
+from riskml.synth.output import unique_prefix as _unique_prefix
+from riskml.synth.tables import synthetic_tables
 
 
 def git(repo: Path, *args: str) -> bytes:
@@ -21,6 +25,10 @@ def git(repo: Path, *args: str) -> bytes:
 def rows(path: Path) -> list[dict]:
     with path.open(newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
+
+
+def sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
 def ts(text: str) -> float:
@@ -49,6 +57,23 @@ def test_history_is_pinned_across_machines(tmp_path: Path) -> None:
     result = generate(tmp_path / "pin", commits=60, seed=0)
     head = git(result.repo, "rev-parse", "HEAD").decode().strip()
     assert head == "d4d4da56eeec59c95a3f8bdab8342dccb9e28cab"
+    every_ref = hashlib.sha1(git(result.repo, "log", "--all", "--format=%H")).hexdigest()
+    assert every_ref == "ced88d816be86fcc7765142d1411fe5c7381a31b"  # branches and AI notes too
+    assert sha1(result.incidents) == "4e980cdf65db86560b980cbfe607834188672bc6"
+    assert sha1(result.truth) == "0871056360e131c0d1f3e835001e27bbd433650d"
+
+
+def test_synthetic_tables_are_pinned() -> None:
+    """The in-memory tables of riskml.synth.tables, row for row (train tests rely on them)."""
+    changes, labels = synthetic_tables(n=300, seed=0)
+    digest = [
+        hashlib.sha1(pd.util.hash_pandas_object(t).values.tobytes()).hexdigest()
+        for t in (changes, labels)
+    ]
+    assert digest == [
+        "de6002ce259d4045db22ad0d1fefdd027a4bd9b0",
+        "b073aba6247a1ef5fc66f05cea0936fb7bdc1461",
+    ]
 
 
 def test_user_git_config_does_not_leak(tmp_path: Path, monkeypatch) -> None:

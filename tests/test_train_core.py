@@ -11,6 +11,7 @@ import pytest
 
 from riskml.config import Config, TierConfig
 from riskml.errors import RiskmlError
+from riskml.synth.tables import synthetic_tables
 from riskml.train import fit
 from riskml.train.baselines import linear_margin
 from riskml.train.dataset import (
@@ -20,7 +21,6 @@ from riskml.train.dataset import (
     load_public_dataset,
 )
 from riskml.train.model import TrainedModel, assign_tiers, blend_scores, tier_thresholds
-from riskml.train.simulate import synthetic_tables
 from riskml.train.split import time_split
 
 DAY0 = pd.Timestamp("2024-01-01", tz="UTC")

@@ -10,10 +10,28 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from riskml.errors import RiskmlError
 
+
+class _RiskmlGroup(TyperGroup):
+    """The ``riskml`` group: a :class:`RiskmlError` from any verb is one line and exit 2.
+
+    Handled here rather than in :func:`main` so that every way of invoking :data:`app`
+    (the console script, ``python -m riskml``, Click's test runner) reports it the same way.
+    """
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except RiskmlError as exc:
+            typer.echo(f"riskml: error: {exc}", err=True)
+            ctx.exit(2)
+
+
 app = typer.Typer(
+    cls=_RiskmlGroup,
     name="riskml",
     help="Deploy change-risk scoring: mine, label, train, score, serve, trends.",
     no_args_is_help=True,
@@ -69,17 +87,11 @@ def _register() -> None:
                 raise
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print one line to stderr and return the Exit to raise."""
-    typer.echo(f"riskml: error: {message}", err=True)
-    return typer.Exit(code)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: a user's mistake becomes one line on stderr and exit 2.
 
-    Click's standalone mode handles usage errors (exit 2) and ``typer.Exit`` codes; a
-    :class:`RiskmlError` raised anywhere in a stage is caught here.
+    Click's standalone mode handles usage errors (exit 2) and ``typer.Exit`` codes; the
+    group's own handler turns a :class:`RiskmlError` raised anywhere in a stage into exit 2.
     """
     _register()
     try:
@@ -87,9 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
-    except RiskmlError as exc:
-        typer.echo(f"riskml: error: {exc}", err=True)
-        return 2
     except KeyboardInterrupt:
         typer.echo("riskml: interrupted", err=True)
         return 130

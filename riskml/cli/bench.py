@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from riskml.cli import app
+from riskml.cli.options import ConfigOption
 
 
 @app.command("bench")
@@ -18,7 +19,7 @@ def bench_command(
     gap_days: float = typer.Option(
         0.0, "--gap-days", min=0, help="Days between training and test (default 0, as published)."
     ),
-    config: Path = typer.Option(None, "--config", help="riskml.toml to read."),
+    config: ConfigOption = None,
 ) -> None:
     """Train riskml, lapredict and kamei_lr on a chronological 80/20 split and compare them."""
     import json

@@ -7,6 +7,14 @@ from pathlib import Path
 import typer
 
 from riskml.cli import app
+from riskml.cli.options import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_MODELS_DIR,
+    ConfigOption,
+    DataDirOption,
+    ModelsDirOption,
+    QuietOption,
+)
 from riskml.run import DEMO_COMMITS
 
 
@@ -20,16 +28,18 @@ def demo_command(
     commits: int = typer.Option(DEMO_COMMITS, "--commits", help="Commits to generate."),
     seed: int = typer.Option(0, "--seed", help="Generator seed (same seed, same repository)."),
     pending: int = typer.Option(5, "--pending", help="Last N commits scored as pending."),
-    data_dir: Path = typer.Option(Path("data"), "--data-dir", help="Root of data/<repo>/."),
-    models_root: Path = typer.Option(
-        Path("models"), "--models-dir", help="Root of models/<name>/."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", help="No stage progress on stderr."),
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    models_root: ModelsDirOption = DEFAULT_MODELS_DIR,
+    quiet: QuietOption = False,
+    config: ConfigOption = None,
 ) -> None:
     """Generate a sample repository with incidents, run the pipeline, print the pending scores."""
+    from riskml.config import load_config
     from riskml.run import demo, format_summary, mlflow_ui_command, one_line_warnings
 
     one_line_warnings()
+    # the sample repository has no riskml.toml: only a file given with --config applies
+    cfg = load_config(config) if config is not None else None
     result = demo(
         out,
         commits=commits,
@@ -38,6 +48,7 @@ def demo_command(
         data_dir=data_dir,
         models_root=models_root,
         progress=not quiet,
+        config=cfg,
     )
     what = "generated" if result.generated else "reused"
     paths = result.run.retrain.paths

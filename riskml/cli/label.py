@@ -3,40 +3,44 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from riskml.cli import app
+from riskml.cli.options import (
+    DEFAULT_DATA_DIR,
+    ChangesOption,
+    ConfigOption,
+    DataDirOption,
+    IncidentsOption,
+    WorkersOption,
+    deprecated_option,
+)
+
+AS_OF_HELP = "Label as known on this date (ISO-8601) (default: newest commit time in the table)."
 
 
 @app.command("label")
 def label_command(
-    repo: Path = typer.Option(..., "--repo", help="The git repository the changes come from."),
-    changes: Path | None = typer.Option(
-        None,
-        "--changes",
-        help="Changes table from `riskml mine` (default: data/<repo>/changes.parquet).",
-    ),
-    incidents: Path | None = typer.Option(
-        None,
-        "--incidents",
-        help="Incidents file (CSV, JSON array, JSONL). Without it: proxy labels.",
-    ),
+    repo: Annotated[Path, typer.Option("--repo", help="The git repository the changes come from.")],
+    changes: ChangesOption = None,
+    incidents: IncidentsOption = None,
     out: Path | None = typer.Option(
         None, "--out", help="Labels table (.parquet or .csv) (default: data/<repo>/labels.parquet)."
     ),
     strict: bool = typer.Option(False, "--strict", help="Any bad incident record is an error."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes for SZZ."),
+    workers: WorkersOption = 1,
     window_days: int | None = typer.Option(
-        None, "--window-days", min=0, help="Label window in days (default: config, 90)."
+        None, "--window-days", min=1, help="Label window in days (default: config, 90)."
     ),
-    cutoff: str | None = typer.Option(
-        None, "--cutoff", help="Data cut-off (ISO-8601) (default: newest commit time in the table)."
-    ),
+    as_of: str | None = typer.Option(None, "--as-of", help=AS_OF_HELP),
+    cutoff: str | None = typer.Option(None, "--cutoff", hidden=True, help=AS_OF_HELP),
     cache_dir: Path | None = typer.Option(
         None, "--cache-dir", help="SZZ cache by fix SHA (default: data/<repo>/szz-cache)."
     ),
-    config: Path | None = typer.Option(None, "--config", help="riskml.toml to use."),
+    config: ConfigOption = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
 ) -> None:
     """Label each change: 1 caused an incident, 0 clean for the window, empty not yet known."""
     import dataclasses
@@ -46,18 +50,19 @@ def label_command(
     from riskml.label import format_report, label, load_incidents, report_path, write_report
     from riskml.label.core import read_changes
 
+    as_of = deprecated_option(cutoff, as_of, "--cutoff", "--as-of")
     top = ensure_repo(repo)
     cfg = load_config(config, repo=top)
     if window_days is not None:
         cfg = dataclasses.replace(
             cfg, label=dataclasses.replace(cfg.label, window_days=window_days)
         )
-    guess = data_paths(top.name)
+    guess = data_paths(top.name, data_dir)
     table = read_changes(changes if changes is not None else guess.changes)
     name = top.name
     if "repo" in table.columns and len(table) and isinstance(table["repo"].iloc[0], str):
         name = table["repo"].iloc[0]
-    paths = data_paths(name)
+    paths = data_paths(name, data_dir)
     inc = None
     if incidents is not None:
         inc, problems = load_incidents(incidents, top, strict=strict)
@@ -70,7 +75,7 @@ def label_command(
         config=cfg,
         workers=workers,
         cache_dir=cache_dir if cache_dir is not None else paths.szz_cache,
-        cutoff=cutoff,
+        cutoff=as_of,
     )
     out_path = out if out is not None else paths.labels
     out_path.parent.mkdir(parents=True, exist_ok=True)

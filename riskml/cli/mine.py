@@ -7,6 +7,13 @@ from pathlib import Path
 import typer
 
 from riskml.cli import app
+from riskml.cli.options import (
+    DEFAULT_DATA_DIR,
+    ConfigOption,
+    DataDirOption,
+    RepoNameOption,
+    WorkersOption,
+)
 
 
 @app.command("mine")
@@ -19,11 +26,10 @@ def mine_command(
         help="Table to write (.parquet or .csv); default data/<repo>/changes.parquet. "
         "When it exists, only new commits are mined and appended.",
     ),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes extracting commit ranges."),
-    repo_name: str | None = typer.Option(
-        None, "--repo-name", help="Name in the `repo` column (default: the folder name)."
-    ),
-    config: Path | None = typer.Option(None, "--config", help="riskml.toml to use."),
+    workers: WorkersOption = 1,
+    repo_name: RepoNameOption = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
     progress: bool | None = typer.Option(
         None,
         "--progress/--no-progress",
@@ -33,6 +39,8 @@ def mine_command(
     """Mine one row per non-merge commit: size, history, experience, critical paths, AI provenance."""
     import warnings
 
+    from riskml.config import data_paths
+    from riskml.gitio import ensure_repo
     from riskml.mine import MiningWarning
     from riskml.mine.miner import mine_file
 
@@ -41,6 +49,8 @@ def mine_command(
 
     warnings.showwarning = show
     warnings.simplefilter("always", MiningWarning)
+    if out is None:
+        out = data_paths(repo_name or ensure_repo(repo).name, data_dir).changes
     result = mine_file(repo, rev=rev, out=out, workers=workers, config=config,
                        repo_name=repo_name, progress=progress)  # fmt: skip
     typer.echo(

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from riskml.cli import app
+from riskml.cli.options import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_MODELS_DIR,
+    ConfigOption,
+    DataDirOption,
+    IncidentsOption,
+    ModelsDirOption,
+    PeriodOption,
+    QuietOption,
+    RepoNameOption,
+)
 
 
 @app.command("run")
 def run_command(
-    repo: Path = typer.Option(..., "--repo", help="Path of the git repository."),
-    incidents: Path = typer.Option(
-        None, "--incidents", help="Incidents file (CSV/JSON/JSONL); without it, proxy labels."
-    ),
+    repo: Annotated[Path, typer.Option("--repo", help="Path of the git repository.")],
+    incidents: IncidentsOption = None,
     pending: int = typer.Option(
         None,
         "--pending",
@@ -25,19 +35,15 @@ def run_command(
         "--main-branch",
         help="Pending = commits on HEAD not yet on this branch (default: detected main/master).",
     ),
-    repo_name: str = typer.Option(
-        None, "--repo-name", help="Name of the repository's data/<NAME>/ (default: folder name)."
-    ),
-    data_dir: Path = typer.Option(Path("data"), "--data-dir", help="Root of data/<repo>/."),
-    models_root: Path = typer.Option(
-        Path("models"), "--models-dir", help="Root of models/<name>/."
-    ),
-    period: str = typer.Option(None, "--period", help="Trends period: W (default), D, M, Q."),
-    config: Path = typer.Option(None, "--config", help="riskml.toml to use."),
+    repo_name: RepoNameOption = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    models_root: ModelsDirOption = DEFAULT_MODELS_DIR,
+    period: PeriodOption = None,
+    config: ConfigOption = None,
     json_out: Path = typer.Option(
         None, "--json", help="Also write the scored pending changes (scoring.md JSON) here."
     ),
-    quiet: bool = typer.Option(False, "--quiet", help="No stage progress on stderr."),
+    quiet: QuietOption = False,
 ) -> None:
     """The whole pipeline on one repository; a second run is incremental."""
     from riskml.config import load_config

@@ -7,6 +7,14 @@ from pathlib import Path
 import typer
 
 from riskml.cli import app
+from riskml.cli.options import (
+    DEFAULT_DATA_DIR,
+    ChangesOption,
+    ConfigOption,
+    DataDirOption,
+    LabelsOption,
+    deprecated_option,
+)
 
 _SUMMARY_METRICS = (
     ("roc_auc", "roc_auc"),
@@ -18,14 +26,13 @@ _SUMMARY_METRICS = (
 )
 
 
+TEST_START_HELP = "Start of the test window (a date/time; default: from test_fraction)."
+
+
 @app.command("train")
 def train_command(
-    changes: Path | None = typer.Option(
-        None, "--changes", help="Changes table from `riskml mine` (.parquet or .csv)."
-    ),
-    labels: Path | None = typer.Option(
-        None, "--labels", help="Labels table from `riskml label` (.parquet or .csv)."
-    ),
+    changes: ChangesOption = None,
+    labels: LabelsOption = None,
     dataset: Path | None = typer.Option(
         None,
         "--dataset",
@@ -37,7 +44,8 @@ def train_command(
         help="The repository (tags the run with its name and HEAD SHA; default tables "
         "data/<repo>/changes.parquet and labels.parquet).",
     ),
-    config_path: Path | None = typer.Option(None, "--config", help="riskml.toml to use."),
+    config_path: ConfigOption = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
     out_dir: Path = typer.Option(
         Path("."), "--out-dir", help="Where metrics.json and models/<name>/ are written."
     ),
@@ -46,16 +54,22 @@ def train_command(
         "--model-name",
         help="Registered model name (default: train.model_name of the config, change-risk).",
     ),
-    cutoff: str | None = typer.Option(
-        None, "--cutoff", help="Training cut-off (a date/time; default: from test_fraction)."
-    ),
+    test_start: str | None = typer.Option(None, "--test-start", help=TEST_START_HELP),
+    cutoff: str | None = typer.Option(None, "--cutoff", hidden=True, help=TEST_START_HELP),
     no_mlflow: bool = typer.Option(
         False, "--no-mlflow", help="Fit and write the files only; no MLflow run or registry."
     ),
 ) -> None:
     """Train the change-risk model with baselines on an honest time-ordered split; register it."""
+    from riskml.config import data_paths
+    from riskml.gitio import ensure_repo
     from riskml.train.runner import train_from_files
 
+    test_start = deprecated_option(cutoff, test_start, "--cutoff", "--test-start")
+    if changes is None and dataset is None and repo is not None and data_dir != DEFAULT_DATA_DIR:
+        # the stage defaults to data/<repo>/; only another root needs the paths spelled out
+        paths = data_paths(ensure_repo(repo).resolve().name, data_dir)
+        changes, labels = paths.changes, labels if labels is not None else paths.labels
     summary = train_from_files(
         changes=changes,
         labels=labels,
@@ -64,7 +78,7 @@ def train_command(
         config_path=config_path,
         out_dir=out_dir,
         model_name=model_name,
-        cutoff=cutoff,
+        cutoff=test_start,
         mlflow=not no_mlflow,
         progress=lambda message: typer.echo(message, err=True),
     )

@@ -7,39 +7,39 @@ from pathlib import Path
 import typer
 
 from riskml.cli import app
+from riskml.cli.options import (
+    DEFAULT_DATA_DIR,
+    ChangesOption,
+    ConfigOption,
+    DataDirOption,
+    LabelsOption,
+    ModelOption,
+    PeriodOption,
+    RepoNameOption,
+)
 
 
 @app.command("trends")
 def trends_command(
-    repo_name: str = typer.Option(
-        None, "--repo-name", help="Read data/<NAME>/changes.parquet and labels.parquet."
-    ),
-    changes: Path = typer.Option(None, "--changes", help="Changes table (Parquet or CSV)."),
-    labels: Path = typer.Option(
-        None, "--labels", help="Labels table (Parquet or CSV); without it, no incident series."
-    ),
-    model: str = typer.Option(
-        None,
-        "--model",
-        help="MLflow model URI or local model directory (default: models:/<name>@champion).",
-    ),
-    period: str = typer.Option(
-        None, "--period", help="Period of one point: W (week, default), D, M, Q, Y."
-    ),
+    repo_name: RepoNameOption = None,
+    changes: ChangesOption = None,
+    labels: LabelsOption = None,
+    model: ModelOption = None,
+    period: PeriodOption = None,
     out: Path = typer.Option(
         None, "--out", help="Also keep the charts and the table here (default: data/<repo>/trends)."
     ),
-    data_dir: Path = typer.Option(Path("data"), "--data-dir", help="Root of data/<repo>/."),
-    config: Path = typer.Option(None, "--config", help="riskml.toml to use."),
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    config: ConfigOption = None,
 ) -> None:
     """Risk trends for managers: one MLflow point per period (step = period index)."""
-    from riskml.cli import fail
     from riskml.config import data_paths, load_config, tracking_uri
+    from riskml.errors import RiskmlError
     from riskml.trends import trends
 
     cfg = load_config(config)
     if changes is None and repo_name is None:
-        raise fail("give --repo-name NAME or --changes FILE")
+        raise RiskmlError("give --repo-name NAME or --changes FILE")
     if changes is None:
         paths = data_paths(repo_name, data_dir)
         changes = paths.changes
