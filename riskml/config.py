@@ -26,6 +26,18 @@ TIERS = ("low", "medium", "high", "critical")
 DATA_DIR = Path("data")
 # the tiers a threshold is learnt for (low is what stays below medium)
 THRESHOLD_TIERS = ("critical", "high", "medium")
+# the scalar metric keys of evaluation.md, in its order (tier_rates is the one nested key)
+SCALAR_METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "log_loss",
+    "capture_at_5",
+    "capture_at_10",
+    "capture_at_30",
+    "recall_at_20_effort",
+    "popt",
+)
 
 
 # ---------------------------------------------------------------- declared value constraints
@@ -83,10 +95,6 @@ class MetricName(Constraint):
     """A scalar metric of evaluation.md, the keys the promotion gate can compare on."""
 
     def problem(self, value: Any) -> str | None:
-        # train.metrics owns the names (it imports only numpy); read when checked so that
-        # importing the config stays free of the stages
-        from riskml.train.metrics import SCALAR_METRICS
-
         return Options(tuple(SCALAR_METRICS)).problem(value)
 
 

@@ -4,6 +4,7 @@ the MLflow artifacts, so every caller sees the same value for the same change.""
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 
@@ -15,6 +16,10 @@ def plain(value: Any) -> Any:
     anything else that JSON cannot hold becomes its ``str``.
     """
     if value is None:
+        return None
+    pandas = sys.modules.get("pandas")
+    # pandas' NA has no .item() and no isoformat; only a loaded pandas can have made one
+    if pandas is not None and value is pandas.NA:
         return None
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}

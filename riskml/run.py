@@ -21,6 +21,7 @@ from typing import Any
 
 from riskml.config import Config, DataPaths, data_paths, load_config, models_dir, tracking_uri
 from riskml.errors import RiskmlError
+from riskml.fmt import number_text
 from riskml.gitio import ensure_repo, has_commits, resolve_rev, run_git
 from riskml.score.render import floor_text
 from riskml.tables import count_rows, read_changes, read_labels, split_list, write_labels
@@ -440,15 +441,10 @@ def demo(
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "n/a"
     try:
-        number = float(value)
+        return number_text(value, digits, "n/a")
     except (TypeError, ValueError):
         return str(value)
-    if number != number:
-        return "n/a"
-    return f"{number:.{digits}f}"
 
 
 def _secs(timings: dict, *names: str) -> str:
@@ -464,7 +460,9 @@ def format_summary(result: RunResult, mlflow_hint: bool = True) -> str:
     t = result.timings
     lab = r.labels
     m = r.metrics or {}
-    ours, la, ka = (m.get(k) if isinstance(m.get(k), dict) else {} for k in _MODELS)
+    from riskml.train.metrics import MODELS
+
+    ours, la, ka = (m.get(k) if isinstance(m.get(k), dict) else {} for k in MODELS)
     info = r.model_info
     source = "proxy labels: no incidents file" if r.proxy else "incidents file"
     table = result.trends.table
@@ -511,9 +509,6 @@ def format_summary(result: RunResult, mlflow_hint: bool = True) -> str:
     if mlflow_hint:
         lines.append(f"open MLflow: {mlflow_ui_command()}")
     return "\n".join(lines)
-
-
-_MODELS = ("riskml", "lapredict", "kamei_lr")
 
 
 def _stage(name: str, what: str, secs: str, where: Any) -> str:

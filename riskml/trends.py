@@ -17,7 +17,6 @@ Three functions, each testable on its own:
 from __future__ import annotations
 
 import json
-import math
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from riskml.config import TIERS, Config, tracking_uri
 from riskml.errors import RiskmlError
+from riskml.fmt import is_missing
 from riskml.tables import read_changes, read_labels, split_list, write_frame
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -324,7 +324,7 @@ def table_metrics(table: pd.DataFrame) -> list[Any]:
         ts = int(record["timestamp"])
         for key in columns:
             value = record[key]
-            if value is None or (isinstance(value, float) and math.isnan(value)):
+            if is_missing(value):
                 continue
             metrics.append(Metric(key=key, value=float(value), timestamp=ts, step=step))
     return metrics

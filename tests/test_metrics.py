@@ -109,3 +109,15 @@ def test_brier_and_log_loss():
     out = evaluate([1, 0], [0.8, 0.4], [1, 1])
     assert out["brier"] == pytest.approx((0.2**2 + 0.4**2) / 2)
     assert out["log_loss"] == pytest.approx(-(math.log(0.8) + math.log(0.6)) / 2)
+
+
+def test_tier_order_and_model_names_come_from_their_one_owner():
+    from riskml.config import TIERS
+    from riskml.score.policy import tier_rank
+    from riskml.train.metrics import MODELS, TIER_ORDER
+    from riskml.train.model import TIER_RANK
+
+    assert TIER_ORDER == ("critical", "high", "medium", "low") == tuple(reversed(TIERS))
+    assert TIER_RANK == {"low": 0, "medium": 1, "high": 2, "critical": 3}
+    assert [tier_rank(t) for t in TIERS] == [TIER_RANK[t] for t in TIERS]
+    assert MODELS == ("riskml", "lapredict", "kamei_lr")

@@ -279,6 +279,36 @@ def test_riskml_beats_lapredict_on_planted_signal(trained):
     assert "la" in top and "first_touch_files" in top
 
 
+def test_search_tries_every_setting_then_the_best_with_each_half_life(trained):
+    from riskml.train.model import SEARCH_HALF_LIVES, SEARCH_SPACE
+
+    search = trained.metrics["model"]["search"]
+    grid = [(dict(p), d, None) for p in SEARCH_SPACE for d in (True, False)]
+    assert [(e["params"], e["derived"], e["half_life_days"]) for e in search[:6]] == grid
+    # the earliest of equal AUCs wins, as in the loop over the grid
+    first = max(search[:6], key=lambda e: (e["valid_roc_auc"], -search.index(e)))
+    assert [(e["params"], e["derived"], e["half_life_days"]) for e in search[6:]] == [
+        (first["params"], first["derived"], h) for h in SEARCH_HALF_LIVES
+    ]
+    best = max(search, key=lambda e: (e["valid_roc_auc"], -search.index(e)))
+    info = trained.model.info
+    assert (info["valid_roc_auc"], info["half_life_days"]) == (
+        best["valid_roc_auc"],
+        best["half_life_days"],
+    )
+    assert info["best_iteration"] == best["best_iteration"]
+    assert trained.metrics["riskml"]["valid_roc_auc"] == best["valid_roc_auc"]
+
+
+def test_a_later_candidate_must_beat_the_best_clearly():
+    from riskml.train.core import _best_of, _Candidate
+
+    a, b, c = (_Candidate({}, False, None, auc, None) for auc in (0.7, 0.7 + 1e-13, 0.71))
+    assert _best_of([a, b]) is a
+    assert _best_of([a, b, c]) is c
+    assert _best_of([c, a]) is c
+
+
 def test_metrics_are_on_the_test_window_only(trained, synthetic):
     frame = synthetic[2]
     preds = trained.test_predictions

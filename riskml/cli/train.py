@@ -97,10 +97,12 @@ def _cell(value) -> str:
 
 def format_summary(summary: dict) -> str:
     """The three models side by side, the split, and the registry decision."""
+    from riskml.train.metrics import MODELS
+
     metrics = summary["metrics"]
     header = f"{'model':<10}" + "".join(f"{label:>12}" for _, label in _SUMMARY_METRICS)
     lines = [header]
-    for model in ("riskml", "lapredict", "kamei_lr"):
+    for model in MODELS:
         values = metrics.get(model, {})
         lines.append(
             f"{model:<10}" + "".join(f"{_cell(values.get(key)):>12}" for key, _ in _SUMMARY_METRICS)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.train.dataset import KAMEI_METRICS
+from riskml.train.metrics import KAMEI_LR, LAPREDICT
 
 
 def _log_columns(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -45,7 +46,7 @@ def fit_lapredict(frame: pd.DataFrame, y: np.ndarray, seed: int = 0) -> Baseline
 
     model = LogisticRegression(max_iter=1000, random_state=seed)
     model.fit(_log_columns(frame, ["la"]), np.asarray(y, dtype=int))
-    return Baseline("lapredict", ["la"], model)
+    return Baseline(LAPREDICT, ["la"], model)
 
 
 def fit_kamei_lr(frame: pd.DataFrame, y: np.ndarray, seed: int = 0) -> Baseline:
@@ -60,7 +61,7 @@ def fit_kamei_lr(frame: pd.DataFrame, y: np.ndarray, seed: int = 0) -> Baseline:
         LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed),
     )
     model.fit(_log_columns(frame, columns), np.asarray(y, dtype=int))
-    return Baseline("kamei_lr", columns, model)
+    return Baseline(KAMEI_LR, columns, model)
 
 
 # riskml's linear component (not a baseline): chosen by backtests inside the training period

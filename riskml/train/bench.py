@@ -9,14 +9,13 @@ and returns the ``metrics.json`` shape.
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
-from riskml.config import Config
-from riskml.train.metrics import SCALAR_METRICS
+from riskml.config import SCALAR_METRICS, Config
+from riskml.fmt import number_text
+from riskml.train.metrics import MODELS
 
 TABLE_METRICS = SCALAR_METRICS
-MODELS = ("riskml", "lapredict", "kamei_lr")
 
 
 def bench(path: str | Path, gap_days: float | None = None, config: Config | None = None) -> dict:
@@ -45,9 +44,7 @@ def bench(path: str | Path, gap_days: float | None = None, config: Config | None
 
 
 def _fmt(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.4f}"
+    return number_text(value, 4, "-")
 
 
 def format_table(metrics: dict) -> str:

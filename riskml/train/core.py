@@ -1,15 +1,22 @@
-"""The body of :func:`riskml.train.fit`: split, search, fit, calibrate, tiers, baselines, metrics."""
+"""The body of :func:`riskml.train.fit`: split, search, blend, calibrate, refit, evaluate.
+
+:func:`fit_all` reads as the list of those steps; each is a private function of its own, fed
+the :class:`_Data` prepared once (the split, the columns and the two matrices of the search),
+as scikit-learn's ``fit`` delegates to small private helpers.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
-import math
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from riskml.config import Config
+from riskml.config import Config, TrainConfig
 from riskml.errors import RiskmlError
+from riskml.jsonvalue import plain
 from riskml.train import TrainResult
 from riskml.train.baselines import (
     fit_kamei_lr,
@@ -18,7 +25,7 @@ from riskml.train.baselines import (
     linear_margin,
 )
 from riskml.train.dataset import derived_features, feature_columns
-from riskml.train.metrics import effort_of, evaluate
+from riskml.train.metrics import RISKML, effort_of, evaluate
 from riskml.train.model import (
     DEFAULT_PARAMS,
     SEARCH_HALF_LIVES,
@@ -33,7 +40,7 @@ from riskml.train.model import (
     tier_thresholds,
     train_booster,
 )
-from riskml.train.split import time_split
+from riskml.train.split import Split, time_split
 
 
 def _derived_for(frame: pd.DataFrame) -> list[str]:
@@ -69,19 +76,60 @@ def _auc(y, score) -> float:
     return float(roc_auc_score(np.asarray(y, dtype=int), score))
 
 
-def _clean(obj):
-    """Replace NaN by None so metrics.json is strict JSON."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+@dataclass
+class _Data:
+    """The dataset, its time split and the matrices every step of the fit reads.
+
+    ``X_fit`` / ``X_valid`` hold the raw features, then the derived ones; a candidate without
+    derived columns reads the first ``n_raw`` columns only.
+    """
+
+    dataset: pd.DataFrame
+    split: Split
+    features: list[str]
+    categoricals: list[str]
+    categories: dict[str, list[str]]
+    derived: list[str]
+    X_fit: np.ndarray
+    X_valid: np.ndarray
+    cat_idx: list[int]
+    base_params: dict
+
+    @property
+    def n_raw(self) -> int:
+        return len(self.features)
+
+    @property
+    def times(self) -> pd.Series:
+        return self.dataset["author_time"]
+
+    def rows(self, index: np.ndarray) -> pd.DataFrame:
+        return self.dataset.iloc[index]
 
 
-def fit_all(dataset: pd.DataFrame, config: Config | None, cutoff=None, label_mode="incidents"):
-    cfg = config or Config()
+@dataclass
+class _Candidate:
+    """One booster of the search: its settings, its validation AUC and the booster itself."""
+
+    params: dict
+    derived: bool
+    half_life_days: float | None
+    valid_roc_auc: float
+    booster: Any
+
+    def entry(self) -> dict:
+        """The candidate's line in ``metrics["model"]["search"]``."""
+        return {
+            "params": self.params,
+            "derived": self.derived,
+            "half_life_days": self.half_life_days,
+            "valid_roc_auc": self.valid_roc_auc,
+            "best_iteration": int(self.booster.best_iteration),
+        }
+
+
+def _prepare(dataset: pd.DataFrame, cfg: Config, cutoff, label_mode: str) -> _Data:
+    """Split ``dataset`` in time and build the fit and validation matrices."""
     tc = cfg.train
     if len(dataset) == 0:
         raise RiskmlError("the dataset is empty")
@@ -93,177 +141,190 @@ def fit_all(dataset: pd.DataFrame, config: Config | None, cutoff=None, label_mod
         gap_days=tc.gap_days,
         window_days=cfg.label.window_days,
         cutoff=cutoff,
-        mode="public" if label_mode == "public" else label_mode,
+        mode=label_mode,
     )
     features, categoricals = feature_columns(dataset)
     if not features:
         raise RiskmlError("the dataset has no feature column")
-    train_rows = dataset.iloc[split.train_index]
-    categories = category_levels(train_rows, categoricals)
+    categories = category_levels(dataset.iloc[split.train_index], categoricals)
     derived = _derived_for(dataset)
 
     def matrix(idx: np.ndarray) -> np.ndarray:
         return build_matrix(dataset.iloc[idx], features, categoricals, categories, derived)
 
-    X_fit, X_valid = matrix(split.fit_index), matrix(split.valid_index)
-    n_raw = len(features)
-    cat_idx = [features.index(c) for c in categoricals]
-    base = {**DEFAULT_PARAMS, **dict(tc.lgbm_params or {})}
-    rounds, patience = tc.max_rounds, tc.early_stopping_rounds
-    times = dataset["author_time"]
-    fit_end = times.iloc[split.fit_index].max()
-    search: list[dict] = []
-    best: dict | None = None
-
-    def attempt(override: dict, with_derived: bool, half_life: float | None) -> None:
-        nonlocal best
-        cols = slice(None) if with_derived else slice(0, n_raw)
-        weight = recency_weights(times.iloc[split.fit_index], fit_end, half_life)
-        booster, auc = train_booster(
-            X_fit[:, cols],
-            split.fit_label,
-            X_valid[:, cols],
-            split.valid_label,
-            cat_idx,
-            {**base, **override},
-            seed=tc.seed,
-            max_rounds=rounds,
-            patience=patience,
-            weight=weight,
-        )
-        entry = {
-            "params": override,
-            "derived": with_derived,
-            "half_life_days": half_life,
-            "valid_roc_auc": auc,
-            "best_iteration": int(booster.best_iteration),
-        }
-        search.append(entry)
-        if best is None or auc > best["valid_roc_auc"] + 1e-12:
-            best = {**entry, "booster": booster}
-
-    if tc.search:
-        for override in SEARCH_SPACE:
-            for with_derived in (True, False) if derived else (False,):
-                attempt(override, with_derived, None)
-        chosen = dict(best)
-        for half_life in SEARCH_HALF_LIVES:
-            attempt(chosen["params"], chosen["derived"], half_life)
-    else:
-        attempt({}, bool(derived), None)
-    booster, valid_auc = best["booster"], best["valid_roc_auc"]
-    params = {**base, **best["params"]}
-    if not best["derived"]:
-        derived = []
-        X_valid = X_valid[:, :n_raw]
-
-    # the linear component, fitted on the fit slice, blended on the log-odds scale
-    raw_valid = booster.predict(X_valid, raw_score=True)
-    blend_weight = float(tc.blend_weight)
-    if not 0.0 <= blend_weight <= 1.0:
-        raise RiskmlError(f"[train] blend_weight must be between 0 and 1, not {blend_weight}")
-    linear, blend, score_valid = None, {}, raw_valid
-    if blend_weight < 1.0:
-        linear = fit_linear_component(dataset.iloc[split.fit_index], split.fit_label, tc.seed)
-        scale, shift = _logit_scale(raw_valid, split.valid_label)
-        if linear is not None and scale > 0:
-            blend = {"weight": blend_weight, "scale": scale, "shift": shift}
-            margin = linear_margin(linear, dataset.iloc[split.valid_index])
-            score_valid = blend_scores(raw_valid, margin, blend)
-        else:
-            linear = None
-
-    # calibration and thresholds from the validation slice, scored out of sample
-    calibrator = fit_calibrator(score_valid, split.valid_label, tc.calibration)
-    valid_risk = calibrator.predict_proba(score_valid.reshape(-1, 1))[:, 1]
-    thresholds = tier_thresholds(valid_risk, split.valid_label, cfg.tiers)
-    best_iteration = int(booster.best_iteration) or rounds
-
-    if tc.refit:
-        # the chosen settings again on the whole training period, so the newest changes count;
-        # rounds grow with the data (validated: nested validation inside the fit slice)
-        X_train = np.vstack([X_fit[:, : X_valid.shape[1]], X_valid])
-        n_rounds = max(1, round(best_iteration * len(split.train_index) / len(split.fit_index)))
-        weight = recency_weights(
-            times.iloc[split.train_index],
-            times.iloc[split.train_index].max(),
-            best["half_life_days"],
-        )
-        booster, _ = train_booster(
-            X_train,
-            split.train_label,
-            None,
-            None,
-            cat_idx,
-            params,
-            seed=tc.seed,
-            max_rounds=n_rounds,
-            weight=weight,
-        )
-        if linear is not None:
-            linear = fit_linear_component(
-                train_rows, split.train_label, tc.seed, columns=linear.columns
-            )
-    else:
-        n_rounds = best_iteration
-
-    model = TrainedModel(
-        feature_columns=features,
-        categorical_columns=categoricals,
-        thresholds=thresholds,
-        metrics={},
-        info={
-            "name": tc.model_name,
-            "version": None,
-            "run_id": None,
-            "cutoff": split.info["cutoff"],
-            "trained_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "label_mode": label_mode,
-            "calibration": tc.calibration,
-            "critical_path_floor": cfg.tiers.critical_path_floor,
-            "tier_mode": cfg.tiers.mode,
-            "params": {k: v for k, v in params.items() if k != "verbosity"},
-            "best_iteration": best_iteration,
-            "rounds": int(n_rounds),
-            "refit": bool(tc.refit),
-            "half_life_days": best["half_life_days"],
-            "valid_roc_auc": valid_auc,
-        },
-        booster=booster,
-        calibrator=calibrator,
+    return _Data(
+        dataset=dataset,
+        split=split,
+        features=features,
+        categoricals=categoricals,
         categories=categories,
-        derived_columns=derived,
-        linear=linear,
-        blend=blend,
+        derived=derived,
+        X_fit=matrix(split.fit_index),
+        X_valid=matrix(split.valid_index),
+        cat_idx=[features.index(c) for c in categoricals],
+        base_params={**DEFAULT_PARAMS, **dict(tc.lgbm_params or {})},
     )
 
-    # baselines on the whole training period, labels as known at the cut-off
-    lap = fit_lapredict(train_rows, split.train_label, tc.seed) if "la" in dataset.columns else None
-    kamei = fit_kamei_lr(train_rows, split.train_label, tc.seed)
 
-    test = dataset.iloc[split.test_index]
+def _train_candidate(
+    data: _Data, tc: TrainConfig, override: dict, with_derived: bool, half_life: float | None
+) -> _Candidate:
+    """One booster on the fit slice, early-stopped on the validation slice."""
+    cols = slice(None) if with_derived else slice(0, data.n_raw)
+    fit_times = data.times.iloc[data.split.fit_index]
+    booster, auc = train_booster(
+        data.X_fit[:, cols],
+        data.split.fit_label,
+        data.X_valid[:, cols],
+        data.split.valid_label,
+        data.cat_idx,
+        {**data.base_params, **override},
+        seed=tc.seed,
+        max_rounds=tc.max_rounds,
+        patience=tc.early_stopping_rounds,
+        weight=recency_weights(fit_times, fit_times.max(), half_life),
+    )
+    return _Candidate(override, with_derived, half_life, auc, booster)
+
+
+def _search(data: _Data, tc: TrainConfig) -> tuple[_Candidate, list[dict]]:
+    """The best candidate by validation AUC, and every candidate's search entry in order.
+
+    With ``[train] search``: every entry of ``SEARCH_SPACE`` with and without the derived
+    columns, then the best of those again with each recency half-life. Without: the defaults.
+    """
+    first = [({}, bool(data.derived), None)]
+    if tc.search:
+        first = [
+            (override, with_derived, None)
+            for override in SEARCH_SPACE
+            for with_derived in ((True, False) if data.derived else (False,))
+        ]
+    tried = [_train_candidate(data, tc, *settings) for settings in first]
+    if tc.search:
+        chosen = _best_of(tried)
+        tried += [
+            _train_candidate(data, tc, chosen.params, chosen.derived, half_life)
+            for half_life in SEARCH_HALF_LIVES
+        ]
+    return _best_of(tried), [c.entry() for c in tried]
+
+
+def _best_of(candidates: list[_Candidate]) -> _Candidate:
+    """The candidate of highest validation AUC; a tie keeps the earlier (simpler) one."""
+    best = candidates[0]
+    for candidate in candidates[1:]:
+        if candidate.valid_roc_auc > best.valid_roc_auc + 1e-12:
+            best = candidate
+    return best
+
+
+@dataclass
+class _Blend:
+    """The linear component and the blend of :func:`blend_scores` (both empty: LightGBM alone),
+    and the blended score of the validation slice."""
+
+    linear: Any
+    blend: dict
+    score_valid: np.ndarray
+
+
+def _blend(data: _Data, best: _Candidate, X_valid: np.ndarray, tc: TrainConfig) -> _Blend:
+    """The linear component, fitted on the fit slice, blended on the log-odds scale."""
+    split = data.split
+    raw_valid = best.booster.predict(X_valid, raw_score=True)
+    blend_weight = float(tc.blend_weight)
+    if blend_weight >= 1.0:
+        return _Blend(None, {}, raw_valid)
+    linear = fit_linear_component(data.rows(split.fit_index), split.fit_label, tc.seed)
+    scale, shift = _logit_scale(raw_valid, split.valid_label)
+    if linear is None or not scale > 0:
+        return _Blend(None, {}, raw_valid)
+    blend = {"weight": blend_weight, "scale": scale, "shift": shift}
+    margin = linear_margin(linear, data.rows(split.valid_index))
+    return _Blend(linear, blend, blend_scores(raw_valid, margin, blend))
+
+
+def _calibrate(score_valid: np.ndarray, data: _Data, cfg: Config):
+    """Calibrator, calibrated validation risk and tier thresholds, all from the validation
+    slice, scored out of sample."""
+    calibrator = fit_calibrator(score_valid, data.split.valid_label, cfg.train.calibration)
+    valid_risk = calibrator.predict_proba(score_valid.reshape(-1, 1))[:, 1]
+    thresholds = tier_thresholds(valid_risk, data.split.valid_label, cfg.tiers)
+    return calibrator, valid_risk, thresholds
+
+
+def _refit(
+    data: _Data,
+    best: _Candidate,
+    params: dict,
+    X_valid: np.ndarray,
+    linear: Any,
+    tc: TrainConfig,
+    best_iteration: int,
+) -> tuple[Any, Any, int]:
+    """``(booster, linear, rounds)`` of the final model.
+
+    With ``[train] refit``: the chosen settings again on the whole training period, so the
+    newest changes count; the rounds grow with the data (validated: nested validation inside
+    the fit slice). Without: the search's booster and linear component as they are.
+    """
+    if not tc.refit:
+        return best.booster, linear, best_iteration
+    split = data.split
+    X_train = np.vstack([data.X_fit[:, : X_valid.shape[1]], X_valid])
+    n_rounds = max(1, round(best_iteration * len(split.train_index) / len(split.fit_index)))
+    train_times = data.times.iloc[split.train_index]
+    booster, _ = train_booster(
+        X_train,
+        split.train_label,
+        None,
+        None,
+        data.cat_idx,
+        params,
+        seed=tc.seed,
+        max_rounds=n_rounds,
+        weight=recency_weights(train_times, train_times.max(), best.half_life_days),
+    )
+    if linear is not None:
+        linear = fit_linear_component(
+            data.rows(split.train_index), split.train_label, tc.seed, columns=linear.columns
+        )
+    return booster, linear, n_rounds
+
+
+def _evaluate(
+    data: _Data, model: TrainedModel, cfg: Config, label_mode: str
+) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """``(metrics, test predictions, test rows)``: riskml and both baselines on the test window.
+
+    The baselines are fitted on the whole training period, labels as known at the cut-off.
+    """
+    split, seed = data.split, cfg.train.seed
+    train_rows = data.rows(split.train_index)
+    baselines = [fit_lapredict(train_rows, split.train_label, seed)] if "la" in data.dataset else []
+    baselines.append(fit_kamei_lr(train_rows, split.train_label, seed))
+
+    test = data.rows(split.test_index)
     y_test = test["label"].to_numpy(dtype=float)
     effort = _effort(test)
     risk = model.risk(test)
-    tiers = assign_tiers(risk, thresholds, test, cfg.tiers.critical_path_floor)
-    metrics_riskml = evaluate(y_test, risk, effort, tiers)
-    metrics_riskml["valid_roc_auc"] = valid_auc
+    tiers = assign_tiers(risk, model.thresholds, test, cfg.tiers.critical_path_floor)
+    metrics = {RISKML: evaluate(y_test, risk, effort, tiers)}
+    metrics[RISKML]["valid_roc_auc"] = model.info["valid_roc_auc"]
     preds = pd.DataFrame(
         {
             "commit": test["commit"].astype(str).to_numpy() if "commit" in test else None,
             "author_time": test["author_time"].to_numpy(),
             "label": y_test,
             "effort": effort,
-            "risk_riskml": risk,
+            f"risk_{RISKML}": risk,
         }
     )
-    metrics = {"riskml": metrics_riskml}
-    for name, baseline in (("lapredict", lap), ("kamei_lr", kamei)):
-        if baseline is None:
-            continue
+    for baseline in baselines:
         b_risk = baseline.risk(test)
-        preds[f"risk_{name}"] = b_risk
-        metrics[name] = evaluate(y_test, b_risk, effort)
+        preds[f"risk_{baseline.name}"] = b_risk
+        metrics[baseline.name] = evaluate(y_test, b_risk, effort)
     preds["tier"] = tiers
     metrics["split"] = dict(split.info)
     metrics["labels"] = {
@@ -272,40 +333,116 @@ def fit_all(dataset: pd.DataFrame, config: Config | None, cutoff=None, label_mod
         "train_base_rate": float(np.mean(split.train_label)),
         "test_base_rate": float(np.mean(y_test)),
     }
-    metrics["model"] = {
-        "thresholds": thresholds,
-        "features": features + derived,
-        "categorical": categoricals,
-        "params": model.info["params"],
-        "best_iteration": model.info["best_iteration"],
-        "rounds": model.info["rounds"],
-        "refit": model.info["refit"],
-        "half_life_days": model.info["half_life_days"],
-        "search": search,
-        "valid_mean_risk": float(np.mean(valid_risk)),
-        "valid_base_rate": float(np.mean(split.valid_label)),
-        "blend": {
-            **blend,
-            "linear_columns": list(linear.columns) if linear is not None else [],
-            "valid_roc_auc_blend": _auc(split.valid_label, score_valid),
-        },
-    }
-    metrics = _clean(metrics)
-    model.metrics = metrics["riskml"]
+    return metrics, preds, test
 
-    names = model.model_columns
-    importance = pd.DataFrame(
+
+def _importance(model: TrainedModel) -> pd.DataFrame:
+    """LightGBM's gain and split importance per model column, largest gain first."""
+    return pd.DataFrame(
         {
-            "feature": names,
-            "gain": booster.feature_importance("gain"),
-            "split": booster.feature_importance("split"),
+            "feature": model.model_columns,
+            "gain": model.booster.feature_importance("gain"),
+            "split": model.booster.feature_importance("split"),
         }
     ).sort_values(["gain", "feature"], ascending=[False, True], ignore_index=True)
+
+
+def _model_info(
+    cfg: Config,
+    data: _Data,
+    best: _Candidate,
+    params: dict,
+    rounds: tuple[int, int],
+    label_mode: str,
+) -> dict:
+    """The model's ``info``: its identity, how it was trained and what the search chose."""
+    tc = cfg.train
+    best_iteration, n_rounds = rounds
+    return {
+        "name": tc.model_name,
+        "version": None,
+        "run_id": None,
+        "cutoff": data.split.info["cutoff"],
+        "trained_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "label_mode": label_mode,
+        "calibration": tc.calibration,
+        "critical_path_floor": cfg.tiers.critical_path_floor,
+        "tier_mode": cfg.tiers.mode,
+        "params": {k: v for k, v in params.items() if k != "verbosity"},
+        "best_iteration": best_iteration,
+        "rounds": int(n_rounds),
+        "refit": bool(tc.refit),
+        "half_life_days": best.half_life_days,
+        "valid_roc_auc": best.valid_roc_auc,
+    }
+
+
+def _model_summary(
+    model: TrainedModel, data: _Data, search: list[dict], valid_risk: np.ndarray, blended: _Blend
+) -> dict:
+    """``metrics["model"]``: what was chosen, the search behind it, and the validation slice."""
+    info = model.info
+    return {
+        "thresholds": model.thresholds,
+        "features": data.features + model.derived_columns,
+        "categorical": data.categoricals,
+        "params": info["params"],
+        "best_iteration": info["best_iteration"],
+        "rounds": info["rounds"],
+        "refit": info["refit"],
+        "half_life_days": info["half_life_days"],
+        "search": search,
+        "valid_mean_risk": float(np.mean(valid_risk)),
+        "valid_base_rate": float(np.mean(data.split.valid_label)),
+        "blend": {
+            **blended.blend,
+            "linear_columns": list(model.linear.columns) if model.linear is not None else [],
+            "valid_roc_auc_blend": _auc(data.split.valid_label, blended.score_valid),
+        },
+    }
+
+
+def fit_all(
+    dataset: pd.DataFrame, config: Config | None, cutoff=None, label_mode="incidents"
+) -> TrainResult:
+    """The body of :func:`riskml.train.fit` (see there): one named step after another."""
+    cfg = config or Config()
+    tc = cfg.train
+    data = _prepare(dataset, cfg, cutoff, label_mode)
+    best, search = _search(data, tc)
+    derived, X_valid = data.derived, data.X_valid
+    if not best.derived:
+        derived, X_valid = [], X_valid[:, : data.n_raw]
+    blended = _blend(data, best, X_valid, tc)
+    calibrator, valid_risk, thresholds = _calibrate(blended.score_valid, data, cfg)
+    best_iteration = int(best.booster.best_iteration) or tc.max_rounds
+    params = {**data.base_params, **best.params}
+    booster, linear, n_rounds = _refit(
+        data, best, params, X_valid, blended.linear, tc, best_iteration
+    )
+    model = TrainedModel(
+        feature_columns=data.features,
+        categorical_columns=data.categoricals,
+        thresholds=thresholds,
+        metrics={},
+        info=_model_info(cfg, data, best, params, (best_iteration, n_rounds), label_mode),
+        booster=booster,
+        calibrator=calibrator,
+        categories=data.categories,
+        derived_columns=derived,
+        linear=linear,
+        blend=blended.blend,
+    )
+    metrics, preds, test = _evaluate(data, model, cfg, label_mode)
+    metrics["model"] = _model_summary(model, data, search, valid_risk, blended)
+    # strict JSON for metrics.json: NaN and infinities become null
+    metrics = plain(metrics)
+    model.metrics = metrics[RISKML]
     return TrainResult(
         model=model,
         metrics=metrics,
         test_predictions=preds,
-        importance=importance,
-        split=split,
+        importance=_importance(model),
+        split=data.split,
         test_frame=test.reset_index(drop=True),
     )

@@ -18,10 +18,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from riskml.config import Config, registry_uri, sqlite_path
+from riskml.config import SCALAR_METRICS, Config, registry_uri, sqlite_path
 from riskml.errors import RiskmlError
 from riskml.train.artifact import CHALLENGER, CHAMPION, load_trained_model
-from riskml.train.metrics import SCALAR_METRICS
 
 # metrics the gate may compare on (keys of riskml.train.metrics.evaluate)
 PROMOTION_METRICS = SCALAR_METRICS

@@ -23,20 +23,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-TIER_ORDER = ("critical", "high", "medium", "low")
+from riskml.config import TIERS
+
+# the three models metrics.json compares, in its order: riskml and the two baselines
+RISKML, LAPREDICT, KAMEI_LR = "riskml", "lapredict", "kamei_lr"
+MODELS = (RISKML, LAPREDICT, KAMEI_LR)
+# riskiest first, as tier_rates lists them
+TIER_ORDER = tuple(reversed(TIERS))
 CAPTURE_SHARES = (5, 10, 30)
-# the scalar metric keys of evaluation.md, in its order (tier_rates is the one nested key)
-SCALAR_METRICS = (
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "log_loss",
-    "capture_at_5",
-    "capture_at_10",
-    "capture_at_30",
-    "recall_at_20_effort",
-    "popt",
-)
 
 
 def effort_of(la, ld) -> np.ndarray:

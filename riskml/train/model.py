@@ -22,11 +22,16 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from riskml.config import TIERS
 from riskml.errors import RiskmlError
+from riskml.fmt import number_text
+from riskml.jsonvalue import plain
 from riskml.train.dataset import DERIVED_COLUMNS, derived_features
 
 FORMAT_VERSION = 1
-TIER_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+TIER_RANK = {name: rank for rank, name in enumerate(TIERS)}
+# the tiers a threshold is learnt for, lowest first (low is what stays below medium)
+_THRESHOLD_TIERS = TIERS[1:]
 
 # LightGBM settings before any search; the search on the validation slice varies a few of them
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -91,11 +96,7 @@ def _plural(n: float, word: str) -> str:
 
 
 def _num(v: float) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "unknown"
-    if float(v).is_integer():
-        return str(int(v))
-    return f"{v:.2f}"
+    return number_text(v, 2, "unknown", whole=True)
 
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -300,9 +301,9 @@ class TrainedModel:
             for j in chosen:
                 name = columns[j]
                 if name in self.derived_columns:
-                    value = _plain(derived.at[derived.index[i], name])
+                    value = _reason_value(derived.at[derived.index[i], name])
                 else:
-                    value = _plain(row.get(name))
+                    value = _reason_value(row.get(name))
                 effect = float(row_c[j])
                 reasons.append(
                     {
@@ -351,7 +352,9 @@ class TrainedModel:
             "info": self.info,
         }
         (directory / "model.json").write_text(
-            json.dumps(_jsonable(meta), indent=2, allow_nan=True), encoding="utf-8"
+            # NaN and infinite thresholds stay as JSON's NaN / Infinity so a load restores them
+            json.dumps(meta, indent=2, allow_nan=True, default=plain),
+            encoding="utf-8",
         )
         return directory
 
@@ -387,39 +390,12 @@ class TrainedModel:
         )
 
 
-def _plain(value):
-    """A JSON-friendly scalar (numpy -> Python; NaN/NA -> None)."""
-    if value is None:
-        return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, np.integer):
+def _reason_value(value):
+    """A reason's value as scoring.md shows it: plain JSON, a whole number without decimals."""
+    value = plain(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
-    if isinstance(value, (np.floating, float)):
-        f = float(value)
-        return int(f) if f.is_integer() and abs(f) < 2**53 else f
-    return value if isinstance(value, (int, str)) else str(value)
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, pd.Timestamp):
-        return obj.isoformat()
-    return obj
+    return value
 
 
 def blend_scores(raw: np.ndarray, margin: np.ndarray, blend: dict) -> np.ndarray:
@@ -476,7 +452,7 @@ def assign_tiers(
     """Tier per risk: the highest tier whose threshold the risk reaches, then the critical floor."""
     risk = np.asarray(risk, dtype=float)
     tiers = np.full(len(risk), "low", dtype=object)
-    for tier in ("medium", "high", "critical"):
+    for tier in _THRESHOLD_TIERS:
         if tier in thresholds and thresholds[tier] is not None:
             tiers[risk >= thresholds[tier]] = tier
     if floor and frame is not None and len(frame) == len(risk):
@@ -512,13 +488,13 @@ def tier_thresholds(risk, y, config_tiers) -> dict[str, float]:
     out: dict[str, float] = {}
     if config_tiers.mode == "share":
         cumulative = 0.0
-        for tier in ("critical", "high", "medium"):
+        for tier in reversed(_THRESHOLD_TIERS):
             cumulative += float(config_tiers.shares.get(tier, 0.0))
             count = min(n, max(1, math.ceil(cumulative * n - 1e-9)))
             out[tier] = float(sorted_risk[count - 1])
     elif config_tiers.mode == "rate":
         rate = np.cumsum(y[order]) / np.arange(1, n + 1)
-        for tier in ("critical", "high", "medium"):
+        for tier in reversed(_THRESHOLD_TIERS):
             target = float(config_tiers.rates.get(tier, 1.0))
             ok = np.flatnonzero(rate >= target)
             out[tier] = float(sorted_risk[ok[-1]]) if len(ok) else math.inf
@@ -526,7 +502,7 @@ def tier_thresholds(risk, y, config_tiers) -> dict[str, float]:
         raise RiskmlError(f"[tiers] mode must be 'share' or 'rate', not {config_tiers.mode!r}")
     out["high"] = max(out["high"], out["medium"])
     out["critical"] = max(out["critical"], out["high"])
-    return {t: out[t] for t in ("medium", "high", "critical")}
+    return {t: out[t] for t in _THRESHOLD_TIERS}
 
 
 def train_booster(

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-MODELS = ("riskml", "lapredict", "kamei_lr")
+from riskml.train.metrics import MODELS
+
 PLOTS = ("roc", "pr", "calibration", "capture", "importance")
-_COLORS = {"riskml": "#1f77b4", "lapredict": "#ff7f0e", "kamei_lr": "#2ca02c"}
+_COLORS = dict(zip(MODELS, ("#1f77b4", "#ff7f0e", "#2ca02c"), strict=True))
 
 
 def risk_column(predictions: pd.DataFrame, model: str) -> str | None:

@@ -32,10 +32,11 @@ from typing import Any
 
 from riskml.config import Config, tracking_uri
 from riskml.errors import RiskmlError
+from riskml.jsonvalue import plain
 from riskml.train.artifact import ARTIFACT
 from riskml.train.gate import champion_version, check_metric, gate, gate_lock
+from riskml.train.metrics import MODELS
 
-MODELS = ("riskml", "lapredict", "kamei_lr")
 # distributions the served model needs (the riskml package itself travels as code_paths)
 RUNTIME_PACKAGES = (
     "mlflow",
@@ -322,7 +323,7 @@ def _log_and_register(
                 _dataset_input(dataset, dataset_path, dataset_name or run_tags.get("repo")),
                 context="training",
             )
-        mlflow.log_dict(_jsonable(result.metrics), "metrics.json")
+        mlflow.log_dict(plain(result.metrics), "metrics.json")
 
         with tempfile.TemporaryDirectory(prefix="riskml-run-") as tmp:
             tmp = Path(tmp)
@@ -382,8 +383,8 @@ def version_tags(decision: dict, result, cutoff, label_mode, run_id) -> dict[str
             "" if decision["champion_value"] is None else repr(decision["champion_value"])
         ),
         "promotion.champion_version": decision["champion_version"] or "",
-        "thresholds": json.dumps(_jsonable(getattr(result.model, "thresholds", {}))),
-        "metrics": json.dumps(_jsonable(result.metrics.get("riskml", {})), sort_keys=True),
+        "thresholds": json.dumps(plain(getattr(result.model, "thresholds", {}))),
+        "metrics": json.dumps(plain(result.metrics.get("riskml", {})), sort_keys=True),
         "data_cutoff": "" if cutoff is None else str(cutoff),
         "label_mode": label_mode or "",
         "run_id": run_id,
@@ -459,10 +460,3 @@ def _riskml_version() -> str:
     from riskml import __version__
 
     return __version__
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON values (numpy scalars -> numbers, NaN/inf -> None)."""
-    from riskml.jsonvalue import plain
-
-    return plain(value)
