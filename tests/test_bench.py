@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from riskml.synth.tables import synthetic_tables
-from riskml.train.bench import bench, format_table
+from riskml.train.public_bench import bench, format_table
 
 KAMEI = [
     "ns",

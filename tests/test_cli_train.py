@@ -159,7 +159,7 @@ def test_train_modules_import_no_heavy_library() -> None:
 
     code = (
         "import sys, riskml.cli.train, riskml.train.pyfunc, riskml.train.tracking, "
-        "riskml.train.runner, riskml.train.plots; "
+        "riskml.train.from_files, riskml.train.plots; "
         "print(sorted(m for m in ('mlflow', 'lightgbm', 'sklearn', 'matplotlib') "
         "if m in sys.modules))"
     )

@@ -147,7 +147,7 @@ def test_the_little_parsers():
 
 def test_train_on_a_csv_changes_table_restores_its_dtypes(tmp_path, monkeypatch):
     """The bug: `riskml train --changes c.csv` read CSV without the dtypes `mine` promises."""
-    from riskml.train import pipeline, runner
+    from riskml.train import from_files, pipeline
 
     seen = {}
 
@@ -159,7 +159,7 @@ def test_train_on_a_csv_changes_table_restores_its_dtypes(tmp_path, monkeypatch)
     path = write_changes(changes_frame(), tmp_path / "c.csv")
     labels = write_labels(labels_frame(), tmp_path / "l.csv")
     with pytest.raises(RiskmlError, match="stop here"):
-        runner.train_from_files(changes=path, labels=labels, out_dir=tmp_path, mlflow=False)
+        from_files.train_from_files(changes=path, labels=labels, out_dir=tmp_path, mlflow=False)
     pd.testing.assert_frame_equal(seen["changes"], changes_frame())
     assert seen["changes"]["fix"].dtype == bool
     assert seen["changes"]["critical_areas"].tolist() == ["", ""]

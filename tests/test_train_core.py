@@ -301,7 +301,7 @@ def test_search_tries_every_setting_then_the_best_with_each_half_life(trained):
 
 
 def test_a_later_candidate_must_beat_the_best_clearly():
-    from riskml.train.core import _best_of, _Candidate
+    from riskml.train.fitting import _best_of, _Candidate
 
     a, b, c = (_Candidate({}, False, None, auc, None) for auc in (0.7, 0.7 + 1e-13, 0.71))
     assert _best_of([a, b]) is a

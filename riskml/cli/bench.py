@@ -25,7 +25,7 @@ def bench_command(
     import json
 
     from riskml.config import load_config
-    from riskml.train.bench import bench, format_table
+    from riskml.train.public_bench import bench, format_table
 
     metrics = bench(dataset, gap_days=gap_days, config=load_config(config))
     dropped = metrics.get("dataset", {}).get("dropped_rows", 0)

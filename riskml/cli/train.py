@@ -63,7 +63,7 @@ def train_command(
     """Train the change-risk model with baselines on an honest time-ordered split; register it."""
     from riskml.config import data_paths
     from riskml.gitio import ensure_repo
-    from riskml.train.runner import train_from_files
+    from riskml.train.from_files import train_from_files
 
     test_start = deprecated_option(cutoff, test_start, "--cutoff", "--test-start")
     if changes is None and dataset is None and repo is not None and data_dir != DEFAULT_DATA_DIR:

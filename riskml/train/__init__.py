@@ -17,28 +17,12 @@ Heavy libraries are imported inside the functions, so importing this package is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import pandas as pd
-
-    from riskml.train.model import TrainedModel
-    from riskml.train.split import Split
+    from riskml.train.fitting import TrainResult
 
 LABEL_MODES = ("incidents", "proxy", "public")
-
-
-@dataclass
-class TrainResult:
-    """What :func:`fit` returns; see the module docstring."""
-
-    model: TrainedModel
-    metrics: dict
-    test_predictions: pd.DataFrame
-    importance: pd.DataFrame
-    split: Split
-    test_frame: pd.DataFrame | None = None  # the dataset rows of the test window, same order
 
 
 def fit(dataset, config=None, cutoff=None, label_mode: str = "incidents") -> TrainResult:
@@ -57,7 +41,7 @@ def fit(dataset, config=None, cutoff=None, label_mode: str = "incidents") -> Tra
     (early stopping on it), calibrated on the validation slice, tier thresholds from the
     validation slice. Raises :class:`riskml.errors.RiskmlError` when the split is unusable.
     """
-    from riskml.train.core import fit_all
+    from riskml.train.fitting import fit_all
 
     if label_mode not in LABEL_MODES:
         from riskml.errors import RiskmlError
@@ -72,11 +56,15 @@ def train(dataset, config=None, cutoff=None) -> Any:
 
 
 def __getattr__(name: str):
-    # dataset helpers re-exported lazily (pandas is imported only when they are used)
+    # dataset helpers and the result type re-exported lazily (pandas is imported only when they are used)
     if name in ("build_dataset", "load_public_dataset", "label_history_features"):
         from riskml.train import dataset
 
         return getattr(dataset, name)
+    if name == "TrainResult":
+        from riskml.train.fitting import TrainResult
+
+        return TrainResult
     raise AttributeError(f"module 'riskml.train' has no attribute {name!r}")
 
 

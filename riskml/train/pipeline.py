@@ -1,6 +1,6 @@
 """The one training orchestration: dataset -> fit -> files -> MLflow run, registry and gate.
 
-:func:`train_and_register` is what ``riskml train`` (:mod:`riskml.train.runner`),
+:func:`train_and_register` is what ``riskml train`` (:mod:`riskml.train.from_files`),
 ``riskml run`` and ``pipelines/retrain.py`` (:func:`riskml.run.retrain`) call. Its steps, in
 order (as Kedro composes nodes once into a pipeline):
 

@@ -17,7 +17,6 @@ import pandas as pd
 from riskml.config import Config, TrainConfig
 from riskml.errors import RiskmlError
 from riskml.jsonvalue import plain
-from riskml.train import TrainResult
 from riskml.train.baselines import (
     fit_kamei_lr,
     fit_lapredict,
@@ -74,6 +73,18 @@ def _auc(y, score) -> float:
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(np.asarray(y, dtype=int), score))
+
+
+@dataclass
+class TrainResult:
+    """What :func:`riskml.train.fit` returns; see :mod:`riskml.train`."""
+
+    model: TrainedModel
+    metrics: dict
+    test_predictions: pd.DataFrame
+    importance: pd.DataFrame
+    split: Split
+    test_frame: pd.DataFrame | None = None  # the dataset rows of the test window, same order
 
 
 @dataclass
