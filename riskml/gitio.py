@@ -53,6 +53,33 @@ def run_git(repo: str | Path, *args: str, input: bytes | None = None, check: boo
     return proc.stdout
 
 
+def read_objects(repo: str | Path, names: list[str]) -> dict[str, tuple[str, bytes]]:
+    """Type and raw content of each object named in ``names``, from one ``git cat-file --batch``.
+
+    Returns ``{name: (type, content)}`` with the names as given (``"commit"``, ``"blob"``, …);
+    a name git does not know is left out, so a caller tells missing objects by absence.
+    Duplicates are asked for once. Mining's streaming reader (:mod:`riskml.mine.extract`) keeps
+    its own persistent process: it pipelines requests while parsing, which one call cannot.
+    """
+    names = list(dict.fromkeys(names))
+    if not names:
+        return {}
+    raw = run_git(repo, "cat-file", "--batch", input="".join(f"{n}\n" for n in names).encode())
+    out: dict[str, tuple[str, bytes]] = {}
+    pos = 0
+    for name in names:
+        nl = raw.index(b"\n", pos)
+        header = raw[pos:nl].split()
+        pos = nl + 1
+        # "<name> missing" / "<name> ambiguous" carry no content
+        if len(header) < 3 or header[-1] in (b"missing", b"ambiguous"):
+            continue
+        size = int(header[2])
+        out[name] = (header[1].decode("ascii"), raw[pos : pos + size])
+        pos += size + 1  # every object is followed by a newline
+    return out
+
+
 def ensure_repo(path: str | Path) -> Path:
     """Return the top level of the git work tree at ``path`` (the git dir of a bare repo), or raise."""
     p = Path(path)

@@ -85,3 +85,16 @@ def test_bare_repository_is_a_repository(repo: Path, tmp_path: Path) -> None:
     assert resolve_rev(bare, "HEAD") == head(repo)
     (repo / "sub").mkdir()
     assert ensure_repo(repo / "sub") == repo.resolve()
+
+
+def test_read_objects_gives_type_and_content_and_leaves_out_unknown_names(repo: Path) -> None:
+    from riskml.gitio import read_objects
+
+    sha = head(repo, "HEAD~1")
+    blob = head(repo, "HEAD~1:a.txt")
+    got = read_objects(repo, [blob, sha, "0" * 40, blob])
+    assert sorted(got) == sorted([blob, sha])
+    assert got[blob] == ("blob", b"one\n")
+    kind, body = got[sha]
+    assert kind == "commit" and body.endswith(b"\n\nfirst\n")
+    assert read_objects(repo, []) == {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from riskml.gitio import run_git
+from riskml.gitio import read_objects, run_git
 
 _REVERTS_RE = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
 _REVERT_SUBJECT_RE = re.compile(r'^Revert "(.*)"\s*$')
@@ -22,25 +22,14 @@ SOURCE_RANK = {s: i for i, s in enumerate(SOURCES)}
 
 
 def read_messages(repo: str | Path, shas: list[str]) -> dict[str, str]:
-    """Full commit messages by SHA, in one ``git cat-file --batch`` (UTF-8, bad bytes replaced)."""
-    if not shas:
-        return {}
-    raw = run_git(repo, "cat-file", "--batch", input="".join(f"{s}\n" for s in shas).encode())
+    """Full commit messages by SHA, in one ``git cat-file --batch`` (UTF-8, bad bytes replaced).
+
+    SHAs git does not know, or that name something other than a commit, are left out.
+    """
     out: dict[str, str] = {}
-    pos = 0
-    for sha in shas:
-        nl = raw.index(b"\n", pos)
-        header = raw[pos:nl].split()
-        pos = nl + 1
-        if header[-1] == b"missing":
-            continue
-        size = int(header[2])
-        body = raw[pos : pos + size]
-        pos += size + 1
-        if header[1] != b"commit":
-            continue
-        _, _, message = body.partition(b"\n\n")
-        out[sha] = message.decode("utf-8", "replace")
+    for sha, (kind, body) in read_objects(repo, shas).items():
+        if kind == "commit":
+            out[sha] = body.partition(b"\n\n")[2].decode("utf-8", "replace")
     return out
 
 
