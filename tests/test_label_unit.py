@@ -301,6 +301,21 @@ def test_proxy_labels_from_fixes_and_reverts(story):
     assert "incidents" not in res.report
 
 
+def test_a_revert_subject_cut_before_its_quote_is_still_a_revert(tmp_path):
+    # mining always called 'Revert "<subject>' (no closing quote) a revert while label ignored
+    # it, so the changes table and the label report disagreed on the number of reverts
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    added = commit(repo, {"x.py": "x = 1\n"}, "add x", "2024-01-01T00:00:00Z")
+    undo = commit(repo, {"x.py": None}, 'Revert "add x', "2024-01-02T00:00:00Z")
+    commit(repo, {"z.py": "z = 0\n"}, "later", "2024-09-01T00:00:00Z")
+    res = label(repo, changes_of(repo))
+    positives = res.labels.loc[res.labels["label"] == 1, ["commit", "label_source", "evidence"]]
+    assert positives.values.tolist() == [[added, "revert", undo]]
+    assert (res.report["reverts"], res.report["reverts_unresolved"]) == (1, 0)
+
+
 def test_cache_does_only_new_work_and_workers_agree(story, tmp_path):
     args = (story["repo"], story["changes"], story["incidents"])
     first = label(*args, config=cfg(szz_max_files=3), cache_dir=tmp_path)

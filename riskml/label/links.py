@@ -1,9 +1,9 @@
 """Evidence that ties a change to an incident: commit messages, reverts, incident ids.
 
 Messages come from one ``git cat-file --batch`` over the changes' SHAs (the changes table holds
-only subjects). A revert is recognised by ``This reverts commit <sha>`` in its message or, when
-that line is missing, by a ``Revert "<subject>"`` subject, matched to the most recent earlier
-change with exactly that subject.
+only subjects). A revert is what :func:`riskml.gitio.parse_revert` says it is: a
+``This reverts commit <sha>`` line or, when that line is missing, a ``Revert "<subject>"``
+subject, matched to the most recent earlier change with exactly that subject.
 """
 
 from __future__ import annotations
@@ -11,10 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from riskml.gitio import read_objects, run_git
-
-_REVERTS_RE = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
-_REVERT_SUBJECT_RE = re.compile(r'^Revert "(.*)"\s*$')
+from riskml.gitio import parse_revert, read_objects, run_git, subject_of
 
 # Link sources, strongest first (labels.md).
 SOURCES = ("culprit", "revert", "szz_incident", "szz_fix")
@@ -33,10 +30,6 @@ def read_messages(repo: str | Path, shas: list[str]) -> dict[str, str]:
     return out
 
 
-def subject_of(message: str) -> str:
-    return message.split("\n", 1)[0].strip()
-
-
 def find_reverts(
     repo: str | Path, order: list[str], messages: dict[str, str]
 ) -> tuple[dict[str, str], list[str]]:
@@ -51,14 +44,14 @@ def find_reverts(
     by_subject: dict[str, str] = {}
     unresolved: list[str] = []
     for sha in order:
-        msg = messages.get(sha, "")
-        m = _REVERTS_RE.search(msg)
-        if m:
-            named[sha] = m.group(1).lower()
+        parsed = parse_revert(messages.get(sha, ""))
+        if parsed is None:
             continue
-        sm = _REVERT_SUBJECT_RE.match(subject_of(msg))
-        if sm:
-            by_subject[sha] = sm.group(1)
+        target, subject = parsed
+        if target is not None:
+            named[sha] = target
+        else:
+            by_subject[sha] = subject
     resolved = resolve_commits(repo, list(named.values()))
     reverts: dict[str, str] = {}
     for sha, target in named.items():
