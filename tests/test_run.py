@@ -15,6 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+# end to end: the whole pipeline through the real CLI
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "run-test"
 

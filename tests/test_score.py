@@ -23,6 +23,9 @@ from riskml.score.history import RepoHistory
 from riskml.score.policy import at_least, check_tier
 from riskml.score.render import render, short_id
 
+# end to end: the world is a generated repository mined, labelled and trained
+pytestmark = pytest.mark.slow
+
 MODEL = "score-test-risk"
 DAY = 86400
 

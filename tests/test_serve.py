@@ -19,6 +19,9 @@ import pytest
 from conftest import venv_env
 from test_score import MODEL, World, build_world, git, score_cli
 
+# end to end: real servers over a mined, labelled and trained world
+pytestmark = pytest.mark.slow
+
 TOKEN = "s3cret-token"
 
 
