@@ -9,13 +9,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
+import gitrepo
 import pandas as pd
 import pytest
+from gitrepo import git
 
 from riskml.config import Config, LabelConfig
 from riskml.errors import RiskmlError
@@ -24,37 +24,9 @@ from riskml.label import label, load_incidents
 T = pd.Timestamp
 
 
-def git(repo, *args, env=None, input=None) -> str:
-    e = dict(os.environ)
-    e.update(env or {})
-    proc = subprocess.run(
-        ["git", "-C", str(repo), *args],
-        check=True,
-        capture_output=True,
-        env=e,
-        input=input,
-    )
-    return proc.stdout.decode().strip()
-
-
 def commit(repo: Path, files: dict[str, str | None], message: str, when: str) -> str:
-    for path, content in files.items():
-        f = repo / path
-        if content is None:
-            f.unlink()
-        else:
-            f.parent.mkdir(parents=True, exist_ok=True)
-            f.write_text(content)
-    git(repo, "add", "-A")
-    git(
-        repo,
-        "commit",
-        "-q",
-        "-m",
-        message,
-        env={"GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when},
-    )
-    return git(repo, "rev-parse", "HEAD")
+    """Commit ``files`` (``None`` deletes) at ISO time ``when``; the story's own argument order."""
+    return gitrepo.commit(repo, message, files, when=when)
 
 
 def changes_of(repo: Path) -> pd.DataFrame:
