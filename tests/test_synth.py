@@ -9,13 +9,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from gitrepo import git_bytes as git
 
 from riskml.errors import RiskmlError
 from riskml.synth import INCIDENT_COLUMNS, TRUTH_COLUMNS, _unique_prefix, generate
-
-
-def git(repo: Path, *args: str) -> bytes:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True).stdout
 
 
 def rows(path: Path) -> list[dict]:
