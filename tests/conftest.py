@@ -104,3 +104,11 @@ def synth_small(tmp_path_factory: pytest.TempPathFactory):
 
     out = tmp_path_factory.mktemp("synth_small")
     return generate(out, commits=400, seed=7)
+
+
+@pytest.fixture(scope="session")
+def hand_history(tmp_path_factory: pytest.TempPathFactory):
+    """The hand-built history of test_mine_repos.py and its SHAs by name (shared, read-only)."""
+    from test_mine_repos import build_history
+
+    return build_history(tmp_path_factory.mktemp("hand_history"))
