@@ -4,7 +4,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup demo test test-fast lint format bench clean
 
 $(BIN)/riskml: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,8 +17,13 @@ setup: $(BIN)/riskml
 demo: setup
 	$(BIN)/riskml demo
 
+# Everything, end-to-end runs included: what .ci/run runs.
 test: setup
 	$(BIN)/python -m pytest
+
+# The unit tier: what to run while editing (end-to-end tests are marked `slow`).
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check riskml tests benchmarks pipelines

@@ -19,6 +19,10 @@ from riskml.errors import RiskmlError
 _REV_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./~^@{}\-]*$")
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
+# What `git revert` writes: a `Revert "<subject>"` subject and a `This reverts commit <sha>.` line.
+_REVERTS_RE = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
+_REVERT_SUBJECT_RE = re.compile(r'^Revert "(.*?)"?$')
+
 # git must never prompt, page, or read the user's global hooks or config for our plumbing.
 GIT_ENV = {
     "GIT_TERMINAL_PROMPT": "0",
@@ -51,6 +55,64 @@ def run_git(repo: str | Path, *args: str, input: bytes | None = None, check: boo
         reason = first[0] if first else f"git {args[0] if args else ''} failed"
         raise RiskmlError(f"git: {reason.removeprefix('fatal: ')}")
     return proc.stdout
+
+
+def subject_of(message: str) -> str:
+    """The subject of a commit message: its first line, surrounding whitespace removed.
+
+    Lines end at ``\\n`` only, as in git (``str.splitlines`` would also break at form feeds
+    and Unicode separators that git keeps inside a subject); whitespace is stripped on both
+    sides so ``\\r\\n`` endings and stray indentation do not make two subjects differ. Mining's
+    ``subject`` column and label's revert matching both use this, so they agree.
+    """
+    return message.split("\n", 1)[0].strip()
+
+
+def parse_revert(message: str) -> tuple[str | None, str | None] | None:
+    """What a revert commit's message says it reverts, or ``None`` if it is not a revert.
+
+    Returns ``(sha, None)`` for a ``This reverts commit <sha>`` line anywhere (the SHA as
+    written, lower-cased, possibly abbreviated), else ``(None, subject)`` for a subject that
+    begins ``Revert "``: the reverted subject with the closing quote removed when present.
+    The subject form is deliberately the lenient one (a prefix, as mining's ``is_revert``
+    always read it): a revert whose subject was cut before its closing quote is still a
+    revert, so label counts it (unresolved if no change has that subject) instead of the
+    changes table and the label report disagreeing about how many reverts there are.
+    """
+    m = _REVERTS_RE.search(message)
+    if m:
+        return m.group(1).lower(), None
+    sm = _REVERT_SUBJECT_RE.match(subject_of(message))
+    if sm:
+        return None, sm.group(1)
+    return None
+
+
+def read_objects(repo: str | Path, names: list[str]) -> dict[str, tuple[str, bytes]]:
+    """Type and raw content of each object named in ``names``, from one ``git cat-file --batch``.
+
+    Returns ``{name: (type, content)}`` with the names as given (``"commit"``, ``"blob"``, …);
+    a name git does not know is left out, so a caller tells missing objects by absence.
+    Duplicates are asked for once. Mining's streaming reader (:mod:`riskml.mine.extract`) keeps
+    its own persistent process: it pipelines requests while parsing, which one call cannot.
+    """
+    names = list(dict.fromkeys(names))
+    if not names:
+        return {}
+    raw = run_git(repo, "cat-file", "--batch", input="".join(f"{n}\n" for n in names).encode())
+    out: dict[str, tuple[str, bytes]] = {}
+    pos = 0
+    for name in names:
+        nl = raw.index(b"\n", pos)
+        header = raw[pos:nl].split()
+        pos = nl + 1
+        # "<name> missing" / "<name> ambiguous" carry no content
+        if len(header) < 3 or header[-1] in (b"missing", b"ambiguous"):
+            continue
+        size = int(header[2])
+        out[name] = (header[1].decode("ascii"), raw[pos : pos + size])
+        pos += size + 1  # every object is followed by a newline
+    return out
 
 
 def ensure_repo(path: str | Path) -> Path:

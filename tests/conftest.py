@@ -18,6 +18,24 @@ os.environ.setdefault("GIT_AUTHOR_EMAIL", "tests@riskml.invalid")
 os.environ.setdefault("GIT_COMMITTER_NAME", "riskml tests")
 os.environ.setdefault("GIT_COMMITTER_EMAIL", "tests@riskml.invalid")
 
+# A PATH with the system's tools (git) but no riskml, mlflow or uvicorn: what a fresh machine has
+# outside the project's venv.
+SYSTEM_PATH = os.pathsep.join(["/usr/bin", "/bin"])
+# The venv's own bin directory: tools the tests start must come from here, never from PATH.
+VENV_BIN = Path(sys.executable).parent
+
+
+def venv_env(env: dict | None = None) -> dict[str, str]:
+    """``env`` (default ``os.environ``) with PATH = the venv's bin directory, then the system's.
+
+    For tools that start other tools by name (``mlflow models serve`` execs ``uvicorn``), so a
+    test passes on a fresh machine where they exist only in the venv, and fails here if a
+    command ever relies on something else on the caller's PATH.
+    """
+    out = dict(os.environ if env is None else env)
+    out["PATH"] = os.pathsep.join([str(VENV_BIN), SYSTEM_PATH])
+    return out
+
 
 @pytest.fixture(scope="session")
 def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -86,3 +104,11 @@ def synth_small(tmp_path_factory: pytest.TempPathFactory):
 
     out = tmp_path_factory.mktemp("synth_small")
     return generate(out, commits=400, seed=7)
+
+
+@pytest.fixture(scope="session")
+def hand_history(tmp_path_factory: pytest.TempPathFactory):
+    """The hand-built history of test_mine_repos.py and its SHAs by name (shared, read-only)."""
+    from test_mine_repos import build_history
+
+    return build_history(tmp_path_factory.mktemp("hand_history"))

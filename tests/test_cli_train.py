@@ -8,6 +8,9 @@ import subprocess
 import pytest
 from tracking_tables import write_kamei_csv
 
+# end to end: the real CLI trains and registers on a real MLflow store
+pytestmark = pytest.mark.slow
+
 HEADER = "model          roc_auc      pr_auc       brier     capt@10  rec@20%eff        popt"
 
 

@@ -2,17 +2,22 @@
 
 One demo run (module fixture) serves both tests: it must end with the scored pending changes
 and how to open MLflow, register a `champion`, and log one trends point per week of history.
+It runs with a PATH that holds git but neither `riskml` nor `mlflow` (the venv's interpreter is
+called by its absolute path), as on a fresh machine where they exist only in the venv: a step
+that shells out to a tool by name fails here instead of passing on a machine that has it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import SYSTEM_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +30,12 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["PYTHONPATH"] = str(clone)
+    env["PATH"] = SYSTEM_PATH
+    assert [shutil.which(tool, path=SYSTEM_PATH) for tool in ("riskml", "mlflow", "uvicorn")] == [
+        None,
+        None,
+        None,
+    ], "this machine has the tools outside the venv: the test would prove nothing"
     where = subprocess.run(
         [sys.executable, "-c", "import riskml; print(riskml.__file__)"],
         cwd=clone,

@@ -85,3 +85,43 @@ def test_bare_repository_is_a_repository(repo: Path, tmp_path: Path) -> None:
     assert resolve_rev(bare, "HEAD") == head(repo)
     (repo / "sub").mkdir()
     assert ensure_repo(repo / "sub") == repo.resolve()
+
+
+def test_read_objects_gives_type_and_content_and_leaves_out_unknown_names(repo: Path) -> None:
+    from riskml.gitio import read_objects
+
+    sha = head(repo, "HEAD~1")
+    blob = head(repo, "HEAD~1:a.txt")
+    got = read_objects(repo, [blob, sha, "0" * 40, blob])
+    assert sorted(got) == sorted([blob, sha])
+    assert got[blob] == ("blob", b"one\n")
+    kind, body = got[sha]
+    assert kind == "commit" and body.endswith(b"\n\nfirst\n")
+    assert read_objects(repo, []) == {}
+
+
+@pytest.mark.parametrize(
+    ("message", "subject", "revert"),
+    [
+        (
+            'Revert "Add export"\n\nThis reverts commit ABCDEF1.',
+            'Revert "Add export"',
+            ("abcdef1", None),
+        ),
+        ('Revert "Add export"\n', 'Revert "Add export"', (None, "Add export")),
+        ('  Revert "Add export"  \r\n\nbody', 'Revert "Add export"', (None, "Add export")),
+        (
+            'Revert "Add a very long subj',
+            'Revert "Add a very long subj',
+            (None, "Add a very long subj"),
+        ),
+        ("Reverted the export by hand", "Reverted the export by hand", None),
+        ("a\x0cb\nrest", "a\x0cb", None),
+        ("", "", None),
+    ],
+)
+def test_subject_and_revert_parsing(message: str, subject: str, revert) -> None:
+    from riskml.gitio import parse_revert, subject_of
+
+    assert subject_of(message) == subject
+    assert parse_revert(message) == revert

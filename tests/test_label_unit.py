@@ -9,13 +9,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
+import gitrepo
 import pandas as pd
 import pytest
+from gitrepo import git
 
 from riskml.config import Config, LabelConfig
 from riskml.errors import RiskmlError
@@ -24,37 +24,9 @@ from riskml.label import label, load_incidents
 T = pd.Timestamp
 
 
-def git(repo, *args, env=None, input=None) -> str:
-    e = dict(os.environ)
-    e.update(env or {})
-    proc = subprocess.run(
-        ["git", "-C", str(repo), *args],
-        check=True,
-        capture_output=True,
-        env=e,
-        input=input,
-    )
-    return proc.stdout.decode().strip()
-
-
 def commit(repo: Path, files: dict[str, str | None], message: str, when: str) -> str:
-    for path, content in files.items():
-        f = repo / path
-        if content is None:
-            f.unlink()
-        else:
-            f.parent.mkdir(parents=True, exist_ok=True)
-            f.write_text(content)
-    git(repo, "add", "-A")
-    git(
-        repo,
-        "commit",
-        "-q",
-        "-m",
-        message,
-        env={"GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when},
-    )
-    return git(repo, "rev-parse", "HEAD")
+    """Commit ``files`` (``None`` deletes) at ISO time ``when``; the story's own argument order."""
+    return gitrepo.commit(repo, message, files, when=when)
 
 
 def changes_of(repo: Path) -> pd.DataFrame:
@@ -299,6 +271,21 @@ def test_proxy_labels_from_fixes_and_reverts(story):
     assert res.proxy is True
     assert res.report["proxy"] is True
     assert "incidents" not in res.report
+
+
+def test_a_revert_subject_cut_before_its_quote_is_still_a_revert(tmp_path):
+    # mining always called 'Revert "<subject>' (no closing quote) a revert while label ignored
+    # it, so the changes table and the label report disagreed on the number of reverts
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    added = commit(repo, {"x.py": "x = 1\n"}, "add x", "2024-01-01T00:00:00Z")
+    undo = commit(repo, {"x.py": None}, 'Revert "add x', "2024-01-02T00:00:00Z")
+    commit(repo, {"z.py": "z = 0\n"}, "later", "2024-09-01T00:00:00Z")
+    res = label(repo, changes_of(repo))
+    positives = res.labels.loc[res.labels["label"] == 1, ["commit", "label_source", "evidence"]]
+    assert positives.values.tolist() == [[added, "revert", undo]]
+    assert (res.report["reverts"], res.report["reverts_unresolved"]) == (1, 0)
 
 
 def test_cache_does_only_new_work_and_workers_agree(story, tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_mine_repos import DAY, HOUR, T0, build_history
+from test_mine_repos import DAY, HOUR, T0
 
 from riskml.mine import COLUMNS, load_state, mine, read_table, state_path
 
@@ -138,9 +138,10 @@ EXPECTED = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    return build_history(tmp_path_factory.mktemp("mine"))
+@pytest.fixture
+def history(hand_history) -> tuple[Path, dict[str, str]]:
+    """The session's hand-built history: these tests only read it."""
+    return hand_history
 
 
 def _expected_frame(sha: dict[str, str], names=None) -> pd.DataFrame:

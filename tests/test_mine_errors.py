@@ -8,15 +8,16 @@ import warnings
 from pathlib import Path
 
 import pytest
-from test_mine_repos import ALICE, BOB, DAY, T0, build_history, commit, git, init, write
+from test_mine_repos import ALICE, BOB, DAY, T0, commit, git, init, write
 
 from riskml.errors import RiskmlError
 from riskml.mine import MiningWarning, load_state, mine, records_for, state_path
 
 
-@pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    return build_history(tmp_path_factory.mktemp("mine_err"))
+@pytest.fixture
+def history(hand_history) -> tuple[Path, dict[str, str]]:
+    """The session's hand-built history: these tests only read it."""
+    return hand_history
 
 
 def test_not_a_repository(tmp_path: Path):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
+
+import gitrepo
+from gitrepo import git, init
 
 # 2023-01-02 10:00:00 UTC, a Monday
 T0 = 1_672_653_600
@@ -18,16 +19,8 @@ CAROL = ("Carol", "carol@x.example")
 COPILOT = ("copilot-swe-agent[bot]", "198982749+Copilot@users.noreply.github.com")
 
 
-def git(repo: Path, *args: str, env: dict | None = None, input: bytes | None = None) -> str:
-    full = dict(os.environ)
-    full.update(env or {})
-    proc = subprocess.run(
-        ["git", "-C", str(repo), *args], env=full, input=input, capture_output=True, check=True
-    )
-    return proc.stdout.decode("utf-8", "replace")
-
-
 def write(repo: Path, path: str, content: str | bytes) -> None:
+    """Write one file (not staged: the histories below stage what they mean to)."""
     p = repo / path
     p.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(content, bytes):
@@ -44,25 +37,8 @@ def commit(
     tz: str = "+0000",
     committed: int | None = None,
 ) -> str:
-    """Commit everything staged; return the new SHA."""
-    env = {
-        "GIT_AUTHOR_NAME": who[0],
-        "GIT_AUTHOR_EMAIL": who[1],
-        "GIT_AUTHOR_DATE": f"@{when} {tz}",
-        "GIT_COMMITTER_NAME": who[0],
-        "GIT_COMMITTER_EMAIL": who[1],
-        "GIT_COMMITTER_DATE": f"@{committed if committed is not None else when} {tz}",
-    }
-    msg = message if isinstance(message, bytes) else message.encode("utf-8")
-    git(repo, "commit", "-q", "--allow-empty", "-F", "-", env=env, input=msg)
-    return git(repo, "rev-parse", "HEAD").strip()
-
-
-def init(repo: Path) -> Path:
-    repo.mkdir(parents=True, exist_ok=True)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "commit.gpgsign", "false")
-    return repo
+    """Commit everything staged as ``who`` at epoch ``when``; return the new SHA."""
+    return gitrepo.commit(repo, message, who=who, when=when, committed=committed, tz=tz)
 
 
 def lines(n: int, prefix: str = "l") -> str:

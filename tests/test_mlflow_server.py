@@ -26,6 +26,9 @@ from tracking_tables import kamei_table, write_kamei_csv
 from riskml.errors import RiskmlError
 from riskml.score.model import ModelVersion, current_version, load_model, resolve_version
 
+# end to end: a real mlflow server per module
+pytestmark = pytest.mark.slow
+
 NAME = "server-risk"
 URI = f"models:/{NAME}@champion"
 START_SECONDS = 60

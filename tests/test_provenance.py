@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+from gitrepo import commit, git, git_bytes, init
 
 from riskml.config import AIConfig, load_config
 from riskml.errors import RiskmlError
@@ -652,23 +652,10 @@ def test_config_markers_from_riskml_toml(tmp_path: Path):
 # --- git notes -------------------------------------------------------------------------------
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout
-
-
 @pytest.fixture
 def notes_repo(tmp_path: Path) -> tuple[Path, list[str]]:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    shas = []
-    for i in range(4):
-        (repo / f"f{i}.txt").write_text("line\n" * (i + 1), encoding="utf-8")
-        _git(repo, "add", ".")
-        _git(repo, "commit", "-q", "-m", f"c{i}")
-        shas.append(_git(repo, "rev-parse", "HEAD").strip())
+    repo = init(tmp_path / "repo")
+    shas = [commit(repo, f"c{i}", {f"f{i}.txt": "line\n" * (i + 1)}) for i in range(4)]
     return repo, shas
 
 
@@ -684,8 +671,8 @@ GIT_AI_NOTE = (
 
 def test_read_ai_notes(notes_repo):
     repo, shas = notes_repo
-    _git(repo, "notes", "--ref", "refs/notes/ai", "add", "-m", GIT_AI_NOTE, shas[1])
-    _git(
+    git(repo, "notes", "--ref", "refs/notes/ai", "add", "-m", GIT_AI_NOTE, shas[1])
+    git(
         repo,
         "notes",
         "--ref",
@@ -696,7 +683,7 @@ def test_read_ai_notes(notes_repo):
         shas[2],
     )
     # the same text on two commits is one blob: both must still come back
-    _git(
+    git(
         repo,
         "notes",
         "--ref",
@@ -706,7 +693,7 @@ def test_read_ai_notes(notes_repo):
         '{"ai_lines": 2, "total_lines": 3}',
         shas[3],
     )
-    _git(repo, "notes", "--ref", "refs/notes/other", "add", "-m", "ignored", shas[0])
+    git(repo, "notes", "--ref", "refs/notes/other", "add", "-m", "ignored", shas[0])
     notes = read_ai_notes(repo)
     assert notes == {
         shas[1]: GIT_AI_NOTE + "\n",
@@ -722,17 +709,8 @@ def test_read_ai_notes(notes_repo):
 
 def test_read_ai_notes_non_utf8(notes_repo):
     repo, shas = notes_repo
-    blob = (
-        subprocess.run(
-            ["git", "-C", str(repo), "hash-object", "-w", "--stdin"],
-            input=b"caf\xe9 {\n",
-            check=True,
-            capture_output=True,
-        )
-        .stdout.decode()
-        .strip()
-    )
-    _git(repo, "notes", "--ref", "refs/notes/ai", "add", "-C", blob, shas[0])
+    blob = git(repo, "hash-object", "-w", "--stdin", input=b"caf\xe9 {\n")
+    git(repo, "notes", "--ref", "refs/notes/ai", "add", "-C", blob, shas[0])
     assert read_ai_notes(repo) == {shas[0]: "caf\ufffd {\n"}
 
 
@@ -799,19 +777,9 @@ def test_generated_repository_matches_truth(synth_small):
     repo = synth_small.repo
     with open(synth_small.truth, encoding="utf-8", newline="") as fh:
         truth = {row["commit"]: row for row in csv.DictReader(fh)}
-    log = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(repo),
-            "log",
-            "--branches",
-            "--no-merges",
-            "--format=%H%x00%an%x00%ae%x00%B%x01",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout.decode("utf-8", "replace")
+    log = git_bytes(
+        repo, "log", "--branches", "--no-merges", "--format=%H%x00%an%x00%ae%x00%B%x01"
+    ).decode("utf-8", "replace")
     notes = read_ai_notes(repo)
     seen = 0
     classes = set()

@@ -14,16 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from gitrepo import git
+
+# end to end: the whole pipeline through the real CLI
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "run-test"
-
-
-def git(repo: Path, *args: str) -> str:
-    out = subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    )
-    return out.stdout.strip()
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
+import gitrepo
 import pytest
+from gitrepo import git
 
 from riskml.errors import RiskmlError
 from riskml.run import choose_pending, detect_main_branch
 
 
-def git(repo: Path, *args: str) -> str:
-    out = subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    )
-    return out.stdout.strip()
-
-
 def commit(repo: Path, name: str) -> str:
-    (repo / name).write_text(name + "\n")
-    git(repo, "add", name)
-    git(repo, "commit", "-q", "-m", f"add {name}")
-    return git(repo, "rev-parse", "HEAD")
+    """Add the file ``name`` (its own name as content) in a commit ``add <name>``."""
+    return gitrepo.commit(repo, f"add {name}", {name: name + "\n"})
 
 
 @pytest.fixture

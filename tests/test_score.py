@@ -7,14 +7,14 @@ MLflow store, plus pending changes on top) is built once and shared with tests/t
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import gitrepo
 import pandas as pd
 import pytest
+from gitrepo import git
 
 from riskml.config import Config, ReviewPolicy, load_config
 from riskml.errors import RiskmlError
@@ -23,38 +23,17 @@ from riskml.score.history import RepoHistory
 from riskml.score.policy import at_least, check_tier
 from riskml.score.render import render, short_id
 
+# end to end: the world is a generated repository mined, labelled and trained
+pytestmark = pytest.mark.slow
+
 MODEL = "score-test-risk"
 DAY = 86400
 
 
-def git(repo: Path, *args: str, env: dict | None = None) -> str:
-    full = dict(os.environ)
-    full.update(env or {})
-    out = subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=full
-    )
-    return out.stdout.strip()
-
-
 def commit_as(repo: Path, email: str, when: int, message: str, files: dict[str, str]) -> str:
-    """Write ``files`` (path -> text appended) and commit them as ``email`` at epoch ``when``."""
-    for path, text in files.items():
-        target = repo / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("a", encoding="utf-8") as fh:
-            fh.write(text)
-        git(repo, "add", path)
-    stamp = f"{when} +0000"
-    env = {
-        "GIT_AUTHOR_NAME": email.split("@")[0],
-        "GIT_AUTHOR_EMAIL": email,
-        "GIT_AUTHOR_DATE": stamp,
-        "GIT_COMMITTER_NAME": email.split("@")[0],
-        "GIT_COMMITTER_EMAIL": email,
-        "GIT_COMMITTER_DATE": stamp,
-    }
-    git(repo, "commit", "-q", "-m", message, env=env)
-    return git(repo, "rev-parse", "HEAD")
+    """Append ``files`` (path -> text) and commit them as ``email`` at epoch ``when``."""
+    who = (email.split("@")[0], email)
+    return gitrepo.commit(repo, message, files, who=who, when=when, append=True)
 
 
 @dataclass

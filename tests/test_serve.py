@@ -16,7 +16,11 @@ import time
 
 import httpx
 import pytest
+from conftest import venv_env
 from test_score import MODEL, World, build_world, git, score_cli
+
+# end to end: real servers over a mined, labelled and trained world
+pytestmark = pytest.mark.slow
 
 TOKEN = "s3cret-token"
 
@@ -149,9 +153,9 @@ def test_mlflow_models_serve_scores_feature_rows_the_same(world, cli_result, tmp
     cli = cli_result["changes"][0]
     port = free_port()
     proc = subprocess.Popen(
-        ["mlflow", "models", "serve", "-m", world.uri, "--env-manager", "local",
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ),
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m", world.uri,
+         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=venv_env(),
     )  # fmt: skip
     try:
         wait_up(f"http://127.0.0.1:{port}/ping", proc, seconds=120)

@@ -11,15 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from gitrepo import git_bytes as git
 
 from riskml.errors import RiskmlError
 from riskml.synth import INCIDENT_COLUMNS, TRUTH_COLUMNS, generate
 from riskml.synth.output import unique_prefix as _unique_prefix
 from riskml.synth.tables import synthetic_tables
-
-
-def git(repo: Path, *args: str) -> bytes:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True).stdout
 
 
 def rows(path: Path) -> list[dict]:

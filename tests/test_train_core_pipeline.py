@@ -9,6 +9,9 @@ from riskml.config import Config
 from riskml.train import build_dataset, fit
 from riskml.train.dataset import LABEL_HISTORY_COLUMNS, feature_columns
 
+# end to end: mine, label and fit a generated repository
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):

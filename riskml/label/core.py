@@ -30,9 +30,7 @@ from riskml.label.links import (
     incident_mentions,
     read_messages,
 )
-from riskml.tables import LABELS_COLUMNS, normalize_labels
-from riskml.tables import as_utc as _as_utc
-from riskml.tables import parse_cutoff as _parse_cutoff
+from riskml.tables import LABELS_COLUMNS, as_utc, normalize_labels, parse_cutoff
 from riskml.tables import read_changes as read_table
 
 LABEL_COLUMNS = list(LABELS_COLUMNS)
@@ -55,6 +53,42 @@ def read_changes(changes):
     return changes
 
 
+class _Links:
+    """The links found so far, one dict per (change, source, incident) in the order found."""
+
+    COLUMNS = ["commit", "source", "incident_id", "severity", "known_at", "evidence"]
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def add(self, commit, source, iid=None, sev=None, known=None, evidence=None) -> None:
+        self.rows.append(
+            dict(zip(self.COLUMNS, (commit, source, iid, sev, known, evidence), strict=True))
+        )
+
+    def frame(self):
+        import pandas as pd
+
+        frame = pd.DataFrame(self.rows, columns=self.COLUMNS)
+        frame["known_at"] = pd.to_datetime(frame["known_at"], utc=True)
+        return frame
+
+
+@dataclass
+class _History:
+    """What label needs from the changes table and the repository, read once."""
+
+    repo: Path
+    changes: Any
+    shas: list[str]
+    commit_time: Any  # pd.Series, UTC
+    ctime: dict  # sha -> commit time
+    order: list[str]  # the changes' SHAs by author time, oldest first
+    messages: dict[str, str]
+    reverts: dict[str, str]  # revert -> reverted
+    unresolved_reverts: list[str]
+
+
 def label(
     repo,
     changes,
@@ -70,40 +104,66 @@ def label(
     :func:`load_incidents`; ``None`` means proxy labels. ``cutoff``: the data cut-off (default
     the newest commit time in the table). ``cache_dir``: where SZZ results are kept by fix SHA
     (``None``: no disk cache). Returns :class:`LabelResult` (labels, report, proxy).
+    ``config`` is trusted: its values are checked when ``riskml.toml`` is read.
     """
-    import pandas as pd
-
-    from riskml.label.incidents import load_incidents
     from riskml.label.report import build_report
-    from riskml.label.szz import run_szz
 
     cfg = config or Config()
-    lcfg = cfg.label
-    if lcfg.window_days < 0:
-        raise RiskmlError("label window_days must be >= 0")
-    try:
-        re.compile(lcfg.incident_pattern)
-    except re.error as exc:
-        raise RiskmlError(f"invalid label.incident_pattern: {exc}") from None
     repo = ensure_repo(repo)
     changes = read_changes(changes)
-    problems: list[str] = []
-    if isinstance(incidents, str | Path):
-        incidents, problems = load_incidents(incidents, repo)
-    elif incidents is not None:
-        problems = list(incidents.attrs.get("problems", []))
+    incidents, problems = _load_incidents(incidents, repo)
     proxy = incidents is None
+    hist = _read_history(repo, changes)
+    cut = parse_cutoff(cutoff) or (hist.commit_time.max() if len(changes) else None)
 
-    shas = [str(s) for s in changes["commit"]]
-    author_time = _as_utc(changes["author_time"])
-    commit_time = (
-        _as_utc(changes["commit_time"]) if "commit_time" in changes.columns else author_time
+    links = _Links()
+    stats: dict[str, Any] = {
+        "reverts": len(hist.reverts) + len(hist.unresolved_reverts),
+        "reverts_unresolved": len(hist.unresolved_reverts),
+    }
+    if proxy:
+        szz_jobs, fix_known = _proxy_links(hist, cfg, links), {}
+    else:
+        szz_jobs, fix_known = _incident_links(hist, incidents, cfg.label, links, stats)
+    stats["szz"] = _szz_links(hist, incidents, szz_jobs, fix_known, cfg, workers, cache_dir, links)
+    frame = _knowable_by(links.frame(), cut, stats)
+    in_table = set(hist.shas)
+    culprits_outside = sorted(set(frame.loc[frame["source"] == "culprit", "commit"]) - in_table)
+    stats["culprits_outside_table"] = culprits_outside
+
+    window_days = cfg.label.window_days
+    labels = _aggregate(hist.shas, hist.commit_time, frame, cut, window_days)
+    report = build_report(
+        labels,
+        proxy=proxy,
+        cutoff=cut,
+        window_days=window_days,
+        incidents=incidents,
+        problems=problems,
+        stats=stats,
     )
-    ctime = dict(zip(shas, commit_time, strict=True))
-    cut = _parse_cutoff(cutoff) or (commit_time.max() if len(changes) else None)
-    in_table = set(shas)
-    order = [s for _, s in sorted(zip(author_time, shas, strict=True), key=lambda p: p[0])]
+    return LabelResult(labels=labels, report=report, proxy=proxy)
 
+
+def _load_incidents(incidents, repo: Path):
+    """The incidents DataFrame (or ``None`` for proxy labels) and the problems its file had."""
+    from riskml.label.incidents import load_incidents
+
+    if isinstance(incidents, str | Path):
+        return load_incidents(incidents, repo)
+    if incidents is not None:
+        return incidents, list(incidents.attrs.get("problems", []))
+    return None, []
+
+
+def _read_history(repo: Path, changes) -> _History:
+    """Times and messages of the changes, and their reverts; changes git lacks are an error."""
+    shas = [str(s) for s in changes["commit"]]
+    author_time = as_utc(changes["author_time"])
+    commit_time = (
+        as_utc(changes["commit_time"]) if "commit_time" in changes.columns else author_time
+    )
+    order = [s for _, s in sorted(zip(author_time, shas, strict=True), key=lambda p: p[0])]
     messages = read_messages(repo, shas)
     unknown = [s for s in shas if s not in messages]
     if unknown:
@@ -111,119 +171,134 @@ def label(
             f"the changes table has {len(unknown)} commit(s) {repo} does not know, e.g. "
             f"{unknown[0]}: was it mined from another repository?"
         )
-    reverts, unresolved_reverts = find_reverts(repo, order, messages)
+    reverts, unresolved = find_reverts(repo, order, messages)
+    return _History(
+        repo=repo,
+        changes=changes,
+        shas=shas,
+        commit_time=commit_time,
+        ctime=dict(zip(shas, commit_time, strict=True)),
+        order=order,
+        messages=messages,
+        reverts=reverts,
+        unresolved_reverts=unresolved,
+    )
 
-    links: list[dict] = []
-    stats: dict[str, Any] = {
-        "reverts": len(reverts) + len(unresolved_reverts),
-        "reverts_unresolved": len(unresolved_reverts),
-    }
-    szz_jobs: list[tuple[str, str | None]] = []  # (fix sha, incident id or None)
-    fix_known: dict[tuple[str, str], Any] = {}  # (fix, incident) -> when the link is knowable
-    too_big: set[str] = set()
-    nfiles = _files_per_commit(changes)
 
-    def add(commit, source, iid=None, sev=None, known=None, evidence=None):
-        links.append(
-            {
-                "commit": commit,
-                "source": source,
-                "incident_id": iid,
-                "severity": sev,
-                "known_at": known,
-                "evidence": evidence,
-            }
-        )
+def _proxy_links(hist: _History, cfg: Config, links: _Links) -> list[tuple[str, None]]:
+    """Without incidents: every revert marks what it reverts; bug fixes go to SZZ."""
+    for rv, target in hist.reverts.items():
+        links.add(target, "revert", known=hist.ctime[rv], evidence=rv)
+    fix_flags = _fix_flags(hist.changes, hist.messages, cfg)
+    return [
+        (sha, None)
+        for sha, is_fix in zip(hist.shas, fix_flags, strict=True)
+        if is_fix and sha not in hist.reverts
+    ]
 
-    if proxy:
-        for rv, target in reverts.items():
-            add(target, "revert", known=ctime[rv], evidence=rv)
-        fix_flags = _fix_flags(changes, messages, cfg)
-        for sha, is_fix in zip(shas, fix_flags, strict=True):
-            if is_fix and sha not in reverts:
-                szz_jobs.append((sha, None))
-    else:
-        by_id = {r.incident_id: r for r in incidents.itertuples(index=False)}
-        mentions = incident_mentions(messages, lcfg.incident_pattern)
-        fixes_of: dict[str, list[str]] = {iid: list(r.fix_commits) for iid, r in by_id.items()}
-        unknown_mentions: set[str] = set()
-        for sha in order:
-            for iid in mentions.get(sha, []):
-                if iid in fixes_of:
-                    if sha not in fixes_of[iid]:
-                        fixes_of[iid].append(sha)
+
+def _incident_links(hist: _History, incidents, lcfg, links: _Links, stats: dict):
+    """Culprit and revert links of each incident; its other fixes become SZZ jobs.
+
+    Returns the SZZ jobs ``[(fix, incident id)]`` and when each job's link is knowable.
+    """
+    ctime, reverts = hist.ctime, hist.reverts
+    by_id = {r.incident_id: r for r in incidents.itertuples(index=False)}
+    fixes_of = _fixes_of(hist, by_id, lcfg.incident_pattern, stats)
+    late_culprits: list[str] = []
+    stats["culprits_after_incident_opened"] = late_culprits
+    extra_times = _times_outside(hist.repo, [f for fs in fixes_of.values() for f in fs], ctime)
+    outside = [f for fs in fixes_of.values() for f in fs if f not in ctime]
+    outside += [c for r in by_id.values() for c in r.culprit_commits if c not in ctime]
+    merges = expand_merges(hist.repo, outside)
+    stats["merge_fixes_expanded"] = len(merges)
+    szz_jobs: list[tuple[str, str]] = []
+    fix_known: dict[tuple[str, str], Any] = {}
+    for iid, rec in by_id.items():
+        opened = rec.opened_at
+        # a merge named as culprit stands for the commits it merged (the pull request)
+        culprits = [c for c0 in rec.culprit_commits for c in merges.get(c0, [c0])]
+        for c in dict.fromkeys(culprits):
+            # A culprit committed after its incident opened is the file's word against
+            # the clock: kept, but never known before the change itself existed.
+            ct = ctime.get(c)
+            if ct is not None and ct > opened:
+                late_culprits.append(f"{iid}: {c}")
+            links.add(c, "culprit", iid, rec.severity, opened if ct is None else max(opened, ct))
+        for landed in fixes_of[iid]:
+            ftime = ctime.get(landed, extra_times.get(landed))
+            known = max(opened, ftime) if ftime is not None else opened
+            # a merge fix stands for the commits it merged, known when it landed
+            for f in merges.get(landed, [landed]):
+                if f in reverts:
+                    links.add(reverts[f], "revert", iid, rec.severity, known, f)
                 else:
-                    unknown_mentions.add(iid)
-        stats["unknown_incident_ids_in_messages"] = sorted(unknown_mentions)
-        late_culprits: list[str] = []
-        stats["culprits_after_incident_opened"] = late_culprits
-        extra_times = _times_outside(repo, [f for fs in fixes_of.values() for f in fs], ctime)
-        outside = [f for fs in fixes_of.values() for f in fs if f not in ctime]
-        outside += [c for r in by_id.values() for c in r.culprit_commits if c not in ctime]
-        merges = expand_merges(repo, outside)
-        stats["merge_fixes_expanded"] = len(merges)
-        for iid, rec in by_id.items():
-            opened = rec.opened_at
-            # a merge named as culprit stands for the commits it merged (the pull request)
-            culprits = [c for c0 in rec.culprit_commits for c in merges.get(c0, [c0])]
-            for c in dict.fromkeys(culprits):
-                # A culprit committed after its incident opened is the file's word against
-                # the clock: kept, but never known before the change itself existed.
-                ct = ctime.get(c)
-                if ct is not None and ct > opened:
-                    late_culprits.append(f"{iid}: {c}")
-                add(c, "culprit", iid, rec.severity, opened if ct is None else max(opened, ct))
-            for landed in fixes_of[iid]:
-                ftime = ctime.get(landed, extra_times.get(landed))
-                known = max(opened, ftime) if ftime is not None else opened
-                # a merge fix stands for the commits it merged, known when it landed
-                for f in merges.get(landed, [landed]):
-                    if f in reverts:
-                        add(reverts[f], "revert", iid, rec.severity, known, f)
-                    else:
-                        szz_jobs.append((f, iid))
-                        fix_known[(f, iid)] = known
+                    szz_jobs.append((f, iid))
+                    fix_known[(f, iid)] = known
+    return szz_jobs, fix_known
 
-    # SZZ over every distinct fix, in parallel, cached by fix SHA.
+
+def _fixes_of(hist: _History, by_id: dict, pattern: str, stats: dict) -> dict[str, list[str]]:
+    """Each incident's fix commits: those its record lists, then changes whose message names it."""
+    mentions = incident_mentions(hist.messages, pattern)
+    fixes_of: dict[str, list[str]] = {iid: list(r.fix_commits) for iid, r in by_id.items()}
+    unknown_mentions: set[str] = set()
+    for sha in hist.order:
+        for iid in mentions.get(sha, []):
+            if iid in fixes_of:
+                if sha not in fixes_of[iid]:
+                    fixes_of[iid].append(sha)
+            else:
+                unknown_mentions.add(iid)
+    stats["unknown_incident_ids_in_messages"] = sorted(unknown_mentions)
+    return fixes_of
+
+
+def _szz_links(hist: _History, incidents, szz_jobs, fix_known, cfg, workers, cache_dir, links):
+    """Trace every distinct fix with SZZ (parallel, cached) and link what it blames.
+
+    Returns the report's ``szz`` section.
+    """
+    from riskml.label.szz import run_szz
+
+    lcfg = cfg.label
+    nfiles = _files_per_commit(hist.changes)
     fixes = list(dict.fromkeys(f for f, _ in szz_jobs))
-    for f in fixes:
-        if nfiles.get(f, 0) > lcfg.szz_max_files:
-            too_big.add(f)
+    too_big = {f for f in fixes if nfiles.get(f, 0) > lcfg.szz_max_files}
     traced, szz_stats = run_szz(
-        repo,
+        hist.repo,
         [f for f in fixes if f not in too_big],
         ignore_comments=lcfg.szz_ignore_comments,
         workers=workers,
         cache_dir=cache_dir,
         skip_globs=list(cfg.mine.test_globs) if lcfg.szz_skip_tests else None,
     )
-    for f, row in traced.items():
-        if row["n_files"] > lcfg.szz_max_files:
-            too_big.add(f)
+    too_big |= {f for f, row in traced.items() if row["n_files"] > lcfg.szz_max_files}
+    by_id = (
+        {} if incidents is None else {r.incident_id: r for r in incidents.itertuples(index=False)}
+    )
+    in_table = set(hist.shas)
     dropped_after_open = 0
     outside_table = 0
-    if not proxy:
-        by_id = {r.incident_id: r for r in incidents.itertuples(index=False)}
-    fix_times = _times_outside(repo, fixes, ctime)
+    fix_times = _times_outside(hist.repo, fixes, hist.ctime)
     for f, iid in szz_jobs:
         if f in too_big or f not in traced:
             continue
-        ftime = ctime.get(f, fix_times.get(f))
+        ftime = hist.ctime.get(f, fix_times.get(f))
         cands = sorted({c for cs in traced[f]["candidates"].values() for c in cs})
         for c in cands:
             if c not in in_table:
                 outside_table += 1
                 continue
             if iid is None:
-                add(c, "szz_fix", known=ftime, evidence=f)
+                links.add(c, "szz_fix", known=ftime, evidence=f)
                 continue
             rec = by_id[iid]
-            if ctime[c] >= rec.opened_at:
+            if hist.ctime[c] >= rec.opened_at:
                 dropped_after_open += 1
                 continue
-            add(c, "szz_incident", iid, rec.severity, fix_known[(f, iid)], f)
-
-    stats["szz"] = {
+            links.add(c, "szz_incident", iid, rec.severity, fix_known[(f, iid)], f)
+    return {
         "fix_commits": len(fixes),
         "skipped_too_many_files": len(too_big),
         "traced": szz_stats["traced"],
@@ -233,30 +308,16 @@ def label(
         "max_files": lcfg.szz_max_files,
     }
 
-    frame = pd.DataFrame(
-        links, columns=["commit", "source", "incident_id", "severity", "known_at", "evidence"]
-    )
-    frame["known_at"] = pd.to_datetime(frame["known_at"], utc=True)
+
+def _knowable_by(frame, cut, stats: dict):
+    """The links knowable by the cut-off ``cut``; how many were not goes into ``stats``."""
     not_yet = 0
     if cut is not None and len(frame):
         late = frame["known_at"] > cut
         not_yet = int(late.sum())
         frame = frame[~late]
     stats["links_after_cutoff"] = not_yet
-    culprits_outside = sorted(set(frame.loc[frame["source"] == "culprit", "commit"]) - in_table)
-    stats["culprits_outside_table"] = culprits_outside
-
-    labels = _aggregate(shas, commit_time, frame, cut, lcfg.window_days)
-    report = build_report(
-        labels,
-        proxy=proxy,
-        cutoff=cut,
-        window_days=lcfg.window_days,
-        incidents=None if proxy else incidents,
-        problems=problems,
-        stats=stats,
-    )
-    return LabelResult(labels=labels, report=report, proxy=proxy)
+    return frame
 
 
 def _aggregate(shas, commit_time, links, cut, window_days):

@@ -1,9 +1,9 @@
 """Evidence that ties a change to an incident: commit messages, reverts, incident ids.
 
 Messages come from one ``git cat-file --batch`` over the changes' SHAs (the changes table holds
-only subjects). A revert is recognised by ``This reverts commit <sha>`` in its message or, when
-that line is missing, by a ``Revert "<subject>"`` subject, matched to the most recent earlier
-change with exactly that subject.
+only subjects). A revert is what :func:`riskml.gitio.parse_revert` says it is: a
+``This reverts commit <sha>`` line or, when that line is missing, a ``Revert "<subject>"``
+subject, matched to the most recent earlier change with exactly that subject.
 """
 
 from __future__ import annotations
@@ -11,10 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from riskml.gitio import run_git
-
-_REVERTS_RE = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
-_REVERT_SUBJECT_RE = re.compile(r'^Revert "(.*)"\s*$')
+from riskml.gitio import parse_revert, read_objects, run_git, subject_of
 
 # Link sources, strongest first (labels.md).
 SOURCES = ("culprit", "revert", "szz_incident", "szz_fix")
@@ -22,30 +19,15 @@ SOURCE_RANK = {s: i for i, s in enumerate(SOURCES)}
 
 
 def read_messages(repo: str | Path, shas: list[str]) -> dict[str, str]:
-    """Full commit messages by SHA, in one ``git cat-file --batch`` (UTF-8, bad bytes replaced)."""
-    if not shas:
-        return {}
-    raw = run_git(repo, "cat-file", "--batch", input="".join(f"{s}\n" for s in shas).encode())
+    """Full commit messages by SHA, in one ``git cat-file --batch`` (UTF-8, bad bytes replaced).
+
+    SHAs git does not know, or that name something other than a commit, are left out.
+    """
     out: dict[str, str] = {}
-    pos = 0
-    for sha in shas:
-        nl = raw.index(b"\n", pos)
-        header = raw[pos:nl].split()
-        pos = nl + 1
-        if header[-1] == b"missing":
-            continue
-        size = int(header[2])
-        body = raw[pos : pos + size]
-        pos += size + 1
-        if header[1] != b"commit":
-            continue
-        _, _, message = body.partition(b"\n\n")
-        out[sha] = message.decode("utf-8", "replace")
+    for sha, (kind, body) in read_objects(repo, shas).items():
+        if kind == "commit":
+            out[sha] = body.partition(b"\n\n")[2].decode("utf-8", "replace")
     return out
-
-
-def subject_of(message: str) -> str:
-    return message.split("\n", 1)[0].strip()
 
 
 def find_reverts(
@@ -62,14 +44,14 @@ def find_reverts(
     by_subject: dict[str, str] = {}
     unresolved: list[str] = []
     for sha in order:
-        msg = messages.get(sha, "")
-        m = _REVERTS_RE.search(msg)
-        if m:
-            named[sha] = m.group(1).lower()
+        parsed = parse_revert(messages.get(sha, ""))
+        if parsed is None:
             continue
-        sm = _REVERT_SUBJECT_RE.match(subject_of(msg))
-        if sm:
-            by_subject[sha] = sm.group(1)
+        target, subject = parsed
+        if target is not None:
+            named[sha] = target
+        else:
+            by_subject[sha] = subject
     resolved = resolve_commits(repo, list(named.values()))
     reverts: dict[str, str] = {}
     for sha, target in named.items():

@@ -15,13 +15,11 @@ from functools import lru_cache
 from wcmatch import glob
 
 from riskml.config import AIConfig, Config, MineConfig
+from riskml.gitio import parse_revert, subject_of
 from riskml.mine.provenance import ai_line_share, classify
 
 # Globs: `**` spans directories (GLOBSTAR); `*` also matches dot-files such as .env (DOTGLOB).
 GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB
-
-_REVERT_BODY = re.compile(r"This reverts commit [0-9a-fA-F]{7,40}")
-_REVERT_SUBJECT = re.compile(r'^Revert "')
 
 
 def subsystem(path: str) -> str:
@@ -33,11 +31,6 @@ def subsystem(path: str) -> str:
 def directory(path: str) -> str:
     """The path without its file name (``""`` at the root)."""
     return path.rpartition("/")[0]
-
-
-def subject_of(message: str) -> str:
-    lines = message.splitlines()
-    return lines[0].rstrip() if lines else ""
 
 
 def identity(rec: dict, repo_name: str) -> dict:
@@ -111,10 +104,9 @@ def _fix_re(pattern: str) -> re.Pattern:
 def purpose(rec: dict, cfg: MineConfig) -> dict:
     """fix (configurable pattern over the whole message) and is_revert."""
     message = rec["message"]
-    subject = subject_of(message)
     return {
         "fix": bool(_fix_re(cfg.fix_pattern).search(message)),
-        "is_revert": bool(_REVERT_BODY.search(message) or _REVERT_SUBJECT.match(subject)),
+        "is_revert": parse_revert(message) is not None,
     }
 
 

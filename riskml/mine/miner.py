@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 import warnings
 from collections.abc import Iterator
@@ -251,14 +252,12 @@ class MineResult:
     total_rows: int
 
 
-def mine_file(
-    repo: str | Path,
-    rev: str = "HEAD",
-    out: str | Path | None = None,
-    workers: int = 1,
-    config: Config | str | Path | None = None,
-    repo_name: str | None = None,
-    progress: bool | None = False,
-) -> MineResult:
-    """:func:`mine`, returning what it did instead of the table (what the CLI prints)."""
-    return _mine(repo, rev, out, workers, config, repo_name, progress, as_frame=False)
+def mine_file(repo: str | Path, *args, **kwargs) -> MineResult:
+    """:func:`mine` with its parameters, returning what it did instead of the table.
+
+    This is what the CLI prints. The parameters and their defaults are :func:`mine`'s own,
+    bound through its signature, so the two cannot drift apart.
+    """
+    bound = inspect.signature(mine).bind(repo, *args, **kwargs)
+    bound.apply_defaults()
+    return _mine(**bound.arguments, as_frame=False)

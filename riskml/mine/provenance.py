@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from riskml.config import AIConfig
-from riskml.gitio import run_git
+from riskml.gitio import read_objects, run_git
 
 HUMAN = "human"
 AI_ASSISTED = "ai_assisted"
@@ -356,19 +356,10 @@ def read_ai_notes(repo: str | Path, ref: str = "refs/notes/ai") -> dict[str, str
     pairs = [p for p in pairs if len(p) == 2]
     if not pairs:
         return {}
-    blobs = sorted({blob for blob, _ in pairs})
-    out = run_git(repo, "cat-file", "--batch", input=("\n".join(blobs) + "\n").encode())
-    texts: dict[str, str] = {}
-    pos = 0
-    for blob in blobs:
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split()
-        pos = end + 1
-        if len(header) < 3 or header[1] == b"missing":
-            continue
-        size = int(header[2])
-        texts[blob] = out[pos : pos + size].decode("utf-8", "replace")
-        pos += size + 1  # the object is followed by a newline
+    texts = {
+        blob: body.decode("utf-8", "replace")
+        for blob, (_, body) in read_objects(repo, sorted({blob for blob, _ in pairs})).items()
+    }
     return {commit: texts[blob] for blob, commit in pairs if blob in texts}
 
 
