@@ -103,3 +103,41 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_module_imports_in_a_circle():
     assert cycles(import_graph()) == []
+
+
+# Bottom to top: a module imports only its own package and the layers below it; the kernel's
+# modules and the CLI's may also import each other.
+LAYERS = [
+    {"errors", "config", "jsonvalue", "fmt", "locks", "gitio", "tables"},  # the kernel
+    {"mine", "label"},
+    {"synth", "train"},
+    {"score"},
+    {"serve", "trends"},
+    {"run"},
+    {"cli", "__main__"},
+]
+
+
+def _layer(module: str) -> tuple[int, str]:
+    part = module.split(".")[1] if "." in module else ""
+    for level, names in enumerate(LAYERS):
+        if part in names:
+            return level, part
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS")
+
+
+def test_nothing_imports_upward_or_sideways():
+    graph = import_graph()
+    wrong = []
+    for module, targets in graph.items():
+        if module == "riskml":
+            continue
+        level, part = _layer(module)
+        for target in targets:
+            if target == "riskml":
+                continue
+            other_level, other_part = _layer(target)
+            sideways_ok = other_level == level and level in (0, len(LAYERS) - 1)
+            if other_part != part and other_level >= level and not sideways_ok:
+                wrong.append(f"{module} -> {target}")
+    assert wrong == []

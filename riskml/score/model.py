@@ -87,10 +87,9 @@ class LoadedModel:
 
     def describe(self) -> dict:
         """``{"name", "version", "run_id", "thresholds"}`` as scoring.md's ``model`` object."""
+        who = self.identity.as_dict()
         return {
-            "name": self.name,
-            "version": self.version,
-            "run_id": self.run_id,
+            **{key: who[key] for key in ("name", "version", "run_id")},
             "thresholds": self.thresholds,
         }
 

@@ -22,6 +22,7 @@ logged model), which imports mlflow then; everything else needs no mlflow.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -59,13 +60,7 @@ class ModelIdentity:
 
     def as_dict(self) -> dict[str, str | None]:
         """``{"name", "version", "run_id", "uri", "alias"}``."""
-        return {
-            "name": self.name,
-            "version": self.version,
-            "run_id": self.run_id,
-            "uri": self.uri,
-            "alias": self.alias,
-        }
+        return dataclasses.asdict(self)
 
     def registry_uri(self) -> str | None:
         """``models:/<name>/<version>`` once registered, else None."""

@@ -57,17 +57,23 @@ def _both_classes(labels: np.ndarray) -> bool:
     return labels.size > 0 and 0 < labels.sum() < labels.size
 
 
+def _plot_curves(ax, predictions: pd.DataFrame, curve, score, label: str) -> None:
+    """One line per model with both classes in the test window: ``curve(labels, risk)`` gives
+    (x, y), ``score(labels, risk)`` the figure named in the legend as ``label``."""
+    for model, labels, risk in _curves(predictions):
+        if not _both_classes(labels):
+            continue
+        x, y = curve(labels, risk)
+        value = score(labels, risk)
+        ax.plot(x, y, color=_COLORS[model], label=f"{model} ({label} {value:.3f})")
+
+
 def plot_roc(predictions: pd.DataFrame, path: Path) -> Path:
     from sklearn.metrics import roc_auc_score, roc_curve
 
     fig, ax = _figure("ROC (test window)", "false positive rate", "true positive rate")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
-    for model, labels, risk in _curves(predictions):
-        if not _both_classes(labels):
-            continue
-        fpr, tpr, _ = roc_curve(labels, risk)
-        auc = roc_auc_score(labels, risk)
-        ax.plot(fpr, tpr, color=_COLORS[model], label=f"{model} (AUC {auc:.3f})")
+    _plot_curves(ax, predictions, lambda y, p: roc_curve(y, p)[:2], roc_auc_score, "AUC")
     ax.legend(loc="lower right")
     fig.savefig(path)
     return path
@@ -79,12 +85,12 @@ def plot_pr(predictions: pd.DataFrame, path: Path) -> Path:
     fig, ax = _figure("Precision-recall (test window)", "recall", "precision")
     base = float(np.nanmean(predictions["label"].to_numpy(dtype=float))) if len(predictions) else 0
     ax.axhline(base, color="grey", linestyle=":", label=f"base rate {base:.3f}")
-    for model, labels, risk in _curves(predictions):
-        if not _both_classes(labels):
-            continue
+
+    def recall_precision(labels, risk):
         precision, recall, _ = precision_recall_curve(labels, risk)
-        ap = average_precision_score(labels, risk)
-        ax.plot(recall, precision, color=_COLORS[model], label=f"{model} (AP {ap:.3f})")
+        return recall, precision
+
+    _plot_curves(ax, predictions, recall_precision, average_precision_score, "AP")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.legend(loc="upper right")
