@@ -11,7 +11,7 @@ from test_mine_repos import build_history
 
 from riskml.mine import COLUMNS, read_table
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_cli_mines_then_appends(cli, tmp_path: Path):
