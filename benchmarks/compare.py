@@ -61,8 +61,9 @@ def main() -> int:
         name, _, value = item.partition("=")
         extra[name] = shlex.split(value)
 
+    # beside the project, so that paths the scripts compute from their place hold for both
     with tempfile.TemporaryDirectory(prefix=".riskml-bench-base-", dir=TOP.parent) as tmp:
-        base = Path(tmp) / "base"
+        base = Path(tmp)
         subprocess.run(
             ["git", "-C", str(TOP), "worktree", "add", "--detach", "-q", str(base), options.base],
             check=True,

@@ -100,6 +100,7 @@ def _parts(result, data, config, dataset_path) -> dict[str, float]:
     import mlflow
     from mlflow import MlflowClient
 
+    from riskml.jsonvalue import plain
     from riskml.train import tracking
     from riskml.train.artifact import ARTIFACT
     from riskml.train.plots import write_plots
@@ -123,7 +124,7 @@ def _parts(result, data, config, dataset_path) -> dict[str, float]:
             mlflow.log_params(tracking.run_params(config, result))
             mlflow.log_metrics(tracking.run_metrics(result.metrics))
             mlflow.set_tags({"repo": "bench"})
-            mlflow.log_dict(tracking._jsonable(result.metrics), "metrics.json")
+            mlflow.log_dict(plain(result.metrics), "metrics.json")
         with clock("dataset input"):
             mlflow.log_input(
                 tracking._dataset_input(data, dataset_path, "bench"), context="training"
