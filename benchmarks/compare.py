@@ -6,7 +6,9 @@ and the working tree's code are each imported through ``PYTHONPATH``, by the sam
 one right after the other; both outputs are printed under a header naming the tree. Each script
 keeps printing its own in-run baseline as well.
 
-    python benchmarks/compare.py --base REV [--only mine_bench,synth_bench] [-- ARGS…]
+    python benchmarks/compare.py --base REV [--only mine_bench,synth_bench] [--repeat N]
+
+``--repeat N`` alternates the two trees N times, so one busy moment does not decide a figure.
 
 ``--args NAME='…'`` passes arguments to one script (e.g. ``--args mine_bench='--commits 2000'``).
 Each tree runs its own copy of the script (a module the change renamed is imported under the name
@@ -55,6 +57,9 @@ def main() -> int:
     parser.add_argument("--base", required=True, help="the revision to compare with")
     parser.add_argument("--only", default=",".join(DEFAULT), help="comma-separated script names")
     parser.add_argument("--args", action="append", default=[], help="NAME='arguments' for a script")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="draws of each, base and this tree alternating"
+    )
     options = parser.parse_args()
     extra = {}
     for item in options.args:
@@ -71,7 +76,8 @@ def main() -> int:
         try:
             for script in options.only.split(","):
                 args = extra.get(script, [])
-                for label, code in ((f"base {options.base}", base), ("this tree", TOP)):
+                pairs = ((f"base {options.base}", base), ("this tree", TOP)) * options.repeat
+                for label, code in pairs:
                     if not (code / "benchmarks" / f"{script}.py").is_file():
                         print(f"===== {script} -- {label}: no such benchmark")
                         continue
