@@ -242,20 +242,24 @@ def _assert_files_written_without_registry(root: Path) -> None:
     assert (root / "models" / MODEL).is_dir()
 
 
-def test_run_with_an_unreachable_store_is_one_line_after_the_files(runs, tmp_path):
+def _against_unreachable_store(runs, tmp_path, command: list[str]):
+    """``command`` (+ the runs' config, quiet) on a copy of the mined data, MLflow unreachable."""
     import shutil
 
     shutil.copytree(runs["work"] / "data", tmp_path / "data")
     env, closed = _unreachable_store()
     proc = subprocess.run(
-        [sys.executable, "-m", "riskml", "run", "--repo", str(runs["repo"]), "--pending", "3"]
-        + ["--config", str(runs["config"]), "--quiet"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+        [*command, "--config", str(runs["config"]), "--quiet"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    return proc, closed
+
+
+def test_run_with_an_unreachable_store_is_one_line_after_the_files(runs, tmp_path):
+    proc, closed = _against_unreachable_store(
+        runs, tmp_path,
+        [sys.executable, "-m", "riskml", "run", "--repo", str(runs["repo"]), "--pending", "3"],
+    )  # fmt: skip
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("riskml: error: ")]
@@ -269,20 +273,11 @@ def test_run_with_an_unreachable_store_is_one_line_after_the_files(runs, tmp_pat
 
 
 def test_retrain_pipeline_with_an_unreachable_store_is_a_failure_in_one_line(runs, tmp_path):
-    import shutil
-
-    shutil.copytree(runs["work"] / "data", tmp_path / "data")
-    env, closed = _unreachable_store()
     script = ROOT / "pipelines" / "retrain.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--repo", str(runs["repo"]), "--rev", "HEAD~3"]
-        + ["--config", str(runs["config"]), "--quiet"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc, closed = _against_unreachable_store(
+        runs, tmp_path,
+        [sys.executable, str(script), "--repo", str(runs["repo"]), "--rev", "HEAD~3"],
+    )  # fmt: skip
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("retrain: error: ")]
