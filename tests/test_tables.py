@@ -180,3 +180,11 @@ def test_cli_bad_table_is_one_line_exit_2(tmp_path):
     assert lines[0] == f"reading {changes} and {labels}"  # the progress line, then one error
     assert len(lines) == 2 and "Traceback" not in proc.stderr
     assert lines[1].startswith(f"riskml: error: {changes}: not a readable Parquet changes table (")
+
+
+def test_an_atomic_write_gives_the_mode_a_plain_write_would(tmp_path):
+    plain_file = tmp_path / "plain.csv"
+    plain_file.write_text("x\n")
+    written = write_changes(changes_frame(), tmp_path / "c.parquet")
+    assert written.stat().st_mode & 0o777 == plain_file.stat().st_mode & 0o777
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.parquet", "plain.csv"]

@@ -87,13 +87,11 @@ def report_beside(labels_path: str | Path) -> dict | None:
 
 
 def write_metrics(metrics: dict, path: str | Path) -> Path:
-    """``metrics.json`` (NaN and infinities as null, so it is valid JSON)."""
+    """``metrics.json`` (NaN and infinities as null, so it is valid JSON), written atomically."""
     from riskml.jsonvalue import plain
+    from riskml.tables import write_json
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(plain(metrics), indent=2, sort_keys=False) + "\n", "utf-8")
-    return path
+    return write_json(plain(metrics), path)
 
 
 def _no_stage(name: str) -> ContextManager:
