@@ -55,22 +55,16 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
     except SystemExit as exc:  # argparse: usage error is 2, --help is 0
         return int(exc.code or 0)
-    from riskml.config import load_config
+    from riskml.config import Workspace, load_config
     from riskml.errors import RiskmlError
     from riskml.run import retrain
     from riskml.train.pipeline import TrackingError
 
     try:
         config = load_config(args.config, repo=args.repo if args.repo.exists() else None)
+        workspace = Workspace(config, args.data_dir, args.models_dir, not args.quiet)
         result = retrain(
-            args.repo,
-            args.incidents,
-            rev=args.rev,
-            config=config,
-            data_dir=args.data_dir,
-            models_root=args.models_dir,
-            repo_name=args.repo_name,
-            progress=not args.quiet,
+            args.repo, args.incidents, workspace, rev=args.rev, repo_name=args.repo_name
         )
     except TrackingError as exc:  # a store that is down: retry later, not the input's fault
         print(f"retrain: error: {exc}", file=sys.stderr)

@@ -674,3 +674,29 @@ def data_paths(repo_name: str, data_dir: str | Path = DATA_DIR) -> DataPaths:
 def models_dir(model_name: str, root: str | Path = "models") -> Path:
     """Local copy of a trained model: ``models/<model_name>/``."""
     return Path(root) / model_name
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where one job keeps its files and the settings it runs under, passed as one value.
+
+    ``riskml run``, ``riskml demo`` and ``pipelines/retrain.py`` build one from their options and
+    hand it down; each stage takes the part it needs (``paths(name)`` for a repository's tables,
+    ``model_dir`` for the local model copy). ``config=None``: the repository's ``riskml.toml``
+    (else the defaults), read by the job once it knows the repository.
+    """
+
+    config: Config | None = None
+    data_dir: Path = Path(DATA_DIR)
+    models_root: Path = Path("models")
+    progress: bool = False
+
+    def paths(self, repo_name: str) -> DataPaths:
+        return data_paths(repo_name, self.data_dir)
+
+    def model_dir(self, config: Config) -> Path:
+        return models_dir(config.train.model_name, self.models_root)
+
+    def settings(self, repo: Path) -> Config:
+        """The configuration of a job on ``repo``: the one given, else the repository's own."""
+        return self.config or load_config(repo=repo)

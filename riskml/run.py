@@ -15,11 +15,11 @@ import json
 import shutil
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from riskml.config import Config, DataPaths, data_paths, load_config, models_dir, tracking_uri
+from riskml.config import Config, DataPaths, Workspace, tracking_uri
 from riskml.errors import RiskmlError
 from riskml.fmt import number_text
 from riskml.gitio import ensure_repo, has_commits, resolve_rev, run_git
@@ -131,19 +131,16 @@ def _write_labels(result: Any, paths: DataPaths) -> None:
 def retrain(
     repo: str | Path,
     incidents: str | Path | None = None,
+    workspace: Workspace = Workspace(),
     *,
     rev: str = "HEAD",
-    config: Config | None = None,
-    data_dir: str | Path = "data",
-    models_root: str | Path = "models",
     repo_name: str | None = None,
-    progress: bool = False,
 ) -> RetrainResult:
     """Mine ``repo`` up to ``rev`` (incrementally), label, train, gate and register.
 
-    Tables go to ``data/<repo_name>/`` (the SZZ cache too, so a second run reuses it), the
-    local model copy to ``models/<model name>/``. The new version becomes ``champion`` only
-    when the gate says so (``model_info["promoted"]``).
+    Tables go to the workspace's ``data/<repo_name>/`` (the SZZ cache too, so a second run
+    reuses it), the local model copy to its ``models/<model name>/``. The new version becomes
+    ``champion`` only when the gate says so (``model_info["promoted"]``).
     """
     from riskml.label import label, load_incidents
     from riskml.mine import mine
@@ -154,12 +151,12 @@ def retrain(
         raise RiskmlError(f"{repo}: the repository has no commits")
     if incidents is not None and not Path(incidents).is_file():
         raise RiskmlError(f"incidents file not found: {incidents}")
-    config = config or load_config(repo=top)
+    config = workspace.settings(top)
     name = repo_name or top.name
-    paths = data_paths(name, data_dir)
+    paths = workspace.paths(name)
     paths.root.mkdir(parents=True, exist_ok=True)
     sha = resolve_rev(top, rev)
-    clock = _Clock(progress)
+    clock = _Clock(workspace.progress)
 
     before = count_rows(paths.changes)
     with clock.stage("mine"):
@@ -188,7 +185,7 @@ def retrain(
         labels=labelled.labels,
         label_report=labelled.report,
         metrics_path=paths.root / "metrics.json",
-        model_dir=models_dir(config.train.model_name, models_root),
+        model_dir=workspace.model_dir(config),
         repo=name,
         head_sha=sha,
         stage=clock.stage,
@@ -311,15 +308,12 @@ def score_pending(
 def run_pipeline(
     repo: str | Path,
     incidents: str | Path | None = None,
+    workspace: Workspace = Workspace(),
     *,
     pending: int | None = None,
     main_branch: str | None = None,
-    config: Config | None = None,
-    data_dir: str | Path = "data",
-    models_root: str | Path = "models",
     repo_name: str | None = None,
     period: str | None = None,
-    progress: bool = False,
 ) -> RunResult:
     """The whole pipeline: retrain up to the base, trends, score the pending changes."""
     from riskml.trends import trends
@@ -327,21 +321,13 @@ def run_pipeline(
     top = ensure_repo(repo)
     if not has_commits(top):
         raise RiskmlError(f"{repo}: the repository has no commits")
-    config = config or load_config(repo=top)
+    config = workspace.settings(top)
+    workspace = replace(workspace, config=config)
     base, head, commits, how = choose_pending(top, pending, main_branch)
     t0 = time.perf_counter()
-    result = retrain(
-        top,
-        incidents,
-        rev=base,
-        config=config,
-        data_dir=data_dir,
-        models_root=models_root,
-        repo_name=repo_name,
-        progress=progress,
-    )
+    result = retrain(top, incidents, workspace, rev=base, repo_name=repo_name)
     timings = dict(result.timings)
-    clock = _Clock(progress)
+    clock = _Clock(workspace.progress)
     with clock.stage("trends"):
         changes = read_changes(result.paths.changes, repo_name=result.repo_name)
         labels = read_labels(result.paths.labels, commits=changes["commit"])
@@ -384,21 +370,18 @@ class DemoResult:
 
 def demo(
     out: str | Path = Path("data") / "demo-source",
+    workspace: Workspace = Workspace(),
     *,
     commits: int = DEMO_COMMITS,
     seed: int = DEMO_SEED,
     pending: int = DEMO_PENDING,
-    data_dir: str | Path = "data",
-    models_root: str | Path = "models",
-    progress: bool = False,
-    config: Config | None = None,
 ) -> DemoResult:
     """Generate a sample repository and its incidents file in ``out``, then run the pipeline.
 
     The generator is deterministic: when ``out`` already holds the same sample (same commits
     and seed) it is reused and the run is incremental. A non-empty ``out`` that is not a riskml
-    sample is refused, so a demo never overwrites a user's files. ``config``: the settings of
-    every stage (default: the defaults, since the sample has no ``riskml.toml``).
+    sample is refused, so a demo never overwrites a user's files. The workspace's ``config``
+    applies to every stage (default: the defaults, since the sample has no ``riskml.toml``).
     """
     out = Path(out)
     marker = out / _DEMO_MARKER
@@ -415,7 +398,7 @@ def demo(
                 f"{out} exists and is not this demo's sample (remove it or pick --out DIR)"
             )
         # A new sample is a new history: the demo's own tables would no longer match it.
-        stale = data_paths(DEMO_NAME, data_dir).root
+        stale = workspace.paths(DEMO_NAME).root
         if stale.is_dir():
             shutil.rmtree(stale)
         from riskml.synth import generate
@@ -424,16 +407,7 @@ def demo(
         repo, incidents = Path(made.repo), Path(made.incidents)
         marker.write_text(json.dumps({"sample": wanted}) + "\n")
         generated = True
-    result = run_pipeline(
-        repo,
-        incidents,
-        pending=pending,
-        data_dir=data_dir,
-        models_root=models_root,
-        repo_name=DEMO_NAME,
-        progress=progress,
-        config=config,
-    )
+    result = run_pipeline(repo, incidents, workspace, pending=pending, repo_name=DEMO_NAME)
     return DemoResult(out=out, repo=repo, incidents=incidents, generated=generated, run=result)
 
 

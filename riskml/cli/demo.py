@@ -34,22 +34,14 @@ def demo_command(
     config: ConfigOption = None,
 ) -> None:
     """Generate a sample repository with incidents, run the pipeline, print the pending scores."""
-    from riskml.config import load_config
+    from riskml.config import Workspace, load_config
     from riskml.run import demo, format_summary, mlflow_ui_command, one_line_warnings
 
     one_line_warnings()
     # the sample repository has no riskml.toml: only a file given with --config applies
     cfg = load_config(config) if config is not None else None
-    result = demo(
-        out,
-        commits=commits,
-        seed=seed,
-        pending=pending,
-        data_dir=data_dir,
-        models_root=models_root,
-        progress=not quiet,
-        config=cfg,
-    )
+    workspace = Workspace(cfg, data_dir, models_root, not quiet)
+    result = demo(out, workspace, commits=commits, seed=seed, pending=pending)
     what = "generated" if result.generated else "reused"
     paths = result.run.retrain.paths
     typer.echo(f"sample repository ({what}): {result.repo}")

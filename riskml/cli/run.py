@@ -46,24 +46,21 @@ def run_command(
     quiet: QuietOption = False,
 ) -> None:
     """The whole pipeline on one repository; a second run is incremental."""
-    from riskml.config import load_config
+    from riskml.config import Workspace, load_config
     from riskml.gitio import ensure_repo
     from riskml.run import format_summary, one_line_warnings, run_pipeline
 
     one_line_warnings()
     top = ensure_repo(repo)
-    cfg = load_config(config, repo=top)
+    workspace = Workspace(load_config(config, repo=top), data_dir, models_root, not quiet)
     result = run_pipeline(
         top,
         incidents,
+        workspace,
         pending=pending,
         main_branch=main_branch,
-        config=cfg,
-        data_dir=data_dir,
-        models_root=models_root,
         repo_name=repo_name,
         period=period,
-        progress=not quiet,
     )
     if json_out is not None and result.scored is not None:
         import json
