@@ -65,6 +65,7 @@ def _root(
 _VERB_MODULES = (
     "synth",
     "mine",
+    "incidents",
     "label",
     "train",
     "bench",

@@ -309,3 +309,112 @@ def _text(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def incidents_from_fixes(
+    path: str | Path,
+    repo: str | Path,
+    *,
+    issue_column: str = "issue_key",
+    commit_column: str = "commit_id",
+    opened_column: str | None = "opened_at",
+) -> tuple[list[dict], list[str]]:
+    """An issue tracker's export of fixed issues as incident records (labels.md's fields).
+
+    ``path``: a CSV with one row per (issue, fix commit) — Jira, GitHub or ApacheJIT exports have
+    this shape — and optionally an opening time per issue. Each issue becomes one incident whose
+    ``fix_commits`` are its commits found in ``repo``; ``opened_at`` is the export's opening time
+    when it has one, else the earliest fix commit's committer time (the issue was known by then
+    at the latest, so SZZ never blames a change made after it). Rows with an unknown or
+    ambiguous SHA are skipped and reported; an issue left with no commit is dropped and reported.
+    Returns ``(records, problems)``, records sorted by ``opened_at`` then id.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RiskmlError(f"fixes file not found: {path}")
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    reader = csv.DictReader(io.StringIO(text))
+    columns = reader.fieldnames or []
+    for name in (issue_column, commit_column):
+        if name not in columns:
+            raise RiskmlError(f"{path}: no {name!r} column (columns: {', '.join(columns)})")
+    rows = [(n + 2, row) for n, row in enumerate(reader)]
+    problems: list[str] = []
+    wanted = []
+    for lineno, row in rows:
+        sha = (row.get(commit_column) or "").strip()
+        if not _HEX_RE.match(sha):
+            problems.append(f"line {lineno}: {commit_column} {sha!r} is not a SHA")
+        else:
+            wanted.append(sha)
+    resolved = resolve_commits(repo, wanted)
+    fixes: dict[str, list[str]] = {}
+    opened: dict[str, str] = {}
+    for lineno, row in rows:
+        issue = (row.get(issue_column) or "").strip()
+        sha = (row.get(commit_column) or "").strip().lower()
+        if not issue or sha not in resolved:
+            if not issue:
+                problems.append(f"line {lineno}: empty {issue_column}")
+            continue
+        full = resolved[sha]
+        if len(full) != 40:
+            problems.append(f"line {lineno} ({issue}): commit {sha} is {full} in {repo}")
+            continue
+        fixes.setdefault(issue, [])
+        if full not in fixes[issue]:
+            fixes[issue].append(full)
+        when = (row.get(opened_column) or "").strip() if opened_column else ""
+        if when and issue not in opened:
+            try:
+                opened[issue] = parse_time(when).isoformat().replace("+00:00", "Z")
+            except ValueError:
+                problems.append(f"line {lineno} ({issue}): {opened_column} {when!r} is not a time")
+    times = _commit_times(repo, sorted({s for shas in fixes.values() for s in shas}))
+    records = []
+    for issue, shas in fixes.items():
+        when = opened.get(issue)
+        if when is None:
+            when = _iso_utc(min(times[s] for s in shas))
+        records.append({"incident_id": issue, "opened_at": when, "fix_commits": shas})
+    records.sort(key=lambda r: (parse_time(r["opened_at"]), r["incident_id"]))
+    return records, problems
+
+
+def _commit_times(repo: str | Path, shas: list[str]) -> dict[str, int]:
+    """Committer time (epoch seconds) of each commit, read in one batched ``cat-file``."""
+    from riskml.gitio import read_objects
+
+    out: dict[str, int] = {}
+    for sha, (_kind, body) in read_objects(repo, shas).items():
+        for line in body.split(b"\n"):
+            if line.startswith(b"committer "):
+                out[sha] = int(line.rsplit(b" ", 2)[-2])
+                break
+            if not line:
+                break
+    return out
+
+
+def _iso_utc(epoch: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def write_incidents(records: list[dict], path: str | Path) -> Path:
+    """Write incident records as the incidents CSV of labels.md (lists ``;``-joined), atomically."""
+    from riskml.tables import atomic_write
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=INCIDENT_FIELDS, lineterminator="\n")
+            writer.writeheader()
+            for record in records:
+                row = {key: record.get(key) for key in INCIDENT_FIELDS}
+                for key in SHA_FIELDS:
+                    if isinstance(row[key], list):
+                        row[key] = ";".join(row[key])
+                writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+
+    return atomic_write(path, write)

@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 LABEL_MODES = ("incidents", "proxy", "public")
 
 
-def fit(dataset, config=None, cutoff=None, label_mode: str = "incidents") -> TrainResult:
+def fit(
+    dataset, config=None, cutoff=None, label_mode: str = "incidents", test_end=None
+) -> TrainResult:
     """Split ``dataset`` in time, train riskml and both baselines, evaluate all three on the test window.
 
     ``dataset``: :func:`riskml.train.dataset.build_dataset` or
@@ -35,6 +37,7 @@ def fit(dataset, config=None, cutoff=None, label_mode: str = "incidents") -> Tra
     (default: the latest ``test_fraction`` of labelled changes). ``label_mode``: ``"incidents"``,
     ``"proxy"`` (labels from bug fixes/reverts; recorded in ``metrics["labels"]``) or
     ``"public"`` (a public table: final labels, gap 0 unless ``[train] gap_days`` is set).
+    ``test_end``: the test window stops before this time (a fold of :mod:`riskml.train.rolling`).
 
     riskml: LightGBM over every feature column (:func:`riskml.train.dataset.feature_columns`)
     plus derived columns, a few settings tried on the fit slice and chosen by validation AUC
@@ -47,7 +50,7 @@ def fit(dataset, config=None, cutoff=None, label_mode: str = "incidents") -> Tra
         from riskml.errors import RiskmlError
 
         raise RiskmlError(f"label mode must be one of {', '.join(LABEL_MODES)}, not {label_mode!r}")
-    return fit_all(dataset, config, cutoff=cutoff, label_mode=label_mode)
+    return fit_all(dataset, config, cutoff=cutoff, label_mode=label_mode, test_end=test_end)
 
 
 def train(dataset, config=None, cutoff=None) -> Any:

@@ -139,7 +139,7 @@ class _Candidate:
         }
 
 
-def _prepare(dataset: pd.DataFrame, cfg: Config, cutoff, label_mode: str) -> _Data:
+def _prepare(dataset: pd.DataFrame, cfg: Config, cutoff, label_mode: str, test_end=None) -> _Data:
     """Split ``dataset`` in time and build the fit and validation matrices."""
     tc = cfg.train
     if len(dataset) == 0:
@@ -153,6 +153,7 @@ def _prepare(dataset: pd.DataFrame, cfg: Config, cutoff, label_mode: str) -> _Da
         window_days=cfg.label.window_days,
         cutoff=cutoff,
         mode=label_mode,
+        test_end=test_end,
     )
     features, categoricals = feature_columns(dataset)
     if not features:
@@ -414,12 +415,12 @@ def _model_summary(
 
 
 def fit_all(
-    dataset: pd.DataFrame, config: Config | None, cutoff=None, label_mode="incidents"
+    dataset: pd.DataFrame, config: Config | None, cutoff=None, label_mode="incidents", test_end=None
 ) -> TrainResult:
     """The body of :func:`riskml.train.fit` (see there): one named step after another."""
     cfg = config or Config()
     tc = cfg.train
-    data = _prepare(dataset, cfg, cutoff, label_mode)
+    data = _prepare(dataset, cfg, cutoff, label_mode, test_end)
     best, search = _search(data, tc)
     derived, X_valid = data.derived, data.X_valid
     if not best.derived:

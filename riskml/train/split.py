@@ -76,11 +76,14 @@ def time_split(
     window_days: float = 90,
     cutoff=None,
     mode: str = "incidents",
+    test_end=None,
 ) -> Split:
     """Split ``dataset`` as evaluation.md says; see the module docstring for the rules.
 
     ``mode``: ``"incidents"`` or ``"proxy"`` (labels from ``riskml label``, relabelled as known at
-    the cut-off) or ``"public"`` (final labels, no window, gap 0 unless given).
+    the cut-off) or ``"public"`` (final labels, no window, gap 0 unless given). ``test_end``:
+    the test window stops before this time (default: it runs to the newest labelled change),
+    so a forward-chaining fold tests only the slice after its cut-off.
     Raises :class:`RiskmlError` when a part would be empty or hold one class only.
     """
     for column in ("author_time", "label"):
@@ -114,6 +117,10 @@ def time_split(
         cut = pd.Timestamp(cutoff)
         cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
         test_index = labelled[(times.iloc[labelled] >= cut).to_numpy()]
+    if test_end is not None:
+        end = pd.Timestamp(test_end)
+        end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+        test_index = test_index[(times.iloc[test_index] < end).to_numpy()]
     gap = pd.Timedelta(days=float(gap_days))
     train_end = cut - gap
 
@@ -155,6 +162,7 @@ def time_split(
     info = {
         "mode": mode,
         "cutoff": _iso(cut),
+        "test_end": None if test_end is None else _iso(end),
         "gap_days": float(gap_days),
         "window_days": window,
         "test_fraction": test_fraction,

@@ -1,0 +1,306 @@
+"""Rolling (forward-chaining) evaluation: K folds in time, per-fold and pooled metrics, intervals.
+
+One test window can hold a dozen positives; a model is judged here on several consecutive
+windows instead. Fold ``k`` of ``K`` trains on everything before its cut-off (labels as known
+then, the gap of evaluation.md, through :func:`riskml.train.fit`) and tests on the next slice of
+labelled changes, so every test change is scored by a model that never saw it or anything after
+it. The cut-offs split the newest ``K × fold_fraction`` of the labelled changes into ``K`` equal
+slices (default 5 × 10 %: cut-offs at 50, 60, 70, 80 and 90 %).
+
+Per fold and pooled over the folds' test windows, every metric of evaluation.md for riskml and
+both baselines; paired bootstrap intervals (changes resampled within each fold, the same draw
+for every model) of riskml's metric minus each baseline's, for the mean over folds and for the
+pooled windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskml.config import Config
+from riskml.errors import RiskmlError
+from riskml.jsonvalue import plain
+from riskml.train.metrics import KAMEI_LR, LAPREDICT, MODELS, RISKML, capture_at, evaluate
+
+# the differences whose intervals are reported (evaluation.md's headline ranking metrics)
+INTERVAL_METRICS = ("roc_auc", "capture_at_10")
+
+
+@dataclass
+class RollingResult:
+    """What :func:`rolling_evaluate` found; :meth:`summary` is its JSON form."""
+
+    folds: list[dict]  # index, cutoff, test_end, split, metrics {model: {...}}
+    pooled: dict  # {model: metrics over every fold's test window}
+    mean: dict  # {model: {metric: mean over folds}}
+    intervals: dict  # {"mean"|"pooled": {"<metric>:riskml-<baseline>": {diff, low, high}}}
+    predictions: pd.DataFrame  # every fold's test predictions, with a ``fold`` column
+    settings: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return plain(
+            {
+                "settings": self.settings,
+                "folds": self.folds,
+                "mean": self.mean,
+                "pooled": self.pooled,
+                "intervals": self.intervals,
+            }
+        )
+
+
+def fold_bounds(
+    dataset: pd.DataFrame, folds: int = 5, fold_fraction: float = 0.1
+) -> list[tuple[pd.Timestamp, pd.Timestamp | None]]:
+    """``(cutoff, test_end)`` of each fold, oldest first; the last fold's window runs to the end.
+
+    Positions are counted over the changes whose label is known, in time order, so each window
+    holds about ``fold_fraction`` of them. ``test_end`` is the next fold's cut-off.
+    """
+    if folds < 1:
+        raise RiskmlError(f"folds must be at least 1, got {folds}")
+    if fold_fraction <= 0 or folds * fold_fraction >= 1:
+        raise RiskmlError(
+            f"folds × fold_fraction must lie in (0, 1) (training needs the rest), "
+            f"got {folds} × {fold_fraction:g}"
+        )
+    label = pd.to_numeric(dataset["label"], errors="coerce")
+    times = pd.to_datetime(dataset["author_time"], utc=True)[label.notna()].sort_values(
+        kind="stable"
+    )
+    n = len(times)
+    if n < 10 * folds:
+        raise RiskmlError(f"only {n} changes with a known label: too few for {folds} folds")
+    first = 1 - folds * fold_fraction
+    cuts = [times.iloc[int(np.floor(n * (first + k * fold_fraction)))] for k in range(folds)]
+    # equal times at a boundary fall on one side; a repeated cut-off would leave a window empty
+    if len(set(cuts)) < len(cuts):
+        raise RiskmlError("two folds share a cut-off time: use fewer folds")
+    return [(cut, cuts[k + 1] if k + 1 < folds else None) for k, cut in enumerate(cuts)]
+
+
+def rolling_evaluate(
+    dataset: pd.DataFrame,
+    config: Config | None = None,
+    *,
+    folds: int = 5,
+    fold_fraction: float = 0.1,
+    label_mode: str = "incidents",
+    bootstrap: int = 1000,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> RollingResult:
+    """Train and test riskml and both baselines on each forward-chaining fold of ``dataset``.
+
+    ``dataset``: :func:`riskml.train.dataset.build_dataset` output; ``config``: every setting of
+    :func:`riskml.train.fit`. ``bootstrap``: resamples for the intervals (0: none).
+    """
+    from riskml.train import fit
+
+    cfg = config or Config()
+    results = []
+    for k, (cutoff, test_end) in enumerate(fold_bounds(dataset, folds, fold_fraction)):
+        if progress is not None:
+            progress(f"fold {k + 1}/{folds}: test from {cutoff.isoformat()}")
+        trained = fit(dataset, cfg, cutoff=cutoff, label_mode=label_mode, test_end=test_end)
+        results.append(trained)
+    return combine_folds(
+        [r.metrics for r in results],
+        [r.test_predictions for r in results],
+        bootstrap=bootstrap,
+        seed=seed,
+        settings={
+            "folds": folds,
+            "fold_fraction": fold_fraction,
+            "label_mode": label_mode,
+            "bootstrap": bootstrap,
+            "seed": seed,
+        },  # fmt: skip
+        models=[r.model for r in results],
+    )
+
+
+def combine_folds(
+    metrics: list[dict],
+    predictions: list[pd.DataFrame],
+    *,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    settings: dict | None = None,
+    models: list[Any] | None = None,
+) -> RollingResult:
+    """Per-fold, mean, pooled metrics and paired bootstrap intervals from each fold's output."""
+    folds = []
+    frames = []
+    for k, (m, preds) in enumerate(zip(metrics, predictions, strict=True)):
+        split = dict(m.get("split") or {})
+        folds.append(
+            {
+                "fold": k,
+                "cutoff": split.get("cutoff"),
+                "test_end": split.get("test_end"),
+                "split": split,
+                "metrics": {name: m[name] for name in MODELS if name in m},
+            }
+        )
+        frame = preds.copy()
+        frame["fold"] = k
+        frames.append(frame)
+    pooled_frame = pd.concat(frames, ignore_index=True)
+    present = [name for name in MODELS if f"risk_{name}" in pooled_frame.columns]
+    y = pooled_frame["label"].to_numpy(dtype=float)
+    effort = pooled_frame["effort"].to_numpy(dtype=float)
+    pooled = {
+        name: evaluate(
+            y,
+            pooled_frame[f"risk_{name}"].to_numpy(dtype=float),
+            effort,
+            pooled_frame["tier"].to_list() if name == RISKML else None,
+        )
+        for name in present
+    }
+    mean = {name: _mean_over(folds, name) for name in present}
+    intervals = paired_intervals(pooled_frame, present, bootstrap=bootstrap, seed=seed)
+    result = RollingResult(
+        folds=folds,
+        pooled=pooled,
+        mean=mean,
+        intervals=intervals,
+        predictions=pooled_frame,
+        settings=dict(settings or {}),
+    )
+    if models is not None:
+        result.settings["n_models"] = len(models)
+    return result
+
+
+def _mean_over(folds: list[dict], name: str) -> dict:
+    keys = [
+        key
+        for key, value in folds[0]["metrics"].get(name, {}).items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]
+    out = {}
+    for key in keys:
+        values = [f["metrics"][name].get(key) for f in folds if name in f["metrics"]]
+        values = [float(v) for v in values if v is not None]
+        out[key] = float(np.nanmean(values)) if values and not np.all(np.isnan(values)) else None
+    return out
+
+
+def _roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC-AUC by ranks (ties averaged), NaN when one class is absent; fast for the bootstrap."""
+    from scipy.stats import rankdata
+
+    pos = y == 1
+    n_pos = int(pos.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+_METRIC_FUNCS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "roc_auc": _roc_auc,
+    "capture_at_10": lambda y, s: capture_at(y, s, 10),
+}
+
+
+def paired_intervals(
+    frame: pd.DataFrame, present: list[str], *, bootstrap: int = 1000, seed: int = 0
+) -> dict:
+    """95 % percentile intervals of riskml's metric minus each baseline's, paired by change.
+
+    Each resample draws, within every fold, as many changes as the fold's window holds (with
+    replacement); every model is scored on the same draw. ``mean``: the difference of the
+    means over folds; ``pooled``: the difference on the pooled windows.
+    """
+    baselines = [b for b in (LAPREDICT, KAMEI_LR) if b in present]
+    if RISKML not in present or not baselines:
+        return {}
+    folds = [np.flatnonzero(frame["fold"].to_numpy() == k) for k in sorted(frame["fold"].unique())]
+    y = frame["label"].to_numpy(dtype=float)
+    risks = {name: frame[f"risk_{name}"].to_numpy(dtype=float) for name in present}
+
+    def diffs(index_sets: list[np.ndarray]) -> dict[str, tuple[float, float]]:
+        out = {}
+        for metric in INTERVAL_METRICS:
+            func = _METRIC_FUNCS[metric]
+            per_model_mean, per_model_pooled = {}, {}
+            whole = np.concatenate(index_sets)
+            for name in [RISKML, *baselines]:
+                per_fold = [func(y[idx], risks[name][idx]) for idx in index_sets]
+                per_model_mean[name] = float(np.nanmean(per_fold))
+                per_model_pooled[name] = func(y[whole], risks[name][whole])
+            for b in baselines:
+                out[f"{metric}:{RISKML}-{b}"] = (
+                    per_model_mean[RISKML] - per_model_mean[b],
+                    per_model_pooled[RISKML] - per_model_pooled[b],
+                )
+        return out
+
+    observed = diffs(folds)
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[tuple[float, float]]] = {key: [] for key in observed}
+    for _ in range(int(bootstrap)):
+        sample = [idx[rng.integers(0, len(idx), len(idx))] for idx in folds]
+        for key, value in diffs(sample).items():
+            draws[key].append(value)
+    out: dict[str, dict] = {"mean": {}, "pooled": {}}
+    for key, (mean_diff, pooled_diff) in observed.items():
+        for part, pos, value in (("mean", 0, mean_diff), ("pooled", 1, pooled_diff)):
+            values = np.array([d[pos] for d in draws[key]], dtype=float)
+            values = values[~np.isnan(values)]
+            low, high = (
+                (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
+                if len(values)
+                else (None, None)
+            )
+            out[part][key] = {"diff": value, "low": low, "high": high}
+    out["bootstrap"] = int(bootstrap)
+    return out
+
+
+def format_rolling(result: RollingResult) -> str:
+    """Per-fold and pooled ROC-AUC, PR-AUC, capture@10 % and Popt, then the intervals."""
+    keys = (("roc_auc", "roc_auc"), ("pr_auc", "pr_auc"), ("capture_at_10", "capt@10"),
+            ("popt", "popt"))  # fmt: skip
+    names = [n for n in MODELS if n in result.pooled]
+    lines = []
+    header = f"{'fold':<8}{'model':<11}{'n':>7}{'pos':>6}" + "".join(f"{t:>10}" for _, t in keys)
+    lines.append(header)
+
+    def row(label: str, name: str, m: dict) -> str:
+        cells = "".join(_cell(m.get(k)) for k, _ in keys)
+        return f"{label:<8}{name:<11}{int(m.get('n', 0)):>7}{int(m.get('positives', 0)):>6}{cells}"
+
+    for fold in result.folds:
+        for name in names:
+            lines.append(row(str(fold["fold"] + 1), name, fold["metrics"][name]))
+    for name in names:
+        m = dict(result.mean[name])
+        m["n"], m["positives"] = result.pooled[name]["n"], result.pooled[name]["positives"]
+        lines.append(row("mean", name, m))
+    for name in names:
+        lines.append(row("pooled", name, result.pooled[name]))
+    for part in ("mean", "pooled"):
+        for key, value in (result.intervals.get(part) or {}).items():
+            lines.append(
+                f"{part} {key}: {value['diff']:+.4f} "
+                f"[{_num(value['low'])}, {_num(value['high'])}] (95 %, paired bootstrap)"
+            )
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    return f"{'-':>10}" if value is None or value != value else f"{float(value):>10.4f}"
+
+
+def _num(value: Any) -> str:
+    return "n/a" if value is None else f"{value:+.4f}"
