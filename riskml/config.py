@@ -349,6 +349,19 @@ class LabelConfig(_Section):
     szz_ignore_comments: bool = True
     # lines a fix changes in test files (mine.test_globs) are not where the bug was
     szz_skip_tests: bool = True
+    # incident labels: where the incident record starts. A change older than it could have
+    # caused incidents no one recorded, so its label is left empty (neither trained on as clean
+    # nor counted in evaluation) unless the record names it. "history": the whole history is
+    # observed; "first-incident": from the earliest opened_at of the file; or an ISO-8601 date
+    observed_from: str = field(
+        default="history",
+        metadata=rule(
+            Matches(
+                r"first-incident|history|\d{4}-\d{2}-\d{2}([T ][0-9:.]+)?(Z|[+-]\d{2}:?\d{2})?",
+                "first-incident, history or an ISO-8601 date",
+            )
+        ),
+    )
 
 
 @dataclass
@@ -385,7 +398,7 @@ def _default_review() -> dict[str, ReviewPolicy]:
 
 @dataclass
 class TierConfig(_Section):
-    """Tier thresholds are set at training time from the validation slice (scoring.md)."""
+    """Tier thresholds are set at training time (scoring.md; docs/training.md "Tiers")."""
 
     _section = "tiers"
 
@@ -399,6 +412,12 @@ class TierConfig(_Section):
         default_factory=lambda: {"critical": 0.5, "high": 0.3, "medium": 0.15},
         metadata=rule(KeysIn(THRESHOLD_TIERS), Each(Interval(0, 1, "right"))),
     )
+    # share mode: whose risk the shares are cut from. "recent": the final model's risk on the
+    # newest changes it never trained on (the gap before the test window, labelled or not);
+    # "validation": the validation slice (rate mode always uses it: it needs labels)
+    reference: str = field(default="recent", metadata=rule(Options(("recent", "validation"))))
+    # fewer recent changes than this: the validation slice is used instead (and the model says so)
+    min_reference: int = field(default=100, metadata=rule(Interval(1, None)))
     # a change touching a critical path is never below this tier ("" switches the floor off)
     critical_path_floor: str = field(default="medium", metadata=rule(Options(("", *TIERS))))
     review: dict[str, ReviewPolicy] = field(
@@ -449,6 +468,9 @@ class TrainConfig(_Section):
     # riskml's score: blend_weight x LightGBM + (1 - blend_weight) x a linear component on the
     # log Kamei metrics and their pairwise products (1.0 = LightGBM alone); docs/training.md
     blend_weight: float = field(default=0.7, metadata=rule(Interval(0, 1)))
+    # columns riskml's model does not read (raw, derived or linear-component columns); the
+    # baselines keep theirs. An ablation removes a feature group this way (docs/training.md)
+    exclude_features: list[str] = field(default_factory=list, metadata=rule(Each(_NAME)))
 
     def _check_together(self) -> None:
         total = self.test_fraction + self.valid_fraction

@@ -133,6 +133,21 @@ def label(
 
     window_days = cfg.label.window_days
     labels = _aggregate(hist.shas, hist.commit_time, frame, cut, window_days)
+    start = None if proxy else _observed_from(cfg.label.observed_from, incidents)
+    if start is not None:
+        # a culprit the record names (or an incident's revert) is known whatever its age; the
+        # absence of a link, or an SZZ trace into code older than the record, is not evidence
+        named = labels["label_source"].isin(["culprit", "revert"]).to_numpy()
+        before = (hist.commit_time < start).to_numpy() & ~named
+        labels.loc[before, LABEL_COLUMNS[1:]] = None
+        labels = normalize_labels(labels)
+        stats["observed_from"] = start.isoformat()
+        stats["unobserved"] = int(before.sum())
+    elif not proxy:
+        first = _observed_from("first-incident", incidents)
+        if first is not None:
+            stats["predate_first_incident"] = int((hist.commit_time < first).sum())
+            stats["first_incident"] = first.isoformat()
     report = build_report(
         labels,
         proxy=proxy,
@@ -143,6 +158,18 @@ def label(
         stats=stats,
     )
     return LabelResult(labels=labels, report=report, proxy=proxy)
+
+
+def _observed_from(setting: str, incidents):
+    """The start of the incident record (a UTC time), or None when every change is observed."""
+    import pandas as pd
+
+    if setting == "history":
+        return None
+    if setting == "first-incident":
+        opened = pd.to_datetime(incidents["opened_at"], utc=True, errors="coerce").dropna()
+        return opened.min() if len(opened) else None
+    return parse_cutoff(setting, name="[label] observed_from")
 
 
 def _load_incidents(incidents, repo: Path):

@@ -80,6 +80,11 @@ def build_report(
     return report
 
 
+# share of the changes older than the first incident from which format_report suggests
+# [label] observed_from = "first-incident"
+EARLY_SHARE_HINT = 0.2
+
+
 def write_report(report: dict, path: str | Path) -> Path:
     """Write ``labels.report.json`` atomically (through :func:`riskml.tables.write_json`)."""
     from riskml.tables import write_json
@@ -107,6 +112,18 @@ def format_report(report: dict) -> str:
         f"  positive {report['positives']}  negative {report['negatives']}  "
         f"unknown (too young) {report['unknown']}  share positive {share_txt}"
     )
+    if report.get("unobserved"):
+        lines.append(
+            f"  unobserved (older than the incident record, {report['observed_from']}): "
+            f"{report['unobserved']}, counted as unknown"
+        )
+    early = report.get("predate_first_incident") or 0
+    if report["changes"] and early / report["changes"] >= EARLY_SHARE_HINT:
+        lines.append(
+            f"  note: {early} changes predate the first incident ({report['first_incident']}) "
+            "and count as clean; if the record starts there, set [label] observed_from = "
+            '"first-incident"'
+        )
     src = ", ".join(f"{k} {v}" for k, v in report["positives_by_source"].items() if v)
     lines.append(f"  positives by source: {src or 'none'}")
     sev = ", ".join(f"{k} {v}" for k, v in report["positives_by_severity"].items() if v)

@@ -78,7 +78,9 @@ def fit_linear_component(frame: pd.DataFrame, y: np.ndarray, seed: int = 0, colu
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
-    columns = list(columns or [c for c in KAMEI_METRICS if c in frame.columns])
+    columns = (
+        list(columns) if columns is not None else [c for c in KAMEI_METRICS if c in frame.columns]
+    )
     y = np.asarray(y, dtype=int)
     if not columns or len(np.unique(y)) < 2:
         return None

@@ -8,6 +8,8 @@ as scikit-learn's ``fit`` delegates to small private helpers.
 from __future__ import annotations
 
 import datetime as _dt
+import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,7 @@ from riskml.train.baselines import (
     fit_linear_component,
     linear_margin,
 )
-from riskml.train.dataset import derived_features, feature_columns
+from riskml.train.dataset import KAMEI_METRICS, derived_features, feature_columns
 from riskml.train.metrics import RISKML, effort_of, evaluate
 from riskml.train.model import (
     DEFAULT_PARAMS,
@@ -40,6 +42,10 @@ from riskml.train.model import (
     train_booster,
 )
 from riskml.train.split import Split, time_split
+
+
+class TierWarning(UserWarning):
+    """Tier thresholds that will not give each tier its share (they collapsed or hold nothing)."""
 
 
 def _derived_for(frame: pd.DataFrame) -> list[str]:
@@ -155,11 +161,14 @@ def _prepare(dataset: pd.DataFrame, cfg: Config, cutoff, label_mode: str, test_e
         mode=label_mode,
         test_end=test_end,
     )
+    excluded = set(tc.exclude_features)
     features, categoricals = feature_columns(dataset)
+    features = [c for c in features if c not in excluded]
+    categoricals = [c for c in categoricals if c not in excluded]
     if not features:
         raise RiskmlError("the dataset has no feature column")
     categories = category_levels(dataset.iloc[split.train_index], categoricals)
-    derived = _derived_for(dataset)
+    derived = [c for c in _derived_for(dataset) if c not in excluded]
 
     def matrix(idx: np.ndarray) -> np.ndarray:
         return build_matrix(dataset.iloc[idx], features, categoricals, categories, derived)
@@ -231,6 +240,12 @@ def _best_of(candidates: list[_Candidate]) -> _Candidate:
     return best
 
 
+def _linear_columns(data: _Data, tc: TrainConfig) -> list[str]:
+    """The Kamei metrics the linear component reads: those present and not excluded."""
+    excluded = set(tc.exclude_features)
+    return [c for c in KAMEI_METRICS if c in data.dataset.columns and c not in excluded]
+
+
 @dataclass
 class _Blend:
     """The linear component and the blend of :func:`blend_scores` (both empty: LightGBM alone),
@@ -248,7 +263,9 @@ def _blend(data: _Data, best: _Candidate, X_valid: np.ndarray, tc: TrainConfig) 
     blend_weight = float(tc.blend_weight)
     if blend_weight >= 1.0:
         return _Blend(None, {}, raw_valid)
-    linear = fit_linear_component(data.rows(split.fit_index), split.fit_label, tc.seed)
+    linear = fit_linear_component(
+        data.rows(split.fit_index), split.fit_label, tc.seed, columns=_linear_columns(data, tc)
+    )
     scale, shift = _logit_scale(raw_valid, split.valid_label)
     if linear is None or not scale > 0:
         return _Blend(None, {}, raw_valid)
@@ -264,6 +281,68 @@ def _calibrate(score_valid: np.ndarray, data: _Data, cfg: Config):
     valid_risk = calibrator.predict_proba(score_valid.reshape(-1, 1))[:, 1]
     thresholds = tier_thresholds(valid_risk, data.split.valid_label, cfg.tiers)
     return calibrator, valid_risk, thresholds
+
+
+def _recent_thresholds(
+    data: _Data, model: TrainedModel, cfg: Config, valid: tuple[dict[str, float], np.ndarray]
+) -> tuple[dict[str, float], dict, np.ndarray]:
+    """Share-mode thresholds cut from the final model's risk on the newest unseen changes.
+
+    The changes of the gap (after the last training change, before the cut-off) are the newest
+    the model never trained on and need no label, so their risk is what the next changes'
+    risk will look like; the validation slice is older and was scored by the search's booster.
+    ``valid``: the validation slice's thresholds and risk, kept when the gap is too small or
+    the configuration asks for them. Returns ``(thresholds, reference, reference risk)``;
+    ``reference`` says which rows were used.
+    """
+    tiers = cfg.tiers
+    n_valid = int(len(data.split.valid_index))
+    if tiers.mode != "share" or tiers.reference != "recent":
+        return valid[0], {"rows": "validation", "n": n_valid}, valid[1]
+    info = data.split.info
+    cut = pd.Timestamp(info["cutoff"])
+    start = cut - pd.Timedelta(days=float(info["gap_days"]))
+    times = pd.to_datetime(data.times, utc=True)
+    recent = np.flatnonzero(((times >= start) & (times < cut)).to_numpy())
+    if len(recent) < tiers.min_reference:
+        why = f"{len(recent)} change(s) in the gap, fewer than min_reference {tiers.min_reference}"
+        return valid[0], {"rows": "validation", "n": n_valid, "why": why}, valid[1]
+    risk = model.risk(data.rows(recent))
+    thresholds = tier_thresholds(risk, np.zeros(len(risk)), tiers)
+    reference = {"rows": "recent", "n": int(len(recent)), "span": [_iso(start), _iso(cut)]}
+    return thresholds, reference, risk
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
+
+
+def tier_warnings(thresholds: dict[str, float], risk: np.ndarray, shares: dict) -> list[str]:
+    """What is wrong with a set of thresholds on the risk they were cut from, in words.
+
+    Two tiers on one threshold leave the lower one empty; a tier holding no change of the
+    reference (or far below its configured share) will not do its job on new changes either.
+    """
+    out = []
+    ordered = [t for t in ("medium", "high", "critical") if t in thresholds]
+    for lower, upper in zip(ordered, ordered[1:], strict=False):
+        if thresholds[lower] == thresholds[upper]:
+            out.append(
+                f"tiers {lower} and {upper} share one threshold ({thresholds[upper]:.4g}): "
+                f"no change can be {lower}"
+            )
+    risk = np.asarray(risk, dtype=float)
+    if len(risk):
+        bounds = [*(thresholds[t] for t in ordered[1:]), math.inf]
+        for tier, low, high in zip(ordered, (thresholds[t] for t in ordered), bounds, strict=True):
+            held = float(np.mean((risk >= low) & (risk < high)))
+            want = float(shares.get(tier, 0.0))
+            if held == 0 or (want and held < 0.5 * want):
+                out.append(
+                    f"tier {tier} holds {held:.1%} of the reference changes "
+                    f"(configured share {want:.0%})"
+                )
+    return out
 
 
 def _refit(
@@ -445,8 +524,16 @@ def fit_all(
         linear=linear,
         blend=blended.blend,
     )
+    model.thresholds, reference, reference_risk = _recent_thresholds(
+        data, model, cfg, (thresholds, valid_risk)
+    )
+    reference["warnings"] = tier_warnings(model.thresholds, reference_risk, cfg.tiers.shares)
+    for message in reference["warnings"]:
+        warnings.warn(message, TierWarning, stacklevel=2)
+    model.info["tier_reference"] = {k: v for k, v in reference.items() if k != "warnings"}
     metrics, preds, test = _evaluate(data, model, cfg, label_mode)
     metrics["model"] = _model_summary(model, data, search, valid_risk, blended)
+    metrics["model"]["tier_reference"] = reference
     # strict JSON for metrics.json: NaN and infinities become null
     metrics = plain(metrics)
     model.metrics = metrics[RISKML]

@@ -152,6 +152,32 @@ def labelled(story):
     return label(story["repo"], story["changes"], story["incidents"], config=cfg(szz_max_files=2))
 
 
+def test_changes_older_than_the_incident_record_are_unknown_unless_named(story):
+    labelled = label(
+        story["repo"],
+        story["changes"],
+        story["incidents"],
+        config=cfg(szz_max_files=2, observed_from="first-incident"),
+    )
+    rows = rows_by_name(labelled, story["c"])
+    # INC-3 opens first (2024-01-05): what came before is unobserved except a named culprit
+    assert {name: row[:2] for name, row in rows.items()} == {
+        "base": (None, None),
+        "feature": (None, None),
+        "svc": (1, "culprit"),
+        "tweak": (1, "revert"),
+        "revert": (0, None),
+        "tune": (0, None),
+        "fix1": (0, None),
+        "fix5": (0, None),
+        "unsvc": (0, None),
+        "other": (0, None),
+        "latest": (None, None),
+    }
+    assert labelled.report["observed_from"] == "2024-01-05T00:00:00+00:00"
+    assert labelled.report["unobserved"] == 2  # base and feature
+
+
 def test_every_link_kind_with_exact_values(labelled, story):
     rows = rows_by_name(labelled, story["c"])
     assert rows == {

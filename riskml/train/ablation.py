@@ -1,0 +1,57 @@
+"""Feature groups and the ablation that removes each in turn from riskml's model.
+
+A group is a set of columns that answer one question about a change (how big, who wrote it,
+what the files went through before, ...). :func:`ablation_configs` gives one configuration per
+group present in a dataset with that group in ``[train] exclude_features``; the baselines keep
+their columns, so every variant is compared with the same lapredict and kamei_lr.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+
+from riskml.config import Config
+
+# group -> columns (raw, derived and label-history); a column in no group is "other"
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "size": (
+        "la", "ld", "lt", "nf", "nd", "ns", "entropy", "entropy_norm",
+        "n_added_files", "n_deleted_files", "n_renamed_files", "n_binary_files",
+        "churn_log", "la_per_lt", "ld_per_lt", "la_per_file", "added_share",
+    ),
+    "purpose": ("fix", "is_revert"),
+    "history": ("ndev", "age", "nuc"),
+    "experience": (
+        "exp", "rexp", "sexp", "author_file_commits", "first_touch_files", "owned_share",
+        "author_tenure_days",
+    ),
+    "critical_paths": ("touches_critical", "n_critical_files", "critical_areas"),
+    "file_kinds": ("n_test_files", "n_config_files", "n_migration_files", "n_dependency_files"),
+    "ai_provenance": ("ai_provenance", "ai_tool", "ai_line_share"),
+    "time": ("hour", "weekday", "hour_utc", "weekday_utc"),
+    "label_history": ("past_incidents_files", "past_incidents_dirs", "past_incidents_author"),
+}  # fmt: skip
+
+
+def groups_present(dataset: pd.DataFrame) -> dict[str, list[str]]:
+    """The groups with at least one column in ``dataset`` (derived ones count: the model adds
+    them whenever their raw columns are there), with those columns."""
+    from riskml.train.dataset import DERIVED_COLUMNS
+
+    out = {}
+    for name, columns in FEATURE_GROUPS.items():
+        present = [c for c in columns if c in dataset.columns or c in DERIVED_COLUMNS]
+        if any(c in dataset.columns for c in columns):
+            out[name] = present
+    return out
+
+
+def ablation_configs(dataset: pd.DataFrame, config: Config) -> dict[str, Config]:
+    """``{"all": config, "-<group>": config without the group, ...}`` for the groups present."""
+    out = {"all": config}
+    for name, columns in groups_present(dataset).items():
+        excluded = sorted({*config.train.exclude_features, *columns})
+        out[f"-{name}"] = replace(config, train=replace(config.train, exclude_features=excluded))
+    return out
