@@ -43,7 +43,7 @@ def groups_present(dataset: pd.DataFrame) -> dict[str, list[str]]:
     out = {}
     for name, columns in FEATURE_GROUPS.items():
         present = [c for c in columns if c in dataset.columns or c in DERIVED_COLUMNS]
-        if any(c in dataset.columns for c in columns):
+        if present:
             out[name] = present
     return out
 

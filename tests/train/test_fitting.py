@@ -492,3 +492,79 @@ def test_reason_texts_for_counts(feature, value, text):
 def test_load_rejects_a_directory_without_a_model(tmp_path):
     with pytest.raises(RiskmlError, match="not a saved riskml model"):
         TrainedModel.load(tmp_path)
+
+
+# ---------------------------------------------------------------- tier thresholds on new changes
+
+
+def test_share_thresholds_come_from_the_gaps_unseen_changes(trained, synthetic):
+    frame = synthetic[2]
+    split = trained.metrics["split"]
+    cut = pd.Timestamp(split["cutoff"])
+    start = cut - pd.Timedelta(days=split["gap_days"])
+    times = pd.to_datetime(frame["author_time"], utc=True)
+    gap = frame[(times >= start) & (times < cut)]
+    reference = trained.metrics["model"]["tier_reference"]
+    assert (reference["rows"], reference["n"]) == ("recent", len(gap))
+    assert reference["warnings"] == []
+    assert trained.model.info["tier_reference"]["rows"] == "recent"
+    # on the rows they were cut from, each tier holds its share exactly (ties join the tier)
+    risk = np.sort(trained.model.risk(gap))[::-1]
+    n = len(risk)
+    t = trained.model.thresholds
+    assert t["critical"] == risk[int(np.ceil(0.03 * n)) - 1]
+    assert t["high"] == risk[int(np.ceil(0.10 * n - 1e-9)) - 1]
+    assert t["medium"] == risk[int(np.ceil(0.30 * n - 1e-9)) - 1]
+    # and on the test window after the gap they stay within half and twice their share
+    rates = trained.metrics["riskml"]["tier_rates"]
+    for tier, share in {"critical": 0.03, "high": 0.07}.items():
+        assert 0.5 * share <= rates[tier]["share"] <= 2 * share
+
+
+def test_validation_thresholds_when_the_gap_is_too_small_or_asked_for(synthetic):
+    import dataclasses
+
+    cfg = Config()
+    few = dataclasses.replace(cfg, tiers=dataclasses.replace(cfg.tiers, min_reference=10**6))
+    result = fit(synthetic[2], few)
+    reference = result.metrics["model"]["tier_reference"]
+    n_gap = result.metrics["model"]["tier_reference"]["why"].split()[0]
+    assert (reference["rows"], reference["n"]) == ("validation", result.split.info["n_valid"])
+    assert reference["why"] == f"{n_gap} change(s) in the gap, fewer than min_reference 1000000"
+
+
+def test_tier_warnings_say_what_collapsed():
+    from riskml.train.fitting import tier_warnings
+
+    shares = {"critical": 0.03, "high": 0.07, "medium": 0.20}
+    risk = np.linspace(0.0, 1.0, 101)
+    assert tier_warnings({"medium": 0.7, "high": 0.9, "critical": 0.97}, risk, shares) == []
+    assert tier_warnings({"medium": 0.7, "high": 0.97, "critical": 0.97}, risk, shares) == [
+        "tiers high and critical share one threshold (0.97): no change can be high",
+        "tier high holds 0.0% of the reference changes (configured share 7%)",
+    ]
+    assert tier_warnings({"medium": 0.5, "high": 0.9, "critical": 2.0}, risk, shares) == [
+        "tier critical holds 0.0% of the reference changes (configured share 3%)",
+    ]
+
+
+def test_excluded_features_leave_riskml_not_the_baselines(synthetic, trained):
+    import dataclasses
+
+    from riskml.train.ablation import ablation_configs
+
+    variants = ablation_configs(synthetic[2], Config())
+    assert list(variants) == [
+        "all", "-size", "-purpose", "-history", "-experience", "-critical_paths", "-file_kinds",
+        "-ai_provenance", "-time", "-label_history",
+    ]  # fmt: skip
+    no_size = variants["-size"]
+    assert "la" in no_size.train.exclude_features and "churn_log" in no_size.train.exclude_features
+    fast = dataclasses.replace(no_size, train=dataclasses.replace(no_size.train, search=False))
+    result = fit(synthetic[2], fast)
+    used = result.metrics["model"]["features"]
+    assert not set(used) & set(no_size.train.exclude_features)
+    assert result.model.linear is None or not set(result.model.linear.columns) & {"la", "ld", "lt"}
+    # the baselines are the same models on the same split
+    for name in ("lapredict", "kamei_lr"):
+        assert result.metrics[name]["roc_auc"] == trained.metrics[name]["roc_auc"]
