@@ -624,3 +624,21 @@ def test_a_merge_commit_listed_as_fix_stands_for_the_commits_it_merged(tmp_path)
     res = label(repo, changes_of(repo), incidents)
     row = res.labels[res.labels["label"] == 1]
     assert list(zip(row["commit"], row["label_source"], strict=True)) == [(fix, "culprit")]
+
+
+def test_history_mode_notes_changes_that_predate_the_first_incident(labelled):
+    from riskml.label.report import format_report
+
+    report = labelled.report
+    # base, feature, svc and tweak were committed before INC-3 opened (2024-01-05)
+    assert (report["predate_first_incident"], report["first_incident"]) == (
+        4,
+        "2024-01-05T00:00:00+00:00",
+    )
+    assert "unobserved" not in report
+    assert (
+        "  note: 4 changes predate the first incident (2024-01-05T00:00:00+00:00) and count as "
+        'clean; if the record starts there, set [label] observed_from = "first-incident"'
+    ) in format_report(report).splitlines()
+    quiet = {**report, "predate_first_incident": 2}  # 2 of 11: under the 20 % of the note
+    assert "note:" not in format_report(quiet)
