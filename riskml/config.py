@@ -230,6 +230,8 @@ class MineConfig(_Section):
 
     _section = "mine"
 
+    # the previous changes a history count is ranked among (riskml.mine.recent, _recent_pct)
+    recent_window: int = field(default=3000, metadata=rule(Interval(1, None)))
     # fix words in any case; issue ids as "#12" or upper-case "PROJ-12" (not UTF-8, SHA-256...)
     fix_pattern: str = field(
         default=(
@@ -458,9 +460,11 @@ class TrainConfig(_Section):
     promotion_tolerance: float = 0.0
     seed: int = 0
     # LightGBM: overrides of riskml.train.model.DEFAULT_PARAMS; search = try the few settings
-    # of model.SEARCH_SPACE on the fit slice and keep the best by validation ROC-AUC
+    # of model.SEARCH_SPACE on the fit slice and keep the best by validation ROC-AUC. Off by
+    # default: on real histories the choice by one validation slice lost 0.005-0.015 ROC-AUC
+    # in every development backtest (docs/training.md, "Real histories")
     lgbm_params: dict[str, float] = field(default_factory=dict)
-    search: bool = True
+    search: bool = False
     max_rounds: int = field(default=3000, metadata=rule(_POSITIVE))
     early_stopping_rounds: int = field(default=100, metadata=rule(_POSITIVE))
     # after the search, train the chosen settings again on fit + validation slices
@@ -471,6 +475,10 @@ class TrainConfig(_Section):
     # columns riskml's model does not read (raw, derived or linear-component columns); the
     # baselines keep theirs. An ablation removes a feature group this way (docs/training.md)
     exclude_features: list[str] = field(default_factory=list, metadata=rule(Each(_NAME)))
+    # read each history count as its percentile among the recent changes (<column>_recent_pct,
+    # riskml.mine.recent) instead of its raw value, where the table has both: the raw counts
+    # grow with the project's age and mislead a model judged on newer changes (docs/training.md)
+    recent_features: bool = True
 
     def _check_together(self) -> None:
         total = self.test_fraction + self.valid_fraction

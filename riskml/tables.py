@@ -71,6 +71,16 @@ CHANGES_COLUMNS: dict[str, str] = {
     "n_deleted_files": "int",
     "n_renamed_files": "int",
     "n_binary_files": "int",
+    # riskml.mine.recent.RECENT_PCT_COLUMNS: each history count among the recent changes
+    "lt_recent_pct": "float",
+    "ndev_recent_pct": "float",
+    "age_recent_pct": "float",
+    "nuc_recent_pct": "float",
+    "exp_recent_pct": "float",
+    "rexp_recent_pct": "float",
+    "sexp_recent_pct": "float",
+    "author_file_commits_recent_pct": "float",
+    "author_tenure_days_recent_pct": "float",
     "files": "str",
 }
 

@@ -19,8 +19,9 @@ from pathlib import Path
 from riskml.config import Config
 from riskml.errors import RiskmlError
 from riskml.mine import features as fg
+from riskml.mine.recent import RecentWindow
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the recent window of riskml.mine.recent
 DAY = 86400
 # A "whole year" for rexp: 365.25 days, in seconds (an integer, so bucket edges are exact).
 YEAR = 31_557_600
@@ -92,6 +93,7 @@ class MiningState:
         self.last_commit: str | None = None
         self.last_key: tuple[int, int, str] | None = None  # (author_time, generation, sha)
         self.generation: dict[str, int] = {}
+        self.recent = RecentWindow(self.config.mine.recent_window)
         self._paths: fg.PathClassifier | None = None
 
     # -- persistence -------------------------------------------------------------------------
@@ -141,6 +143,7 @@ class MiningState:
         row.update(fg.provenance(record, self.config.ai))
         row.update(fg.when(record))
         row.update(fg.file_kinds(record))
+        row.update(self.recent.percentiles(row))
         return row
 
     def _history(self, record: dict) -> dict:
@@ -198,6 +201,7 @@ class MiningState:
         """The row of ``record`` (as :meth:`features`), then record the change in the history."""
         row = self.features(record)
         self._record(record)
+        self.recent.push(row)
         self.n_rows += 1
         self.seen.add(record["commit"])
         self.last_commit = record["commit"]
@@ -271,7 +275,13 @@ def load_state(path: str | Path) -> MiningState:
             state = pickle.load(fh)
     except Exception as exc:  # a truncated or foreign file, not a bug of ours
         raise RiskmlError(f"{path}: not a riskml mining state ({type(exc).__name__})") from None
-    if not isinstance(state, MiningState) or getattr(state, "version", None) != STATE_VERSION:
+    if isinstance(state, MiningState) and getattr(state, "version", None) != STATE_VERSION:
+        raise RiskmlError(
+            f"{path}: mined by another riskml version (state version "
+            f"{getattr(state, 'version', None)}, this one reads {STATE_VERSION}); remove the "
+            "table and its state to mine again"
+        )
+    if not isinstance(state, MiningState):
         raise RiskmlError(f"{path}: not a riskml mining state of version {STATE_VERSION}")
     if not dataclasses.is_dataclass(state.config):
         raise RiskmlError(f"{path}: mining state without its config")

@@ -106,7 +106,7 @@ def score(
     rows = [row for _, row in pending]
     frame = pending_frame(rows)
     warnings = list(history.warnings) + notes + add_label_history(history, frame, loaded)
-    for column in LABEL_HISTORY:
+    for column in (*LABEL_HISTORY, *(f"{c}_recent_pct" for c in LABEL_HISTORY)):
         if column in frame.columns:
             for row, value in zip(rows, frame[column].tolist(), strict=True):
                 row[column] = value
@@ -141,7 +141,8 @@ def _frame(rows: list[dict]):
 def add_label_history(history: RepoHistory, frame, loaded: LoadedModel) -> list[str]:
     """Add the label-history columns the model reads (past incidents of the touched files,
     directories and author; links known before each change), in place. Returns warnings."""
-    wanted = [c for c in LABEL_HISTORY if c in loaded.model.feature_columns]
+    features = set(loaded.model.feature_columns)
+    wanted = [c for c in LABEL_HISTORY if c in features or f"{c}_recent_pct" in features]
     if not wanted:
         return []
     changes, labels = history.culprits()
@@ -150,11 +151,18 @@ def add_label_history(history: RepoHistory, frame, loaded: LoadedModel) -> list[
             f"no labels table at {history.labels_path}: past-incident features are unknown "
             "(run riskml label)"
         ]
+    from riskml.mine.recent import percentile_of
     from riskml.train.dataset import label_history_features
 
     extra = label_history_features(frame, changes, labels)
     for c in wanted:
         frame[c] = extra[c].to_numpy()
+    ranked = [c for c in LABEL_HISTORY if f"{c}_recent_pct" in loaded.model.feature_columns]
+    if ranked:
+        window = int(loaded.model.info.get("recent_window") or 3000)
+        reference = history.recent_label_history(window)
+        for c in ranked:
+            frame[f"{c}_recent_pct"] = [percentile_of(reference[c], float(v)) for v in extra[c]]
     return []
 
 

@@ -291,6 +291,31 @@ class RepoHistory:
                 self._culprits, self._culprits_key = small, self._tables_key
             return self._culprits
 
+    def recent_label_history(self, window: int) -> dict[str, list[float]]:
+        """The label-history counts of the newest ``window`` changes of the table, each sorted.
+
+        What a pending change's ``past_incidents_*_recent_pct`` is ranked against (the
+        training table computes the same percentile over the changes before each one).
+        Cached with :meth:`tables`; empty lists without a changes or labels table.
+        """
+        from riskml.train.dataset import LABEL_HISTORY_COLUMNS, label_history_features
+
+        changes, labels = self.tables()
+        culprits, positive = self.culprits()
+        with self.lock:
+            key = (self._tables_key, window)
+            if getattr(self, "_recent_key", None) != key:
+                out: dict[str, list[float]] = {c: [] for c in LABEL_HISTORY_COLUMNS}
+                if changes is not None and labels is not None and culprits is not None:
+                    newest = changes.sort_values("author_time", kind="stable").tail(window)
+                    rows = newest[["commit", "author_time", "files", "author_email"]]
+                    counts = label_history_features(
+                        rows.astype({"files": object}), culprits, positive
+                    )
+                    out = {c: sorted(counts[c].astype(float).tolist()) for c in out}
+                self._recent, self._recent_key = out, key
+            return self._recent
+
     def _mined_row(self, sha: str) -> dict | None:
         changes, _ = self.tables()
         if changes is None:

@@ -38,6 +38,8 @@ KAMEI_METRICS = (
     "sexp",
 )
 LABEL_HISTORY_COLUMNS = ("past_incidents_files", "past_incidents_dirs", "past_incidents_author")
+# each label-history count among the recent changes (riskml.mine.recent; added by build_dataset)
+LABEL_HISTORY_PCT_COLUMNS = tuple(f"{c}_recent_pct" for c in LABEL_HISTORY_COLUMNS)
 CATEGORICAL_COLUMNS = ("ai_provenance", "ai_tool", "critical_areas", "project")
 # never features: identity, free text, times, and everything that comes from the labels table
 NON_FEATURE_COLUMNS = frozenset(
@@ -247,10 +249,15 @@ def build_dataset(changes: pd.DataFrame, labels: pd.DataFrame | None, config=Non
     ``changes``: the mined table (features.md; ``files`` needed for the file/directory history).
     ``labels``: the labels table (labels.md) or None (all labels empty).
     Keeps every column of ``changes``; adds ``label`` (1/0/NaN), ``label_source``,
-    ``known_at`` (UTC), and :data:`LABEL_HISTORY_COLUMNS`. Rows are sorted by ``author_time``
-    (stable). ``config`` is accepted for symmetry with the other stages (unused today).
+    ``known_at`` (UTC), :data:`LABEL_HISTORY_COLUMNS` and their percentiles among the
+    ``[mine] recent_window`` changes before each (:data:`LABEL_HISTORY_PCT_COLUMNS`, as
+    :mod:`riskml.mine.recent` does for the mined counts). Rows are sorted by ``author_time``
+    (stable). ``config``: :class:`riskml.config.Config` (default: the defaults).
     """
-    del config
+    from riskml.config import Config
+    from riskml.mine.recent import trailing_percentiles
+
+    window = (config or Config()).mine.recent_window
     if "commit" not in changes.columns or "author_time" not in changes.columns:
         raise RiskmlError("the changes table needs 'commit' and 'author_time' columns")
     frame = changes.copy()
@@ -273,7 +280,10 @@ def build_dataset(changes: pd.DataFrame, labels: pd.DataFrame | None, config=Non
     history = label_history_features(frame, changes, lab)
     for column in LABEL_HISTORY_COLUMNS:
         frame[column] = history[column].to_numpy()
-    return frame.sort_values("author_time", kind="stable").reset_index(drop=True)
+    frame = frame.sort_values("author_time", kind="stable").reset_index(drop=True)
+    for column, pct in zip(LABEL_HISTORY_COLUMNS, LABEL_HISTORY_PCT_COLUMNS, strict=True):
+        frame[pct] = trailing_percentiles(frame[column].to_numpy(), window)
+    return frame
 
 
 def _to_time(values: pd.Series) -> pd.Series:

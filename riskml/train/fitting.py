@@ -19,13 +19,20 @@ import pandas as pd
 from riskml.config import Config, TrainConfig
 from riskml.errors import RiskmlError
 from riskml.jsonvalue import plain
+from riskml.mine.recent import RECENT_COLUMNS
+from riskml.mine.recent import SUFFIX as RECENT_SUFFIX
 from riskml.train.baselines import (
     fit_kamei_lr,
     fit_lapredict,
     fit_linear_component,
     linear_margin,
 )
-from riskml.train.dataset import KAMEI_METRICS, derived_features, feature_columns
+from riskml.train.dataset import (
+    KAMEI_METRICS,
+    LABEL_HISTORY_COLUMNS,
+    derived_features,
+    feature_columns,
+)
 from riskml.train.metrics import RISKML, effort_of, evaluate
 from riskml.train.model import (
     DEFAULT_PARAMS,
@@ -161,7 +168,7 @@ def _prepare(dataset: pd.DataFrame, cfg: Config, cutoff, label_mode: str, test_e
         mode=label_mode,
         test_end=test_end,
     )
-    excluded = set(tc.exclude_features)
+    excluded = _excluded(dataset, tc)
     features, categoricals = feature_columns(dataset)
     features = [c for c in features if c not in excluded]
     categoricals = [c for c in categoricals if c not in excluded]
@@ -240,9 +247,19 @@ def _best_of(candidates: list[_Candidate]) -> _Candidate:
     return best
 
 
+def _excluded(dataset: pd.DataFrame, tc: TrainConfig) -> set[str]:
+    """Columns riskml does not read: ``exclude_features``, and with ``recent_features`` each
+    history count whose ``_recent_pct`` companion is in the table."""
+    excluded = set(tc.exclude_features)
+    if tc.recent_features:
+        counts = (*RECENT_COLUMNS, *LABEL_HISTORY_COLUMNS)
+        excluded |= {c for c in counts if f"{c}{RECENT_SUFFIX}" in dataset.columns}
+    return excluded
+
+
 def _linear_columns(data: _Data, tc: TrainConfig) -> list[str]:
     """The Kamei metrics the linear component reads: those present and not excluded."""
-    excluded = set(tc.exclude_features)
+    excluded = _excluded(data.dataset, tc)
     return [c for c in KAMEI_METRICS if c in data.dataset.columns and c not in excluded]
 
 
@@ -465,6 +482,8 @@ def _model_info(
         "refit": bool(tc.refit),
         "half_life_days": best.half_life_days,
         "valid_roc_auc": best.valid_roc_auc,
+        # the window the _recent_pct columns were ranked over (scoring ranks the same way)
+        "recent_window": cfg.mine.recent_window,
     }
 
 

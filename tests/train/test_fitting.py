@@ -172,9 +172,19 @@ def test_build_dataset_joins_labels_and_picks_feature_columns():
         "past_incidents_files",
         "past_incidents_dirs",
         "past_incidents_author",
+        "past_incidents_files_recent_pct",
+        "past_incidents_dirs_recent_pct",
+        "past_incidents_author_recent_pct",
         "ai_provenance",
     ]
     assert categorical == ["ai_provenance"]
+    # each count ranked among the changes before it, in time order
+    counts = frame["past_incidents_files"].tolist()
+    assert frame["past_incidents_files_recent_pct"].tolist() == [
+        0.5,
+        *[(sum(c < v for c in counts[:i]) + 0.5 * sum(c == v for c in counts[:i])) / i
+          for i, v in enumerate(counts) if i],
+    ]  # fmt: skip
 
 
 # ---------------------------------------------------------------- public layouts
@@ -279,9 +289,26 @@ def test_riskml_beats_lapredict_on_planted_signal(trained):
     assert "la" in top and "first_touch_files" in top
 
 
-def test_search_tries_every_setting_then_the_best_with_each_half_life(trained):
+@pytest.fixture(scope="module")
+def searched(synthetic):
+    import dataclasses
+
+    cfg = Config()
+    return fit(
+        synthetic[2], dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, search=True))
+    )
+
+
+def test_without_the_search_one_booster_with_the_derived_columns(trained):
+    assert [
+        (e["params"], e["derived"], e["half_life_days"]) for e in trained.metrics["model"]["search"]
+    ] == [({}, True, None)]
+
+
+def test_search_tries_every_setting_then_the_best_with_each_half_life(searched):
     from riskml.train.model import SEARCH_HALF_LIVES, SEARCH_SPACE
 
+    trained = searched
     search = trained.metrics["model"]["search"]
     grid = [(dict(p), d, None) for p in SEARCH_SPACE for d in (True, False)]
     assert [(e["params"], e["derived"], e["half_life_days"]) for e in search[:6]] == grid

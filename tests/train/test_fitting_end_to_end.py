@@ -45,7 +45,12 @@ def test_every_mined_feature_is_used_and_nothing_else(pipeline):
     )
     assert {"ai_provenance", "ai_tool", "critical_areas"} <= set(categorical)
     assert set(LABEL_HISTORY_COLUMNS) <= set(features)
-    assert result.model.feature_columns == features
+    # each history count is read as its rank among the recent changes, not as its raw value
+    from riskml.mine.recent import RECENT_COLUMNS
+
+    counts = [*RECENT_COLUMNS, *LABEL_HISTORY_COLUMNS]
+    assert result.model.feature_columns == [c for c in features if c not in counts]
+    assert {f"{c}_recent_pct" for c in counts} <= set(result.model.feature_columns)
     # history of incidents is there to learn from
     assert (dataset["past_incidents_files"] > 0).sum() > 0
 
