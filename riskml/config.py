@@ -467,6 +467,9 @@ class TrainConfig(_Section):
     search: bool = False
     max_rounds: int = field(default=3000, metadata=rule(_POSITIVE))
     early_stopping_rounds: int = field(default=100, metadata=rule(_POSITIVE))
+    # early stopping keeps at least this many rounds (capped at early_stopping_rounds): on real
+    # histories a validation slice of young labels peaked at the first tree (docs/training.md)
+    min_rounds: int = field(default=100, metadata=rule(Interval(0, None)))
     # after the search, train the chosen settings again on fit + validation slices
     refit: bool = True
     # riskml's score: blend_weight x LightGBM + (1 - blend_weight) x a linear component on the

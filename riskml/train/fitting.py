@@ -211,6 +211,7 @@ def _train_candidate(
         max_rounds=tc.max_rounds,
         patience=tc.early_stopping_rounds,
         weight=recency_weights(fit_times, fit_times.max(), half_life),
+        min_rounds=tc.min_rounds,
     )
     return _Candidate(override, with_derived, half_life, auc, booster)
 

@@ -516,12 +516,15 @@ def train_booster(
     max_rounds: int = 3000,
     patience: int = 100,
     weight: np.ndarray | None = None,
+    min_rounds: int = 0,
 ):
     """One LightGBM booster. Returns ``(booster, best_validation_auc)``.
 
     With a validation slice: early stopping on its ROC-AUC (``patience`` rounds), the booster
-    keeps its best iteration. Without one (``X_valid=None``): exactly ``max_rounds`` rounds
-    (the refit on the whole training period), AUC NaN.
+    keeps its best iteration, but never fewer than ``min_rounds`` (at most ``patience``: the
+    trees early stopping has grown): a validation slice whose labels are still young can peak
+    at the first tree, and one stump is no model. Without one (``X_valid=None``): exactly
+    ``max_rounds`` rounds (the refit on the whole training period), AUC NaN.
     """
     import lightgbm as lgb
 
@@ -536,14 +539,20 @@ def train_booster(
     if X_valid is None:
         return lgb.train(full, train_set, num_boost_round=max_rounds), float("nan")
     valid_set = lgb.Dataset(X_valid, label=y_valid, reference=train_set)
+    history: dict = {}
     booster = lgb.train(
         full,
         train_set,
         num_boost_round=max_rounds,
         valid_sets=[valid_set],
-        callbacks=[lgb.early_stopping(patience, verbose=False)],
+        callbacks=[lgb.early_stopping(patience, verbose=False), lgb.record_evaluation(history)],
+        # keep the trees after the best iteration: min_rounds may need some of them
+        keep_training_booster=True,
     )
-    best = float(booster.best_score["valid_0"]["auc"])
+    floor = min(int(min_rounds), booster.current_iteration())
+    if booster.best_iteration < floor:
+        booster.best_iteration = floor
+    best = float(history["valid_0"]["auc"][booster.best_iteration - 1])
     return booster, best
 
 

@@ -595,3 +595,22 @@ def test_excluded_features_leave_riskml_not_the_baselines(synthetic, trained):
     # the baselines are the same models on the same split
     for name in ("lapredict", "kamei_lr"):
         assert result.metrics[name]["roc_auc"] == trained.metrics[name]["roc_auc"]
+
+
+def test_early_stopping_keeps_at_least_min_rounds():
+    from riskml.train.model import DEFAULT_PARAMS, train_booster
+
+    rng = np.random.default_rng(0)
+    X_fit, X_valid = rng.normal(size=(400, 3)), rng.normal(size=(200, 3))
+    y_fit = (X_fit[:, 0] + rng.normal(size=400) > 0).astype(int)
+    y_valid = (X_valid[:, 1] > 0).astype(int)  # nothing the fit slice teaches holds here
+    args = (X_fit, y_fit, X_valid, y_valid, [], DEFAULT_PARAMS)
+    free, free_auc = train_booster(*args, max_rounds=500, patience=30)
+    floored, floored_auc = train_booster(*args, max_rounds=500, patience=30, min_rounds=25)
+    assert free.best_iteration < 25  # the premise: validation peaks early on this data
+    assert floored.best_iteration == 25
+    # the reported AUC is the validation AUC of the iteration kept, and predictions use it
+    from sklearn.metrics import roc_auc_score
+
+    assert floored_auc == pytest.approx(roc_auc_score(y_valid, floored.predict(X_valid)), abs=1e-12)
+    assert free_auc == pytest.approx(roc_auc_score(y_valid, free.predict(X_valid)), abs=1e-12)
