@@ -460,11 +460,12 @@ class TrainConfig(_Section):
     promotion_tolerance: float = 0.0
     seed: int = 0
     # LightGBM: overrides of riskml.train.model.DEFAULT_PARAMS; search = try the few settings
-    # of model.SEARCH_SPACE on the fit slice and keep the best by validation ROC-AUC. Off by
-    # default: on real histories the choice by one validation slice lost 0.005-0.015 ROC-AUC
-    # in every development backtest (docs/training.md, "Real histories")
+    # of model.SEARCH_SPACE on the fit slice and keep the best by validation ROC-AUC. Unset:
+    # on for public tables (final labels) only; on real histories the choice by one validation
+    # slice of young labels lost 0.005-0.02 ROC-AUC in every development backtest
+    # (docs/training.md, "Real histories")
     lgbm_params: dict[str, float] = field(default_factory=dict)
-    search: bool = False
+    search: bool | None = None
     max_rounds: int = field(default=3000, metadata=rule(_POSITIVE))
     early_stopping_rounds: int = field(default=100, metadata=rule(_POSITIVE))
     # early stopping keeps at least this many rounds (capped at early_stopping_rounds): on real

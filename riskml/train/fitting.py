@@ -216,21 +216,28 @@ def _train_candidate(
     return _Candidate(override, with_derived, half_life, auc, booster)
 
 
-def _search(data: _Data, tc: TrainConfig) -> tuple[_Candidate, list[dict]]:
+def search_enabled(tc: TrainConfig, label_mode: str) -> bool:
+    """``[train] search``, where unset (the default) on for public tables only: their labels are
+    final, while a real history's validation slice holds young labels that mislead the choice
+    (docs/training.md, "Real histories")."""
+    return bool(tc.search) if tc.search is not None else label_mode == "public"
+
+
+def _search(data: _Data, tc: TrainConfig, enabled: bool) -> tuple[_Candidate, list[dict]]:
     """The best candidate by validation AUC, and every candidate's search entry in order.
 
     With ``[train] search``: every entry of ``SEARCH_SPACE`` with and without the derived
     columns, then the best of those again with each recency half-life. Without: the defaults.
     """
     first = [({}, bool(data.derived), None)]
-    if tc.search:
+    if enabled:
         first = [
             (override, with_derived, None)
             for override in SEARCH_SPACE
             for with_derived in ((True, False) if data.derived else (False,))
         ]
     tried = [_train_candidate(data, tc, *settings) for settings in first]
-    if tc.search:
+    if enabled:
         chosen = _best_of(tried)
         tried += [
             _train_candidate(data, tc, chosen.params, chosen.derived, half_life)
@@ -520,7 +527,7 @@ def fit_all(
     cfg = config or Config()
     tc = cfg.train
     data = _prepare(dataset, cfg, cutoff, label_mode, test_end)
-    best, search = _search(data, tc)
+    best, search = _search(data, tc, search_enabled(tc, label_mode))
     derived, X_valid = data.derived, data.X_valid
     if not best.derived:
         derived, X_valid = [], X_valid[:, : data.n_raw]
