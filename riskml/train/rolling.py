@@ -10,11 +10,14 @@ slices (default 5 × 10 %: cut-offs at 50, 60, 70, 80 and 90 %).
 Per fold and pooled over the folds' test windows, every metric of evaluation.md for riskml and
 both baselines; paired bootstrap intervals (changes resampled within each fold, the same draw
 for every model) of riskml's metric minus each baseline's, for the mean over folds and for the
-pooled windows.
+pooled windows. Folds are numbered from 1, oldest first, everywhere (JSON, table, MLflow).
+
+``[evaluate]`` of ``riskml.toml`` (:class:`riskml.config.EvaluateConfig`) holds the defaults.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,12 +38,15 @@ INTERVAL_METRICS = ("roc_auc", "capture_at_10")
 class RollingResult:
     """What :func:`rolling_evaluate` found; :meth:`summary` is its JSON form."""
 
-    folds: list[dict]  # index, cutoff, test_end, split, metrics {model: {...}}
+    folds: list[dict]  # fold (1..K), cutoff, test_end, split, metrics {model: {...}}
     pooled: dict  # {model: metrics over every fold's test window}
     mean: dict  # {model: {metric: mean over folds}}
     intervals: dict  # {"mean"|"pooled": {"<metric>:riskml-<baseline>": {diff, low, high}}}
     predictions: pd.DataFrame  # every fold's test predictions, with a ``fold`` column
     settings: dict = field(default_factory=dict)
+    # the dataset rows of every fold's test window, in ``predictions`` order (the promotion
+    # gate scores the champion on them); None when the folds' rows were not kept
+    test_rows: pd.DataFrame | None = None
 
     def summary(self) -> dict:
         return plain(
@@ -64,7 +70,7 @@ def fold_bounds(
     """
     if folds < 1:
         raise RiskmlError(f"folds must be at least 1, got {folds}")
-    if fold_fraction <= 0 or folds * fold_fraction >= 1:
+    if not 0 < fold_fraction < 1 or folds * fold_fraction >= 1:
         raise RiskmlError(
             f"folds × fold_fraction must lie in (0, 1) (training needs the rest), "
             f"got {folds} × {fold_fraction:g}"
@@ -76,8 +82,10 @@ def fold_bounds(
     n = len(times)
     if n < 10 * folds:
         raise RiskmlError(f"only {n} changes with a known label: too few for {folds} folds")
-    first = 1 - folds * fold_fraction
-    cuts = [times.iloc[int(np.floor(n * (first + k * fold_fraction)))] for k in range(folds)]
+    # the first test position of each fold; the small epsilon keeps a product that is whole
+    # in exact arithmetic (100 × 0.7) from flooring one below it in floating point
+    starts = [int(np.floor(n * (1 - (folds - k) * fold_fraction) + 1e-9)) for k in range(folds)]
+    cuts = [times.iloc[start] for start in starts]
     # equal times at a boundary fall on one side; a repeated cut-off would leave a window empty
     if len(set(cuts)) < len(cuts):
         raise RiskmlError("two folds share a cut-off time: use fewer folds")
@@ -88,26 +96,36 @@ def rolling_evaluate(
     dataset: pd.DataFrame,
     config: Config | None = None,
     *,
-    folds: int = 5,
-    fold_fraction: float = 0.1,
+    folds: int | None = None,
+    fold_fraction: float | None = None,
     label_mode: str = "incidents",
-    bootstrap: int = 1000,
-    seed: int = 0,
+    bootstrap: int | None = None,
+    seed: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RollingResult:
     """Train and test riskml and both baselines on each forward-chaining fold of ``dataset``.
 
     ``dataset``: :func:`riskml.train.dataset.build_dataset` output; ``config``: every setting of
-    :func:`riskml.train.fit`. ``bootstrap``: resamples for the intervals (0: none).
+    :func:`riskml.train.fit`, and ``[evaluate]`` for ``folds``, ``fold_fraction`` and
+    ``bootstrap`` when they are not given. ``bootstrap``: resamples for the intervals (0: none);
+    ``seed``: their generator's seed (default ``[train] seed``). A fold that cannot be trained
+    or tested (a slice with one class only) is a :class:`RiskmlError` naming the fold.
     """
     from riskml.train import fit
 
     cfg = config or Config()
+    folds = cfg.evaluate.folds if folds is None else int(folds)
+    fold_fraction = cfg.evaluate.fold_fraction if fold_fraction is None else float(fold_fraction)
+    bootstrap = cfg.evaluate.bootstrap if bootstrap is None else int(bootstrap)
+    seed = cfg.train.seed if seed is None else int(seed)
     results = []
-    for k, (cutoff, test_end) in enumerate(fold_bounds(dataset, folds, fold_fraction)):
+    for k, (cutoff, test_end) in enumerate(fold_bounds(dataset, folds, fold_fraction), start=1):
         if progress is not None:
-            progress(f"fold {k + 1}/{folds}: test from {cutoff.isoformat()}")
-        trained = fit(dataset, cfg, cutoff=cutoff, label_mode=label_mode, test_end=test_end)
+            progress(f"fold {k}/{folds}: test from {cutoff.isoformat()}")
+        try:
+            trained = fit(dataset, cfg, cutoff=cutoff, label_mode=label_mode, test_end=test_end)
+        except RiskmlError as exc:
+            raise RiskmlError(f"fold {k}/{folds} (test from {cutoff.isoformat()}): {exc}") from None
         results.append(trained)
     return combine_folds(
         [r.metrics for r in results],
@@ -121,7 +139,7 @@ def rolling_evaluate(
             "bootstrap": bootstrap,
             "seed": seed,
         },  # fmt: skip
-        models=[r.model for r in results],
+        test_frames=[r.test_frame for r in results],
     )
 
 
@@ -132,12 +150,19 @@ def combine_folds(
     bootstrap: int = 1000,
     seed: int = 0,
     settings: dict | None = None,
-    models: list[Any] | None = None,
+    test_frames: list[pd.DataFrame | None] | None = None,
 ) -> RollingResult:
-    """Per-fold, mean, pooled metrics and paired bootstrap intervals from each fold's output."""
+    """Per-fold, mean, pooled metrics and paired bootstrap intervals from each fold's output.
+
+    ``metrics`` and ``predictions``: each fold's ``TrainResult.metrics`` and
+    ``.test_predictions``, oldest fold first; ``test_frames`` its ``.test_frame`` (kept as
+    :attr:`RollingResult.test_rows` when every fold has one).
+    """
+    if not metrics:
+        raise RiskmlError("no fold to combine")
     folds = []
     frames = []
-    for k, (m, preds) in enumerate(zip(metrics, predictions, strict=True)):
+    for k, (m, preds) in enumerate(zip(metrics, predictions, strict=True), start=1):
         split = dict(m.get("split") or {})
         folds.append(
             {
@@ -166,17 +191,20 @@ def combine_folds(
     }
     mean = {name: _mean_over(folds, name) for name in present}
     intervals = paired_intervals(pooled_frame, present, bootstrap=bootstrap, seed=seed)
-    result = RollingResult(
+    rows = None
+    if test_frames is not None and all(f is not None for f in test_frames):
+        rows = pd.concat([f.reset_index(drop=True) for f in test_frames], ignore_index=True)
+        if len(rows) != len(pooled_frame):
+            rows = None
+    return RollingResult(
         folds=folds,
         pooled=pooled,
         mean=mean,
         intervals=intervals,
         predictions=pooled_frame,
         settings=dict(settings or {}),
+        test_rows=rows,
     )
-    if models is not None:
-        result.settings["n_models"] = len(models)
-    return result
 
 
 def _mean_over(folds: list[dict], name: str) -> dict:
@@ -191,6 +219,13 @@ def _mean_over(folds: list[dict], name: str) -> dict:
         values = [float(v) for v in values if v is not None]
         out[key] = float(np.nanmean(values)) if values and not np.all(np.isnan(values)) else None
     return out
+
+
+def _nanmean(values: list[float]) -> float:
+    """Mean of the defined values; NaN (without numpy's warning) when none is defined."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(np.nanmean(values))
 
 
 def _roc_auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -236,7 +271,7 @@ def paired_intervals(
             whole = np.concatenate(index_sets)
             for name in [RISKML, *baselines]:
                 per_fold = [func(y[idx], risks[name][idx]) for idx in index_sets]
-                per_model_mean[name] = float(np.nanmean(per_fold))
+                per_model_mean[name] = _nanmean(per_fold)
                 per_model_pooled[name] = func(y[whole], risks[name][whole])
             for b in baselines:
                 out[f"{metric}:{RISKML}-{b}"] = (
@@ -282,7 +317,7 @@ def format_rolling(result: RollingResult) -> str:
 
     for fold in result.folds:
         for name in names:
-            lines.append(row(str(fold["fold"] + 1), name, fold["metrics"][name]))
+            lines.append(row(str(fold["fold"]), name, fold["metrics"][name]))
     for name in names:
         m = dict(result.mean[name])
         m["n"], m["positives"] = result.pooled[name]["n"], result.pooled[name]["positives"]
