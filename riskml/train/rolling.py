@@ -28,7 +28,7 @@ import pandas as pd
 from riskml.config import Config
 from riskml.errors import RiskmlError
 from riskml.jsonvalue import plain
-from riskml.train.metrics import KAMEI_LR, LAPREDICT, MODELS, RISKML, capture_at, evaluate
+from riskml.train.metrics import KAMEI_LR, LAPREDICT, MODELS, RISKML, evaluate
 
 # the differences whose intervals are reported (evaluation.md's headline ranking metrics)
 INTERVAL_METRICS = ("roc_auc", "capture_at_10")
@@ -221,30 +221,70 @@ def _mean_over(folds: list[dict], name: str) -> dict:
     return out
 
 
-def _nanmean(values: list[float]) -> float:
-    """Mean of the defined values; NaN (without numpy's warning) when none is defined."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return float(np.nanmean(values))
+class _Ranked:
+    """One model's risk on one set of changes, sorted once (riskiest first; ties in the given
+    order), so each bootstrap resample is scored from its counts in one pass, without sorting.
+
+    A resample is a ``(resamples, n)`` array of how often each change was drawn; scoring the
+    counts is scoring the drawn changes (copies of one change share its risk and label).
+    """
+
+    def __init__(self, y: np.ndarray, risk: np.ndarray) -> None:
+        self.order = np.argsort(-risk, kind="stable")
+        self.y = y[self.order]
+        ordered = risk[self.order]
+        # where each run of equal risk starts: a tie counts half in ROC-AUC
+        self.ties = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+
+    def roc_auc(self, counts: np.ndarray) -> np.ndarray:
+        """ROC-AUC of each row (ties averaged); NaN for a row with one class only."""
+        w = counts[:, self.order]
+        pos = np.add.reduceat(w * self.y, self.ties, axis=1)
+        neg = np.add.reduceat(w * (1 - self.y), self.ties, axis=1)
+        n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+        # each positive beats the negatives below its run of equal risk, and half of its run's
+        lower = n_neg[:, None] - np.cumsum(neg, axis=1)
+        wins = (pos * lower).sum(axis=1) + 0.5 * (pos * neg).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            auc = wins / (n_pos * n_neg)
+        auc[(n_pos == 0) | (n_neg == 0)] = np.nan
+        return auc
+
+    def capture_at_10(self, counts: np.ndarray) -> np.ndarray:
+        """:func:`riskml.train.metrics.capture_at` 10 % of each row: the top ``ceil(n / 10)``
+        drawn changes by risk (ties in the given order), the share of positives among them."""
+        w = counts[:, self.order]
+        top = np.ceil(0.1 * w.sum(axis=1) - 1e-9)
+        before = np.cumsum(w, axis=1) - w
+        taken = np.clip(top[:, None] - before, 0, w)
+        caught, positives = (taken * self.y).sum(axis=1), (w * self.y).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = caught / positives
+        out[positives == 0] = np.nan
+        return out
 
 
 def _roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """ROC-AUC by ranks (ties averaged), NaN when one class is absent; fast for the bootstrap."""
-    from scipy.stats import rankdata
-
-    pos = y == 1
-    n_pos = int(pos.sum())
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(score)
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    """ROC-AUC by ranks (ties averaged), NaN when one class is absent."""
+    y = np.asarray(y, dtype=float)
+    return float(_Ranked(y, np.asarray(score, dtype=float)).roc_auc(np.ones((1, len(y))))[0])
 
 
-_METRIC_FUNCS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "roc_auc": _roc_auc,
-    "capture_at_10": lambda y, s: capture_at(y, s, 10),
-}
+# about this many (resample x change) cells are scored at once, to bound the memory used
+_CELLS = 2_000_000
+
+
+def _nanmean_rows(values: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values, axis=1)
+
+
+def _counts(draws: np.ndarray, n: int) -> np.ndarray:
+    """``(resamples, n)`` counts of each position in each row of ``draws``."""
+    rows = draws.shape[0]
+    flat = (np.arange(rows)[:, None] * n + draws).ravel()
+    return np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(float)
 
 
 def paired_intervals(
@@ -254,50 +294,65 @@ def paired_intervals(
 
     Each resample draws, within every fold, as many changes as the fold's window holds (with
     replacement); every model is scored on the same draw. ``mean``: the difference of the
-    means over folds; ``pooled``: the difference on the pooled windows.
+    means over folds (folds where a metric is undefined left out); ``pooled``: the difference
+    on the pooled windows. Returns ``{"mean": {key: {diff, low, high}}, "pooled": {…},
+    "bootstrap": n}`` with keys ``"<metric>:riskml-<baseline>"``; ``low``/``high`` are None
+    without resamples.
     """
     baselines = [b for b in (LAPREDICT, KAMEI_LR) if b in present]
     if RISKML not in present or not baselines:
         return {}
-    folds = [np.flatnonzero(frame["fold"].to_numpy() == k) for k in sorted(frame["fold"].unique())]
+    names = [RISKML, *baselines]
+    fold_of = frame["fold"].to_numpy()
+    folds = [np.flatnonzero(fold_of == k) for k in sorted(np.unique(fold_of))]
     y = frame["label"].to_numpy(dtype=float)
-    risks = {name: frame[f"risk_{name}"].to_numpy(dtype=float) for name in present}
+    risks = {name: frame[f"risk_{name}"].to_numpy(dtype=float) for name in names}
+    ranked_folds = {name: [_Ranked(y[idx], risks[name][idx]) for idx in folds] for name in names}
+    ranked_pooled = {name: _Ranked(y, risks[name]) for name in names}
 
-    def diffs(index_sets: list[np.ndarray]) -> dict[str, tuple[float, float]]:
+    def diffs(fold_counts: list[np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{key: (mean-over-folds difference, pooled difference)}``, one value per resample;
+        ``fold_counts``: per fold, ``(resamples, fold size)`` counts of its changes."""
+        pooled_counts = np.zeros((fold_counts[0].shape[0], len(y)))
+        for idx, counts in zip(folds, fold_counts, strict=True):
+            pooled_counts[:, idx] = counts
         out = {}
         for metric in INTERVAL_METRICS:
-            func = _METRIC_FUNCS[metric]
-            per_model_mean, per_model_pooled = {}, {}
-            whole = np.concatenate(index_sets)
-            for name in [RISKML, *baselines]:
-                per_fold = [func(y[idx], risks[name][idx]) for idx in index_sets]
-                per_model_mean[name] = _nanmean(per_fold)
-                per_model_pooled[name] = func(y[whole], risks[name][whole])
+            mean, pooled = {}, {}
+            for name in names:
+                per_fold = [
+                    getattr(r, metric)(c)
+                    for r, c in zip(ranked_folds[name], fold_counts, strict=True)
+                ]
+                mean[name] = _nanmean_rows(np.column_stack(per_fold))
+                pooled[name] = getattr(ranked_pooled[name], metric)(pooled_counts)
             for b in baselines:
-                out[f"{metric}:{RISKML}-{b}"] = (
-                    per_model_mean[RISKML] - per_model_mean[b],
-                    per_model_pooled[RISKML] - per_model_pooled[b],
-                )
+                out[f"{metric}:{RISKML}-{b}"] = (mean[RISKML] - mean[b], pooled[RISKML] - pooled[b])
         return out
 
-    observed = diffs(folds)
+    observed = diffs([np.ones((1, len(idx))) for idx in folds])
     rng = np.random.default_rng(seed)
-    draws: dict[str, list[tuple[float, float]]] = {key: [] for key in observed}
-    for _ in range(int(bootstrap)):
-        sample = [idx[rng.integers(0, len(idx), len(idx))] for idx in folds]
-        for key, value in diffs(sample).items():
-            draws[key].append(value)
+    drawn: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {key: [] for key in observed}
+    remaining, chunk = int(bootstrap), max(1, min(100, _CELLS // max(len(y), 1)))
+    while remaining > 0:
+        size = min(chunk, remaining)
+        remaining -= size
+        counts = [_counts(rng.integers(0, len(idx), (size, len(idx))), len(idx)) for idx in folds]
+        for key, value in diffs(counts).items():
+            drawn[key].append(value)
     out: dict[str, dict] = {"mean": {}, "pooled": {}}
-    for key, (mean_diff, pooled_diff) in observed.items():
-        for part, pos, value in (("mean", 0, mean_diff), ("pooled", 1, pooled_diff)):
-            values = np.array([d[pos] for d in draws[key]], dtype=float)
+    for key, observed_pair in observed.items():
+        for part, pos in (("mean", 0), ("pooled", 1)):
+            values = (
+                np.concatenate([pair[pos] for pair in drawn[key]]) if drawn[key] else np.array([])
+            )
             values = values[~np.isnan(values)]
             low, high = (
                 (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
                 if len(values)
                 else (None, None)
             )
-            out[part][key] = {"diff": value, "low": low, "high": high}
+            out[part][key] = {"diff": float(observed_pair[pos][0]), "low": low, "high": high}
     out["bootstrap"] = int(bootstrap)
     return out
 

@@ -13,6 +13,8 @@ from riskml.config import Config, EvaluateConfig
 from riskml.errors import RiskmlError
 from riskml.train.metrics import evaluate
 from riskml.train.rolling import (
+    _counts,
+    _Ranked,
     _roc_auc,
     combine_folds,
     fold_bounds,
@@ -204,6 +206,26 @@ def test_the_bootstraps_auc_is_sklearns_with_ties() -> None:
     score = np.array([0.2, 0.5, 0.5, 0.5, 0.9, 0.1, 0.2])
     assert _roc_auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
     assert np.isnan(_roc_auc(np.zeros(3), np.arange(3.0)))
+
+
+def test_a_resample_is_scored_from_its_counts_as_its_drawn_changes_would_be() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from riskml.train.metrics import capture_at
+
+    rng = np.random.default_rng(5)
+    y = (rng.random(200) < 0.2).astype(float)
+    risk = rng.random(200) + 0.3 * y
+    draws = rng.integers(0, 200, (3, 200))
+    counts = _counts(draws, 200)
+    ranked = _Ranked(y, risk)
+    for row, drawn in enumerate(draws):
+        assert ranked.roc_auc(counts)[row] == pytest.approx(
+            roc_auc_score(y[drawn], risk[drawn]), abs=1e-12
+        )
+        assert ranked.capture_at_10(counts)[row] == pytest.approx(
+            capture_at(y[drawn], risk[drawn], 10), abs=1e-12
+        )
 
 
 def test_format_rolling_prints_each_fold_the_mean_and_the_pooled_windows() -> None:
