@@ -494,6 +494,30 @@ class TrainConfig(_Section):
 
 
 @dataclass
+class EvaluateConfig(_Section):
+    """Rolling (forward-chaining) evaluation: `riskml evaluate`, and inside `riskml train`."""
+
+    _section = "evaluate"
+
+    # K test windows, each `fold_fraction` of the labelled changes: the newest K × fraction
+    folds: int = field(default=5, metadata=rule(Interval(1, None)))
+    fold_fraction: float = field(default=0.1, metadata=rule(_FRACTION))
+    # paired bootstrap resamples of the intervals (0: no intervals)
+    bootstrap: int = field(default=1000, metadata=rule(Interval(0, None)))
+    # `riskml train` (and run, retrain) also runs it: metrics.json "rolling", nested MLflow
+    # runs, and the promotion gate compares on the folds
+    in_train: bool = True
+
+    def _check_together(self) -> None:
+        total = self.folds * self.fold_fraction
+        if total >= 1:
+            raise RiskmlError(
+                "[evaluate] folds × fold_fraction: must be below 1 (the first fold trains on "
+                f"the rest), got {self.folds} × {self.fold_fraction:g} = {total:g}"
+            )
+
+
+@dataclass
 class ServeConfig(_Section):
     """`riskml serve`: repositories it may read, by name (a request never names a path)."""
 
@@ -545,6 +569,7 @@ class Config(_Section):
     label: LabelConfig = field(default_factory=LabelConfig)
     tiers: TierConfig = field(default_factory=TierConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     trends: TrendsConfig = field(default_factory=TrendsConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)

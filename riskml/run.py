@@ -463,7 +463,7 @@ def format_summary(result: RunResult, mlflow_hint: bool = True) -> str:
             "train",
             f"ROC-AUC {_fmt(ours.get('roc_auc'))} (LApredict {_fmt(la.get('roc_auc'))}, "
             f"Kamei LR {_fmt(ka.get('roc_auc'))}), capture@10% {_fmt(ours.get('capture_at_10'))}",
-            _secs(t, "train", "register"),
+            _secs(t, "train", "evaluate", "register"),
             r.model_dir,
         ),
         f"  model    {info.get('name', '')} v{info.get('version', '?')} -> "

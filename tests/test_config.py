@@ -5,7 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from riskml.config import Config, LabelConfig, TrainConfig, data_paths, load_config, models_dir
+from riskml.config import (
+    Config,
+    EvaluateConfig,
+    LabelConfig,
+    TrainConfig,
+    data_paths,
+    load_config,
+    models_dir,
+)
 from riskml.errors import RiskmlError
 
 
@@ -61,6 +69,17 @@ def test_mistakes_are_one_line_errors(tmp_path: Path, text: str, message: str) -
         load_config(repo=tmp_path)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_evaluate_section_defaults_and_overrides(tmp_path: Path) -> None:
+    assert Config().evaluate == EvaluateConfig(
+        folds=5, fold_fraction=0.1, bootstrap=1000, in_train=True
+    )
+    (tmp_path / "riskml.toml").write_text("[evaluate]\nfolds = 3\nin_train = false\n")
+    config = load_config(repo=tmp_path)
+    assert config.evaluate == EvaluateConfig(
+        folds=3, fold_fraction=0.1, bootstrap=1000, in_train=False
+    )
 
 
 def test_explicit_path_must_exist(tmp_path: Path) -> None:
@@ -159,6 +178,15 @@ def test_default_paths() -> None:
         ),
         ("[train]\ngap_days = 1.5\n", "[train] gap_days: must be an int, got float"),
         ("[train]\nsearch = 1\n", "[train] search: must be true or false, got int"),
+        ("[evaluate]\nfolds = 0\n", "[evaluate] folds: must be >= 1, got 0"),
+        ("[evaluate]\nfold_fraction = 0\n", "[evaluate] fold_fraction: must be in (0, 1), got 0.0"),
+        ("[evaluate]\nbootstrap = -1\n", "[evaluate] bootstrap: must be >= 0, got -1"),
+        ('[evaluate]\nin_train = "yes"\n', "[evaluate] in_train: must be true or false, got str"),
+        (
+            "[evaluate]\nfolds = 5\nfold_fraction = 0.2\n",
+            "[evaluate] folds × fold_fraction: must be below 1 (the first fold trains on the "
+            "rest), got 5 × 0.2 = 1",
+        ),
         ("[serve]\nworkers = 0\n", "[serve] workers: must be >= 1, got 0"),
         ("[serve]\nworkers = true\n", "[serve] workers: must be an int, got bool"),
         ("[serve]\nport = 70000\n", "[serve] port: must be in [0, 65535], got 70000"),

@@ -107,9 +107,17 @@ def _env(server) -> dict[str, str]:
     return {"MLFLOW_TRACKING_URI": server["url"], "MLFLOW_REGISTRY_URI": server["url"]}
 
 
+# the gate on one test window, as on SQLite in tests/train/test_tracking.py (the folds' gate is
+# tests/train/test_gate.py)
+ONE_WINDOW = "[evaluate]\nin_train = false\n"
+
+
 def _train(cli, server, dataset: Path, cwd: Path, out: str) -> dict:
+    config = cwd / "one-window.toml"
+    config.write_text(ONE_WINDOW)
     result = cli(
         "train", "--dataset", str(dataset), "--out-dir", str(cwd / out), "--model-name", NAME,
+        "--config", str(config),
         cwd=cwd, env=_env(server),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -382,7 +390,8 @@ def test_gate_moves_champion_on_the_server_as_on_sqlite(cli, server, remote, tra
     assert (step["version"], step["alias"], step["decision"]) == ("3", "challenger", "kept")
     assert step["reason"] == (
         f"not promoted, champion kept: roc_auc {bad_auc:.4f} vs champion v2 {good_auc:.4f} "
-        f"on the same {n_test} test changes (higher is better, tolerance 0)"
+        f"on the same {n_test} test changes (higher is better, tolerance 0); compared on one "
+        "window, not on folds: [evaluate] in_train = false"
     )
     assert str(remote.get_model_version_by_alias(NAME, "champion").version) == "2"
     assert str(remote.get_model_version_by_alias(NAME, "challenger").version) == "3"

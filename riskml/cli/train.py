@@ -95,6 +95,22 @@ def _cell(value) -> str:
     return "nan" if number != number else f"{number:.3f}"
 
 
+def _rolling_line(rolling: dict | None) -> str:
+    """One line of the rolling evaluation: each model's mean ROC-AUC over the folds."""
+    from riskml.train.metrics import MODELS
+
+    if not rolling:
+        return "rolling evaluation: none"
+    if "skipped" in rolling:
+        why = str(rolling["skipped"])
+        return why if why.startswith("rolling evaluation") else f"rolling evaluation: off ({why})"
+    means = ", ".join(
+        f"{model} {_cell((rolling.get('mean') or {}).get(model, {}).get('roc_auc'))}"
+        for model in MODELS
+    )
+    return f"rolling evaluation ({len(rolling.get('folds') or [])} folds): mean roc_auc {means}"
+
+
 def format_summary(summary: dict) -> str:
     """The three models side by side, the split, and the registry decision."""
     from riskml.train.metrics import MODELS
@@ -120,6 +136,7 @@ def format_summary(summary: dict) -> str:
                 for tier, r in rates.items()
             )
         )
+    lines.append(_rolling_line(metrics.get("rolling")))
     registry = summary.get("registry")
     if registry and registry.get("version"):
         lines.append(

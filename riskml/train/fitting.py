@@ -479,6 +479,8 @@ def _model_info(
         "version": None,
         "run_id": None,
         "cutoff": data.split.info["cutoff"],
+        # the newest change it learned from: the promotion gate scores it only after this
+        "train_end": _latest(data.split.info["fit_span"], data.split.info["valid_span"]),
         "trained_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "label_mode": label_mode,
         "calibration": tc.calibration,
@@ -493,6 +495,12 @@ def _model_info(
         # the window the _recent_pct columns were ranked over (scoring ranks the same way)
         "recent_window": cfg.mine.recent_window,
     }
+
+
+def _latest(*spans: list) -> str | None:
+    """The latest end among ISO ``[start, end]`` spans (None when every span is empty)."""
+    ends = [pd.Timestamp(span[1]) for span in spans if span and span[1] is not None]
+    return max(ends).isoformat() if ends else None
 
 
 def _model_summary(

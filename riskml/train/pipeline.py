@@ -6,12 +6,15 @@ order (as Kedro composes nodes once into a pipeline):
 
 1. build the training table from the changes and labels (or take a ready dataset);
 2. fit riskml and both baselines (:func:`riskml.train.fit`);
-3. write ``metrics.json`` and the local model copy BEFORE MLflow is touched, so a failing
+3. with ``[evaluate] in_train``, the rolling evaluation of the same recipe on the same table
+   (:func:`riskml.train.rolling.rolling_evaluate`), its summary under ``"rolling"`` in
+   ``metrics.json``; a table too small for the folds skips it (the reason is recorded);
+4. write ``metrics.json`` and the local model copy BEFORE MLflow is touched, so a failing
    tracking server never loses a fit;
-4. log the run, register the version and apply the promotion gate
-   (:func:`riskml.train.tracking.log_and_register`); an MLflow failure is a
-   :class:`TrackingError` (one line) raised here and nowhere else;
-5. rewrite the local copy (now carrying its registry version and alias) and ``metrics.json``
+5. log the run (the folds as child runs), register the version and apply the promotion gate,
+   which compares on the folds (:func:`riskml.train.tracking.log_and_register`); an MLflow
+   failure is a :class:`TrackingError` (one line) raised here and nowhere else;
+6. rewrite the local copy (now carrying its registry version and alias) and ``metrics.json``
    (with its ``registry`` section).
 """
 
@@ -29,7 +32,9 @@ from riskml.errors import RiskmlError
 from riskml.train.artifact import CHAMPION, save_model_copy
 
 # what metrics.json's "registry" section keeps of log_and_register's answer
-REGISTRY_KEYS = ("name", "version", "alias", "decision", "reason", "run_id", "model_uri")
+REGISTRY_KEYS = (
+    "name", "version", "alias", "decision", "reason", "basis", "folds", "run_id", "model_uri",
+)  # fmt: skip
 
 
 class TrackingError(RiskmlError):
@@ -47,6 +52,7 @@ class Trained:
     metrics_path: Path
     model_dir: Path
     registry: dict | None  # log_and_register's answer, None without MLflow
+    rolling: Any = None  # riskml.train.rolling.RollingResult, None when off or skipped
 
     @property
     def model(self) -> Any:
@@ -141,6 +147,14 @@ def train_and_register(
         label_mode = label_mode or "incidents"
         say(f"fitting riskml, lapredict and kamei_lr on {len(dataset)} changes")
         result = fit(dataset, config, cutoff=cutoff, label_mode=label_mode)
+    rolling, no_rolling = None, "[evaluate] in_train = false"
+    if config.evaluate.in_train:
+        with stage("evaluate"):
+            rolling, no_rolling = _rolling(dataset, config, label_mode, say)
+    # in the fit's own metrics too, so the run's metrics.json artifact is the file's content
+    result.metrics["rolling"] = (
+        rolling.summary() if rolling is not None else {"skipped": no_rolling}
+    )
     name = model_name or config.train.model_name
     metrics = dict(result.metrics)
     metrics.setdefault("labels", {"proxy": label_mode == "proxy", "mode": label_mode})
@@ -152,15 +166,35 @@ def train_and_register(
         with stage("register"):
             say("logging the run to MLflow and registering the model")
             registry = _log_and_register(
-                result, config, dataset, dataset_path, repo, head_sha, name, label_mode
-            )
+                result, config, dataset, dataset_path, repo, head_sha, name, label_mode,
+                rolling, no_rolling,
+            )  # fmt: skip
             save_model_copy(result.model, model_dir)
             metrics["registry"] = {k: registry.get(k) for k in REGISTRY_KEYS}
             write_metrics(metrics, metrics_path)
-    return Trained(result, dataset, label_mode, metrics, metrics_path, model_dir, registry)
+    return Trained(result, dataset, label_mode, metrics, metrics_path, model_dir, registry, rolling)
 
 
-def _log_and_register(result, config, dataset, dataset_path, repo, head_sha, name, label_mode):
+def _rolling(dataset, config, label_mode: str, say: Callable[[str], None]):
+    """``(RollingResult, None)``, or ``(None, why)`` when the table cannot be cut into the
+    folds of ``[evaluate]`` (too few changes, a fold with one class only): the training itself
+    does not depend on it, so it goes on without."""
+    from riskml.train.rolling import rolling_evaluate
+
+    ev = config.evaluate
+    say(f"rolling evaluation: {ev.folds} folds of {ev.fold_fraction:g} of the labelled changes")
+    try:
+        return rolling_evaluate(dataset, config, label_mode=label_mode, progress=say), None
+    except RiskmlError as exc:
+        why = f"rolling evaluation skipped: {exc}"
+        say(f"riskml: warning: {why}")
+        return None, why
+
+
+def _log_and_register(
+    result, config, dataset, dataset_path, repo, head_sha, name, label_mode,
+    rolling=None, no_rolling=None,
+):  # fmt: skip
     """:func:`~riskml.train.tracking.log_and_register`, its MLflow failures as one line."""
     from mlflow.exceptions import MlflowException
 
@@ -178,6 +212,8 @@ def _log_and_register(result, config, dataset, dataset_path, repo, head_sha, nam
             head_sha=head_sha,
             label_mode=label_mode,
             model_name=name,
+            rolling=rolling,
+            no_rolling=no_rolling,
         )
     except RiskmlError:
         raise

@@ -2,7 +2,8 @@
 
 Every plot is made from ``TrainResult.test_predictions`` (one row per test change: ``label``,
 ``effort`` and one risk column per model) or ``TrainResult.importance``, never from training
-rows. Figures are built with :class:`matplotlib.figure.Figure` and the Agg canvas directly, so
+rows; the rolling evaluation's charts (one per metric, the three models over the folds) from
+its summary (``rolling.json``). Figures are built with :class:`matplotlib.figure.Figure` and the Agg canvas directly, so
 no pyplot state or GUI backend is touched (safe in servers and threads).
 """
 
@@ -16,6 +17,8 @@ import pandas as pd
 from riskml.train.metrics import MODELS
 
 PLOTS = ("roc", "pr", "calibration", "capture", "importance")
+# one chart each, ``rolling_<metric>.png``: the three models' metric over the folds
+ROLLING_PLOT_METRICS = ("roc_auc", "pr_auc", "capture_at_10", "recall_at_20_effort", "popt")
 _COLORS = dict(zip(MODELS, ("#1f77b4", "#ff7f0e", "#2ca02c"), strict=True))
 
 
@@ -189,4 +192,38 @@ def write_plots(predictions: pd.DataFrame, importance, directory: str | Path) ->
         plot_calibration(predictions, directory / "calibration.png"),
         plot_capture(predictions, directory / "capture.png"),
         plot_importance(importance, directory / "importance.png"),
+    ]
+
+
+def plot_rolling(summary: dict, metric: str, path: Path) -> Path:
+    """``metric`` of each model on each fold's test window (x: fold and its first day), the
+    mean over folds in the legend; a fold where the metric is undefined leaves a gap."""
+    folds = summary.get("folds") or []
+    x = [int(f["fold"]) for f in folds]
+    fig, ax = _figure(f"{metric} per fold (rolling evaluation)", "fold (test window from)", metric)
+    for model in MODELS:
+        values = [((f.get("metrics") or {}).get(model) or {}).get(metric) for f in folds]
+        if all(v is None for v in values):
+            continue
+        y = [float("nan") if v is None else float(v) for v in values]
+        mean = ((summary.get("mean") or {}).get(model) or {}).get(metric)
+        label = model if mean is None else f"{model} (mean {mean:.3f})"
+        ax.plot(x, y, marker="o", color=_COLORS[model], label=label)
+    ax.set_xticks(x)
+    ax.set_xticklabels(
+        [f"{k}\n{str(f.get('cutoff') or '')[:10]}" for k, f in zip(x, folds, strict=True)]
+    )
+    ax.legend(loc="best")
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def write_rolling_plots(summary: dict, directory: str | Path) -> list[Path]:
+    """``rolling_<metric>.png`` under ``directory`` for each of :data:`ROLLING_PLOT_METRICS`."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    return [
+        plot_rolling(summary, metric, directory / f"rolling_{metric}.png")
+        for metric in ROLLING_PLOT_METRICS
     ]

@@ -10,11 +10,14 @@ slices (default 5 × 10 %: cut-offs at 50, 60, 70, 80 and 90 %).
 Per fold and pooled over the folds' test windows, every metric of evaluation.md for riskml and
 both baselines; paired bootstrap intervals (changes resampled within each fold, the same draw
 for every model) of riskml's metric minus each baseline's, for the mean over folds and for the
-pooled windows.
+pooled windows. Folds are numbered from 1, oldest first, everywhere (JSON, table, MLflow).
+
+``[evaluate]`` of ``riskml.toml`` (:class:`riskml.config.EvaluateConfig`) holds the defaults.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +28,7 @@ import pandas as pd
 from riskml.config import Config
 from riskml.errors import RiskmlError
 from riskml.jsonvalue import plain
-from riskml.train.metrics import KAMEI_LR, LAPREDICT, MODELS, RISKML, capture_at, evaluate
+from riskml.train.metrics import KAMEI_LR, LAPREDICT, MODELS, RISKML, evaluate
 
 # the differences whose intervals are reported (evaluation.md's headline ranking metrics)
 INTERVAL_METRICS = ("roc_auc", "capture_at_10")
@@ -35,12 +38,15 @@ INTERVAL_METRICS = ("roc_auc", "capture_at_10")
 class RollingResult:
     """What :func:`rolling_evaluate` found; :meth:`summary` is its JSON form."""
 
-    folds: list[dict]  # index, cutoff, test_end, split, metrics {model: {...}}
+    folds: list[dict]  # fold (1..K), cutoff, test_end, split, metrics {model: {...}}
     pooled: dict  # {model: metrics over every fold's test window}
     mean: dict  # {model: {metric: mean over folds}}
     intervals: dict  # {"mean"|"pooled": {"<metric>:riskml-<baseline>": {diff, low, high}}}
     predictions: pd.DataFrame  # every fold's test predictions, with a ``fold`` column
     settings: dict = field(default_factory=dict)
+    # the dataset rows of every fold's test window, in ``predictions`` order (the promotion
+    # gate scores the champion on them); None when the folds' rows were not kept
+    test_rows: pd.DataFrame | None = None
 
     def summary(self) -> dict:
         return plain(
@@ -64,7 +70,7 @@ def fold_bounds(
     """
     if folds < 1:
         raise RiskmlError(f"folds must be at least 1, got {folds}")
-    if fold_fraction <= 0 or folds * fold_fraction >= 1:
+    if not 0 < fold_fraction < 1 or folds * fold_fraction >= 1:
         raise RiskmlError(
             f"folds × fold_fraction must lie in (0, 1) (training needs the rest), "
             f"got {folds} × {fold_fraction:g}"
@@ -76,8 +82,10 @@ def fold_bounds(
     n = len(times)
     if n < 10 * folds:
         raise RiskmlError(f"only {n} changes with a known label: too few for {folds} folds")
-    first = 1 - folds * fold_fraction
-    cuts = [times.iloc[int(np.floor(n * (first + k * fold_fraction)))] for k in range(folds)]
+    # the first test position of each fold; the small epsilon keeps a product that is whole
+    # in exact arithmetic (100 × 0.7) from flooring one below it in floating point
+    starts = [int(np.floor(n * (1 - (folds - k) * fold_fraction) + 1e-9)) for k in range(folds)]
+    cuts = [times.iloc[start] for start in starts]
     # equal times at a boundary fall on one side; a repeated cut-off would leave a window empty
     if len(set(cuts)) < len(cuts):
         raise RiskmlError("two folds share a cut-off time: use fewer folds")
@@ -88,26 +96,36 @@ def rolling_evaluate(
     dataset: pd.DataFrame,
     config: Config | None = None,
     *,
-    folds: int = 5,
-    fold_fraction: float = 0.1,
+    folds: int | None = None,
+    fold_fraction: float | None = None,
     label_mode: str = "incidents",
-    bootstrap: int = 1000,
-    seed: int = 0,
+    bootstrap: int | None = None,
+    seed: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RollingResult:
     """Train and test riskml and both baselines on each forward-chaining fold of ``dataset``.
 
     ``dataset``: :func:`riskml.train.dataset.build_dataset` output; ``config``: every setting of
-    :func:`riskml.train.fit`. ``bootstrap``: resamples for the intervals (0: none).
+    :func:`riskml.train.fit`, and ``[evaluate]`` for ``folds``, ``fold_fraction`` and
+    ``bootstrap`` when they are not given. ``bootstrap``: resamples for the intervals (0: none);
+    ``seed``: their generator's seed (default ``[train] seed``). A fold that cannot be trained
+    or tested (a slice with one class only) is a :class:`RiskmlError` naming the fold.
     """
     from riskml.train import fit
 
     cfg = config or Config()
+    folds = cfg.evaluate.folds if folds is None else int(folds)
+    fold_fraction = cfg.evaluate.fold_fraction if fold_fraction is None else float(fold_fraction)
+    bootstrap = cfg.evaluate.bootstrap if bootstrap is None else int(bootstrap)
+    seed = cfg.train.seed if seed is None else int(seed)
     results = []
-    for k, (cutoff, test_end) in enumerate(fold_bounds(dataset, folds, fold_fraction)):
+    for k, (cutoff, test_end) in enumerate(fold_bounds(dataset, folds, fold_fraction), start=1):
         if progress is not None:
-            progress(f"fold {k + 1}/{folds}: test from {cutoff.isoformat()}")
-        trained = fit(dataset, cfg, cutoff=cutoff, label_mode=label_mode, test_end=test_end)
+            progress(f"fold {k}/{folds}: test from {cutoff.isoformat()}")
+        try:
+            trained = fit(dataset, cfg, cutoff=cutoff, label_mode=label_mode, test_end=test_end)
+        except RiskmlError as exc:
+            raise RiskmlError(f"fold {k}/{folds} (test from {cutoff.isoformat()}): {exc}") from None
         results.append(trained)
     return combine_folds(
         [r.metrics for r in results],
@@ -121,7 +139,7 @@ def rolling_evaluate(
             "bootstrap": bootstrap,
             "seed": seed,
         },  # fmt: skip
-        models=[r.model for r in results],
+        test_frames=[r.test_frame for r in results],
     )
 
 
@@ -132,12 +150,19 @@ def combine_folds(
     bootstrap: int = 1000,
     seed: int = 0,
     settings: dict | None = None,
-    models: list[Any] | None = None,
+    test_frames: list[pd.DataFrame | None] | None = None,
 ) -> RollingResult:
-    """Per-fold, mean, pooled metrics and paired bootstrap intervals from each fold's output."""
+    """Per-fold, mean, pooled metrics and paired bootstrap intervals from each fold's output.
+
+    ``metrics`` and ``predictions``: each fold's ``TrainResult.metrics`` and
+    ``.test_predictions``, oldest fold first; ``test_frames`` its ``.test_frame`` (kept as
+    :attr:`RollingResult.test_rows` when every fold has one).
+    """
+    if not metrics:
+        raise RiskmlError("no fold to combine")
     folds = []
     frames = []
-    for k, (m, preds) in enumerate(zip(metrics, predictions, strict=True)):
+    for k, (m, preds) in enumerate(zip(metrics, predictions, strict=True), start=1):
         split = dict(m.get("split") or {})
         folds.append(
             {
@@ -166,17 +191,20 @@ def combine_folds(
     }
     mean = {name: _mean_over(folds, name) for name in present}
     intervals = paired_intervals(pooled_frame, present, bootstrap=bootstrap, seed=seed)
-    result = RollingResult(
+    rows = None
+    if test_frames is not None and all(f is not None for f in test_frames):
+        rows = pd.concat([f.reset_index(drop=True) for f in test_frames], ignore_index=True)
+        if len(rows) != len(pooled_frame):
+            rows = None
+    return RollingResult(
         folds=folds,
         pooled=pooled,
         mean=mean,
         intervals=intervals,
         predictions=pooled_frame,
         settings=dict(settings or {}),
+        test_rows=rows,
     )
-    if models is not None:
-        result.settings["n_models"] = len(models)
-    return result
 
 
 def _mean_over(folds: list[dict], name: str) -> dict:
@@ -193,23 +221,70 @@ def _mean_over(folds: list[dict], name: str) -> dict:
     return out
 
 
+class _Ranked:
+    """One model's risk on one set of changes, sorted once (riskiest first; ties in the given
+    order), so each bootstrap resample is scored from its counts in one pass, without sorting.
+
+    A resample is a ``(resamples, n)`` array of how often each change was drawn; scoring the
+    counts is scoring the drawn changes (copies of one change share its risk and label).
+    """
+
+    def __init__(self, y: np.ndarray, risk: np.ndarray) -> None:
+        self.order = np.argsort(-risk, kind="stable")
+        self.y = y[self.order]
+        ordered = risk[self.order]
+        # where each run of equal risk starts: a tie counts half in ROC-AUC
+        self.ties = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+
+    def roc_auc(self, counts: np.ndarray) -> np.ndarray:
+        """ROC-AUC of each row (ties averaged); NaN for a row with one class only."""
+        w = counts[:, self.order]
+        pos = np.add.reduceat(w * self.y, self.ties, axis=1)
+        neg = np.add.reduceat(w * (1 - self.y), self.ties, axis=1)
+        n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+        # each positive beats the negatives below its run of equal risk, and half of its run's
+        lower = n_neg[:, None] - np.cumsum(neg, axis=1)
+        wins = (pos * lower).sum(axis=1) + 0.5 * (pos * neg).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            auc = wins / (n_pos * n_neg)
+        auc[(n_pos == 0) | (n_neg == 0)] = np.nan
+        return auc
+
+    def capture_at_10(self, counts: np.ndarray) -> np.ndarray:
+        """:func:`riskml.train.metrics.capture_at` 10 % of each row: the top ``ceil(n / 10)``
+        drawn changes by risk (ties in the given order), the share of positives among them."""
+        w = counts[:, self.order]
+        top = np.ceil(0.1 * w.sum(axis=1) - 1e-9)
+        before = np.cumsum(w, axis=1) - w
+        taken = np.clip(top[:, None] - before, 0, w)
+        caught, positives = (taken * self.y).sum(axis=1), (w * self.y).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = caught / positives
+        out[positives == 0] = np.nan
+        return out
+
+
 def _roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """ROC-AUC by ranks (ties averaged), NaN when one class is absent; fast for the bootstrap."""
-    from scipy.stats import rankdata
-
-    pos = y == 1
-    n_pos = int(pos.sum())
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(score)
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    """ROC-AUC by ranks (ties averaged), NaN when one class is absent."""
+    y = np.asarray(y, dtype=float)
+    return float(_Ranked(y, np.asarray(score, dtype=float)).roc_auc(np.ones((1, len(y))))[0])
 
 
-_METRIC_FUNCS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "roc_auc": _roc_auc,
-    "capture_at_10": lambda y, s: capture_at(y, s, 10),
-}
+# about this many (resample x change) cells are scored at once, to bound the memory used
+_CELLS = 2_000_000
+
+
+def _nanmean_rows(values: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values, axis=1)
+
+
+def _counts(draws: np.ndarray, n: int) -> np.ndarray:
+    """``(resamples, n)`` counts of each position in each row of ``draws``."""
+    rows = draws.shape[0]
+    flat = (np.arange(rows)[:, None] * n + draws).ravel()
+    return np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(float)
 
 
 def paired_intervals(
@@ -219,50 +294,65 @@ def paired_intervals(
 
     Each resample draws, within every fold, as many changes as the fold's window holds (with
     replacement); every model is scored on the same draw. ``mean``: the difference of the
-    means over folds; ``pooled``: the difference on the pooled windows.
+    means over folds (folds where a metric is undefined left out); ``pooled``: the difference
+    on the pooled windows. Returns ``{"mean": {key: {diff, low, high}}, "pooled": {…},
+    "bootstrap": n}`` with keys ``"<metric>:riskml-<baseline>"``; ``low``/``high`` are None
+    without resamples.
     """
     baselines = [b for b in (LAPREDICT, KAMEI_LR) if b in present]
     if RISKML not in present or not baselines:
         return {}
-    folds = [np.flatnonzero(frame["fold"].to_numpy() == k) for k in sorted(frame["fold"].unique())]
+    names = [RISKML, *baselines]
+    fold_of = frame["fold"].to_numpy()
+    folds = [np.flatnonzero(fold_of == k) for k in sorted(np.unique(fold_of))]
     y = frame["label"].to_numpy(dtype=float)
-    risks = {name: frame[f"risk_{name}"].to_numpy(dtype=float) for name in present}
+    risks = {name: frame[f"risk_{name}"].to_numpy(dtype=float) for name in names}
+    ranked_folds = {name: [_Ranked(y[idx], risks[name][idx]) for idx in folds] for name in names}
+    ranked_pooled = {name: _Ranked(y, risks[name]) for name in names}
 
-    def diffs(index_sets: list[np.ndarray]) -> dict[str, tuple[float, float]]:
+    def diffs(fold_counts: list[np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{key: (mean-over-folds difference, pooled difference)}``, one value per resample;
+        ``fold_counts``: per fold, ``(resamples, fold size)`` counts of its changes."""
+        pooled_counts = np.zeros((fold_counts[0].shape[0], len(y)))
+        for idx, counts in zip(folds, fold_counts, strict=True):
+            pooled_counts[:, idx] = counts
         out = {}
         for metric in INTERVAL_METRICS:
-            func = _METRIC_FUNCS[metric]
-            per_model_mean, per_model_pooled = {}, {}
-            whole = np.concatenate(index_sets)
-            for name in [RISKML, *baselines]:
-                per_fold = [func(y[idx], risks[name][idx]) for idx in index_sets]
-                per_model_mean[name] = float(np.nanmean(per_fold))
-                per_model_pooled[name] = func(y[whole], risks[name][whole])
+            mean, pooled = {}, {}
+            for name in names:
+                per_fold = [
+                    getattr(r, metric)(c)
+                    for r, c in zip(ranked_folds[name], fold_counts, strict=True)
+                ]
+                mean[name] = _nanmean_rows(np.column_stack(per_fold))
+                pooled[name] = getattr(ranked_pooled[name], metric)(pooled_counts)
             for b in baselines:
-                out[f"{metric}:{RISKML}-{b}"] = (
-                    per_model_mean[RISKML] - per_model_mean[b],
-                    per_model_pooled[RISKML] - per_model_pooled[b],
-                )
+                out[f"{metric}:{RISKML}-{b}"] = (mean[RISKML] - mean[b], pooled[RISKML] - pooled[b])
         return out
 
-    observed = diffs(folds)
+    observed = diffs([np.ones((1, len(idx))) for idx in folds])
     rng = np.random.default_rng(seed)
-    draws: dict[str, list[tuple[float, float]]] = {key: [] for key in observed}
-    for _ in range(int(bootstrap)):
-        sample = [idx[rng.integers(0, len(idx), len(idx))] for idx in folds]
-        for key, value in diffs(sample).items():
-            draws[key].append(value)
+    drawn: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {key: [] for key in observed}
+    remaining, chunk = int(bootstrap), max(1, min(100, _CELLS // max(len(y), 1)))
+    while remaining > 0:
+        size = min(chunk, remaining)
+        remaining -= size
+        counts = [_counts(rng.integers(0, len(idx), (size, len(idx))), len(idx)) for idx in folds]
+        for key, value in diffs(counts).items():
+            drawn[key].append(value)
     out: dict[str, dict] = {"mean": {}, "pooled": {}}
-    for key, (mean_diff, pooled_diff) in observed.items():
-        for part, pos, value in (("mean", 0, mean_diff), ("pooled", 1, pooled_diff)):
-            values = np.array([d[pos] for d in draws[key]], dtype=float)
+    for key, observed_pair in observed.items():
+        for part, pos in (("mean", 0), ("pooled", 1)):
+            values = (
+                np.concatenate([pair[pos] for pair in drawn[key]]) if drawn[key] else np.array([])
+            )
             values = values[~np.isnan(values)]
             low, high = (
                 (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
                 if len(values)
                 else (None, None)
             )
-            out[part][key] = {"diff": value, "low": low, "high": high}
+            out[part][key] = {"diff": float(observed_pair[pos][0]), "low": low, "high": high}
     out["bootstrap"] = int(bootstrap)
     return out
 
@@ -282,7 +372,7 @@ def format_rolling(result: RollingResult) -> str:
 
     for fold in result.folds:
         for name in names:
-            lines.append(row(str(fold["fold"] + 1), name, fold["metrics"][name]))
+            lines.append(row(str(fold["fold"]), name, fold["metrics"][name]))
     for name in names:
         m = dict(result.mean[name])
         m["n"], m["positives"] = result.pooled[name]["n"], result.pooled[name]["positives"]

@@ -50,6 +50,8 @@ RUNTIME_PACKAGES = (
     "joblib",
 )
 _PARAM_MAX = 6000
+# metrics.json's block of the rolling evaluation, and the prefix of its run metrics
+ROLLING = "rolling"
 _INPUT_EXAMPLE_ROWS = 5
 
 
@@ -104,7 +106,8 @@ def run_params(config: Config, result, extra: dict[str, Any] | None = None) -> d
     params: dict[str, Any] = dict(flatten(config.to_dict()))
     metrics = getattr(result, "metrics", {}) or {}
     for section, values in metrics.items():
-        if section not in MODELS and isinstance(values, dict):
+        # the rolling evaluation's figures are metrics of the run (rolling_metrics), not params
+        if section not in MODELS and section != ROLLING and isinstance(values, dict):
             params.update(flatten(values, section))
     split = getattr(result, "split", None)
     split_info = split if isinstance(split, dict) else getattr(split, "info", None)
@@ -122,6 +125,30 @@ def run_metrics(metrics: dict) -> dict[str, float]:
             number = _number(value)
             if number is not None:
                 out[_key(name)] = number
+    return out
+
+
+def rolling_metrics(summary: dict, prefix: str = f"{ROLLING}.") -> dict[str, float]:
+    """A rolling evaluation's figures as run metrics: ``rolling.mean.<model>.<metric>``,
+    ``rolling.pooled.<model>.<metric>`` and ``rolling.interval.<mean|pooled>.<metric>.riskml-
+    <baseline>.<diff|low|high>`` (``summary``: :meth:`RollingResult.summary`)."""
+    out: dict[str, float] = {}
+    for part in ("mean", "pooled"):
+        for model in MODELS:
+            leaves = flatten((summary.get(part) or {}).get(model) or {}, f"{prefix}{part}.{model}")
+            for name, value in leaves.items():
+                number = _number(value)
+                if number is not None:
+                    out[_key(name)] = number
+    intervals = summary.get("intervals") or {}
+    for part in ("mean", "pooled"):
+        for key, bounds in (intervals.get(part) or {}).items():
+            for end in ("diff", "low", "high"):
+                number = _number(bounds.get(end))
+                if number is not None:
+                    # ":" is not allowed in a metric name on every platform
+                    name = f"{prefix}interval.{part}.{key.replace(':', '.')}.{end}"
+                    out[_key(name)] = number
     return out
 
 
@@ -230,6 +257,8 @@ def log_and_register(
     model_name: str | None = None,
     run_name: str | None = None,
     register: bool = True,
+    rolling=None,
+    no_rolling: str | None = None,
 ) -> dict[str, Any]:
     """Log ``result`` as one MLflow run, register the model and apply the promotion gate.
 
@@ -237,10 +266,14 @@ def log_and_register(
     the gate finds the test window's features when ``result`` has no ``test_frame``);
     ``dataset_path`` its file. ``repo``/``head_sha``/``cutoff``/``label_mode`` become tags
     (``cutoff`` and ``label_mode`` default to what the fit recorded). ``register=False`` logs
-    the run without registering a version.
+    the run without registering a version. ``rolling``: this training's
+    :class:`~riskml.train.rolling.RollingResult`, logged as a child run per fold under this
+    run (:func:`log_rolling`) and handed to the gate, which compares on its folds;
+    ``no_rolling``: why there is none (the gate's reason says it).
 
     Returns ``{"run_id", "experiment_id", "name", "version", "alias", "decision", "reason",
-    "metric", "new_value", "champion_value", "champion_version", "model_uri", "seconds"}``.
+    "metric", "basis", "folds", "new_value", "champion_value", "champion_version",
+    "model_uri", "fold_run_ids", "seconds"}``.
     """
     with quiet():
         return _log_and_register(
@@ -257,6 +290,8 @@ def log_and_register(
             model_name=model_name,
             run_name=run_name,
             register=register,
+            rolling=rolling,
+            no_rolling=no_rolling,
         )
 
 
@@ -275,6 +310,8 @@ def _log_and_register(
     model_name,
     run_name,
     register,
+    rolling,
+    no_rolling,
 ) -> dict[str, Any]:
     import mlflow
     from mlflow import MlflowClient
@@ -331,6 +368,11 @@ def _log_and_register(
 
             write_plots(result.test_predictions, result.importance, tmp / "plots")
             mlflow.log_artifacts(str(tmp / "plots"), "plots")
+            out["fold_run_ids"] = (
+                log_rolling(rolling, experiment_id, tags=_fold_tags(run_tags))
+                if rolling is not None
+                else []
+            )
 
             model.info = {**info, "name": name, "run_id": run_id}
             saved = tmp / ARTIFACT
@@ -343,7 +385,7 @@ def _log_and_register(
             out["seconds"] = round(time.perf_counter() - started, 3)
             return out
         with gate_lock(name):
-            decision = gate(client, name, model, result, frame, config)
+            decision = gate(client, name, model, result, frame, config, rolling, no_rolling)
             with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered …"
                 version = mlflow.register_model(
                     logged.model_uri,
@@ -360,6 +402,7 @@ def _log_and_register(
                 "promotion.alias": decision["alias"],
                 "promotion.reason": decision["reason"][:8000],
                 "promotion.metric": decision["metric"],
+                "promotion.basis": decision["basis"],
                 "registered.version": out["version"],
             }
         )
@@ -372,12 +415,111 @@ def _log_and_register(
     return out
 
 
+def log_rolling(rolling, experiment_id: str, *, tags: dict[str, str] | None = None,
+                plots_dir: str | Path | None = None) -> list[str]:  # fmt: skip
+    """Log a rolling evaluation into the ACTIVE run (the parent) and one child run per fold.
+
+    Each fold's run (``fold k/K``, tags ``fold``, ``fold.cutoff``, ``fold.test_end`` and
+    ``tags``) holds its split as params (``split.*``) and every model's metrics named as in a
+    training run (``riskml.roc_auc``, ``lapredict.popt``, …). The parent gets
+    :func:`rolling_metrics` (means over folds, pooled windows, intervals), ``rolling.json``
+    and one chart per metric (``plots/rolling_<metric>.png``; drawn into a temporary directory
+    unless ``plots_dir`` already holds them). Returns the fold runs' ids, oldest fold first.
+    """
+    import mlflow
+
+    from riskml.train.plots import write_rolling_plots
+
+    summary = rolling.summary()
+    total = len(summary["folds"])
+    fold_run_ids = []
+    for fold in summary["folds"]:
+        number = fold["fold"]
+        fold_tags = {
+            **(tags or {}),
+            "fold": str(number),
+            "fold.cutoff": str(fold.get("cutoff") or ""),
+            "fold.test_end": str(fold.get("test_end") or ""),
+        }
+        with mlflow.start_run(
+            experiment_id=experiment_id, run_name=f"fold {number}/{total}", nested=True
+        ) as child:
+            mlflow.set_tags({k: v for k, v in fold_tags.items() if v != ""})
+            params = flatten(fold.get("split") or {}, "split")
+            mlflow.log_params({_key(k): _param_value(v) for k, v in params.items()})
+            mlflow.log_metrics(run_metrics(fold["metrics"]))
+            fold_run_ids.append(child.info.run_id)
+    mlflow.log_metrics(rolling_metrics(summary))
+    mlflow.log_dict(summary, "rolling.json")
+    with tempfile.TemporaryDirectory(prefix="riskml-rolling-") as tmp:
+        directory = Path(plots_dir) if plots_dir is not None else Path(tmp)
+        if plots_dir is None:
+            write_rolling_plots(summary, directory)
+        for path in sorted(directory.glob("rolling_*.png")):
+            mlflow.log_artifact(str(path), "plots")
+    return fold_run_ids
+
+
+def _fold_tags(run_tags: dict[str, str]) -> dict[str, str]:
+    """What a fold's run inherits of its parent's tags (not the parent's own cut-off)."""
+    return {k: v for k, v in run_tags.items() if k in ("repo", "head_sha", "label_mode")}
+
+
+def log_evaluation(
+    rolling,
+    config: Config,
+    *,
+    repo: str | None = None,
+    head_sha: str | None = None,
+    dataset_path: str | Path | None = None,
+    label_mode: str | None = None,
+    plots_dir: str | Path | None = None,
+    run_name: str | None = None,
+) -> dict[str, Any]:
+    """``riskml evaluate``'s MLflow run: a parent run in ``[train] experiment`` holding the
+    settings (params), the means, pooled metrics and intervals, ``rolling.json`` and the charts,
+    with a child run per fold (:func:`log_rolling`).
+
+    Returns ``{"run_id", "experiment_id", "fold_run_ids"}``.
+    """
+    with quiet():
+        import mlflow
+
+        experiment_id = ensure_experiment(config.train.experiment, tracking_uri())
+        run_tags = {
+            "riskml.run": "evaluate",
+            "repo": repo or (Path(dataset_path).stem if dataset_path else ""),
+            "head_sha": head_sha or "",
+            "label_mode": label_mode or "",
+            "riskml_version": _riskml_version(),
+            "dataset_path": str(Path(dataset_path).resolve()) if dataset_path else "",
+        }
+        run_tags = {_key(k): str(v)[:8000] for k, v in run_tags.items() if v not in (None, "")}
+        nested = mlflow.active_run() is not None
+        with mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=run_name or f"rolling evaluation {run_tags.get('repo', '')}".strip(),
+            nested=nested,
+        ) as run:
+            mlflow.set_tags(run_tags)
+            params = dict(flatten(config.to_dict()))
+            params.update(flatten(rolling.settings, ROLLING))
+            mlflow.log_params({_key(k): _param_value(v) for k, v in params.items()})
+            fold_run_ids = log_rolling(
+                rolling, experiment_id, tags=_fold_tags(run_tags), plots_dir=plots_dir
+            )
+        return {"run_id": run.info.run_id, "experiment_id": experiment_id,
+                "fold_run_ids": fold_run_ids}  # fmt: skip
+
+
 def version_tags(decision: dict, result, cutoff, label_mode, run_id) -> dict[str, str]:
     """What a model version carries: the gate's decision, thresholds, metrics, cut-off."""
     return {
         "promotion.decision": decision["decision"],
         "promotion.reason": decision["reason"],
         "promotion.metric": decision["metric"],
+        "promotion.basis": decision["basis"],
+        "promotion.folds": ",".join(str(k) for k in decision["folds"]),
         "promotion.new_value": "" if decision["new_value"] is None else repr(decision["new_value"]),
         "promotion.champion_value": (
             "" if decision["champion_value"] is None else repr(decision["champion_value"])

@@ -55,6 +55,14 @@ def test_train_on_a_public_table(cli, mlflow_uri, tmp_path) -> None:
         "no champion for 'cli-public' yet: the first version takes it"
     ) in lines
     assert lines[-1] == f"wrote {out / 'metrics.json'} and {out / 'models' / 'cli-public'}"
+    # [evaluate] in_train: the rolling evaluation's 5 folds, their means in one line
+    rolling = metrics["rolling"]
+    assert [f["fold"] for f in rolling["folds"]] == [1, 2, 3, 4, 5]
+    means = ", ".join(
+        f"{model} {_cell(rolling['mean'][model]['roc_auc'])}"
+        for model in ("riskml", "lapredict", "kamei_lr")
+    )
+    assert f"rolling evaluation (5 folds): mean roc_auc {means}" in lines
 
     local = TrainedModel.load(out / "models" / "cli-public")
     assert local.info["version"] == "1"

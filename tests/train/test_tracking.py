@@ -214,8 +214,10 @@ def test_better_version_takes_champion(registry, fits) -> None:
     n = len(fits["good"].test_predictions)
     assert step["reason"] == (
         f"promoted: roc_auc {good_auc:.4f} vs champion v1 {bad_auc:.4f} on the same {n} "
-        "test changes (higher is better, tolerance 0)"
+        "test changes (higher is better, tolerance 0); compared on one window, not on folds: "
+        "no rolling evaluation ran"
     )
+    assert (step["basis"], step["folds"]) == ("window", [])
     assert registry["steps"][1]["champion"] == "2"
 
 
@@ -227,7 +229,8 @@ def test_worse_version_becomes_challenger_and_champion_stays(registry, fits) -> 
     n = len(fits["good"].test_predictions)
     reason = (
         f"not promoted, champion kept: roc_auc {bad_auc:.4f} vs champion v2 {good_auc:.4f} "
-        f"on the same {n} test changes (higher is better, tolerance 0)"
+        f"on the same {n} test changes (higher is better, tolerance 0); compared on one "
+        "window, not on folds: no rolling evaluation ran"
     )
     assert step["version"] == "3"
     assert step["alias"] == "challenger"
