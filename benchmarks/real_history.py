@@ -58,7 +58,7 @@ def tier_shares(result, shares: dict) -> list[dict]:
     out = []
     for fold in result.folds:
         rates = fold["metrics"][RISKML].get("tier_rates") or {}
-        row = {"fold": fold["fold"] + 1}
+        row = {"fold": fold["fold"]}
         for tier, want in shares.items():
             held = float((rates.get(tier) or {}).get("share") or 0.0)
             row[tier] = {"share": held, "configured": want, "ok": 0.5 * want <= held <= 2 * want}
@@ -109,9 +109,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"== {name} ({args.period}, {len(dataset)} changes)")
                 print(format_rolling(result))
                 print(_tier_text(entry["tier_shares"]))
-                for k, fold in enumerate(result.folds):
+                for fold in result.folds:
                     pooled_metrics.append({**fold["metrics"], "split": fold["split"]})
-                    pooled_preds.append(result.predictions[result.predictions["fold"] == k])
+                    of_fold = result.predictions["fold"] == fold["fold"]
+                    pooled_preds.append(result.predictions[of_fold].drop(columns="fold"))
             project["variants"][variant] = entry
         if args.ablation:
             print(_ablation_text(name, project["variants"]))
