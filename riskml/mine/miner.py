@@ -24,7 +24,14 @@ from riskml.gitio import ensure_repo, has_commits, is_shallow
 from riskml.mine import extract
 from riskml.mine.extract import MiningWarning
 from riskml.mine.provenance import read_ai_notes
-from riskml.mine.state import MiningState, config_fingerprint, load_state, state_path
+from riskml.mine.state import (
+    STATE_VERSION,
+    MiningState,
+    OutdatedStateError,
+    config_fingerprint,
+    load_state,
+    state_path,
+)
 from riskml.mine.table import (
     normalize,
     read_table,
@@ -144,13 +151,24 @@ def _table_lock(out: Path):
 def _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame: bool):
     spath = state_path(out)
     old = None
+    state = None
     if out.exists():
         if not spath.exists():
             raise RiskmlError(
                 f"{out} exists without its mining state {spath}; remove it to mine from scratch"
             )
+        try:
+            state = load_state(spath)
+        except OutdatedStateError as exc:
+            # an older riskml's table lacks columns: re-mine every row rather than mix the two
+            warnings.warn(
+                f"{out} was mined by another riskml version (state format {exc.version}, "
+                f"this one writes {STATE_VERSION}); re-mining every row",
+                MiningWarning,
+                stacklevel=2,
+            )
+    if state is not None:
         old = read_table(out)
-        state = load_state(spath)
         if state.n_rows != len(old):
             raise RiskmlError(
                 f"{out} has {len(old)} rows but its state {spath} knows {state.n_rows}; "

@@ -19,9 +19,13 @@ from pathlib import Path
 from riskml.config import Config
 from riskml.errors import RiskmlError
 from riskml.mine import features as fg
+from riskml.mine import file_past as fp
 from riskml.mine.recent import RecentWindow
 
-STATE_VERSION = 2  # 2: the recent window of riskml.mine.recent
+# 2: the touched files' own past (riskml.mine.file_past); 3: the recent window of
+# riskml.mine.recent. A state of another version is re-mined from scratch by `riskml mine`
+# rather than continued (OutdatedStateError).
+STATE_VERSION = 3
 DAY = 86400
 # A "whole year" for rexp: 365.25 days, in seconds (an integer, so bucket edges are exact).
 YEAR = 31_557_600
@@ -34,22 +38,71 @@ def state_path(out: str | Path) -> Path:
 
 
 class FileHistory:
-    """One file (renames followed): its earlier commits by author, last change, line count."""
+    """One file (renames followed): its earlier commits by author, last change, line count,
+    and what :mod:`riskml.mine.file_past` reads (fixes, reverts, churn, co-changes)."""
 
-    __slots__ = ("authors", "commits", "last_time", "lines", "top")
+    __slots__ = (
+        "authors",
+        "commits",
+        "last_time",
+        "lines",
+        "top",
+        "fid",
+        "first_time",
+        "churn",
+        "fixes",
+        "reverts",
+        "partners",
+        "n_coupled",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, fid: int = -1) -> None:
         self.authors: dict[str, list[int]] = {}  # author e-mail -> indices of their commits
         self.commits: list[int] = []  # indices of the commits that touched it
         self.last_time: int | None = None  # author time of its last change
         self.lines: int = 0  # line count after its last change (0 when binary)
         self.top = 0  # the most commits any one author made to it
+        self.fid = fid  # the file's identity, kept across renames
+        self.first_time: int | None = None  # author time of its first change (creation)
+        self.churn: list[int] = []  # lines added + deleted by each of ``commits``
+        self.fixes: list[int] = []  # indices of its fix commits
+        self.reverts: list[int] = []  # indices of its revert commits
+        self.partners: dict[int, int] = {}  # fid -> commits changing both (coupling commits)
+        self.n_coupled = 0  # its commits of at most file_past.COUPLING_MAX_FILES files
 
     def __getstate__(self):
-        return (self.authors, self.commits, self.last_time, self.lines, self.top)
+        return (
+            self.authors,
+            self.commits,
+            self.last_time,
+            self.lines,
+            self.top,
+            self.fid,
+            self.first_time,
+            self.churn,
+            self.fixes,
+            self.reverts,
+            self.partners,
+            self.n_coupled,
+        )
 
     def __setstate__(self, state) -> None:
-        self.authors, self.commits, self.last_time, self.lines, self.top = state
+        if len(state) == 5:  # a version-1 state: readable, so load_state can say it is old
+            state = (*state, -1, None, [], [], [], {}, 0)
+        (
+            self.authors,
+            self.commits,
+            self.last_time,
+            self.lines,
+            self.top,
+            self.fid,
+            self.first_time,
+            self.churn,
+            self.fixes,
+            self.reverts,
+            self.partners,
+            self.n_coupled,
+        ) = state
 
 
 class AuthorHistory:
@@ -94,6 +147,9 @@ class MiningState:
         self.last_key: tuple[int, int, str] | None = None  # (author_time, generation, sha)
         self.generation: dict[str, int] = {}
         self.recent = RecentWindow(self.config.mine.recent_window)
+        self.past = fp.PastIndex()  # what each commit index stands for (file_past)
+        self.alive: set[int] = set()  # fids of the live files (a partner must be one)
+        self.next_fid = 0
         self._paths: fg.PathClassifier | None = None
 
     # -- persistence -------------------------------------------------------------------------
@@ -139,6 +195,7 @@ class MiningState:
         row.update(fg.size(record))
         row.update(fg.purpose(record, self.config.mine))
         row.update(self._history(record))
+        row.update(self._past(record))
         row.update(self.paths(record))
         row.update(fg.provenance(record, self.config.ai))
         row.update(fg.when(record))
@@ -197,10 +254,32 @@ class MiningState:
             "author_tenure_days": max(0, t - a.first_time) / DAY if a else 0.0,
         }
 
+    def _known(self, record: dict) -> list[FileHistory]:
+        """Histories of the touched files that have one (new files have none)."""
+        known = []
+        for f in record["files"]:
+            key = self._history_key(f)
+            h = self.files.get(key) if key is not None else None
+            if h is not None and h.commits:
+                known.append(h)
+        return known
+
+    def _past(self, record: dict) -> dict:
+        """The touched files' own past (:mod:`riskml.mine.file_past`)."""
+        t = record["author_time"]
+        known = self._known(record)
+        dirs = {fg.directory(f["path"]) for f in record["files"]}
+        row = fp.fix_history(known, t, self.past, dirs)
+        row.update(fp.recency(known, t))
+        row.update(fp.ownership(known, record["author_email"]))
+        row.update(fp.coupling(known, self.alive))
+        row.update(fp.activity(known, t, self.past))
+        return row
+
     def add(self, record: dict, key: tuple[int, int, str] | None = None) -> dict:
         """The row of ``record`` (as :meth:`features`), then record the change in the history."""
         row = self.features(record)
-        self._record(record)
+        self._record(record, fix=row["fix"], revert=row["is_revert"])
         self.recent.push(row)
         self.n_rows += 1
         self.seen.add(record["commit"])
@@ -209,7 +288,12 @@ class MiningState:
             self.last_key = key
         return row
 
-    def _record(self, record: dict) -> None:
+    def _new_file(self) -> FileHistory:
+        h = FileHistory(self.next_fid)
+        self.next_fid += 1
+        return h
+
+    def _record(self, record: dict, fix: bool = False, revert: bool = False) -> None:
         idx = self.n_commits
         self.n_commits += 1
         t = record["author_time"]
@@ -220,23 +304,41 @@ class MiningState:
             for f in files
             if f["status"] == "R" and f["old_path"]
         }
+        alive = self.alive
+        surviving: dict[int, FileHistory] = {}
         for f in files:
             if f["status"] == "A":
-                h = FileHistory()
+                h = self._new_file()
             elif f["status"] == "R" and f["old_path"]:
-                h = moved.get(f["old_path"]) or self.files.get(f["path"]) or FileHistory()
+                h = moved.get(f["old_path"]) or self.files.get(f["path"]) or self._new_file()
             else:
-                h = self.files.get(f["path"]) or FileHistory()
+                h = self.files.get(f["path"]) or self._new_file()
             mine = h.authors.setdefault(email, [])
             mine.append(idx)
             h.top = max(h.top, len(mine))
             h.commits.append(idx)
+            h.churn.append(f["added"] + f["deleted"])
+            if fix:
+                h.fixes.append(idx)
+            if revert:
+                h.reverts.append(idx)
             h.last_time = t if h.last_time is None else max(h.last_time, t)
+            h.first_time = t if h.first_time is None else min(h.first_time, t)
             h.lines = 0 if f["binary"] else f["lines_before"] + f["added"] - f["deleted"]
             if f["status"] == "D":
                 self.files.pop(f["path"], None)  # a deleted file's history ends with it
+                alive.discard(h.fid)
+                surviving.pop(h.fid, None)
             else:
+                old = self.files.get(f["path"])
+                if old is not None and old is not h:
+                    alive.discard(old.fid)  # replaced by a new file or a file renamed onto it
                 self.files[f["path"]] = h
+                alive.add(h.fid)
+                surviving[h.fid] = h
+        if len(files) <= fp.COUPLING_MAX_FILES:
+            fp.record_coupling(list(surviving.values()))
+        self.past.record(t, email, {fg.directory(f["path"]) for f in files}, fix)
         a = self.authors.get(email)
         if a is None:
             a = self.authors[email] = AuthorHistory(t)
@@ -265,6 +367,15 @@ def _rexp(times: list[int], t: int) -> float:
     return total
 
 
+class OutdatedStateError(RiskmlError):
+    """A mining state of another format version (``version``): its rows lack (or differ in)
+    columns, so ``riskml mine`` re-mines the table from scratch instead of continuing it."""
+
+    def __init__(self, message: str, version) -> None:
+        super().__init__(message)
+        self.version = version
+
+
 def load_state(path: str | Path) -> MiningState:
     """Read a state saved by ``riskml mine``; a missing or foreign file is a :class:`RiskmlError`."""
     path = Path(path)
@@ -275,14 +386,15 @@ def load_state(path: str | Path) -> MiningState:
             state = pickle.load(fh)
     except Exception as exc:  # a truncated or foreign file, not a bug of ours
         raise RiskmlError(f"{path}: not a riskml mining state ({type(exc).__name__})") from None
-    if isinstance(state, MiningState) and getattr(state, "version", None) != STATE_VERSION:
-        raise RiskmlError(
-            f"{path}: mined by another riskml version (state version "
-            f"{getattr(state, 'version', None)}, this one reads {STATE_VERSION}); remove the "
-            "table and its state to mine again"
-        )
     if not isinstance(state, MiningState):
         raise RiskmlError(f"{path}: not a riskml mining state of version {STATE_VERSION}")
+    version = getattr(state, "version", None)
+    if version != STATE_VERSION:
+        raise OutdatedStateError(
+            f"{path}: a mining state of format {version}, not {STATE_VERSION} (written by "
+            "another riskml version): run `riskml mine` again, which re-mines it from scratch",
+            version,
+        )
     if not dataclasses.is_dataclass(state.config):
         raise RiskmlError(f"{path}: mining state without its config")
     return state

@@ -177,6 +177,44 @@ _PHRASES = {
     "n_deleted_files": lambda v, r: f"deletes {_plural(v, 'file')}",
     "n_renamed_files": lambda v, r: f"renames {_plural(v, 'file')}",
     "n_binary_files": lambda v, r: f"touches {_plural(v, 'binary file')}",
+    "file_fixes": lambda v, r: f"touched files had {_plural(v, 'earlier bug-fix commit')}",
+    "file_fixes_decay": lambda v, r: (
+        f"touched files were fixed recently (recency-weighted fixes {_num(v)})"
+    ),
+    "dir_fixes": lambda v, r: f"a touched directory had {_plural(v, 'earlier bug-fix commit')}",
+    "file_reverts": lambda v, r: f"touched files had {_plural(v, 'earlier revert')}",
+    "age_min": lambda v, r: f"the most recently changed touched file changed {_num(v)} days before",
+    "age_max": lambda v, r: f"the longest-untouched file last changed {_num(v)} days before",
+    "file_age_min": lambda v, r: f"the youngest touched file is {_num(v)} days old",
+    "file_age_max": lambda v, r: f"the oldest touched file is {_num(v)} days old",
+    "minor_contributors": lambda v, r: (
+        f"a touched file has {_plural(v, 'minor contributor')} (under 5 % of its commits)"
+    ),
+    "minor_share": lambda v, r: (
+        f"{_num(100 * v)} % of a touched file's contributors are minor (under 5 % of its commits)"
+    ),
+    "top_owner_share": lambda v, r: (
+        f"the least-owned touched file's main committer made {_num(100 * v)} % of its commits"
+    ),
+    "author_share_min": lambda v, r: (
+        f"author made {_num(100 * v)} % of the earlier commits of one of these files (their least)"
+    ),
+    "coupled_partners": lambda v, r: (
+        f"touched files usually change with {_plural(v, 'other file')}"
+    ),
+    "coupled_missing": lambda v, r: (
+        f"leaves out {_plural(v, 'file')} usually changed together with the touched ones"
+    ),
+    "coupled_missing_share": lambda v, r: (
+        f"leaves out {_num(100 * v)} % of the files usually changed together with the touched ones"
+    ),
+    "recent_file_commits": lambda v, r: (
+        f"touched files had {_plural(v, 'commit')} in the last 30 days"
+    ),
+    "recent_churn": lambda v, r: (
+        f"touched files had {_plural(v, 'changed line')} in the last 30 days"
+    ),
+    "recent_devs": lambda v, r: f"touched files had {_plural(v, 'author')} in the last 30 days",
     "project": lambda v, r: f"project {v}",
 }
 

@@ -137,6 +137,61 @@ EXPECTED = {
     ),
 }  # fmt: skip
 
+# The touched files' own past (riskml.mine.file_past), hand-computed for the same story.
+# Commit indices: c1 0, c2 1, c3 2, c4 3, c5 4, c7 5, c8 6, c9 7; c2 is the only fix.
+_NO_PAST = dict(
+    file_fixes=0,
+    file_fixes_decay=0.0,
+    dir_fixes=0,
+    file_reverts=0,
+    age_min=0.0,
+    age_max=0.0,
+    file_age_min=0.0,
+    file_age_max=0.0,
+    minor_contributors=0,
+    minor_share=0.0,
+    top_owner_share=1.0,
+    author_share_min=0.0,
+    coupled_partners=0,
+    coupled_missing=0,
+    coupled_missing_share=0.0,
+    recent_file_commits=0,
+    recent_churn=0,
+    recent_devs=0,
+)
+PAST = {
+    "c1": _NO_PAST,
+    "c2": _NO_PAST | dict(  # app.py: c1 by alice (4 lines)
+        age_min=1.0, age_max=1.0, file_age_min=1.0, file_age_max=1.0,
+        recent_file_commits=1, recent_churn=4, recent_devs=1,
+    ),
+    "c3": _NO_PAST | dict(  # README, pay.py (c1), app.py through its rename (c1, c2 the fix)
+        file_fixes=1, file_fixes_decay=0.5 ** ((1 + 1 / 24) / 90), dir_fixes=1,  # src/
+        age_min=1 + 1 / 24, age_max=2 + 1 / 24, file_age_min=2 + 1 / 24, file_age_max=2 + 1 / 24,
+        top_owner_share=1 / 2, author_share_min=1 / 2,  # app.py: alice 1, bob 1
+        recent_file_commits=2, recent_churn=3 + 2 + 4 + 4, recent_devs=2,
+    ),
+    "c4": _NO_PAST,
+    "c5": _NO_PAST | dict(  # main.py: c1, c2, c3; 3 coupling commits, no partner in 3 of them
+        file_fixes=1, file_fixes_decay=0.5 ** (3 / 90), dir_fixes=1,
+        age_min=2 - 1 / 24, age_max=2 - 1 / 24, file_age_min=4.0, file_age_max=4.0,
+        top_owner_share=2 / 3, author_share_min=1 / 3,
+        recent_file_commits=3, recent_churn=4 + 4 + 1, recent_devs=2,
+    ),
+    "c7": _NO_PAST | dict(  # main.py (c1 c2 c3 c5), test_main.py (c4); nothing in 30 days
+        file_fixes=1, file_fixes_decay=0.5 ** (399 / 90), dir_fixes=1,
+        age_min=396.0, age_max=397.0, file_age_min=397.0, file_age_max=400.0,
+        top_owner_share=2 / 4, author_share_min=0.0,  # carol never touched main.py
+    ),
+    "c8": _NO_PAST,
+    "c9": _NO_PAST | dict(  # requirements.txt: c8 by alice, 1 line
+        age_min=1 - 3 / 24, age_max=1 - 3 / 24, file_age_min=1 - 3 / 24, file_age_max=1 - 3 / 24,
+        recent_file_commits=1, recent_churn=1, recent_devs=1,
+    ),
+}  # fmt: skip
+for _name, _columns in PAST.items():
+    EXPECTED[_name].update(_columns)
+
 
 @pytest.fixture
 def history(hand_history) -> tuple[Path, dict[str, str]]:
