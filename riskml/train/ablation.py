@@ -17,21 +17,32 @@ from riskml.config import Config
 # group -> columns (raw, derived and label-history); a column in no group is "other"
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "size": (
-        "la", "ld", "lt", "nf", "nd", "ns", "entropy", "entropy_norm",
+        "la", "ld", "lt", "lt_recent_pct", "nf", "nd", "ns", "entropy", "entropy_norm",
         "n_added_files", "n_deleted_files", "n_renamed_files", "n_binary_files",
         "churn_log", "la_per_lt", "ld_per_lt", "la_per_file", "added_share",
     ),
     "purpose": ("fix", "is_revert"),
-    "history": ("ndev", "age", "nuc"),
+    "history": ("ndev", "age", "nuc", "ndev_recent_pct", "age_recent_pct", "nuc_recent_pct"),
     "experience": (
         "exp", "rexp", "sexp", "author_file_commits", "first_touch_files", "owned_share",
-        "author_tenure_days",
+        "author_tenure_days", "exp_recent_pct", "rexp_recent_pct", "sexp_recent_pct",
+        "author_file_commits_recent_pct", "author_tenure_days_recent_pct",
+    ),
+    "file_past": (
+        "file_fixes", "file_fixes_decay", "dir_fixes", "file_reverts", "age_min", "age_max",
+        "file_age_min", "file_age_max", "minor_contributors", "minor_share", "top_owner_share",
+        "author_share_min", "coupled_partners", "coupled_missing", "coupled_missing_share",
+        "recent_file_commits", "recent_churn", "recent_devs",
     ),
     "critical_paths": ("touches_critical", "n_critical_files", "critical_areas"),
     "file_kinds": ("n_test_files", "n_config_files", "n_migration_files", "n_dependency_files"),
     "ai_provenance": ("ai_provenance", "ai_tool", "ai_line_share"),
     "time": ("hour", "weekday", "hour_utc", "weekday_utc"),
-    "label_history": ("past_incidents_files", "past_incidents_dirs", "past_incidents_author"),
+    "label_history": (
+        "past_incidents_files", "past_incidents_dirs", "past_incidents_author",
+        "past_incidents_files_recent_pct", "past_incidents_dirs_recent_pct",
+        "past_incidents_author_recent_pct",
+    ),
 }  # fmt: skip
 
 
