@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from riskml.config import Config
+from riskml.config import FILE_PAST_COLUMNS, Config
 
 # group -> columns (raw, derived and label-history); a column in no group is "other"
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -28,12 +28,7 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
         "author_tenure_days", "exp_recent_pct", "rexp_recent_pct", "sexp_recent_pct",
         "author_file_commits_recent_pct", "author_tenure_days_recent_pct",
     ),
-    "file_past": (
-        "file_fixes", "file_fixes_decay", "dir_fixes", "file_reverts", "age_min", "age_max",
-        "file_age_min", "file_age_max", "minor_contributors", "minor_share", "top_owner_share",
-        "author_share_min", "coupled_partners", "coupled_missing", "coupled_missing_share",
-        "recent_file_commits", "recent_churn", "recent_devs",
-    ),
+    "file_past": FILE_PAST_COLUMNS,
     "critical_paths": ("touches_critical", "n_critical_files", "critical_areas"),
     "file_kinds": ("n_test_files", "n_config_files", "n_migration_files", "n_dependency_files"),
     "ai_provenance": ("ai_provenance", "ai_tool", "ai_line_share"),
@@ -60,9 +55,15 @@ def groups_present(dataset: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def ablation_configs(dataset: pd.DataFrame, config: Config) -> dict[str, Config]:
-    """``{"all": config, "-<group>": config without the group, ...}`` for the groups present."""
+    """``{"all": config, "-<group>": config without the group, ...}`` for the groups present;
+    a group the configuration already leaves out gets ``"+<group>"``, the config with it."""
     out = {"all": config}
     for name, columns in groups_present(dataset).items():
+        if set(columns) <= set(config.train.exclude_features):
+            # left out of the model by the configuration: the variant puts it back
+            kept = [c for c in config.train.exclude_features if c not in columns]
+            out[f"+{name}"] = replace(config, train=replace(config.train, exclude_features=kept))
+            continue
         excluded = sorted({*config.train.exclude_features, *columns})
         out[f"-{name}"] = replace(config, train=replace(config.train, exclude_features=excluded))
     return out
