@@ -467,6 +467,24 @@ def read_tokens(path: str | Path):
     return frame
 
 
+def read_tokens_beside(changes: str | Path):
+    """The tokens file beside the changes table ``changes`` (:func:`read_tokens`), or None
+    when there is none (a table mined before the diff content, a public table)."""
+    path = tokens_path(changes)
+    return read_tokens(path) if path.is_file() else None
+
+
+def attach_tokens(changes, tokens):
+    """``changes`` with the ``tokens`` column of a tokens file (``""`` for a change it lacks),
+    what the text component reads; ``changes`` as it is when ``tokens`` is None."""
+    if tokens is None:
+        return changes
+    text = dict(zip(tokens["commit"].astype(str), tokens["tokens"], strict=True))
+    out = changes.copy()
+    out["tokens"] = [text.get(c, "") for c in changes["commit"].astype(str)]
+    return out
+
+
 def write_tokens(frame, path: str | Path, *, append_to=None) -> Path:
     """Write the tokens file (Parquet, zstd) atomically; with ``append_to`` (the file as read)
     ``frame``'s rows come after its rows."""

@@ -37,7 +37,7 @@ def train_from_files(
     """
     from riskml.config import data_paths, load_config, models_dir
     from riskml.gitio import ensure_repo, resolve_rev
-    from riskml.tables import parse_cutoff, read_changes, read_labels
+    from riskml.tables import parse_cutoff, read_changes, read_labels, read_tokens_beside
     from riskml.train import load_public_dataset
     from riskml.train.pipeline import report_beside, train_and_register
 
@@ -73,6 +73,7 @@ def train_from_files(
         inputs = {
             "changes": changes_frame,
             "labels": labels_frame,
+            "tokens": read_tokens_beside(changes),
             "label_report": report_beside(labels),
         }
         dataset_path = Path(changes)
