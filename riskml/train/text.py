@@ -136,16 +136,21 @@ def fit_text(
     y: np.ndarray,
     seed: int = 0,
     *,
-    C: float = TEXT_C,
-    min_df: int = MIN_DF,
-    max_features: int = MAX_FEATURES,
+    C: float | None = None,
+    min_df: int | None = None,
+    max_features: int | None = None,
 ) -> TextComponent | None:
-    """Fit on the rows ``rows`` (positions in ``counts``) with labels ``y``.
+    """Fit on the rows ``rows`` (positions in ``counts``) with labels ``y``; ``C``,
+    ``min_df``, ``max_features`` default to :data:`TEXT_C`, :data:`MIN_DF`,
+    :data:`MAX_FEATURES`.
 
     ``None`` when there are too few rows, positives, negatives or frequent tokens.
     """
     from sklearn.linear_model import LogisticRegression
 
+    C = TEXT_C if C is None else C
+    min_df = MIN_DF if min_df is None else min_df
+    max_features = MAX_FEATURES if max_features is None else max_features
     y = np.asarray(y, dtype=int)
     rows = np.asarray(rows)
     if len(rows) < MIN_ROWS or min(y.sum(), len(y) - y.sum()) < MIN_POSITIVES:
@@ -184,12 +189,13 @@ def margins_for(component: TextComponent | None, counts: TokenCounts, rows: np.n
 
 
 def out_of_fold_margins(
-    counts: TokenCounts, rows: np.ndarray, y: np.ndarray, seed: int = 0, blocks: int = OOF_BLOCKS
+    counts: TokenCounts, rows: np.ndarray, y: np.ndarray, seed: int = 0, blocks: int | None = None
 ) -> np.ndarray:
     """Margins for the (time-ordered) training rows ``rows``, each from a component fitted on
     the rows before its block only: consecutive blocks, the first one NaN."""
     rows = np.asarray(rows)
     y = np.asarray(y, dtype=int)
+    blocks = OOF_BLOCKS if blocks is None else blocks
     out = np.full(len(rows), np.nan)
     edges = np.linspace(0, len(rows), blocks + 1).astype(int)
     for k in range(1, blocks):
