@@ -13,7 +13,9 @@ keeps printing its own in-run baseline as well.
 ``--args NAME='…'`` passes arguments to one script (e.g. ``--args mine_bench='--commits 2000'``).
 Each tree runs its own copy of the script (a module the change renamed is imported under the name
 its own tree uses); the base worktree sits beside the project, so paths the scripts compute from
-their own location (``../shared/data``) hold for both.
+their own location (``../shared/data``) hold for both. ``--script-from this`` runs this tree's
+copy against both trees' code instead: for a benchmark the base does not have yet, which must
+then only use what both trees offer (e.g. the CLI).
 """
 
 from __future__ import annotations
@@ -41,12 +43,15 @@ DEFAULT = [
 ]
 
 
-def run(script: str, args: list[str], code: Path) -> tuple[int, str, float]:
-    """Run ``code``'s own ``benchmarks/<script>.py`` with ``code`` first on the import path."""
+def run(
+    script: str, args: list[str], code: Path, script_tree: Path | None = None
+) -> tuple[int, str, float]:
+    """Run ``benchmarks/<script>.py`` of ``script_tree`` (default: ``code``'s own) with
+    ``code`` first on the import path."""
     env = dict(os.environ, PYTHONPATH=str(code))
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, str(code / "benchmarks" / f"{script}.py"), *args],
+        [sys.executable, str((script_tree or code) / "benchmarks" / f"{script}.py"), *args],
         cwd=TOP, env=env, capture_output=True, text=True,
     )  # fmt: skip
     return done.returncode, done.stdout + done.stderr, time.perf_counter() - start
@@ -59,6 +64,12 @@ def main() -> int:
     parser.add_argument("--args", action="append", default=[], help="NAME='arguments' for a script")
     parser.add_argument(
         "--repeat", type=int, default=1, help="draws of each, base and this tree alternating"
+    )
+    parser.add_argument(
+        "--script-from",
+        choices=("each", "this"),
+        default="each",
+        help="each tree runs its own copy of a script (each), or both run this tree's (this)",
     )
     options = parser.parse_args()
     extra = {}
@@ -78,10 +89,11 @@ def main() -> int:
                 args = extra.get(script, [])
                 pairs = ((f"base {options.base}", base), ("this tree", TOP)) * options.repeat
                 for label, code in pairs:
-                    if not (code / "benchmarks" / f"{script}.py").is_file():
+                    scripts = TOP if options.script_from == "this" else code
+                    if not (scripts / "benchmarks" / f"{script}.py").is_file():
                         print(f"===== {script} -- {label}: no such benchmark")
                         continue
-                    rc, out, wall = run(script, args, code)
+                    rc, out, wall = run(script, args, code, scripts)
                     print(f"===== {script} {' '.join(args)} -- {label} (exit {rc}, {wall:.1f} s)")
                     print(out.rstrip(), flush=True)
         finally:

@@ -24,7 +24,15 @@ from riskml.errors import RiskmlError
 from riskml.fmt import number_text
 from riskml.gitio import ensure_repo, has_commits, resolve_rev, run_git
 from riskml.score.render import floor_text
-from riskml.tables import count_rows, read_changes, read_labels, split_list, write_labels
+from riskml.tables import (
+    attach_tokens,
+    count_rows,
+    read_changes,
+    read_labels,
+    read_tokens_beside,
+    split_list,
+    write_labels,
+)
 
 DEMO_COMMITS = 2000
 DEMO_SEED = 0
@@ -183,6 +191,7 @@ def retrain(
         config,
         changes=changes,
         labels=labelled.labels,
+        tokens=read_tokens_beside(paths.changes),
         label_report=labelled.report,
         metrics_path=paths.root / "metrics.json",
         model_dir=workspace.model_dir(config),
@@ -331,6 +340,7 @@ def run_pipeline(
     with clock.stage("trends"):
         changes = read_changes(result.paths.changes, repo_name=result.repo_name)
         labels = read_labels(result.paths.labels, commits=changes["commit"])
+        changes = attach_tokens(changes, read_tokens_beside(result.paths.changes))
         trended = trends(
             changes,
             labels,

@@ -101,7 +101,31 @@ CHANGES_COLUMNS: dict[str, str] = {
     "author_file_commits_recent_pct": "float",
     "author_tenure_days_recent_pct": "float",
     "files": "str",
+    # the diff-content extras (docs/features.md); a table mined before them has none
+    "error_handling": "int",
+    "concurrency": "int",
+    "null_checks": "int",
+    "config_key_lines": "int",
+    "sql_statements": "int",
+    "dependency_lines": "int",
+    "test_lines_deleted": "int",
+    "todo_added": "int",
+    "comments_only": "bool",
 }
+# Columns a changes table may lack (mined by an earlier riskml): read without them.
+OPTIONAL_CHANGES_COLUMNS = (
+    "error_handling",
+    "concurrency",
+    "null_checks",
+    "config_key_lines",
+    "sql_statements",
+    "dependency_lines",
+    "test_lines_deleted",
+    "todo_added",
+    "comments_only",
+)
+# The tokens file beside a changes table (docs/features.md): commit, then the compact text.
+TOKENS_COLUMNS = ("commit", "tokens")
 
 # The labels table (../shared/spec/labels.md; ``evidence`` from docs/labels.md). Nullable
 # strings ("nstr") are null when empty; ``label`` is the nullable Int8 of the Parquet file.
@@ -322,16 +346,21 @@ def read_changes(
     """Read a changes table (Parquet or CSV) with the exact dtypes ``riskml mine`` wrote.
 
     ``required``: the columns the caller needs (default: every column of the contract, and
-    then only those, in contract order; with a shorter list the file's other columns are kept,
+    then only those, in contract order — the diff-content extras of
+    :data:`OPTIONAL_CHANGES_COLUMNS` only when the table has them; with a shorter list the file's other columns are kept,
     for readers such as ``trends`` that take a scored table). ``repo_name``: the repository the
     table must belong to (its ``repo`` column). Every failure is one :class:`RiskmlError`.
     """
     path = Path(path)
     frame = _read_raw(path, "changes", CHANGES_COLUMNS)
     full = required is None
-    _require(frame, path, "changes", CHANGES_COLUMNS if full else required)
+    if full:
+        required = [c for c in CHANGES_COLUMNS if c not in OPTIONAL_CHANGES_COLUMNS]
+    _require(frame, path, "changes", required)
     _check_repo(frame, path, "changes", repo_name)
-    return normalize_changes(frame[list(CHANGES_COLUMNS)] if full else frame, path)
+    if full:
+        frame = frame[[c for c in CHANGES_COLUMNS if c in frame.columns]]
+    return normalize_changes(frame, path)
 
 
 def read_labels(path: str | Path, *, repo_name: str | None = None, commits=None):
@@ -421,7 +450,7 @@ def write_changes(frame, path: str | Path, *, append_to=None) -> Path:
     if fmt == "csv" and append_to is not None:
         data = path.read_bytes()
         header = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
-        if header != ",".join(CHANGES_COLUMNS):
+        if header != ",".join(frame.columns) or list(append_to.columns) != list(frame.columns):
             raise RiskmlError(
                 f"{path}: its columns are not in riskml's order; cannot append (re-mine it)"
             )
@@ -436,6 +465,63 @@ def write_changes(frame, path: str | Path, *, append_to=None) -> Path:
         return atomic_write(path, append)
     full = frame if append_to is None else pd.concat([append_to, frame], ignore_index=True)
     return write_frame(full, path)
+
+
+# --------------------------------------------------------------------------- the tokens file
+
+
+def tokens_path(changes: str | Path) -> Path:
+    """The tokens file beside the changes table ``changes``: ``<stem>.tokens.parquet``
+    (``data/<repo>/changes.tokens.parquet``), whatever the table's own format."""
+    changes = Path(changes)
+    return changes.with_name(f"{changes.stem}.tokens.parquet")
+
+
+def read_tokens(path: str | Path):
+    """The tokens file (``commit``, ``tokens`` as strings, one row per row of its table, in
+    the table's order); a missing or foreign file is one :class:`RiskmlError`."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise RiskmlError(f"tokens file not found: {path}")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:
+        raise RiskmlError(f"{path}: not a readable tokens file ({_first_line(exc)})") from None
+    _require(frame, path, "tokens", TOKENS_COLUMNS)
+    frame = frame[list(TOKENS_COLUMNS)].copy()
+    for column in TOKENS_COLUMNS:
+        frame[column] = frame[column].fillna("").astype(str)
+    return frame
+
+
+def read_tokens_beside(changes: str | Path):
+    """The tokens file beside the changes table ``changes`` (:func:`read_tokens`), or None
+    when there is none (a table mined before the diff content, a public table)."""
+    path = tokens_path(changes)
+    return read_tokens(path) if path.is_file() else None
+
+
+def attach_tokens(changes, tokens):
+    """``changes`` with the ``tokens`` column of a tokens file (``""`` for a change it lacks),
+    what the text component reads; ``changes`` as it is when ``tokens`` is None."""
+    if tokens is None:
+        return changes
+    text = dict(zip(tokens["commit"].astype(str), tokens["tokens"], strict=True))
+    out = changes.copy()
+    out["tokens"] = [text.get(c, "") for c in changes["commit"].astype(str)]
+    return out
+
+
+def write_tokens(frame, path: str | Path, *, append_to=None) -> Path:
+    """Write the tokens file (Parquet, zstd) atomically; with ``append_to`` (the file as read)
+    ``frame``'s rows come after its rows."""
+    import pandas as pd
+
+    full = frame if append_to is None else pd.concat([append_to, frame], ignore_index=True)
+    full = full[list(TOKENS_COLUMNS)]
+    return atomic_write(path, lambda tmp: full.to_parquet(tmp, index=False, compression="zstd"))
 
 
 def write_labels(frame, path: str | Path) -> Path:

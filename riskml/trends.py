@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 from riskml.config import TIERS, Config, tracking_uri
 from riskml.errors import RiskmlError
 from riskml.fmt import is_missing
-from riskml.tables import read_changes, read_labels, split_list, write_frame
+from riskml.tables import (
+    attach_tokens,
+    read_changes,
+    read_labels,
+    read_tokens_beside,
+    split_list,
+    write_frame,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -518,7 +525,10 @@ def trends(
     config = config or Config()
     alias = normalize_period(period or config.trends.period)
     if not hasattr(changes, "columns"):
-        changes = read_changes(changes, repo_name=repo_name, required=("commit", "author_time"))
+        path = changes
+        changes = read_changes(path, repo_name=repo_name, required=("commit", "author_time"))
+        # a model with a text component reads each change's tokens, kept beside the table
+        changes = attach_tokens(changes, read_tokens_beside(path))
     if labels is not None and not hasattr(labels, "columns"):
         labels = read_labels(labels, commits=changes["commit"])
     if model is None or isinstance(model, (str, Path)):

@@ -1,7 +1,9 @@
 """Raw commit records from git in a few batched calls (the hot path of `riskml mine`).
 
-One ``git log --no-walk=unsorted --stdin -z --raw --numstat -M`` stream gives every commit's
-identities, times, message, statuses, blob ids and line counts; one ``git cat-file --batch``
+One ``git log --no-walk=unsorted --stdin -z --raw --numstat -M -p -U1`` stream gives every
+commit's identities, times, message, statuses, blob ids, line counts and its patch without
+context lines (read into tokens and content counts by :mod:`riskml.mine.content`, then dropped);
+one ``git cat-file --batch``
 stream gives the line counts of the pre-change blobs that cannot be derived from an earlier
 change in the same batch (``lines(new blob) = lines(old blob) + added - deleted``). No per-file
 git call, no PyDriller object crosses a process boundary: a record is a plain dict
@@ -10,6 +12,8 @@ git call, no PyDriller object crosses a process boundary: a record is a plain di
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import subprocess
 import threading
 import time
@@ -29,7 +33,6 @@ _HEADER_FIELDS = 8
 _LOG_OPTS = (
     "-z",
     "--raw",
-    "--numstat",
     "-M",
     "--no-abbrev",
     "--diff-merges=off",
@@ -40,6 +43,15 @@ _LOG_OPTS = (
     "--diff-algorithm=myers",
     "--no-color",
 )
+# without the diff content, line counts come from --numstat; with it, from the patch (git then
+# computes each diff once, not twice). One context line, not none: at -U0 git trims the common
+# tail of both sides before diffing, which changes the diff and so numstat's own counts.
+_NUMSTAT_OPTS = ("--numstat",)
+_PATCH_OPTS = ("-p", "-U1")
+# where a commit's patch starts: after the empty token that ends its -z --numstat entries
+_PATCH_START = b"\x00\x00diff --git "
+# blocks (up to 1 MiB each) read ahead of the parser: bounds the memory a fast git can fill
+_READ_AHEAD_BLOCKS = 256
 _GITLINK = "160000"
 # Blob ids per cat-file request (41 bytes each): two requests stay well inside a 64 KiB pipe.
 _PIPELINED_BLOBS = 400
@@ -56,8 +68,11 @@ def _path(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
-def _parse_diff(tokens: list[bytes]) -> list[dict]:
-    """Pair the ``--raw`` entries with the ``--numstat`` entries of one commit (same order)."""
+def _parse_diff(tokens: list[bytes], patch: bytes | None = None) -> list[dict]:
+    """Pair the ``--raw`` entries of one commit with their line counts: the ``--numstat``
+    entries that follow them (same order), or, given its ``-p -U1`` ``patch``, the ``+`` and
+    ``-`` lines of each file's section (the same numbers; ``Binary files … differ`` for
+    numstat's ``-``). Each file of a patched commit keeps its section(s) as ``_sections``."""
     raw: list[tuple[str, str, str, str, str, str | None]] = []
     stats: list[tuple[int | None, int | None, str]] = []
     i, n = 0, len(tokens)
@@ -75,7 +90,7 @@ def _parse_diff(tokens: list[bytes]) -> list[dict]:
             old_path, new_path = None, _path(tokens[i])
             i += 1
         raw.append((old_mode, new_mode, old_blob, new_blob, status[0], old_path, new_path))
-    while i < n:
+    while patch is None and i < n:
         tok = tokens[i]
         i += 1
         if not tok:
@@ -91,6 +106,8 @@ def _parse_diff(tokens: list[bytes]) -> list[dict]:
             path = _path(tokens[i + 1])
             i += 2
         stats.append((added, deleted, path))
+    if patch is not None:
+        stats = _patch_stats(patch, raw)
     by_path = {}
     if len(stats) != len(raw) or any(s[2] != r[6] for s, r in zip(stats, raw, strict=False)):
         by_path = {s[2]: s for s in stats}
@@ -118,15 +135,57 @@ def _parse_diff(tokens: list[bytes]) -> list[dict]:
                 "_gitlink": old_mode == _GITLINK or new_mode == _GITLINK,
             }
         )
+        if patch is not None:
+            sections = stat[3] if stat else []
+            files[-1]["_sections"] = sections
+            # no hunk and no "Binary files" line (a pure rename, a mode change): whether numstat
+            # would call it binary is told by its blob (BlobLines)
+            files[-1]["_no_hunks"] = not binary and not any(b"\n@@" in x for x in sections)
     return files
 
 
-def _parse_commit(chunk: bytes) -> dict:
-    """One commit of the log stream (without the leading mark) -> record without lines_before."""
+def _patch_stats(patch: bytes, raw: list[tuple]) -> list[tuple]:
+    """``(added, deleted, path, sections)`` per ``--raw`` entry from the patch (added and deleted
+    ``None`` for a binary file, as numstat's ``-``)."""
+    from riskml.mine.content import align_sections, section_counts
+
+    paths = [entry[6] for entry in raw]
+    per_file: list[list[bytes]] = [[] for _ in raw]
+    for section, k in align_sections(patch, paths):
+        if k is not None:
+            per_file[k].append(section)
+    stats = []
+    for path, sections in zip(paths, per_file, strict=True):
+        added = deleted = 0
+        binary = False
+        for section in sections:
+            a, d, b = section_counts(section)
+            added, deleted, binary = added + a, deleted + d, binary or b
+        stats.append((None, None, path, sections) if binary else (added, deleted, path, sections))
+    return stats
+
+
+def _split_patch(rest: bytes) -> tuple[bytes, bytes]:
+    """``(--raw/--numstat part, patch)`` of one commit's diff output (patch ``b""`` if none)."""
+    at = rest.find(_PATCH_START)
+    if at < 0:
+        if rest.lstrip(b"\x00\n").startswith(b"diff --git "):  # no raw entries before it
+            return b"", rest.lstrip(b"\x00\n")
+        return rest, b""
+    return rest[: at + 1], rest[at + 2 :]
+
+
+def _parse_commit(chunk: bytes, reader: ContentReader | None = None) -> dict:
+    """One commit of the log stream (without the leading mark) -> record without lines_before;
+    with a ``reader`` its diff content too (the stream then carries the patch)."""
     head = chunk.split(b"\x00", _HEADER_FIELDS - 1)
     sha, parents, name, email, cemail, at, ct = (h.decode("utf-8", "replace") for h in head[:7])
     message, _, rest = head[7].partition(b"\x00\x03")
-    return {
+    patch = None
+    if reader is not None:
+        rest, patch = _split_patch(rest)
+    files = _parse_diff(rest.lstrip(b"\x00\n").split(b"\x00"), patch)
+    record = {
         "commit": sha,
         "parents": parents.split(),
         "author_name": name,
@@ -135,8 +194,52 @@ def _parse_commit(chunk: bytes) -> dict:
         "author_time": int(at or 0),
         "commit_time": int(ct or 0),
         "message": message.decode("utf-8", "replace"),
-        "files": _parse_diff(rest.lstrip(b"\x00\n").split(b"\x00")),
+        "files": files,
     }
+    if reader is not None:
+        record["content"] = reader(files)
+    return record
+
+
+class ContentReader:
+    """Reads a commit's diff content (:func:`riskml.mine.content.commit_content`): which files
+    count key-value lines is told by the configuration globs (``[mine] config_globs``).
+
+    Plain data (the globs) crosses process boundaries; the matcher is compiled where it runs.
+    """
+
+    def __init__(self, config_globs=None) -> None:
+        if config_globs is None:
+            from riskml.config import MineConfig
+
+            config_globs = MineConfig().config_globs
+        self.config_globs = tuple(config_globs)
+        self._match = None
+
+    def __getstate__(self):
+        return self.config_globs
+
+    def __setstate__(self, globs) -> None:
+        self.config_globs, self._match = globs, None
+
+    def key_file(self, path: str) -> bool:
+        if self._match is None:
+            from riskml.mine.features import compile_globs
+
+            matcher = compile_globs(list(self.config_globs)) if self.config_globs else None
+            self._match = (matcher, {})
+        matcher, cache = self._match
+        hit = cache.get(path)
+        if hit is None:
+            hit = cache[path] = matcher is not None and bool(matcher.match(path))
+        return hit
+
+    def __call__(self, files: list[dict]) -> dict:
+        """The content of a commit whose ``files`` carry their patch sections (``_sections``,
+        dropped here)."""
+        from riskml.mine.content import commit_content
+
+        return commit_content(files, self.key_file)
 
 
 class _LogStream:
@@ -148,8 +251,8 @@ class _LogStream:
     store), the records before the one it was writing have been yielded.
     """
 
-    def __init__(self, repo: Path, shas: list[str]) -> None:
-        self.repo, self.shas = repo, shas
+    def __init__(self, repo: Path, shas: list[str], reader: ContentReader | None = None) -> None:
+        self.repo, self.shas, self.reader = repo, shas, reader
         self.code: int | None = None
         self.error = ""
         self.warnings: list[str] = []
@@ -157,6 +260,7 @@ class _LogStream:
     def __iter__(self) -> Iterator[list[dict]]:
         proc = subprocess.Popen(
             ["git", "-C", str(self.repo), "log", "--no-walk=unsorted", "--stdin", *_LOG_OPTS,
+             *(_PATCH_OPTS if self.reader is not None else _NUMSTAT_OPTS),
              f"--format={_FORMAT}"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -168,11 +272,17 @@ class _LogStream:
         stderr: list[bytes] = []
         drain = threading.Thread(target=lambda: stderr.append(proc.stderr.read()), daemon=True)
         drain.start()
+        # git's output is read by a thread of its own, so git writes ahead while the records
+        # before are parsed (the patch makes the output ten times larger: git would otherwise
+        # wait on a full pipe whenever Python parses, and Python on git whenever it diffs)
+        blocks: queue.Queue[bytes] = queue.Queue(maxsize=_READ_AHEAD_BLOCKS)
+        pump = threading.Thread(target=_pump, args=(proc.stdout, blocks), daemon=True)
+        pump.start()
         pieces: list[bytes] = []  # the unparsed output, joined only once a mark arrived
         tail = b""
         try:
             while True:
-                block = proc.stdout.read1(1 << 20)  # what is there: parse while git works
+                block = blocks.get()
                 if not block:
                     break
                 pieces.append(block)
@@ -183,16 +293,24 @@ class _LogStream:
                 parts = b"".join(pieces).split(_MARK)
                 rest = parts.pop()
                 pieces = [rest] if rest else []
-                batch = [_parse_commit(part) for part in parts if part]
+                batch = [_parse_commit(part, self.reader) for part in parts if part]
                 if batch:
                     yield batch
             self.code = proc.wait()
             if pieces and self.code == 0:
-                yield [_parse_commit(part) for part in b"".join(pieces).split(_MARK) if part]
+                yield [
+                    _parse_commit(part, self.reader)
+                    for part in b"".join(pieces).split(_MARK)
+                    if part
+                ]
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            while pump.is_alive():  # a consumer that stopped early: unblock the pump
+                with contextlib.suppress(queue.Empty):
+                    blocks.get(timeout=0.05)
+            pump.join()
             feeder.join()
             drain.join()
             proc.stdout.close()
@@ -202,6 +320,18 @@ class _LogStream:
             self.error = lines[0].removeprefix("fatal: ") if lines else "unknown error"
         else:  # e.g. rename detection skipped on a huge commit: the numbers stand, say so
             self.warnings = list(dict.fromkeys(w.removeprefix("warning: ") for w in lines if w))
+
+
+def _pump(pipe, blocks: queue.Queue) -> None:
+    """Move what git writes into ``blocks`` as it comes; an empty block ends the stream."""
+    try:
+        while True:
+            block = pipe.read1(1 << 20)
+            blocks.put(block)
+            if not block:
+                return
+    except (OSError, ValueError):  # the pipe was closed under us
+        blocks.put(b"")
 
 
 def _feed(pipe, shas: list[str]) -> None:
@@ -231,6 +361,8 @@ class BlobLines:
     def __init__(self, repo: Path) -> None:
         self.repo = repo
         self.known: dict[str, int | None] = {}
+        # blobs git calls binary (a NUL in the first 8000 bytes), read or made by a binary file
+        self.binary: set[str] = set()
         self._produced: set[str] = set()  # blobs an earlier record (in order) derives
         self._requested: set[str] = set()
         self._sent: list[list[str]] = []  # requests in order; answers come back in order
@@ -288,6 +420,8 @@ class BlobLines:
                 data = out.read(int(header[2]))
                 out.read(1)
                 self.known[sha] = _count_lines(data) if header[1] == b"blob" else 0
+                if header[1] == b"blob" and b"\x00" in data[:8000]:
+                    self.binary.add(sha)
             self._sent[self._read] = []
             self._read += 1
 
@@ -295,7 +429,9 @@ class BlobLines:
         """Set ``lines_before`` on every file of ``records``, which come right after every
         record filled before; per record, False when a blob it needs is missing.
 
-        Exact line count in the parent; 0 for new, binary and submodule (gitlink) entries.
+        Exact line count in the parent; 0 for new, binary and submodule (gitlink) entries. A
+        file the patch showed without hunks (a pure rename, a mode change) whose blob is
+        binary becomes binary, as numstat would have said.
         ``token`` is :meth:`request`'s for these records (None: request now).
         """
         self._receive(self.request(records) if token is None else token)
@@ -303,6 +439,10 @@ class BlobLines:
         for rec in records:
             ok = True
             for f in rec["files"]:
+                if f.get("_no_hunks") and f["status"] in "MR" and f["_old_blob"] in self.binary:
+                    f["binary"] = True
+                if f["binary"] and f["status"] != "D":
+                    self.binary.add(f["_new_blob"])
                 plain = not f["binary"] and not f["_gitlink"]
                 if not plain or f["status"] == "A":
                     before = 0
@@ -328,7 +468,7 @@ class BlobLines:
 
 def _clean(rec: dict) -> dict:
     for f in rec["files"]:
-        for key in ("_old_blob", "_new_blob", "_gitlink"):
+        for key in ("_old_blob", "_new_blob", "_gitlink", "_sections", "_no_hunks"):
             f.pop(key, None)
     return rec
 
@@ -341,18 +481,29 @@ def _filled(lines: BlobLines, batch: list[dict], token: int) -> Iterator[dict]:
             _warn(f"skipped commit {rec['commit'][:12]}: a blob before the change is missing")
 
 
-def iter_records(repo: str | Path, shas: list[str]) -> Iterator[dict]:
+def _reader(content: ContentReader | bool | None) -> ContentReader | None:
+    if content is True:
+        return ContentReader()
+    return content or None
+
+
+def iter_records(
+    repo: str | Path, shas: list[str], content: ContentReader | bool = True
+) -> Iterator[dict]:
     """Raw records (docs/architecture.md) of ``shas`` in the order given, as git produces them.
 
     Merges come back with their identity and no files. A commit git cannot read (a blob
-    missing from the object store) is left out with a :class:`MiningWarning`.
+    missing from the object store) is left out with a :class:`MiningWarning`. ``content``:
+    read each commit's diff content (``record["content"]``, ``file["key_lines"]``) with this
+    :class:`ContentReader` (True: the default globs; False: leave it out, git sends no patch).
     """
     repo = Path(repo)
+    reader = _reader(content)
     todo = list(shas)
     lines = BlobLines(repo)
     try:
         while todo:
-            stream = _LogStream(repo, todo)
+            stream = _LogStream(repo, todo, reader)
             done = 0
             pending: tuple[list[dict], int] | None = None
             for batch in stream:
@@ -371,7 +522,7 @@ def iter_records(repo: str | Path, shas: list[str]) -> Iterator[dict]:
             # git died on the commit after the last complete one (or, if that one's end was cut
             # off, on a later one that the next round finds at the head of the rest).
             bad = todo[done]
-            alone = _LogStream(repo, [bad])
+            alone = _LogStream(repo, [bad], reader)
             got = [rec for batch in alone for rec in batch]
             if alone.code == 0 and got:
                 yield from _filled(lines, got[:1], lines.request(got[:1]))
@@ -386,9 +537,11 @@ def _warn(message: str) -> None:
     warnings.warn(message, MiningWarning, stacklevel=3)
 
 
-def records_for(repo: str | Path, shas: list[str]) -> list[dict]:
+def records_for(
+    repo: str | Path, shas: list[str], content: ContentReader | bool = True
+) -> list[dict]:
     """Raw records (docs/architecture.md) of ``shas``, in the order given (see iter_records)."""
-    return list(iter_records(repo, shas))
+    return list(iter_records(repo, shas, content))
 
 
 def list_commits(repo: str | Path, rev: str = "HEAD") -> list[tuple[str, list[str], int]]:
@@ -420,10 +573,22 @@ def shallow_boundary(repo: str | Path) -> set[str]:
     return {line.strip() for line in p.read_text().splitlines() if line.strip()}
 
 
-def _diff_files(repo: Path, *args: str) -> list[dict]:
-    out = run_git(repo, "diff", *_LOG_OPTS[:5], "--no-ext-diff", "--no-textconv",
+def _diff_files(repo: Path, reader: ContentReader | None, *args: str) -> tuple[list[dict], bytes]:
+    """The files of ``git diff args`` and, with a ``reader``, its patch (else ``b""``)."""
+    how = _PATCH_OPTS if reader is not None else _NUMSTAT_OPTS
+    out = run_git(repo, "diff", *_LOG_OPTS[:4], *how, "--no-ext-diff", "--no-textconv",
                   "--no-relative", "--diff-algorithm=myers", "--no-color", *args)  # fmt: skip
-    return _parse_diff(out.split(b"\x00"))
+    rest, patch = _split_patch(out) if reader is not None else (out, None)
+    return _parse_diff(rest.split(b"\x00"), patch), patch or b""
+
+
+def _untracked_section(path: bytes, data: bytes) -> bytes:
+    """A new file's patch section as ``git diff`` would write it (every line added)."""
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    body = b"".join(b"\n+" + line for line in lines)
+    return b"diff --git a/" + path + b" b/" + path + b"\n@@ -0,0 +1 @@" + body
 
 
 def _message(repo: Path, sha: str) -> tuple[str, str, str, int, int, str]:
@@ -435,28 +600,38 @@ def _message(repo: Path, sha: str) -> tuple[str, str, str, int, int, str]:
             msg.decode("utf-8", "replace"))  # fmt: skip
 
 
-def record_for_diff(repo: str | Path, base: str, head: str) -> dict:
-    """``BASE..HEAD`` combined as one change, authored as HEAD (identity, times, message)."""
+def record_for_diff(
+    repo: str | Path, base: str, head: str, content: ContentReader | bool = True
+) -> dict:
+    """``BASE..HEAD`` combined as one change, authored as HEAD (identity, times, message);
+    its diff content read as :func:`iter_records` does."""
     repo = Path(repo)
+    reader = _reader(content)
     base_sha, head_sha = resolve_rev(repo, base), resolve_rev(repo, head)
-    files = _diff_files(repo, base_sha, head_sha)
+    files, patch = _diff_files(repo, reader, base_sha, head_sha)
     name, email, cemail, at, ct, msg = _message(repo, head_sha)
     rec = {"commit": head_sha, "parents": [base_sha], "author_name": name,
            "author_email": email, "committer_email": cemail, "author_time": at,
            "commit_time": ct, "message": msg, "files": files}  # fmt: skip
+    if reader is not None:
+        rec["content"] = reader(files)
     return _finish_single(repo, rec)
 
 
-def record_for_worktree(repo: str | Path, author_email: str) -> dict:
+def record_for_worktree(
+    repo: str | Path, author_email: str, content: ContentReader | bool = True
+) -> dict:
     """The uncommitted change (staged, unstaged and untracked files) against HEAD, as one record.
 
-    ``commit`` is ``"worktree"``, times are now, the message is empty.
+    ``commit`` is ``"worktree"``, times are now, the message is empty. Untracked text files
+    count as added in full, for the diff content too.
     """
     repo = Path(repo)
+    reader = _reader(content)
     parents = []
     if has_commits(repo):
         parents = [resolve_rev(repo, "HEAD")]
-    files = _diff_files(repo, parents[0] if parents else _EMPTY_TREE)
+    files, _ = _diff_files(repo, reader, parents[0] if parents else _EMPTY_TREE)
     untracked = run_git(repo, "ls-files", "-z", "--others", "--exclude-standard")
     top = Path(run_git(repo, "rev-parse", "--show-toplevel").decode().strip())
     for raw in untracked.split(b"\x00"):
@@ -471,10 +646,14 @@ def record_for_worktree(repo: str | Path, author_email: str) -> dict:
                       "added": 0 if binary else _count_lines(data), "deleted": 0,
                       "binary": binary, "status": "A", "lines_before": 0,
                       "_old_blob": _NULL_SHA, "_new_blob": _NULL_SHA, "_gitlink": False})  # fmt: skip
+        if reader is not None:
+            files[-1]["_sections"] = [] if binary else [_untracked_section(raw, data)]
     now = int(time.time())
     rec = {"commit": "worktree", "parents": parents, "author_name": "",
            "author_email": (author_email or "").strip().lower(), "committer_email": "",
            "author_time": now, "commit_time": now, "message": "", "files": files}  # fmt: skip
+    if reader is not None:
+        rec["content"] = reader(files)
     return _finish_single(repo, rec)
 
 

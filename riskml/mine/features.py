@@ -173,6 +173,56 @@ class PathClassifier:
         }
 
 
+CONTENT_COLUMNS = (
+    "error_handling",
+    "concurrency",
+    "null_checks",
+    "config_key_lines",
+    "sql_statements",
+    "dependency_lines",
+    "test_lines_deleted",
+    "todo_added",
+    "comments_only",
+)
+
+
+def content_flags(rec: dict, paths: PathClassifier) -> dict:
+    """Extras from the diff's content (:mod:`riskml.mine.content`), by the change alone.
+
+    Counts over the files read (binary, submodule and huge files are not): error-handling and
+    concurrency keywords and null checks in added and deleted lines, key-value lines added or
+    deleted in configuration files, SQL statements, TODO/FIXME/HACK/XXX markers added; from
+    numstat: lines added and deleted in dependency manifests, lines deleted in test files;
+    ``comments_only``: every changed line is a comment or blank, and at least one is a comment.
+    ``{}`` for a record read without its content.
+    """
+    content = rec.get("content")
+    if content is None:
+        return {}
+    key_lines = dependency = test_deleted = 0
+    for f in rec["files"]:
+        _, kinds = paths.classify(f["path"])
+        if not kinds:
+            continue
+        if "n_config_files" in kinds:
+            key_lines += f.get("key_lines", 0)
+        if "n_dependency_files" in kinds:
+            dependency += f["added"] + f["deleted"]
+        if "n_test_files" in kinds:
+            test_deleted += f["deleted"]
+    return {
+        "error_handling": content["error_handling"],
+        "concurrency": content["concurrency"],
+        "null_checks": content["null_checks"],
+        "config_key_lines": key_lines,
+        "sql_statements": content["sql"],
+        "dependency_lines": dependency,
+        "test_lines_deleted": test_deleted,
+        "todo_added": content["todo_added"],
+        "comments_only": bool(content["comments_only"]),
+    }
+
+
 def provenance(rec: dict, cfg: AIConfig) -> dict:
     """ai_provenance, ai_tool, ai_evidence (provenance.md) and ai_line_share (git-ai notes)."""
     cls, tool, evidence = classify(rec["author_name"], rec["author_email"], rec["message"], cfg)

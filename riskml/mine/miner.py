@@ -33,12 +33,14 @@ from riskml.mine.state import (
     state_path,
 )
 from riskml.mine.table import (
+    COLUMNS,
     normalize,
     read_table,
     table_format,
     to_frame,
     write_table,
 )
+from riskml.tables import read_tokens, tokens_path, write_tokens
 
 # Below this many new commits the progress bar stays off in "auto" mode.
 PROGRESS_MIN_COMMITS = 1000
@@ -63,27 +65,28 @@ def order_commits(commits: list[tuple[str, list[str], int]]) -> list[tuple[tuple
     return keyed
 
 
-def _extract_job(repo: Path, shas: list[str]) -> tuple[list[dict], list[str]]:
+def _extract_job(repo: Path, shas: list[str], content) -> tuple[list[dict], list[str]]:
     """Run in a worker: records plus the warnings raised (processes do not forward warnings)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MiningWarning)
-        records = extract.records_for(repo, shas)
+        records = extract.records_for(repo, shas, content)
     return records, [str(w.message) for w in caught if issubclass(w.category, MiningWarning)]
 
 
-def _records(repo: Path, shas: list[str], workers: int) -> Iterator[dict]:
-    """Records of ``shas`` in order. One worker streams from git in this process (the history
-    pass overlaps git's work); more workers extract contiguous ranges in processes, and the
-    history pass consumes each range as soon as it is back."""
+def _records(repo: Path, shas: list[str], workers: int, content) -> Iterator[dict]:
+    """Records of ``shas`` in order (with their diff content unless ``content`` is False). One
+    worker streams from git in this process (the history pass overlaps git's work); more
+    workers extract contiguous ranges in processes, and the history pass consumes each range
+    as soon as it is back."""
     if workers <= 1 or len(shas) < 2 * MIN_CHUNK_COMMITS:
-        yield from extract.iter_records(repo, shas)
+        yield from extract.iter_records(repo, shas, content)
         return
     from joblib import Parallel, delayed
 
     n_chunks = max(workers, -(-len(shas) // CHUNK_COMMITS))
     chunks = list(extract.iter_chunks(shas, n_chunks))
     results = Parallel(n_jobs=workers, backend="loky", return_as="generator")(
-        delayed(_extract_job)(repo, c) for c in chunks
+        delayed(_extract_job)(repo, c, content) for c in chunks
     )
     for recs, problems in results:
         for message in problems:
@@ -150,8 +153,11 @@ def _table_lock(out: Path):
 
 def _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame: bool):
     spath = state_path(out)
+    tpath = tokens_path(out)
     old = None
     state = None
+    old_tokens = None
+    rewrite = False  # the table on disk holds rows of a run stopped before its state was saved
     if out.exists():
         if not spath.exists():
             raise RiskmlError(
@@ -169,6 +175,8 @@ def _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame: bool
             )
     if state is not None:
         old = read_table(out)
+        if len(old) > state.n_rows and _ends_at(old, state):
+            old, rewrite = old.iloc[: state.n_rows].reset_index(drop=True), True
         if state.n_rows != len(old):
             raise RiskmlError(
                 f"{out} has {len(old)} rows but its state {spath} knows {state.n_rows}; "
@@ -186,6 +194,16 @@ def _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame: bool
                 stacklevel=2,
             )
         state.set_config(cfg)
+        if state.content:
+            old_tokens = _old_tokens(tpath, state, out)
+        else:
+            warnings.warn(
+                f"{out} was mined without the diff-content columns (an earlier riskml); new rows "
+                "leave them out too and no tokens file is written (remove the table and its "
+                "state to re-mine with them)",
+                MiningWarning,
+                stacklevel=2,
+            )
     else:
         state = MiningState(name, cfg)
 
@@ -231,11 +249,15 @@ def _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame: bool
         bar = tqdm(total=len(todo), unit="commit", desc=f"mining {name}", file=sys.stderr)
     notes = read_ai_notes(top, cfg.ai.notes_ref)
     keys = {key[2]: key for key, _ in todo}
+    content = extract.ContentReader(cfg.mine.config_globs) if state.content else False
     rows = []
+    tokens = []
     try:
-        for rec in _records(top, [key[2] for key, _ in todo], workers):
+        for rec in _records(top, [key[2] for key, _ in todo], workers, content):
             rec["ai_note"] = notes.get(rec["commit"])
-            rows.append(state.add(rec, keys[rec["commit"]]))
+            row = state.add(rec, keys[rec["commit"]])
+            tokens.append(row.pop("tokens", ""))
+            rows.append(row)
             if bar is not None:
                 bar.update(1)
     finally:
@@ -244,20 +266,55 @@ def _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame: bool
     for key, _ in todo:
         state.seen.add(key[2])  # commits git could not read stay skipped on later runs
 
-    new = to_frame(rows)
-    if old is None or len(new):
+    columns = list(COLUMNS) if state.content else list(old.columns)
+    new = to_frame(rows, columns)
+    # tokens, table, then the state: the state is what a run commits to; a run stopped before
+    # it leaves extra rows at the end of the others, which the next run drops (see above)
+    import pandas as pd
+
+    if state.content and (old_tokens is None or len(new) or rewrite):
+        new_tokens = pd.DataFrame({"commit": new["commit"].astype(str), "tokens": tokens})
+        write_tokens(new_tokens, tpath, append_to=old_tokens)
+    if rewrite:
+        write_table(pd.concat([old, new], ignore_index=True) if len(new) else old, out)
+    elif old is None or len(new):
         write_table(new, out, append_to=old)
     state.save(spath)
     if old is None:
         table = new
     else:
-        import pandas as pd
-
         table = normalize(pd.concat([old, new], ignore_index=True)) if len(new) else old
     table.attrs["new_rows"] = len(new)
     if not as_frame:
         return MineResult(out, spath, len(new), len(table))
     return table
+
+
+def _ends_at(table, state: MiningState) -> bool:
+    """True when ``table``'s first ``state.n_rows`` rows end at the state's last commit: the
+    rows after them were written by a run stopped before it saved its state."""
+    n = state.n_rows
+    if n == 0:
+        return True
+    return state.last_commit is not None and str(table["commit"].iloc[n - 1]) == state.last_commit
+
+
+def _old_tokens(path: Path, state: MiningState, out: Path):
+    """The tokens file of a table with ``state.n_rows`` rows, cut to them (rows after them are
+    from a run stopped before its state was saved); anything else is a :class:`RiskmlError`."""
+    if not path.is_file():
+        raise RiskmlError(
+            f"{out} has no tokens file {path}; remove the table and its state to mine from scratch"
+        )
+    old = read_tokens(path)
+    if len(old) > state.n_rows and _ends_at(old, state):
+        old = old.iloc[: state.n_rows].reset_index(drop=True)
+    if len(old) != state.n_rows or not _ends_at(old, state):
+        raise RiskmlError(
+            f"{path} has {len(old)} rows but the table {out} has {state.n_rows}; "
+            "remove the table, its state and its tokens to mine from scratch"
+        )
+    return old
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,9 @@ class MiningState:
         self.past = fp.PastIndex()  # what each commit index stands for (file_past)
         self.alive: set[int] = set()  # fids of the live files (a partner must be one)
         self.next_fid = 0
+        # rows carry the diff-content columns and a tokens file is kept beside the table
+        # (False for a table mined by a riskml before them: it goes on without)
+        self.content = True
         self._paths: fg.PathClassifier | None = None
 
     # -- persistence -------------------------------------------------------------------------
@@ -159,6 +162,7 @@ class MiningState:
         return d
 
     def __setstate__(self, d: dict) -> None:
+        d.setdefault("content", False)  # a state saved before the diff-content columns
         self.__dict__.update(d)
 
     def save(self, path: str | Path) -> None:
@@ -190,7 +194,11 @@ class MiningState:
         return f["old_path"] if f["status"] == "R" and f["old_path"] else f["path"]
 
     def features(self, record: dict) -> dict:
-        """The changes-table row of ``record`` as if it came right after the state (no mutation)."""
+        """The changes-table row of ``record`` as if it came right after the state (no mutation).
+
+        A record read with its diff content also gives the content columns and ``tokens``
+        (:func:`riskml.mine.content.format_bag` text; kept beside the table, not in it).
+        """
         row = fg.identity(record, self.repo_name)
         row.update(fg.size(record))
         row.update(fg.purpose(record, self.config.mine))
@@ -201,6 +209,9 @@ class MiningState:
         row.update(fg.when(record))
         row.update(fg.file_kinds(record))
         row.update(self.recent.percentiles(row))
+        row.update(fg.content_flags(record, self.paths))
+        if record.get("content") is not None:
+            row["tokens"] = record["content"]["tokens"]  # beside the table, not in it
         return row
 
     def _history(self, record: dict) -> dict:

@@ -208,6 +208,13 @@ def score_frame(
     by_risk = trained.tiers(risk, frame, floor="")
     reasons = trained.reasons(frame, k=k, X=X)
     records = rows if rows is not None else frame.to_dict(orient="records")
+    if getattr(trained, "text", None) is not None and "tokens" in frame.columns:
+        from riskml.train.model import TEXT_COLUMN
+
+        # the features object leaves the bulky tokens out: it carries their score instead, so
+        # the row scores the same anywhere (the MLflow pyfunc, POST /v1/score/rows)
+        for row, margin in zip(records, trained.text_margin(frame).tolist(), strict=True):
+            row[TEXT_COLUMN] = margin
     out = []
     for i, row in enumerate(records):
         change_id = ids[i] if ids else str(row.get("commit") or i)

@@ -37,7 +37,7 @@ from riskml.tables import SUFFIXES
 # Rows of pending commits kept for repeated requests (release tooling polls the same commit).
 PENDING_CACHE = 1024
 # Columns of a row that feed other stages rather than a reviewer.
-HIDDEN = ("files",)
+HIDDEN = ("files", "tokens")
 
 
 def _rev_list(repo: Path, *args: str) -> list[str]:
@@ -90,6 +90,11 @@ class RepoHistory:
                 "the configuration differs from the one the history was mined with; "
                 "features use the mined one (re-mine to apply the new one)"
             )
+        from riskml.mine.extract import ContentReader
+
+        # diff content read as the history was mined (its configuration files), whatever the
+        # state's age: a model with a text component needs a pending change's tokens
+        self.reader = ContentReader(self.state.config.mine.config_globs)
         self.added: dict[str, dict] = {}  # rows of the commits this scorer mined into the state
         self._tables: tuple | None = None
         self._tables_key: tuple | None = None
@@ -99,6 +104,7 @@ class RepoHistory:
         self._index_key: tuple | None = None
         # pending commit -> (size of the history it was computed against, its row, its record)
         self._pending: dict[str, tuple[int, dict, dict]] = {}
+        self._tokens: dict[str, str] = {}  # mined commit -> its tokens (read from its diff)
 
     # -- keeping the state current ---------------------------------------------------------
     def mainline(self) -> str:
@@ -145,7 +151,7 @@ class RepoHistory:
         # commits scored while pending were read already
         by_sha = {key[2]: self._pending[key[2]][2] for key in todo if key[2] in self._pending}
         unread = [key[2] for key in todo if key[2] not in by_sha]
-        records = self.with_notes(records_for(self.repo, unread)) if unread else []
+        records = self.with_notes(records_for(self.repo, unread, self.reader)) if unread else []
         by_sha.update((rec["commit"], rec) for rec in records)
         for key in todo:
             rec = by_sha.get(key[2])
@@ -173,26 +179,31 @@ class RepoHistory:
         """
         from riskml.mine.extract import record_for_diff, records_for
 
+        mined = None
         with self.lock:
             if sha in self.added:
                 return dict(self.added[sha])
             if self.covers(sha):
-                row = self._mined_row(sha)
-                if row is not None:
-                    return row
-                raise RiskmlError(
-                    f"{sha[:12]} is already in the mined history but not in {self.changes_path} "
-                    "(a merge? score its branch with --range FIRST_PARENT..SECOND_PARENT)"
-                )
+                mined = self._mined_row(sha)
+                if mined is None:
+                    raise RiskmlError(
+                        f"{sha[:12]} is already in the mined history but not in "
+                        f"{self.changes_path} (a merge? score its branch with "
+                        "--range FIRST_PARENT..SECOND_PARENT)"
+                    )
+        if mined is not None:
+            mined["tokens"] = self._mined_tokens(sha)  # not in the table: from its own diff
+            return mined
+        with self.lock:
             cached = self._pending.get(sha)
             if cached is not None and cached[0] == self.state.n_commits:
                 return dict(cached[1])  # same commit, same history: the same row
-        records = records_for(self.repo, [sha])
+        records = records_for(self.repo, [sha], self.reader)
         if not records:
             raise RiskmlError(f"git cannot read commit {sha[:12]}")
         parents = records[0]["parents"]
         if len(parents) > 1:
-            records = [record_for_diff(self.repo, parents[0], sha)]
+            records = [record_for_diff(self.repo, parents[0], sha, self.reader)]
         record = self.with_notes(records)[0]
         with self.lock:
             if parents and not self.covers(parents[0]):
@@ -220,8 +231,8 @@ class RepoHistory:
         # the branch as one change: what HEAD adds since it forked from BASE (as a pull
         # request shows it), so commits that landed on BASE's side later are not counted
         fork = merge_base(self.repo, base, head) or base
-        combined = record_for_diff(self.repo, fork, head)
-        records = self.with_notes(records_for(self.repo, shas))
+        combined = record_for_diff(self.repo, fork, head, self.reader)
+        records = self.with_notes(records_for(self.repo, shas, self.reader))
         target = merge_base(self.repo, base, self.mainline())
         with self.lock:
             self.advance(target)
@@ -245,7 +256,7 @@ class RepoHistory:
         """The uncommitted changes of the work tree as one change by ``author_email``."""
         from riskml.mine.extract import record_for_worktree
 
-        rec = record_for_worktree(self.repo, author_email)
+        rec = record_for_worktree(self.repo, author_email, self.reader)
         if not rec["files"]:
             raise RiskmlError(f"no uncommitted changes in {self.repo}")
         head = run_git(self.repo, "rev-parse", "--verify", "--quiet", "HEAD", check=False)
@@ -331,6 +342,22 @@ class RepoHistory:
         for column in ("author_time", "commit_time"):
             row[column] = int(row[column].timestamp())
         return row
+
+    def _mined_tokens(self, sha: str) -> str:
+        """The tokens of a mined commit, read from its diff (git runs outside the lock)."""
+        with self.lock:
+            known = self._tokens.get(sha)
+        if known is not None:
+            return known
+        from riskml.mine.extract import records_for
+
+        records = records_for(self.repo, [sha], self.reader)
+        tokens = records[0]["content"]["tokens"] if records else ""
+        with self.lock:
+            if len(self._tokens) >= PENDING_CACHE:
+                self._tokens.pop(next(iter(self._tokens)))
+            self._tokens[sha] = tokens
+        return tokens
 
 
 def _beside(state_path: Path) -> Path:

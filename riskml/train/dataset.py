@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.errors import RiskmlError
+from riskml.tables import attach_tokens
 
 KAMEI_METRICS = (
     "ns",
@@ -54,6 +55,7 @@ NON_FEATURE_COLUMNS = frozenset(
         "subject",
         "message",
         "files",
+        "tokens",
         "parents",
         "ai_evidence",
         "label",
@@ -243,11 +245,16 @@ def label_history_features(
     return out
 
 
-def build_dataset(changes: pd.DataFrame, labels: pd.DataFrame | None, config=None) -> pd.DataFrame:
+def build_dataset(
+    changes: pd.DataFrame, labels: pd.DataFrame | None, config=None, tokens=None
+) -> pd.DataFrame:
     """The training table: every change with its label and the label-history features.
 
     ``changes``: the mined table (features.md; ``files`` needed for the file/directory history).
     ``labels``: the labels table (labels.md) or None (all labels empty).
+    ``tokens``: the tokens file beside the changes table (``commit``, ``tokens``;
+    :func:`riskml.tables.read_tokens`) or None; given, its text becomes the ``tokens``
+    column (``""`` for a change it lacks), which the text component reads.
     Keeps every column of ``changes``; adds ``label`` (1/0/NaN), ``label_source``,
     ``known_at`` (UTC), :data:`LABEL_HISTORY_COLUMNS` and their percentiles among the
     ``[mine] recent_window`` changes before each (:data:`LABEL_HISTORY_PCT_COLUMNS`, as
@@ -280,6 +287,7 @@ def build_dataset(changes: pd.DataFrame, labels: pd.DataFrame | None, config=Non
     history = label_history_features(frame, changes, lab)
     for column in LABEL_HISTORY_COLUMNS:
         frame[column] = history[column].to_numpy()
+    frame = attach_tokens(frame, tokens)
     frame = frame.sort_values("author_time", kind="stable").reset_index(drop=True)
     for column, pct in zip(LABEL_HISTORY_COLUMNS, LABEL_HISTORY_PCT_COLUMNS, strict=True):
         frame[pct] = trailing_percentiles(frame[column].to_numpy(), window)

@@ -41,12 +41,14 @@ from riskml.train.model import (
     TrainedModel,
     assign_tiers,
     blend_scores,
+    blend_text,
     build_matrix,
     category_levels,
     fit_calibrator,
     recency_weights,
     tier_thresholds,
     train_booster,
+    with_text_column,
 )
 from riskml.train.split import Split, time_split
 
@@ -118,10 +120,14 @@ class _Data:
     X_valid: np.ndarray
     cat_idx: list[int]
     base_params: dict
+    text: _Text | None = None
 
     @property
     def n_raw(self) -> int:
-        return len(self.features)
+        """Columns before the derived ones: the raw features, then the text score if any."""
+        return len(self.features) + (
+            1 if self.text is not None and self.text.mode == "feature" else 0
+        )
 
     @property
     def times(self) -> pd.Series:
@@ -129,6 +135,35 @@ class _Data:
 
     def rows(self, index: np.ndarray) -> pd.DataFrame:
         return self.dataset.iloc[index]
+
+
+@dataclass
+class _Text:
+    """The text component of a fit: every row's token counts, the component fitted on the fit
+    slice (its margins score the validation slice) and how it enters the model."""
+
+    mode: str  # "feature" or "blend"
+    counts: Any  # riskml.train.text.TokenCounts over the dataset's rows
+    component: Any  # riskml.train.text.TextComponent fitted on the fit slice
+    valid_margin: np.ndarray
+    fit_margin: np.ndarray | None = None  # out of fold, "feature" mode only
+
+
+def _text_for(dataset: pd.DataFrame, split: Split, tc: TrainConfig) -> _Text | None:
+    """The text component on the fit slice, when the dataset has tokens and ``[train] text``
+    is not "off" (too few rows or tokens: None, the model trains without it)."""
+    if tc.text == "off" or "tokens" not in dataset.columns:
+        return None
+    from riskml.train.text import TokenCounts, fit_text, margins_for, out_of_fold_margins
+
+    counts = TokenCounts(dataset["tokens"].tolist())
+    component = fit_text(counts, split.fit_index, split.fit_label, tc.seed)
+    if component is None:
+        return None
+    text = _Text(tc.text, counts, component, margins_for(component, counts, split.valid_index))
+    if tc.text == "feature":
+        text.fit_margin = out_of_fold_margins(counts, split.fit_index, split.fit_label, tc.seed)
+    return text
 
 
 @dataclass
@@ -177,8 +212,13 @@ def _prepare(dataset: pd.DataFrame, cfg: Config, cutoff, label_mode: str, test_e
     categories = category_levels(dataset.iloc[split.train_index], categoricals)
     derived = [c for c in _derived_for(dataset) if c not in excluded]
 
-    def matrix(idx: np.ndarray) -> np.ndarray:
-        return build_matrix(dataset.iloc[idx], features, categoricals, categories, derived)
+    text = _text_for(dataset, split, tc)
+
+    def matrix(idx: np.ndarray, margin: np.ndarray | None) -> np.ndarray:
+        X = build_matrix(dataset.iloc[idx], features, categoricals, categories, derived)
+        if text is not None and text.mode == "feature":
+            X = with_text_column(X, len(features), margin)
+        return X
 
     return _Data(
         dataset=dataset,
@@ -187,10 +227,11 @@ def _prepare(dataset: pd.DataFrame, cfg: Config, cutoff, label_mode: str, test_e
         categoricals=categoricals,
         categories=categories,
         derived=derived,
-        X_fit=matrix(split.fit_index),
-        X_valid=matrix(split.valid_index),
+        X_fit=matrix(split.fit_index, text.fit_margin if text is not None else None),
+        X_valid=matrix(split.valid_index, text.valid_margin if text is not None else None),
         cat_idx=[features.index(c) for c in categoricals],
         base_params={**DEFAULT_PARAMS, **dict(tc.lgbm_params or {})},
+        text=text,
     )
 
 
@@ -297,6 +338,21 @@ def _blend(data: _Data, best: _Candidate, X_valid: np.ndarray, tc: TrainConfig) 
     blend = {"weight": blend_weight, "scale": scale, "shift": shift}
     margin = linear_margin(linear, data.rows(split.valid_index))
     return _Blend(linear, blend, blend_scores(raw_valid, margin, blend))
+
+
+def _text_blend(data: _Data, blended: _Blend, tc: TrainConfig) -> _Blend:
+    """With ``[train] text = "blend"``: the text component's log-odds blended into the score
+    (``blend_text``), both put on the log-odds scale by logistic fits on the validation slice."""
+    text = data.text
+    if text is None or text.mode != "blend":
+        return blended
+    y = data.split.valid_label
+    scale, shift = _logit_scale(blended.score_valid, y)
+    text_scale, text_shift = _logit_scale(text.valid_margin, y)
+    params = {"weight": float(tc.text_weight), "scale": scale, "shift": shift,
+              "text_scale": text_scale, "text_shift": text_shift}  # fmt: skip
+    score = blend_text(blended.score_valid, text.valid_margin, params)
+    return _Blend(blended.linear, {**blended.blend, "text": params}, score)
 
 
 def _calibrate(score_valid: np.ndarray, data: _Data, cfg: Config):
@@ -409,6 +465,20 @@ def _refit(
     return booster, linear, n_rounds
 
 
+def _refit_text(data: _Data, tc: TrainConfig):
+    """The text component the model keeps: fitted again on the whole training period with
+    ``[train] refit`` (like the booster), else the fit slice's."""
+    if data.text is None:
+        return None
+    if not tc.refit:
+        return data.text.component
+    from riskml.train.text import fit_text
+
+    split = data.split
+    refitted = fit_text(data.text.counts, split.train_index, split.train_label, tc.seed)
+    return refitted or data.text.component
+
+
 def _evaluate(
     data: _Data, model: TrainedModel, cfg: Config, label_mode: str
 ) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
@@ -510,7 +580,7 @@ def _model_summary(
     info = model.info
     return {
         "thresholds": model.thresholds,
-        "features": data.features + model.derived_columns,
+        "features": model.model_columns,
         "categorical": data.categoricals,
         "params": info["params"],
         "best_iteration": info["best_iteration"],
@@ -525,6 +595,20 @@ def _model_summary(
             "linear_columns": list(model.linear.columns) if model.linear is not None else [],
             "valid_roc_auc_blend": _auc(data.split.valid_label, blended.score_valid),
         },
+        "text": _text_summary(model, data),
+    }
+
+
+def _text_summary(model: TrainedModel, data: _Data) -> dict:
+    """``metrics["model"]["text"]``: how the text component entered, its size and its
+    validation AUC alone (``{}`` without one)."""
+    if model.text is None or data.text is None:
+        return {}
+    return {
+        "mode": model.text_mode,
+        "tokens": len(model.text.vocabulary),
+        "params": dict(model.text.params),
+        "valid_roc_auc_text": _auc(data.split.valid_label, data.text.valid_margin),
     }
 
 
@@ -539,13 +623,14 @@ def fit_all(
     derived, X_valid = data.derived, data.X_valid
     if not best.derived:
         derived, X_valid = [], X_valid[:, : data.n_raw]
-    blended = _blend(data, best, X_valid, tc)
+    blended = _text_blend(data, _blend(data, best, X_valid, tc), tc)
     calibrator, valid_risk, thresholds = _calibrate(blended.score_valid, data, cfg)
     best_iteration = int(best.booster.best_iteration) or tc.max_rounds
     params = {**data.base_params, **best.params}
     booster, linear, n_rounds = _refit(
         data, best, params, X_valid, blended.linear, tc, best_iteration
     )
+    text = _refit_text(data, tc)
     model = TrainedModel(
         feature_columns=data.features,
         categorical_columns=data.categoricals,
@@ -558,6 +643,8 @@ def fit_all(
         derived_columns=derived,
         linear=linear,
         blend=blended.blend,
+        text=text,
+        text_mode=data.text.mode if text is not None else "",
     )
     model.thresholds, reference, reference_risk = _recent_thresholds(
         data, model, cfg, (thresholds, valid_risk)

@@ -47,7 +47,7 @@ def _read_inputs(
     ``repo_name``, else the folder name of ``repo``)."""
     from riskml.config import data_paths, load_config
     from riskml.gitio import ensure_repo, resolve_rev
-    from riskml.tables import read_changes, read_labels
+    from riskml.tables import read_changes, read_labels, read_tokens_beside
     from riskml.train import load_public_dataset
     from riskml.train.pipeline import report_beside
 
@@ -79,6 +79,7 @@ def _read_inputs(
     tables = {
         "changes": changes_frame,
         "labels": labels_frame,
+        "tokens": read_tokens_beside(changes),
         "label_report": report_beside(labels),
     }
     return _Inputs(config, tables, Path(changes), name, head_sha)
@@ -203,7 +204,9 @@ def evaluate_from_files(
     if "dataset" in tables:
         frame, label_mode = tables["dataset"], tables["label_mode"]
     else:
-        frame = build_dataset(tables["changes"], tables["labels"], config)
+        frame = build_dataset(
+            tables["changes"], tables["labels"], config, tokens=tables.get("tokens")
+        )
         label_mode = label_mode_of(tables["labels"], tables["label_report"])
     if inputs.repo_name is None and "repo" in frame.columns and frame["repo"].notna().any():
         # as a training names its run: the changes' own repo column

@@ -29,6 +29,8 @@ from riskml.jsonvalue import plain
 from riskml.train.dataset import DERIVED_COLUMNS, derived_features
 
 FORMAT_VERSION = 1
+# the booster's column holding the text component's margin (docs/training.md)
+TEXT_COLUMN = "text_score"
 TIER_RANK = {name: rank for rank, name in enumerate(TIERS)}
 # the tiers a threshold is learnt for, lowest first (low is what stays below medium)
 _THRESHOLD_TIERS = TIERS[1:]
@@ -215,6 +217,42 @@ _PHRASES = {
         f"touched files had {_plural(v, 'changed line')} in the last 30 days"
     ),
     "recent_devs": lambda v, r: f"touched files had {_plural(v, 'author')} in the last 30 days",
+    # diff content (docs/features.md)
+    "error_handling": lambda v, r: (
+        f"touches error handling ({_plural(v, 'try/catch/throw keyword')} in changed lines)"
+        if v
+        else "touches no error handling"
+    ),
+    "concurrency": lambda v, r: (
+        f"touches concurrency ({_plural(v, 'lock/thread/async word')} in changed lines)"
+        if v
+        else "touches no concurrency code"
+    ),
+    "null_checks": lambda v, r: f"adds or removes {_plural(v, 'null check')}",
+    "config_key_lines": lambda v, r: f"changes {_plural(v, 'configuration key')}",
+    "sql_statements": lambda v, r: f"changes {_plural(v, 'SQL statement')}",
+    "dependency_lines": lambda v, r: (
+        f"changes {_plural(v, 'line')} of dependency manifests"
+        if v
+        else "changes no dependency manifest"
+    ),
+    "test_lines_deleted": lambda v, r: (
+        f"deletes {_plural(v, 'line')} of test code" if v else "deletes no test code"
+    ),
+    "todo_added": lambda v, r: f"adds {_plural(v, 'TODO/FIXME/HACK marker')}",
+    "comments_only": lambda v, r: (
+        "changes comments only" if v else "changes code, not only comments"
+    ),
+    "text_score": lambda v, r: (
+        "its diff has no tokens the text model knows"
+        if v is None or v != v
+        else (
+            "its diff's tokens resemble those of earlier incident-causing changes"
+            if v > 0
+            else "its diff's tokens resemble those of changes without incidents"
+        )
+        + f" (text score {_num(v)})"
+    ),
     "project": lambda v, r: f"project {v}",
 }
 
@@ -258,22 +296,46 @@ class TrainedModel:
     # {"weight": w, "scale": a, "shift": b}: score = w (a raw + b) + (1 - w) linear margin
     linear: Any = None
     blend: dict = field(default_factory=dict)
+    # the text component on the diff's tokens (riskml.train.text.TextComponent) and how it
+    # enters: "feature" (its margin is the booster's column TEXT_COLUMN) or "blend" (its
+    # log-odds blended into the score, blend["text"]); None / "" without one
+    text: Any = None
+    text_mode: str = ""
 
     # ---- inputs
     @property
+    def text_columns(self) -> list[str]:
+        """``[TEXT_COLUMN]`` when the text component is a booster column, else ``[]``."""
+        return [TEXT_COLUMN] if self.text is not None and self.text_mode == "feature" else []
+
+    @property
     def model_columns(self) -> list[str]:
-        """Columns of the matrix the booster sees: raw features, then derived ones."""
-        return list(self.feature_columns) + list(self.derived_columns)
+        """Columns of the matrix the booster sees: raw features, the text score, derived ones."""
+        return list(self.feature_columns) + self.text_columns + list(self.derived_columns)
+
+    def text_margin(self, frame: pd.DataFrame) -> np.ndarray:
+        """The text component's log-odds per row (from its ``tokens``, else a ``text_score``
+        column the frame carries); NaN for every row when the frame has neither or the model no
+        text component."""
+        if self.text is not None and "tokens" not in frame.columns and TEXT_COLUMN in frame:
+            # a row as score's JSON gives it back: the score computed from its tokens then
+            return pd.to_numeric(frame[TEXT_COLUMN], errors="coerce").to_numpy(dtype=float)
+        if self.text is None or "tokens" not in frame.columns:
+            return np.full(len(frame), np.nan)
+        return self.text.margin(frame["tokens"].tolist())
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         """Float matrix in :attr:`model_columns` order; categoricals as codes, unknown -> NaN."""
-        return build_matrix(
+        X = build_matrix(
             frame,
             self.feature_columns,
             self.categorical_columns,
             self.categories,
             self.derived_columns,
         )
+        if self.text_columns:
+            X = with_text_column(X, len(self.feature_columns), self.text_margin(frame))
+        return X
 
     # ---- outputs
     def raw_score(self, frame: pd.DataFrame, X: np.ndarray | None = None) -> np.ndarray:
@@ -283,11 +345,13 @@ class TrainedModel:
         ``X`` is ``self.matrix(frame)`` when the caller already built it (risk and reasons of
         the same rows need it once)."""
         raw = self.booster.predict(self.matrix(frame) if X is None else X, raw_score=True)
-        if self.linear is None:
-            return raw
-        from riskml.train.baselines import linear_margin
+        if self.linear is not None:
+            from riskml.train.baselines import linear_margin
 
-        return blend_scores(raw, linear_margin(self.linear, frame), self.blend)
+            raw = blend_scores(raw, linear_margin(self.linear, frame), self.blend)
+        if self.text is not None and self.text_mode == "blend":
+            raw = blend_text(raw, self.text_margin(frame), self.blend["text"])
+        return raw
 
     def risk(self, frame: pd.DataFrame, X: np.ndarray | None = None) -> np.ndarray:
         """Calibrated P(incident) per row of ``frame`` (``X``: its matrix, if already built)."""
@@ -340,6 +404,8 @@ class TrainedModel:
                 name = columns[j]
                 if name in self.derived_columns:
                     value = _reason_value(derived.at[derived.index[i], name])
+                elif name == TEXT_COLUMN:
+                    value = _reason_value(None if np.isnan(X[i, j]) else round(float(X[i, j]), 4))
                 else:
                     value = _reason_value(row.get(name))
                 effect = float(row_c[j])
@@ -378,6 +444,8 @@ class TrainedModel:
         joblib.dump(self.calibrator, directory / "calibrator.joblib")
         if self.linear is not None:
             joblib.dump(self.linear, directory / "linear.joblib")
+        if self.text is not None:
+            joblib.dump(self.text, directory / "text.joblib")
         meta = {
             "format_version": FORMAT_VERSION,
             "feature_columns": self.feature_columns,
@@ -386,6 +454,8 @@ class TrainedModel:
             "categories": self.categories,
             "thresholds": self.thresholds,
             "blend": self.blend if self.linear is not None else {},
+            "text_mode": self.text_mode if self.text is not None else "",
+            "text_blend": self.blend.get("text", {}) if self.text is not None else {},
             "metrics": self.metrics,
             "info": self.info,
         }
@@ -411,8 +481,12 @@ class TrainedModel:
             raise RiskmlError(f"{directory}: unsupported model format {meta.get('format_version')}")
         booster = lgb.Booster(model_file=str(directory / "booster.txt"))
         calibrator = joblib.load(directory / "calibrator.joblib")
-        blend = meta.get("blend") or {}
+        blend = dict(meta.get("blend") or {})
         linear = joblib.load(directory / "linear.joblib") if blend else None
+        text_mode = meta.get("text_mode") or ""  # models saved before the text component: ""
+        text = joblib.load(directory / "text.joblib") if text_mode else None
+        if meta.get("text_blend"):
+            blend["text"] = meta["text_blend"]
         return cls(
             feature_columns=meta["feature_columns"],
             categorical_columns=meta["categorical_columns"],
@@ -425,6 +499,8 @@ class TrainedModel:
             derived_columns=meta["derived_columns"],
             linear=linear,
             blend=blend,
+            text=text,
+            text_mode=text_mode,
         )
 
 
@@ -442,6 +518,21 @@ def blend_scores(raw: np.ndarray, margin: np.ndarray, blend: dict) -> np.ndarray
     w = float(blend["weight"])
     lgbm = float(blend["scale"]) * np.asarray(raw, dtype=float) + float(blend["shift"])
     return w * lgbm + (1.0 - w) * np.asarray(margin, dtype=float)
+
+
+def blend_text(score: np.ndarray, text: np.ndarray, blend: dict) -> np.ndarray:
+    """``(1 − v) · (a · score + b) + v · (c · text + d)``: the score so far and the text
+    component's margin, each put on the log-odds scale by a logistic fit on the validation
+    slice, blended with weight ``v``; a row without a text margin keeps the first part."""
+    score = float(blend["scale"]) * np.asarray(score, dtype=float) + float(blend["shift"])
+    text = float(blend["text_scale"]) * np.asarray(text, dtype=float) + float(blend["text_shift"])
+    v = float(blend["weight"])
+    return np.where(np.isnan(text), score, (1.0 - v) * score + v * text)
+
+
+def with_text_column(X: np.ndarray, at: int, margin: np.ndarray) -> np.ndarray:
+    """``X`` with the text margin inserted as column ``at`` (after the raw features)."""
+    return np.concatenate([X[:, :at], np.asarray(margin, dtype=float)[:, None], X[:, at:]], axis=1)
 
 
 def category_levels(frame: pd.DataFrame, columns: list[str]) -> dict[str, list[str]]:

@@ -111,6 +111,7 @@ def train_and_register(
     model_dir: str | Path,
     changes: Any = None,
     labels: Any = None,
+    tokens: Any = None,
     label_report: dict | None = None,
     dataset: Any = None,
     label_mode: str | None = None,
@@ -123,8 +124,9 @@ def train_and_register(
     stage: Callable[[str], ContextManager] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Trained:
-    """Fit on ``dataset`` (or on the table built from ``changes`` + ``labels``), write the
-    files, then log, register and gate unless ``mlflow`` is False.
+    """Fit on ``dataset`` (or on the table built from ``changes`` + ``labels``, and the
+    ``tokens`` file beside the changes when given), write the files, then log, register and
+    gate unless ``mlflow`` is False.
 
     ``label_mode``: given for a ready ``dataset`` (``public``); otherwise from
     :func:`label_mode_of` (``labels`` and the ``label_report``). ``repo`` (a run tag)
@@ -140,7 +142,7 @@ def train_and_register(
         if dataset is None:
             if changes is None or labels is None:
                 raise RiskmlError("training needs the changes and labels tables (or a dataset)")
-            dataset = build_dataset(changes, labels, config)
+            dataset = build_dataset(changes, labels, config, tokens=tokens)
             label_mode = label_mode or label_mode_of(labels, label_report)
             if repo is None and "repo" in dataset.columns and dataset["repo"].notna().any():
                 repo = str(dataset["repo"].dropna().iloc[0])

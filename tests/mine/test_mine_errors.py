@@ -65,11 +65,11 @@ def test_table_without_state_is_refused(history, tmp_path: Path):
 def test_table_and_state_that_disagree_are_refused(history, tmp_path: Path):
     repo, sha = history
     out = tmp_path / "c.csv"
-    mine(repo, rev=sha["c3"], out=out)
+    mine(repo, rev=sha["c2"], out=out)
     other = tmp_path / "other.csv"
-    mine(repo, rev=sha["c2"], out=other)
+    mine(repo, rev=sha["c3"], out=other)
     state_path(other).replace(state_path(out))
-    with pytest.raises(RiskmlError, match="has 3 rows but its state .* knows 2"):
+    with pytest.raises(RiskmlError, match="has 2 rows but its state .* knows 3"):
         mine(repo, out=out)
 
 

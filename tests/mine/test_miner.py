@@ -10,10 +10,18 @@ import pytest
 from test_mine_repos import DAY, HOUR, T0
 
 from riskml.mine import COLUMNS, load_state, mine, read_table, state_path
+from riskml.mine.features import CONTENT_COLUMNS
 
 
 def _h(*ps: float) -> float:
     return -sum(p * log2(p) for p in ps)
+
+
+def content(**counts) -> dict:
+    """The diff-content columns: zero unless told (no keyword is in these commits' lines)."""
+    base = dict.fromkeys(CONTENT_COLUMNS, 0)
+    base["comments_only"] = False
+    return {**base, **counts}
 
 
 # Hand-computed, column by column (see build_history for the story of each commit).
@@ -30,6 +38,7 @@ EXPECTED = {
         ai_provenance="human", ai_tool="", ai_evidence="", ai_line_share=None,
         hour=10, weekday=0, n_added_files=3, n_deleted_files=0, n_renamed_files=0,
         n_binary_files=0, files="README.md;payments/pay.py;src/app.py",
+        **content(),
     ),
     "c2": dict(
         author_email="bob@x.example", author_time=T0 + DAY, commit_time=T0 + DAY,
@@ -44,6 +53,7 @@ EXPECTED = {
         ai_provenance="human", ai_tool="", ai_evidence="", ai_line_share=None,
         hour=10, weekday=1, n_added_files=1, n_deleted_files=0, n_renamed_files=0,
         n_binary_files=1, files="assets/logo.png;src/app.py",
+        **content(),
     ),
     "c3": dict(
         author_email="alice@x.example", author_time=T0 + 2 * DAY + HOUR,
@@ -61,6 +71,7 @@ EXPECTED = {
         ai_evidence="trailer:co-authored-by claude", ai_line_share=None,
         hour=11, weekday=2, n_added_files=0, n_deleted_files=1, n_renamed_files=1,
         n_binary_files=0, files="README.md;payments/pay.py;src/main.py",
+        **content(),
     ),
     "c4": dict(
         author_email="carol@x.example", author_time=T0 + 3 * DAY, commit_time=T0 + 3 * DAY,
@@ -75,6 +86,7 @@ EXPECTED = {
         ai_provenance="human", ai_tool="", ai_evidence="", ai_line_share=None,
         hour=10, weekday=3, n_added_files=2, n_deleted_files=0, n_renamed_files=0,
         n_binary_files=0, files="config/app.yaml;tests/test_main.py",
+        **content(config_key_lines=1),
     ),
     "c5": dict(
         author_email="bob@x.example", author_time=T0 + 4 * DAY, commit_time=T0 + 4 * DAY,
@@ -90,6 +102,7 @@ EXPECTED = {
         ai_provenance="human", ai_tool="", ai_evidence="", ai_line_share=None,
         hour=10, weekday=4, n_added_files=0, n_deleted_files=0, n_renamed_files=0,
         n_binary_files=0, files="src/main.py",
+        **content(),
     ),
     "c7": dict(
         author_email="carol@x.example", author_time=T0 + 400 * DAY,
@@ -104,6 +117,7 @@ EXPECTED = {
         ai_provenance="human", ai_tool="", ai_evidence="", ai_line_share=None,
         hour=10, weekday=1, n_added_files=0, n_deleted_files=0, n_renamed_files=0,
         n_binary_files=0, files="src/main.py;tests/test_main.py",
+        **content(test_lines_deleted=1),
     ),
     "c8": dict(
         author_email="alice@x.example", author_time=T0 + 800 * DAY + 3 * HOUR,
@@ -119,6 +133,7 @@ EXPECTED = {
         ai_provenance="human", ai_tool="", ai_evidence="", ai_line_share=0.5,
         hour=13, weekday=2, n_added_files=2, n_deleted_files=0, n_renamed_files=0,
         n_binary_files=0, files="migrations/0001_init.sql;requirements.txt",
+        **content(dependency_lines=1),
     ),
     "c9": dict(
         author_email="198982749+copilot@users.noreply.github.com",
@@ -134,6 +149,7 @@ EXPECTED = {
         ai_evidence="author:copilot-swe-agent[bot]", ai_line_share=None,
         hour=10, weekday=3, n_added_files=0, n_deleted_files=0, n_renamed_files=0,
         n_binary_files=0, files="requirements.txt",
+        **content(dependency_lines=1),
     ),
 }  # fmt: skip
 
@@ -362,12 +378,16 @@ def test_records_for_shape(history):
         "message": "Refactor the app\n\nCo-Authored-By: Claude Opus 4 <noreply@anthropic.com>\n",
         "files": [
             {"path": "README.md", "old_path": None, "added": 0, "deleted": 1, "binary": False,
-             "status": "M", "lines_before": 3},
+             "status": "M", "lines_before": 3, "key_lines": 0},
             {"path": "payments/pay.py", "old_path": None, "added": 0, "deleted": 2,
-             "binary": False, "status": "D", "lines_before": 2},
+             "binary": False, "status": "D", "lines_before": 2, "key_lines": 0},
             {"path": "src/main.py", "old_path": "src/app.py", "added": 1, "deleted": 0,
-             "binary": False, "status": "R", "lines_before": 6},
+             "binary": False, "status": "R", "lines_before": 6, "key_lines": 0},
         ],
+        # the diff content: tokens of the added line, then of the deleted ones (file order)
+        "content": {"tokens": "+l7 -r3 -p1 -p2", "error_handling": 0, "concurrency": 0,
+                    "null_checks": 0, "sql": 0, "todo_added": 0, "comments_only": False,
+                    "skipped_files": 0},
     }  # fmt: skip
     binary = records_for(repo, [sha["c2"]])[0]["files"][0]
     assert binary == {
@@ -378,6 +398,7 @@ def test_records_for_shape(history):
         "binary": True,
         "status": "A",
         "lines_before": 0,
+        "key_lines": 0,
     }
     merge = records_for(repo, [sha["m6"]])[0]
     assert merge["parents"] == [sha["c5"], sha["c4"]] and merge["files"] == []

@@ -405,6 +405,47 @@ def test_score_function_rev(world):
     assert "files" not in change["features"]
 
 
+def test_a_pending_change_is_scored_with_the_tokens_of_its_diff(world):
+    """The pending commit's tokens come from its own diff at scoring time; the model's text
+    component reads them (the world's model was trained with the tokens file)."""
+    from riskml.score.model import load_model
+
+    config = load_config(world.config)
+    history = RepoHistory(world.repo, world.root / "data/repo/changes.state.joblib", config)
+    row = history.row_for_rev(world.pending)
+    # 20 times "def round_amount(x):" / "return round(x, 2)" added: numbers are not tokens
+    assert row["tokens"] == "+def:20 +round_amount:20 +x:40 +return:20 +round:20"
+    model = load_model(world.uri, config).model
+    assert model.text is not None and model.text_mode == "feature"
+    from riskml.score import pending_frame
+
+    frame = pending_frame([row])
+    n = len(model.feature_columns)
+    assert model.matrix(frame)[0, n] == pytest.approx(model.text.margin([row["tokens"]])[0])
+    result = score(history, rev=world.pending, model=load_model(world.uri, config), config=config)
+    assert "tokens" not in result["changes"][0]["features"]
+
+
+def test_a_mined_commit_gets_its_tokens_from_its_diff(world):
+    from riskml.tables import read_tokens, tokens_path
+
+    config = load_config(world.config)
+    history = RepoHistory(world.repo, world.root / "data/repo/changes.state.joblib", config)
+    row = history.row_for_rev(world.mined_head)
+    tokens = read_tokens(tokens_path(world.root / "data/repo/changes.parquet"))
+    assert row["tokens"] == tokens.set_index("commit").loc[world.mined_head, "tokens"]
+
+
+def test_a_worktree_change_tokens_include_untracked_files(world, tmp_path):
+    config = load_config(world.config)
+    work = tmp_path / "clone"
+    shutil.copytree(world.repo, work)
+    (work / "notes.py").write_text("lock = make_lock()\n", encoding="utf-8")
+    history = RepoHistory(work, world.root / "data/repo/changes.state.joblib", config)
+    row = history.row_for_worktree("dev@x.example")
+    assert row["tokens"] == "+lock +make_lock" and row["concurrency"] == 2
+
+
 def test_score_function_needs_exactly_one_selector(world):
     with pytest.raises(RiskmlError, match="exactly one"):
         score(world.repo, rev="HEAD", worktree=True, config=Config())
