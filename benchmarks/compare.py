@@ -47,12 +47,13 @@ def run(
     script: str, args: list[str], code: Path, script_tree: Path | None = None
 ) -> tuple[int, str, float]:
     """Run ``benchmarks/<script>.py`` of ``script_tree`` (default: ``code``'s own) with
-    ``code`` first on the import path."""
+    ``code`` first on the import path, in ``code``'s directory: ``python -m riskml`` puts the
+    current directory before PYTHONPATH, so a script's CLI calls run that tree's riskml too."""
     env = dict(os.environ, PYTHONPATH=str(code))
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, str((script_tree or code) / "benchmarks" / f"{script}.py"), *args],
-        cwd=TOP, env=env, capture_output=True, text=True,
+        cwd=code, env=env, capture_output=True, text=True,
     )  # fmt: skip
     return done.returncode, done.stdout + done.stderr, time.perf_counter() - start
 

@@ -34,6 +34,21 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def riskml_code() -> str:
+    """Where the CLI below imports riskml from (PYTHONPATH, or the current directory first)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import riskml, pathlib; print(pathlib.Path(riskml.__file__).parent)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
 def mine_once(repo: Path, out: Path) -> tuple[float, float, str]:
     """``(wall s, CPU s, the CLI's line)`` of one full `riskml mine` into ``out``."""
     cpu, wall = _cpu(), time.perf_counter()
@@ -74,6 +89,7 @@ def main() -> int:
                   f"(load {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
     wall, cpu, line, files = min(runs, key=lambda r: r[0])
     print(f"repository: {repo}")
+    print(f"riskml code: {riskml_code()}")
     print(f"riskml mine: {line}")
     print(f"best of {args.repeat}: {wall:.2f} s wall, {cpu:.2f} s CPU (riskml and its git)")
     for name, size in files.items():

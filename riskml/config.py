@@ -496,10 +496,11 @@ class TrainConfig(_Section):
     # grow with the project's age and mislead a model judged on newer changes (docs/training.md)
     recent_features: bool = True
     # the text component on the diff's tokens (the tokens file beside the changes table):
-    # "feature" = its out-of-fold score is a LightGBM column, "blend" = its log-odds are
-    # blended in with text_weight, "off" = not used; docs/training.md
-    text: str = field(default="feature", metadata=rule(Options(("feature", "blend", "off"))))
-    text_weight: float = field(default=0.2, metadata=rule(Interval(0, 1)))
+    # "blend" = its log-odds are blended into the score with text_weight, "feature" = its
+    # out-of-fold score is a LightGBM column, "off" = not used; chosen by backtests inside the
+    # development period of three real histories (docs/training.md)
+    text: str = field(default="blend", metadata=rule(Options(("blend", "feature", "off"))))
+    text_weight: float = field(default=0.5, metadata=rule(Interval(0, 1)))
 
     def _check_together(self) -> None:
         total = self.test_fraction + self.valid_fraction

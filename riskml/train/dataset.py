@@ -70,6 +70,10 @@ NON_FEATURE_COLUMNS = frozenset(
         "__",
     }
 )
+# diff-content columns `riskml mine` keeps for people but the model does not read: no signal
+# beyond change size in the development-period backtests of three real histories
+# (docs/training.md, "Diff content")
+UNUSED_CONTENT_COLUMNS = ("config_key_lines", "sql_statements", "todo_added")
 # derived columns computed by the model from raw ones (see derived_features)
 DERIVED_COLUMNS = (
     "churn_log",
@@ -108,13 +112,16 @@ APACHEJIT_LAYOUT = [
 def feature_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     """``(feature_columns, categorical_columns)`` a model reads from ``frame``.
 
-    Features: every numeric or boolean column not in :data:`NON_FEATURE_COLUMNS`, in frame
+    Features: every numeric or boolean column not in :data:`NON_FEATURE_COLUMNS` or
+    :data:`UNUSED_CONTENT_COLUMNS`, in frame
     order, then the present columns of :data:`CATEGORICAL_COLUMNS` (strings, read as
     categoricals). Derived columns (:data:`DERIVED_COLUMNS`) are not listed: the model adds them.
     """
     numeric: list[str] = []
     for column in frame.columns:
         if column in NON_FEATURE_COLUMNS or column in CATEGORICAL_COLUMNS:
+            continue
+        if column in UNUSED_CONTENT_COLUMNS:
             continue
         if column in DERIVED_COLUMNS:
             continue

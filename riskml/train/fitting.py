@@ -350,7 +350,8 @@ def _text_blend(data: _Data, blended: _Blend, tc: TrainConfig) -> _Blend:
     scale, shift = _logit_scale(blended.score_valid, y)
     text_scale, text_shift = _logit_scale(text.valid_margin, y)
     params = {"weight": float(tc.text_weight), "scale": scale, "shift": shift,
-              "text_scale": text_scale, "text_shift": text_shift}  # fmt: skip
+              "text_scale": text_scale, "text_shift": text_shift,
+              "center": float(np.mean(text.valid_margin))}  # fmt: skip
     score = blend_text(blended.score_valid, text.valid_margin, params)
     return _Blend(blended.linear, {**blended.blend, "text": params}, score)
 

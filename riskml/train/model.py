@@ -373,6 +373,20 @@ class TrainedModel:
             floor = self.info.get("critical_path_floor", "medium")
         return assign_tiers(risk, self.thresholds, frame, floor)
 
+    def text_effect(self, margin: np.ndarray) -> np.ndarray:
+        """A blended text component's part of each score, against a change of average text
+        margin (the validation slice's), in the booster's raw-score units so it ranks with
+        the booster's ``pred_contrib``: ``v · c · (t − t̄) / ((1 − v) · a₂ · w · a)``
+        (:func:`blend_text`, :func:`blend_scores`; ``w · a`` is 1 without a linear
+        component). 0 where the margin is missing."""
+        params = self.blend["text"]
+        v = float(params["weight"])
+        per_raw = (1.0 - v) * float(params["scale"])
+        if self.linear is not None:
+            per_raw *= float(self.blend["weight"]) * float(self.blend["scale"])
+        part = v * float(params["text_scale"]) * (np.asarray(margin, float) - params["center"])
+        return np.nan_to_num(part / per_raw, nan=0.0)
+
     def reasons(
         self, frame: pd.DataFrame, k: int = 5, X: np.ndarray | None = None
     ) -> list[list[dict]]:
@@ -381,7 +395,8 @@ class TrainedModel:
         Each reason: ``{"feature", "value", "effect", "text"}``; ``effect`` is the LightGBM
         contribution in log-odds (``pred_contrib``), ``value`` the row's value of that column.
         When fewer than ``k`` contributions raise the risk, the largest lowering ones follow.
-        ``X`` is ``self.matrix(frame)`` when the caller already built it.
+        ``X`` is ``self.matrix(frame)`` when the caller already built it. A blended text
+        component is one more reason, ``text_score`` (:meth:`text_effect`).
         """
         if k <= 0:
             return [[] for _ in range(len(frame))]
@@ -389,6 +404,11 @@ class TrainedModel:
             X = self.matrix(frame)
         contrib = self.booster.predict(X, pred_contrib=True)[:, :-1]
         columns = self.model_columns
+        if self.text is not None and self.text_mode == "blend":
+            margin = self.text_margin(frame)
+            contrib = np.concatenate([contrib, self.text_effect(margin)[:, None]], axis=1)
+            X = np.concatenate([X, margin[:, None]], axis=1)
+            columns = [*columns, TEXT_COLUMN]
         derived = derived_features(frame) if self.derived_columns else None
         records = frame.reset_index(drop=True)
         out: list[list[dict]] = []

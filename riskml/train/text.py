@@ -23,7 +23,7 @@ import numpy as np
 # chosen by backtests inside the development period (docs/training.md)
 MIN_DF = 5
 MAX_FEATURES = 20_000
-TEXT_C = 0.1
+TEXT_C = 1.0
 OOF_BLOCKS = 5
 # fewer training changes (or positives) than this: no text component
 MIN_ROWS = 200

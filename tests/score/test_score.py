@@ -416,12 +416,14 @@ def test_a_pending_change_is_scored_with_the_tokens_of_its_diff(world):
     # 20 times "def round_amount(x):" / "return round(x, 2)" added: numbers are not tokens
     assert row["tokens"] == "+def:20 +round_amount:20 +x:40 +return:20 +round:20"
     model = load_model(world.uri, config).model
-    assert model.text is not None and model.text_mode == "feature"
+    assert model.text is not None and model.text_mode == "blend"
     from riskml.score import pending_frame
 
     frame = pending_frame([row])
-    n = len(model.feature_columns)
-    assert model.matrix(frame)[0, n] == pytest.approx(model.text.margin([row["tokens"]])[0])
+    margin = model.text_margin(frame)
+    assert margin[0] == pytest.approx(model.text.margin([row["tokens"]])[0])
+    without = model.raw_score(frame.drop(columns=["tokens"]))
+    assert model.raw_score(frame)[0] != pytest.approx(without[0])  # the tokens count
     result = score(history, rev=world.pending, model=load_model(world.uri, config), config=config)
     assert "tokens" not in result["changes"][0]["features"]
 

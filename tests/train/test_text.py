@@ -46,9 +46,10 @@ def tables():
 
 @pytest.fixture(scope="module")
 def with_text(tables):
+    """Trained with the text score as a booster column (``[train] text = "feature"``)."""
     changes, labels, tokens = tables
     dataset = build_dataset(changes, labels, Config(), tokens=tokens)
-    return dataset, fit(dataset, _no_search(Config()))
+    return dataset, fit(dataset, _no_search(Config(), text="feature"))
 
 
 def test_the_dataset_carries_each_change_tokens(tables):
@@ -60,6 +61,17 @@ def test_the_dataset_carries_each_change_tokens(tables):
     assert by_commit[changes["commit"].iloc[5]] == tokens["tokens"].iloc[5]
     assert "tokens" not in feature_columns(dataset)[0]
     assert "tokens" not in build_dataset(changes, labels, Config()).columns
+
+
+def test_content_columns_without_signal_are_not_features():
+    from riskml.mine.features import CONTENT_COLUMNS
+    from riskml.train.dataset import UNUSED_CONTENT_COLUMNS
+
+    frame = pd.DataFrame({c: [0] for c in ("la", *CONTENT_COLUMNS)})
+    features, _ = feature_columns(frame)
+    assert features == ["la", "error_handling", "concurrency", "null_checks",
+                        "dependency_lines", "test_lines_deleted", "comments_only"]  # fmt: skip
+    assert set(UNUSED_CONTENT_COLUMNS) == {"config_key_lines", "sql_statements", "todo_added"}
 
 
 def test_token_counts_and_a_planted_token():
@@ -115,9 +127,12 @@ def test_the_text_score_is_a_booster_column(with_text, tables):
 
 
 def test_tokens_raise_riskml_over_the_same_model_without_them(with_text, tables):
-    changes, labels, _ = tables
+    changes, labels, tokens = tables
     plain = fit(build_dataset(changes, labels, Config()), _no_search(Config()))
-    assert with_text[1].metrics["riskml"]["roc_auc"] > plain.metrics["riskml"]["roc_auc"] + 0.02
+    blended = fit(build_dataset(changes, labels, Config(), tokens=tokens), _no_search(Config()))
+    assert blended.model.text_mode == "blend"  # the default
+    for result in (with_text[1], blended):
+        assert result.metrics["riskml"]["roc_auc"] > plain.metrics["riskml"]["roc_auc"] + 0.02
 
 
 def test_without_a_tokens_file_the_model_trains_as_before(tables, with_text):
@@ -176,7 +191,7 @@ def test_blend_mode_blends_the_text_log_odds(tables, tmp_path):
     assert model.text_mode == "blend" and TEXT_COLUMN not in model.model_columns
     params = model.blend["text"]
     assert params["weight"] == 0.3 and set(params) == {
-        "weight", "scale", "shift", "text_scale", "text_shift"
+        "weight", "scale", "shift", "text_scale", "text_shift", "center"
     }  # fmt: skip
     frame = build_dataset(changes, labels, config, tokens=tokens).tail(20)
     from riskml.train.baselines import linear_margin
@@ -187,7 +202,18 @@ def test_blend_mode_blends_the_text_log_odds(tables, tmp_path):
     expected = blend_text(before, model.text.margin(frame["tokens"].tolist()), params)
     assert np.allclose(model.raw_score(frame), expected, rtol=0, atol=1e-12)
     model.save(tmp_path / "b")
-    assert np.array_equal(TrainedModel.load(tmp_path / "b").risk(frame), model.risk(frame))
+    loaded = TrainedModel.load(tmp_path / "b")
+    assert np.array_equal(loaded.risk(frame), model.risk(frame))
+    assert loaded.reasons(frame) == model.reasons(frame)
+    # the blended text is a reason of its own, in the booster's raw-score units
+    margin = model.text.margin(frame["tokens"].tolist())
+    per_raw = (1 - 0.3) * params["scale"] * model.blend["weight"] * model.blend["scale"]
+    effect = 0.3 * params["text_scale"] * (margin - params["center"]) / per_raw
+    assert np.allclose(model.text_effect(margin), effect, rtol=0, atol=1e-12)
+    danger = frame[frame["tokens"].str.contains("danger")].head(1)
+    (top,) = [r for r in model.reasons(danger, k=8)[0] if r["feature"] == TEXT_COLUMN]
+    assert top["effect"] == round(float(model.text_effect(model.text.margin(
+        danger["tokens"].tolist()))[0]), 4) and top["effect"] > 0  # fmt: skip
 
 
 def test_blend_text_by_hand():
