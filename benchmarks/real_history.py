@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.config import load_config
-from riskml.tables import read_changes, read_labels
+from riskml.tables import read_changes, read_labels, read_tokens_beside
 from riskml.train.ablation import ablation_configs
 from riskml.train.dataset import build_dataset
 from riskml.train.metrics import MODELS, RISKML
@@ -43,7 +43,8 @@ DEVELOPMENT_END = 0.5
 def load_project(data: Path, name: str) -> pd.DataFrame:
     changes = read_changes(data / name / "changes.parquet")
     labels = read_labels(data / name / "labels.parquet", commits=changes["commit"])
-    return build_dataset(changes, labels)
+    tokens = read_tokens_beside(data / name / "changes.parquet")
+    return build_dataset(changes, labels, load_config(None), tokens=tokens)
 
 
 def development_prefix(dataset: pd.DataFrame, end: float = DEVELOPMENT_END) -> pd.DataFrame:

@@ -29,6 +29,10 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
         "author_file_commits_recent_pct", "author_tenure_days_recent_pct",
     ),
     "file_past": FILE_PAST_COLUMNS,
+    "content": (
+        "error_handling", "concurrency", "null_checks", "config_key_lines", "sql_statements",
+        "dependency_lines", "test_lines_deleted", "todo_added", "comments_only",
+    ),
     "critical_paths": ("touches_critical", "n_critical_files", "critical_areas"),
     "file_kinds": ("n_test_files", "n_config_files", "n_migration_files", "n_dependency_files"),
     "ai_provenance": ("ai_provenance", "ai_tool", "ai_line_share"),
@@ -66,4 +70,7 @@ def ablation_configs(dataset: pd.DataFrame, config: Config) -> dict[str, Config]
             continue
         excluded = sorted({*config.train.exclude_features, *columns})
         out[f"-{name}"] = replace(config, train=replace(config.train, exclude_features=excluded))
+    if config.train.text != "off":
+        # the text component on the diff's tokens is no column: its variant switches it off
+        out["-text"] = replace(config, train=replace(config.train, text="off"))
     return out

@@ -31,6 +31,8 @@ from riskml.train.dataset import DERIVED_COLUMNS, derived_features
 FORMAT_VERSION = 1
 # the booster's column holding the text component's margin (docs/training.md)
 TEXT_COLUMN = "text_score"
+# the raw columns riskml.train.dataset.derived_features reads
+DERIVED_INPUTS = ("la", "ld", "lt", "nf", "author_time")
 TIER_RANK = {name: rank for rank, name in enumerate(TIERS)}
 # the tiers a threshold is learnt for, lowest first (low is what stays below medium)
 _THRESHOLD_TIERS = TIERS[1:]
@@ -312,6 +314,19 @@ class TrainedModel:
     def model_columns(self) -> list[str]:
         """Columns of the matrix the booster sees: raw features, the text score, derived ones."""
         return list(self.feature_columns) + self.text_columns + list(self.derived_columns)
+
+    @property
+    def input_columns(self) -> list[str]:
+        """Every column of a row the model reads: its features, the raw inputs of its derived
+        columns and of the linear component (``lt`` stays an input of ``la_per_lt`` when the
+        booster reads ``lt_recent_pct`` instead), and the text score. The pyfunc's signature."""
+        needed = list(self.feature_columns)
+        if self.derived_columns:
+            needed += list(DERIVED_INPUTS)
+        if self.linear is not None:
+            needed += list(self.linear.columns)
+        needed += [TEXT_COLUMN] if self.text is not None else []
+        return list(dict.fromkeys(needed))
 
     def text_margin(self, frame: pd.DataFrame) -> np.ndarray:
         """The text component's log-odds per row (from its ``tokens``, else a ``text_score``

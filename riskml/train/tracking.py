@@ -539,10 +539,17 @@ def _log_pyfunc(model, saved: Path, frame):
     import pandas as pd
 
     from riskml.train.artifact import RiskModel
+    from riskml.train.model import TEXT_COLUMN
 
-    columns = list(model.feature_columns)
+    # every column the model reads (features, inputs of derived and linear columns, and the
+    # text score a row without tokens carries): the signature must let each of them through
+    columns = list(model.input_columns)
+    text = getattr(model, "text", None) is not None
     if frame is not None and len(frame):
-        example = frame.reindex(columns=columns).head(_INPUT_EXAMPLE_ROWS).reset_index(drop=True)
+        head = frame.head(_INPUT_EXAMPLE_ROWS).reset_index(drop=True)
+        example = head.reindex(columns=columns)
+        if text:
+            example[TEXT_COLUMN] = model.text_margin(head)
     else:
         example = pd.DataFrame({c: [float("nan")] for c in columns})
     output = RiskModel(model).predict(None, example)

@@ -583,7 +583,7 @@ def test_excluded_features_leave_riskml_not_the_baselines(synthetic, trained):
     variants = ablation_configs(synthetic[2], Config())
     assert list(variants) == [
         "all", "-size", "-purpose", "-history", "-experience", "-critical_paths", "-file_kinds",
-        "-ai_provenance", "-time", "-label_history",
+        "-ai_provenance", "-time", "-label_history", "-text",
     ]  # fmt: skip
     no_size = variants["-size"]
     assert "la" in no_size.train.exclude_features and "churn_log" in no_size.train.exclude_features

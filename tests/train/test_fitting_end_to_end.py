@@ -46,9 +46,8 @@ def test_every_mined_feature_is_used_and_nothing_else(pipeline):
     assert {"ai_provenance", "ai_tool", "critical_areas"} <= set(categorical)
     assert set(LABEL_HISTORY_COLUMNS) <= set(features)
     # each history count is read as its rank among the recent changes, not as its raw value
-    from riskml.mine.recent import RECENT_COLUMNS
-
     from riskml.config import FILE_PAST_COLUMNS
+    from riskml.mine.recent import RECENT_COLUMNS
 
     counts = [*RECENT_COLUMNS, *LABEL_HISTORY_COLUMNS]
     # the files' own past is mined but left out of the model by default ([train])
