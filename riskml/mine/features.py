@@ -17,6 +17,7 @@ from wcmatch import glob
 from riskml.config import AIConfig, Config, MineConfig
 from riskml.gitio import parse_revert, subject_of
 from riskml.mine.provenance import ai_line_share, classify
+from riskml.tables import OPTIONAL_CHANGES_COLUMNS
 
 # Globs: `**` spans directories (GLOBSTAR); `*` also matches dot-files such as .env (DOTGLOB).
 GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB
@@ -173,17 +174,8 @@ class PathClassifier:
         }
 
 
-CONTENT_COLUMNS = (
-    "error_handling",
-    "concurrency",
-    "null_checks",
-    "config_key_lines",
-    "sql_statements",
-    "dependency_lines",
-    "test_lines_deleted",
-    "todo_added",
-    "comments_only",
-)
+# the diff-content columns, owned by the table boundary (the columns an older table may lack)
+CONTENT_COLUMNS = OPTIONAL_CHANGES_COLUMNS
 
 
 def content_flags(rec: dict, paths: PathClassifier) -> dict:

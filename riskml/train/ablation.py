@@ -13,6 +13,7 @@ from dataclasses import replace
 import pandas as pd
 
 from riskml.config import FILE_PAST_COLUMNS, Config
+from riskml.tables import OPTIONAL_CHANGES_COLUMNS
 
 # group -> columns (raw, derived and label-history); a column in no group is "other"
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -29,10 +30,7 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
         "author_file_commits_recent_pct", "author_tenure_days_recent_pct",
     ),
     "file_past": FILE_PAST_COLUMNS,
-    "content": (
-        "error_handling", "concurrency", "null_checks", "config_key_lines", "sql_statements",
-        "dependency_lines", "test_lines_deleted", "todo_added", "comments_only",
-    ),
+    "content": OPTIONAL_CHANGES_COLUMNS,  # the diff-content columns
     "critical_paths": ("touches_critical", "n_critical_files", "critical_areas"),
     "file_kinds": ("n_test_files", "n_config_files", "n_migration_files", "n_dependency_files"),
     "ai_provenance": ("ai_provenance", "ai_tool", "ai_line_share"),
