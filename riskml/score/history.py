@@ -105,6 +105,8 @@ class RepoHistory:
         # pending commit -> (size of the history it was computed against, its row, its record)
         self._pending: dict[str, tuple[int, dict, dict]] = {}
         self._tokens: dict[str, str] = {}  # mined commit -> its tokens (read from its diff)
+        self._tokens_file: dict[str, str] = {}  # the tokens file beside the table, by commit
+        self._tokens_file_key: int | None = None
 
     # -- keeping the state current ---------------------------------------------------------
     def mainline(self) -> str:
@@ -192,7 +194,7 @@ class RepoHistory:
                         "--range FIRST_PARENT..SECOND_PARENT)"
                     )
         if mined is not None:
-            mined["tokens"] = self._mined_tokens(sha)  # not in the table: from its own diff
+            mined["tokens"] = self._mined_tokens(sha)  # not in the table: beside it
             return mined
         with self.lock:
             cached = self._pending.get(sha)
@@ -343,8 +345,32 @@ class RepoHistory:
             row[column] = int(row[column].timestamp())
         return row
 
+    def mined_tokens(self) -> dict[str, str]:
+        """commit -> tokens of the tokens file beside the changes table (``{}`` without one),
+        re-read when the file changes."""
+        from riskml.tables import tokens_path
+
+        path = tokens_path(self.changes_path)
+        key = _mtime(path)
+        with self.lock:
+            if key != self._tokens_file_key:
+                table = {}
+                if key is not None:
+                    from riskml.tables import read_tokens
+
+                    frame = read_tokens(path)
+                    table = dict(
+                        zip(frame["commit"].tolist(), frame["tokens"].tolist(), strict=True)
+                    )
+                self._tokens_file, self._tokens_file_key = table, key
+            return self._tokens_file
+
     def _mined_tokens(self, sha: str) -> str:
-        """The tokens of a mined commit, read from its diff (git runs outside the lock)."""
+        """The tokens of a mined commit: from the tokens file `mine` wrote beside the table, else
+        read from the commit's own diff (git runs outside the lock)."""
+        known = self.mined_tokens().get(sha)
+        if known is not None:
+            return known
         with self.lock:
             known = self._tokens.get(sha)
         if known is not None:

@@ -428,14 +428,23 @@ def test_a_pending_change_is_scored_with_the_tokens_of_its_diff(world):
     assert "tokens" not in result["changes"][0]["features"]
 
 
-def test_a_mined_commit_gets_its_tokens_from_its_diff(world):
+def test_a_mined_commit_gets_its_tokens_from_the_tokens_file_or_its_diff(world, tmp_path):
+    from riskml.mine import records_for
     from riskml.tables import read_tokens, tokens_path
 
     config = load_config(world.config)
     history = RepoHistory(world.repo, world.root / "data/repo/changes.state.joblib", config)
     row = history.row_for_rev(world.mined_head)
     tokens = read_tokens(tokens_path(world.root / "data/repo/changes.parquet"))
-    assert row["tokens"] == tokens.set_index("commit").loc[world.mined_head, "tokens"]
+    expected = tokens.set_index("commit").loc[world.mined_head, "tokens"]
+    assert row["tokens"] == expected
+    assert expected == records_for(world.repo, [world.mined_head])[0]["content"]["tokens"]
+    # without the tokens file (a table mined before it): from the commit's own diff
+    copy = tmp_path / "data"
+    shutil.copytree(world.root / "data/repo", copy)
+    tokens_path(copy / "changes.parquet").unlink()
+    history = RepoHistory(world.repo, copy / "changes.state.joblib", config)
+    assert history.row_for_rev(world.mined_head)["tokens"] == expected
 
 
 def test_a_worktree_change_tokens_include_untracked_files(world, tmp_path):

@@ -87,6 +87,10 @@ def test_token_counts_and_a_planted_token():
     assert margins[0] > 0 > margins[1]
     assert margins[2] == margins[3] == pytest.approx(component.intercept)  # nothing known
     assert np.allclose(margins_for(component, counts, np.arange(5)), component.margin(texts[:5]))
+    # the row-by-row margin of scoring equals the matrix one of training
+    mixed = ["+a:3 -b +danger", "+c +c:2", "-b:4 +nothing"]
+    by_matrix = component.margin_of_counts(component.counts(mixed))
+    assert np.allclose(component.margin(mixed), by_matrix, rtol=0, atol=1e-12)
     assert component.top_tokens(1)["raise"][0][0] == "+danger"
 
 
