@@ -145,16 +145,15 @@ def add_label_history(history: RepoHistory, frame, loaded: LoadedModel) -> list[
     wanted = [c for c in LABEL_HISTORY if c in features or f"{c}_recent_pct" in features]
     if not wanted:
         return []
-    changes, labels = history.culprits()
-    if changes is None or labels is None:
+    index = history.incidents()
+    if index is None:
         return [
             f"no labels table at {history.labels_path}: past-incident features are unknown "
             "(run riskml label)"
         ]
     from riskml.mine.recent import percentile_of
-    from riskml.train.dataset import label_history_features
 
-    extra = label_history_features(frame, changes, labels)
+    extra = index.counts(frame)
     for c in wanted:
         frame[c] = extra[c].to_numpy()
     ranked = [c for c in LABEL_HISTORY if f"{c}_recent_pct" in loaded.model.feature_columns]
@@ -206,7 +205,7 @@ def score_frame(
     risk = trained.risk(frame, X)
     tiers = trained.tiers(risk, frame, floor=floor_of(config) or "")
     by_risk = trained.tiers(risk, frame, floor="")
-    reasons = trained.reasons(frame, k=k, X=X)
+    reasons = trained.reasons(frame, k=k, X=X, rows=rows)
     records = rows if rows is not None else frame.to_dict(orient="records")
     if getattr(trained, "text", None) is not None and "tokens" in frame.columns:
         from riskml.train.model import TEXT_COLUMN

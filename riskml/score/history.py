@@ -98,8 +98,8 @@ class RepoHistory:
         self.added: dict[str, dict] = {}  # rows of the commits this scorer mined into the state
         self._tables: tuple | None = None
         self._tables_key: tuple | None = None
-        self._culprits: tuple = (None, None)
-        self._culprits_key: tuple | None = None
+        self._incidents = None  # IncidentIndex of the tables
+        self._incidents_key: tuple | None = None
         self._index: dict[str, int] = {}  # commit -> row position in the changes table
         self._index_key: tuple | None = None
         # pending commit -> (size of the history it was computed against, its row, its record)
@@ -281,28 +281,23 @@ class RepoHistory:
                 self._tables, self._tables_key = (changes, labels), key
             return self._tables
 
-    def culprits(self):
-        """``(changes, labels)`` cut to the incident-causing changes (``label == 1``).
+    def incidents(self):
+        """The :class:`~riskml.train.dataset.IncidentIndex` of the labels table (positive links
+        with their culprits' files and authors), or None without a changes or labels table.
 
-        Label-history features only count positive links, so handing
-        ``label_history_features`` these small tables gives the same counts as the full ones,
-        without re-joining the whole history on every request. Cached with :meth:`tables`.
+        Built once per version of the tables (:meth:`tables`), so a request's past-incident
+        counts are a few bisections rather than a join of the whole history.
         """
         changes, labels = self.tables()
         with self.lock:
-            if self._culprits_key != self._tables_key:
-                small = (None, None)
+            if self._incidents_key != self._tables_key:
+                index = None
                 if changes is not None and labels is not None and "label" in labels.columns:
-                    import pandas as pd
+                    from riskml.train.dataset import IncidentIndex
 
-                    positive = labels[pd.to_numeric(labels["label"], errors="coerce") == 1]
-                    positive = positive[["commit", "label", "known_at"]]
-                    culprits = changes[changes["commit"].isin(set(positive["commit"]))]
-                    culprits = culprits[["commit", "files", "author_email"]]
-                    # plain Python strings: iterating Arrow-backed strings per request is slow
-                    small = (culprits.astype(object), positive.astype({"commit": object}))
-                self._culprits, self._culprits_key = small, self._tables_key
-            return self._culprits
+                    index = IncidentIndex(changes[["commit", "files", "author_email"]], labels)
+                self._incidents, self._incidents_key = index, self._tables_key
+            return self._incidents
 
     def recent_label_history(self, window: int) -> dict[str, list[float]]:
         """The label-history counts of the newest ``window`` changes of the table, each sorted.
@@ -311,20 +306,18 @@ class RepoHistory:
         training table computes the same percentile over the changes before each one).
         Cached with :meth:`tables`; empty lists without a changes or labels table.
         """
-        from riskml.train.dataset import LABEL_HISTORY_COLUMNS, label_history_features
+        from riskml.train.dataset import LABEL_HISTORY_COLUMNS
 
-        changes, labels = self.tables()
-        culprits, positive = self.culprits()
+        changes, _ = self.tables()
+        index = self.incidents()
         with self.lock:
             key = (self._tables_key, window)
             if getattr(self, "_recent_key", None) != key:
                 out: dict[str, list[float]] = {c: [] for c in LABEL_HISTORY_COLUMNS}
-                if changes is not None and labels is not None and culprits is not None:
+                if changes is not None and index is not None:
                     newest = changes.sort_values("author_time", kind="stable").tail(window)
                     rows = newest[["commit", "author_time", "files", "author_email"]]
-                    counts = label_history_features(
-                        rows.astype({"files": object}), culprits, positive
-                    )
+                    counts = index.counts(rows.astype({"files": object}))
                     out = {c: sorted(counts[c].astype(float).tolist()) for c in out}
                 self._recent, self._recent_key = out, key
             return self._recent

@@ -138,26 +138,31 @@ def derived_features(frame: pd.DataFrame) -> pd.DataFrame:
     Uses only the row itself (sizes and its own author time), so they are leak-free.
     """
 
-    def col(name: str) -> pd.Series:
+    def col(name: str) -> np.ndarray:
         if name in frame.columns:
-            return pd.to_numeric(frame[name], errors="coerce").astype(float)
-        return pd.Series(np.nan, index=frame.index, dtype=float)
+            return pd.to_numeric(frame[name], errors="coerce").to_numpy(
+                dtype=float, na_value=np.nan
+            )
+        return np.full(len(frame), np.nan)
 
     la, ld, lt, nf = col("la"), col("ld"), col("lt"), col("nf")
-    out = pd.DataFrame(index=frame.index)
-    out["churn_log"] = np.log1p(la.clip(lower=0) + ld.clip(lower=0))
-    out["la_per_lt"] = la / (lt.clip(lower=0) + 1.0)
-    out["ld_per_lt"] = ld / (lt.clip(lower=0) + 1.0)
-    out["la_per_file"] = la / nf.clip(lower=1)
-    out["added_share"] = la / (la + ld).where(la + ld > 0)
+    churn = la + ld
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = {
+            "churn_log": np.log1p(np.clip(la, 0, None) + np.clip(ld, 0, None)),
+            "la_per_lt": la / (np.clip(lt, 0, None) + 1.0),
+            "ld_per_lt": ld / (np.clip(lt, 0, None) + 1.0),
+            "la_per_file": la / np.clip(nf, 1, None),
+            "added_share": la / np.where(churn > 0, churn, np.nan),
+        }
     if "author_time" in frame.columns:
-        t = pd.to_datetime(frame["author_time"], utc=True, errors="coerce")
-        out["hour_utc"] = t.dt.hour.astype(float)
-        out["weekday_utc"] = t.dt.weekday.astype(float)
+        t = pd.DatetimeIndex(pd.to_datetime(frame["author_time"], utc=True, errors="coerce"))
+        out["hour_utc"] = t.hour.to_numpy(dtype=float, na_value=np.nan)
+        out["weekday_utc"] = t.weekday.to_numpy(dtype=float, na_value=np.nan)
     else:
-        out["hour_utc"] = np.nan
-        out["weekday_utc"] = np.nan
-    return out
+        out["hour_utc"] = np.full(len(frame), np.nan)
+        out["weekday_utc"] = np.full(len(frame), np.nan)
+    return pd.DataFrame(out, index=frame.index)
 
 
 def _split_files(value) -> list[str]:
@@ -170,6 +175,130 @@ def _split_files(value) -> list[str]:
 
 def _dir_of(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else ""
+
+
+class IncidentIndex:
+    """The incident-causing changes, prepared once for counting past incidents of any rows.
+
+    ``changes``: the mined table giving ``files`` and ``author_email`` of each culprit commit.
+    ``labels``: the labels table (``commit``, ``label``, ``known_at``). Only positive links with
+    a ``known_at`` count. Per file, directory and author the links are kept sorted by the time
+    they became known, so a server builds this once per labels table and counts each request's
+    row with a few bisections (:meth:`counts`); a training table's many rows are swept in time
+    order instead (the same counts).
+    """
+
+    def __init__(self, changes: pd.DataFrame | None, labels: pd.DataFrame | None) -> None:
+        self.times = np.array([], dtype="datetime64[ns]")
+        self.commits: list[str] = []
+        self.files: list[list[str]] = []
+        self.authors: list[str] = []
+        if changes is None or labels is None or len(labels) == 0:
+            self._index = {}
+            return
+        lab = labels[["commit", "label", "known_at"]].copy()
+        lab["label"] = pd.to_numeric(lab["label"], errors="coerce")
+        lab["known_at"] = pd.to_datetime(lab["known_at"], utc=True, errors="coerce")
+        lab = lab[(lab["label"] == 1) & lab["known_at"].notna()]
+        info_cols = [c for c in ("commit", "files", "author_email") if c in changes.columns]
+        culprits = lab.merge(
+            changes[info_cols].drop_duplicates("commit"), on="commit", how="inner"
+        ).sort_values("known_at", kind="stable")
+        self.times = culprits["known_at"].to_numpy(dtype="datetime64[ns]")
+        self.commits = culprits["commit"].astype(str).to_list()
+        self.files = [_split_files(v) for v in _column(culprits, "files")]
+        self.authors = _emails(culprits)
+        # key -> (times, commits) of its links, oldest first; keys ("f", path), ("d", dir), ("a", email)
+        grouped: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for position, (files, author) in enumerate(zip(self.files, self.authors, strict=True)):
+            keys = {("f", p) for p in files} | {("d", _dir_of(p)) for p in files}
+            if author:
+                keys.add(("a", author))
+            for key in keys:
+                grouped[key].append(position)
+        self._index = {
+            key: (self.times[positions], [self.commits[i] for i in positions])
+            for key, positions in grouped.items()
+        }
+
+    def __len__(self) -> int:
+        return len(self.commits)
+
+    def counts(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The three counts per row (frame indexed like ``rows``): distinct positive changes
+        known strictly before the row's ``author_time`` that touched any of its files
+        (``past_incidents_files``), any of its directories (``past_incidents_dirs``), or were
+        made by its author (``past_incidents_author``); never the row's own commit."""
+        out = pd.DataFrame(0, index=rows.index, columns=list(LABEL_HISTORY_COLUMNS), dtype="int64")
+        if not len(self) or len(rows) == 0:
+            return out
+        row_time = pd.to_datetime(rows["author_time"], utc=True).to_numpy(dtype="datetime64[ns]")
+        row_files = [_split_files(v) for v in _column(rows, "files")]
+        row_author = _emails(rows)
+        row_commit = rows["commit"].astype(str).to_list() if "commit" in rows else [""] * len(rows)
+        if len(rows) > 64:
+            result = self._sweep(row_time, row_files, row_author, row_commit)
+        else:
+            result = np.zeros((len(rows), 3), dtype=np.int64)
+            for i, (t, files, author, own) in enumerate(
+                zip(row_time, row_files, row_author, row_commit, strict=True)
+            ):
+                if np.isnat(t):
+                    continue  # no time: nothing known before it
+                result[i] = [
+                    len(self._before(t, [("f", p) for p in files]) - {own}),
+                    len(self._before(t, [("d", _dir_of(p)) for p in files]) - {own}),
+                    len(self._before(t, [("a", author)] if author else []) - {own}),
+                ]
+        out.loc[:, :] = result
+        return out
+
+    def _before(self, t, keys) -> set[str]:
+        hits: set[str] = set()
+        for key in keys:
+            entry = self._index.get(key)
+            if entry is not None:
+                hits.update(entry[1][: int(np.searchsorted(entry[0], t, side="left"))])
+        return hits
+
+    def _sweep(self, row_time, row_files, row_author, row_commit) -> np.ndarray:
+        """Rows in time order, the links added as they become known before each."""
+        by_file: dict[str, set[str]] = defaultdict(set)
+        by_dir: dict[str, set[str]] = defaultdict(set)
+        by_author: dict[str, set[str]] = defaultdict(set)
+        result = np.zeros((len(row_time), 3), dtype=np.int64)
+        next_event = 0
+        for pos in np.argsort(row_time, kind="stable"):
+            while next_event < len(self.times) and self.times[next_event] < row_time[pos]:
+                sha = self.commits[next_event]
+                for path in self.files[next_event]:
+                    by_file[path].add(sha)
+                    by_dir[_dir_of(path)].add(sha)
+                if self.authors[next_event]:
+                    by_author[self.authors[next_event]].add(sha)
+                next_event += 1
+            if next_event == 0:
+                continue
+            own, files = row_commit[pos], row_files[pos]
+            hit_files = set().union(*(by_file.get(p, ()) for p in files))
+            hit_dirs = set().union(*(by_dir.get(d, ()) for d in {_dir_of(p) for p in files}))
+            hit_author = by_author.get(row_author[pos], set())
+            result[pos] = [
+                len(hit_files - {own}),
+                len(hit_dirs - {own}),
+                len(hit_author - {own}),
+            ]
+        return result
+
+
+def _column(frame: pd.DataFrame, name: str) -> list:
+    return frame[name].tolist() if name in frame.columns else [None] * len(frame)
+
+
+def _emails(frame: pd.DataFrame) -> list[str]:
+    if "author_email" not in frame.columns:
+        return [""] * len(frame)
+    return frame["author_email"].astype(str).str.lower().to_list()
 
 
 def label_history_features(
@@ -186,70 +315,10 @@ def label_history_features(
     never the row's own commit. Counts are of distinct positive changes:
     ``past_incidents_files`` (that touched any file this row touches), ``past_incidents_dirs``
     (any directory it touches), ``past_incidents_author`` (made by the same author).
-    Returns a frame indexed like ``rows`` with those three integer columns.
+    Returns a frame indexed like ``rows`` with those three integer columns
+    (:class:`IncidentIndex`, which a caller counting many times keeps instead).
     """
-    out = pd.DataFrame(0, index=rows.index, columns=list(LABEL_HISTORY_COLUMNS), dtype="int64")
-    if labels is None or len(labels) == 0 or len(rows) == 0:
-        return out
-    lab = labels[["commit", "label", "known_at"]].copy()
-    lab["label"] = pd.to_numeric(lab["label"], errors="coerce")
-    lab["known_at"] = pd.to_datetime(lab["known_at"], utc=True, errors="coerce")
-    lab = lab[(lab["label"] == 1) & lab["known_at"].notna()]
-    if lab.empty:
-        return out
-    info_cols = [c for c in ("commit", "files", "author_email") if c in changes.columns]
-    culprits = lab.merge(changes[info_cols].drop_duplicates("commit"), on="commit", how="inner")
-    culprits = culprits.sort_values("known_at", kind="stable")
-    ev_time = culprits["known_at"].to_numpy(dtype="datetime64[ns]")
-    ev_commit = culprits["commit"].astype(str).to_list()
-    ev_files = [_split_files(v) for v in culprits.get("files", pd.Series([None] * len(culprits)))]
-    ev_author = (
-        culprits["author_email"].astype(str).str.lower().to_list()
-        if "author_email" in culprits.columns
-        else [""] * len(culprits)
-    )
-
-    row_time = pd.to_datetime(rows["author_time"], utc=True).to_numpy(dtype="datetime64[ns]")
-    row_files = [_split_files(v) for v in rows.get("files", pd.Series([None] * len(rows)))]
-    row_author = (
-        rows["author_email"].astype(str).str.lower().to_list()
-        if "author_email" in rows.columns
-        else [""] * len(rows)
-    )
-    row_commit = (
-        rows["commit"].astype(str).to_list() if "commit" in rows.columns else [""] * len(rows)
-    )
-
-    by_file: dict[str, set[str]] = defaultdict(set)
-    by_dir: dict[str, set[str]] = defaultdict(set)
-    by_author: dict[str, set[str]] = defaultdict(set)
-    result = np.zeros((len(rows), 3), dtype=np.int64)
-    next_event = 0
-    for pos in np.argsort(row_time, kind="stable"):
-        # events strictly before the row's time
-        while next_event < len(ev_time) and ev_time[next_event] < row_time[pos]:
-            sha = ev_commit[next_event]
-            for path in ev_files[next_event]:
-                by_file[path].add(sha)
-                by_dir[_dir_of(path)].add(sha)
-            if ev_author[next_event]:
-                by_author[ev_author[next_event]].add(sha)
-            next_event += 1
-        if next_event == 0:
-            continue
-        own = row_commit[pos]
-        files = row_files[pos]
-        hit_files: set[str] = set().union(*(by_file.get(p, ()) for p in files)) if files else set()
-        dirs = {_dir_of(p) for p in files}
-        hit_dirs: set[str] = set().union(*(by_dir.get(d, ()) for d in dirs)) if dirs else set()
-        hit_author = by_author.get(row_author[pos], set())
-        result[pos] = [
-            len(hit_files - {own}),
-            len(hit_dirs - {own}),
-            len(hit_author - {own}),
-        ]
-    out.loc[:, :] = result
-    return out
+    return IncidentIndex(changes, labels).counts(rows)
 
 
 def build_dataset(

@@ -403,15 +403,20 @@ class TrainedModel:
         return np.nan_to_num(part / per_raw, nan=0.0)
 
     def reasons(
-        self, frame: pd.DataFrame, k: int = 5, X: np.ndarray | None = None
+        self,
+        frame: pd.DataFrame,
+        k: int = 5,
+        X: np.ndarray | None = None,
+        rows: list[dict] | None = None,
     ) -> list[list[dict]]:
         """Top ``k`` contributions per row that raise its risk (largest first).
 
         Each reason: ``{"feature", "value", "effect", "text"}``; ``effect`` is the LightGBM
         contribution in log-odds (``pred_contrib``), ``value`` the row's value of that column.
         When fewer than ``k`` contributions raise the risk, the largest lowering ones follow.
-        ``X`` is ``self.matrix(frame)`` when the caller already built it. A blended text
-        component is one more reason, ``text_score`` (:meth:`text_effect`).
+        ``X`` is ``self.matrix(frame)`` and ``rows`` the frame's rows as dicts when the caller
+        already has them. A blended text component is one more reason, ``text_score``
+        (:meth:`text_effect`).
         """
         if k <= 0:
             return [[] for _ in range(len(frame))]
@@ -424,8 +429,12 @@ class TrainedModel:
             contrib = np.concatenate([contrib, self.text_effect(margin)[:, None]], axis=1)
             X = np.concatenate([X, margin[:, None]], axis=1)
             columns = [*columns, TEXT_COLUMN]
-        derived = derived_features(frame) if self.derived_columns else None
-        records = frame.reset_index(drop=True)
+        derived = set(self.derived_columns)
+        present = [c for c in self.feature_columns if c in frame.columns]
+        if rows is None:
+            values = [frame[c].tolist() for c in present]
+            rows = [dict(zip(present, row, strict=True)) for row in zip(*values, strict=True)]
+        records = [{c: row.get(c) for c in present} for row in rows]
         out: list[list[dict]] = []
         for i in range(len(X)):
             row_c = contrib[i]
@@ -433,12 +442,12 @@ class TrainedModel:
             positive = [j for j in order if row_c[j] > 0]
             negative = [j for j in order[::-1] if row_c[j] < 0]
             chosen = (positive + negative)[:k]
-            row = {c: records.at[i, c] for c in records.columns if c in self.feature_columns}
+            row = records[i]
             reasons = []
             for j in chosen:
                 name = columns[j]
-                if name in self.derived_columns:
-                    value = _reason_value(derived.at[derived.index[i], name])
+                if name in derived:  # the matrix holds its value (build_matrix)
+                    value = _reason_value(X[i, j])
                 elif name == TEXT_COLUMN:
                     value = _reason_value(None if np.isnan(X[i, j]) else round(float(X[i, j]), 4))
                 else:
@@ -600,14 +609,23 @@ def build_matrix(
                 lookup.get(str(v), np.nan) if v is not None and v == v else np.nan for v in values
             ]
         else:
-            if pd.api.types.is_bool_dtype(values.dtype) or values.dtype == object:
-                values = values.map(lambda v: np.nan if v is None else v)
-            X[:, j] = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+            X[:, j] = _floats(values)
     if derived_columns:
         derived = derived_features(frame)
         for j, column in enumerate(derived_columns, start=len(feature_columns)):
             X[:, j] = derived[column].to_numpy(dtype=float)
     return X
+
+
+def _floats(values: pd.Series) -> np.ndarray:
+    """A column as floats, missing and unparsable values NaN (the fast path first: most columns
+    are numbers or numbers with None already)."""
+    try:
+        return values.to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError):
+        if pd.api.types.is_bool_dtype(values.dtype) or values.dtype == object:
+            values = values.map(lambda v: np.nan if v is None else v)
+        return pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
 
 
 def assign_tiers(

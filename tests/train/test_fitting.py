@@ -156,6 +156,42 @@ def test_label_history_for_a_pending_change():
     assert out.values.tolist() == [[0, 0, 0], [1, 1, 1]]
 
 
+def test_incident_index_counts_few_rows_as_the_sweep_counts_many():
+    """A server's few rows (bisections per file, directory and author) and a training table's
+    many rows (one sweep in time order) give the same counts, row by row."""
+    from riskml.train.dataset import IncidentIndex
+
+    rng = np.random.default_rng(7)
+    n = 400
+    paths = [f"{d}/{f}.py" for d in "abcde" for f in "xyz"]
+    changes = pd.DataFrame(
+        {
+            "commit": [f"c{i}" for i in range(n)],
+            "author_time": [day(int(d)) for d in rng.integers(0, 60, n)],
+            "author_email": [f"u{int(a)}@x" for a in rng.integers(0, 6, n)],
+            "files": [
+                ";".join(rng.choice(paths, int(k), replace=False)) for k in rng.integers(1, 4, n)
+            ],
+        }
+    )
+    positive = rng.random(n) < 0.25
+    labels = pd.DataFrame(
+        {
+            "commit": changes["commit"],
+            "label": positive.astype(float),
+            "known_at": [
+                day(int(d)) if p else pd.NaT
+                for d, p in zip(rng.integers(0, 70, n), positive, strict=True)
+            ],
+        }
+    )
+    index = IncidentIndex(changes, labels)
+    swept = index.counts(changes)  # more than 64 rows: the sweep
+    one_by_one = pd.concat([index.counts(changes.iloc[[i]]) for i in range(n)])
+    assert one_by_one.values.tolist() == swept.values.tolist()
+    assert swept.values.sum() > 0 and (swept.values == 0).any()
+
+
 def test_build_dataset_joins_labels_and_picks_feature_columns():
     changes, labels = _history_tables()
     changes["la"] = [1, 2, 3, 4]
