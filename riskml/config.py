@@ -231,6 +231,34 @@ def _default_critical_paths() -> dict[str, list[str]]:
     }
 
 
+def _words(text: str) -> list[str]:
+    """The whitespace-separated words of ``text``: a long list of globs, written compactly."""
+    return text.split()
+
+
+# what the touched files are (features.md: n_test_files, n_config_files, …): [mine] *_globs
+TEST_GLOBS = _words("""
+    **/test/** **/tests/** **/__tests__/** **/spec/** test/** tests/** **/test_*.py
+    test_*.py **/*_test.py **/*_test.go **/*.test.[jt]s **/*.spec.[jt]s **/*Test.java
+    **/*_spec.rb
+""")
+CONFIG_GLOBS = _words("""
+    **/*.yml **/*.yaml **/*.toml **/*.json **/*.ini **/*.cfg **/*.conf **/*.tf **/*.tfvars
+    **/Dockerfile **/Dockerfile.* **/docker-compose* **/helm/** **/charts/** **/.env*
+    **/*.properties
+""")
+MIGRATION_GLOBS = _words("""
+    **/migrations/** **/migrate/** **/alembic/versions/** **/db/migrate/** **/*.sql
+""")
+DEPENDENCY_GLOBS = _words("""
+    **/requirements*.txt **/pyproject.toml **/setup.py **/setup.cfg **/Pipfile
+    **/Pipfile.lock **/poetry.lock **/uv.lock **/package.json **/package-lock.json
+    **/yarn.lock **/pnpm-lock.yaml **/go.mod **/go.sum **/Cargo.toml **/Cargo.lock
+    **/Gemfile **/Gemfile.lock **/pom.xml **/build.gradle **/*.gradle.kts **/composer.json
+    **/composer.lock
+""")
+
+
 @dataclass
 class MineConfig(_Section):
     """How `riskml mine` reads messages and classifies touched files."""
@@ -249,82 +277,16 @@ class MineConfig(_Section):
         metadata=rule(Regex()),
     )
     test_globs: list[str] = field(
-        metadata=rule(Each(Glob())),
-        default_factory=lambda: [
-            "**/test/**",
-            "**/tests/**",
-            "**/__tests__/**",
-            "**/spec/**",
-            "test/**",
-            "tests/**",
-            "**/test_*.py",
-            "test_*.py",
-            "**/*_test.py",
-            "**/*_test.go",
-            "**/*.test.[jt]s",
-            "**/*.spec.[jt]s",
-            "**/*Test.java",
-            "**/*_spec.rb",
-        ],
+        metadata=rule(Each(Glob())), default_factory=lambda: list(TEST_GLOBS)
     )
     config_globs: list[str] = field(
-        metadata=rule(Each(Glob())),
-        default_factory=lambda: [
-            "**/*.yml",
-            "**/*.yaml",
-            "**/*.toml",
-            "**/*.json",
-            "**/*.ini",
-            "**/*.cfg",
-            "**/*.conf",
-            "**/*.tf",
-            "**/*.tfvars",
-            "**/Dockerfile",
-            "**/Dockerfile.*",
-            "**/docker-compose*",
-            "**/helm/**",
-            "**/charts/**",
-            "**/.env*",
-            "**/*.properties",
-        ],
+        metadata=rule(Each(Glob())), default_factory=lambda: list(CONFIG_GLOBS)
     )
     migration_globs: list[str] = field(
-        metadata=rule(Each(Glob())),
-        default_factory=lambda: [
-            "**/migrations/**",
-            "**/migrate/**",
-            "**/alembic/versions/**",
-            "**/db/migrate/**",
-            "**/*.sql",
-        ],
+        metadata=rule(Each(Glob())), default_factory=lambda: list(MIGRATION_GLOBS)
     )
     dependency_globs: list[str] = field(
-        metadata=rule(Each(Glob())),
-        default_factory=lambda: [
-            "**/requirements*.txt",
-            "**/pyproject.toml",
-            "**/setup.py",
-            "**/setup.cfg",
-            "**/Pipfile",
-            "**/Pipfile.lock",
-            "**/poetry.lock",
-            "**/uv.lock",
-            "**/package.json",
-            "**/package-lock.json",
-            "**/yarn.lock",
-            "**/pnpm-lock.yaml",
-            "**/go.mod",
-            "**/go.sum",
-            "**/Cargo.toml",
-            "**/Cargo.lock",
-            "**/Gemfile",
-            "**/Gemfile.lock",
-            "**/pom.xml",
-            "**/build.gradle",
-            "**/*.gradle.kts",
-            "**/composer.json",
-            "**/composer.lock",
-        ],
+        metadata=rule(Each(Glob())), default_factory=lambda: list(DEPENDENCY_GLOBS)
     )
 
 
@@ -716,31 +678,26 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(unquote(uri[len("sqlite:///") :].split("?", 1)[0]))
 
 
+class _InRoot:
+    """A file of :class:`DataPaths`: ``paths.<name>`` is ``paths.root / file``."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def __get__(self, paths: DataPaths | None, owner: type | None = None):
+        return self if paths is None else paths.root / self.file
+
+
 @dataclass(frozen=True)
 class DataPaths:
     """Where each stage reads and writes by default for one repository (``data/<repo>/…``)."""
 
     root: Path
-
-    @property
-    def changes(self) -> Path:
-        return self.root / "changes.parquet"
-
-    @property
-    def state(self) -> Path:
-        return self.root / "changes.state.joblib"
-
-    @property
-    def labels(self) -> Path:
-        return self.root / "labels.parquet"
-
-    @property
-    def label_report(self) -> Path:
-        return self.root / "labels.report.json"
-
-    @property
-    def szz_cache(self) -> Path:
-        return self.root / "szz-cache"
+    changes = _InRoot("changes.parquet")
+    state = _InRoot("changes.state.joblib")
+    labels = _InRoot("labels.parquet")
+    label_report = _InRoot("labels.report.json")
+    szz_cache = _InRoot("szz-cache")
 
 
 def data_paths(repo_name: str, data_dir: str | Path = DATA_DIR) -> DataPaths:

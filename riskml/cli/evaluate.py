@@ -7,34 +7,14 @@ from pathlib import Path
 import typer
 
 from riskml.cli import app
-from riskml.cli.options import (
-    DEFAULT_DATA_DIR,
-    ChangesOption,
-    ConfigOption,
-    DataDirOption,
-    LabelsOption,
-    RepoNameOption,
-)
+from riskml.cli.options import NoMlflowOption, RepoNameOption, TableInputs, table_inputs
 
 
 @app.command("evaluate")
+@table_inputs
 def evaluate_command(
-    changes: ChangesOption = None,
-    labels: LabelsOption = None,
-    dataset: Path | None = typer.Option(
-        None,
-        "--dataset",
-        help="A public JIT table (Kamei/ISSTA'21 or ApacheJIT layout) instead of --changes/--labels.",
-    ),
-    repo: Path | None = typer.Option(
-        None,
-        "--repo",
-        help="The repository (names the run, tags its HEAD SHA; default tables "
-        "data/<repo>/changes.parquet and labels.parquet).",
-    ),
+    inputs: TableInputs,
     repo_name: RepoNameOption = None,
-    config_path: ConfigOption = None,
-    data_dir: DataDirOption = DEFAULT_DATA_DIR,
     folds: int | None = typer.Option(
         None, "--folds", help="Test windows (default 5, or evaluate.folds of riskml.toml)."
     ),
@@ -55,22 +35,20 @@ def evaluate_command(
     out_dir: Path | None = typer.Option(
         None, "--out-dir", help="Write rolling.json and plots/rolling_<metric>.png here."
     ),
-    no_mlflow: bool = typer.Option(
-        False, "--no-mlflow", help="No MLflow run; print (and write the files) only."
-    ),
+    no_mlflow: NoMlflowOption = False,
 ) -> None:
     """Train and test riskml and both baselines on consecutive time windows; compare them."""
     from riskml.train.from_files import evaluate_from_files
     from riskml.train.rolling import format_rolling
 
     out = evaluate_from_files(
-        changes=changes,
-        labels=labels,
-        dataset=dataset,
-        repo=repo,
+        changes=inputs.changes,
+        labels=inputs.labels,
+        dataset=inputs.dataset,
+        repo=inputs.repo,
         repo_name=repo_name,
-        config_path=config_path,
-        data_dir=data_dir,
+        config_path=inputs.config,
+        data_dir=inputs.data_dir,
         folds=folds,
         fold_fraction=fold_fraction,
         bootstrap=bootstrap,

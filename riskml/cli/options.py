@@ -6,6 +6,9 @@ other verb; what a flag means never depends on the verb that reads it.
 
 from __future__ import annotations
 
+import functools
+import inspect
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated
 
@@ -58,6 +61,24 @@ IncidentsOption = Annotated[
         "--incidents", help="Incidents file (CSV, JSON array, JSONL); without it, proxy labels."
     ),
 ]
+DatasetOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--dataset",
+        help="A public JIT table (Kamei/ISSTA'21 or ApacheJIT layout) instead of --changes/--labels.",
+    ),
+]
+TablesRepoOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--repo",
+        help="The repository (names the run, tags it with its HEAD SHA; default tables "
+        "data/<repo>/changes.parquet and labels.parquet).",
+    ),
+]
+NoMlflowOption = Annotated[
+    bool, typer.Option("--no-mlflow", help="No MLflow run or registry; write the files only.")
+]
 WorkersOption = Annotated[
     int, typer.Option("--workers", min=1, help="Processes working in parallel (default: 1).")
 ]
@@ -83,3 +104,53 @@ def deprecated_option(old_value, new_value, old: str, new: str):
         raise RiskmlError(f"give {new} only ({old} is its deprecated spelling)")
     typer.echo(f"riskml: warning: {old} is deprecated, use {new}", err=True)
     return old_value
+
+
+@dataclass(frozen=True)
+class TableInputs:
+    """What the verbs that fit models read (``train``, ``evaluate``): the mined tables or a
+    public dataset, the repository they came from, the config and the data root."""
+
+    changes: Path | None = None
+    labels: Path | None = None
+    dataset: Path | None = None
+    repo: Path | None = None
+    config: Path | None = None
+    data_dir: Path = DEFAULT_DATA_DIR
+
+
+_TABLE_OPTIONS = {
+    "changes": ChangesOption,
+    "labels": LabelsOption,
+    "dataset": DatasetOption,
+    "repo": TablesRepoOption,
+    "config": ConfigOption,
+    "data_dir": DataDirOption,
+}
+
+
+def table_inputs(command):
+    """Give a verb the options of :class:`TableInputs`, declared here once: the verb's
+    parameter ``inputs: TableInputs`` becomes ``--changes``, ``--labels``, ``--dataset``,
+    ``--repo``, ``--config`` and ``--data-dir`` on its command line (as click's shared option
+    decorators do), and the verb receives them as one ``TableInputs``."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "inputs"]
+    shared = [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=f.default,
+            annotation=_TABLE_OPTIONS[f.name],
+        )
+        for f in fields(TableInputs)
+    ]
+
+    @functools.wraps(command)
+    def verb(**kwargs):
+        inputs = TableInputs(**{f.name: kwargs.pop(f.name) for f in fields(TableInputs)})
+        return command(inputs=inputs, **kwargs)
+
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+    verb.__signature__ = signature.replace(parameters=[*shared, *own])
+    return verb

@@ -9,11 +9,10 @@ import typer
 from riskml.cli import app
 from riskml.cli.options import (
     DEFAULT_DATA_DIR,
-    ChangesOption,
-    ConfigOption,
-    DataDirOption,
-    LabelsOption,
+    NoMlflowOption,
+    TableInputs,
     deprecated_option,
+    table_inputs,
 )
 
 _SUMMARY_METRICS = (
@@ -30,22 +29,9 @@ TEST_START_HELP = "Start of the test window (a date/time; default: from test_fra
 
 
 @app.command("train")
+@table_inputs
 def train_command(
-    changes: ChangesOption = None,
-    labels: LabelsOption = None,
-    dataset: Path | None = typer.Option(
-        None,
-        "--dataset",
-        help="A public JIT table (Kamei/ISSTA'21 or ApacheJIT layout) instead of --changes/--labels.",
-    ),
-    repo: Path | None = typer.Option(
-        None,
-        "--repo",
-        help="The repository (tags the run with its name and HEAD SHA; default tables "
-        "data/<repo>/changes.parquet and labels.parquet).",
-    ),
-    config_path: ConfigOption = None,
-    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    inputs: TableInputs,
     out_dir: Path = typer.Option(
         Path("."), "--out-dir", help="Where metrics.json and models/<name>/ are written."
     ),
@@ -56,9 +42,7 @@ def train_command(
     ),
     test_start: str | None = typer.Option(None, "--test-start", help=TEST_START_HELP),
     cutoff: str | None = typer.Option(None, "--cutoff", hidden=True, help=TEST_START_HELP),
-    no_mlflow: bool = typer.Option(
-        False, "--no-mlflow", help="Fit and write the files only; no MLflow run or registry."
-    ),
+    no_mlflow: NoMlflowOption = False,
 ) -> None:
     """Train the change-risk model with baselines on an honest time-ordered split; register it."""
     from riskml.config import data_paths
@@ -66,16 +50,18 @@ def train_command(
     from riskml.train.from_files import train_from_files
 
     test_start = deprecated_option(cutoff, test_start, "--cutoff", "--test-start")
-    if changes is None and dataset is None and repo is not None and data_dir != DEFAULT_DATA_DIR:
+    changes, labels, repo = inputs.changes, inputs.labels, inputs.repo
+    custom_root = inputs.data_dir != DEFAULT_DATA_DIR
+    if changes is None and inputs.dataset is None and repo is not None and custom_root:
         # the stage defaults to data/<repo>/; only another root needs the paths spelled out
-        paths = data_paths(ensure_repo(repo).resolve().name, data_dir)
+        paths = data_paths(ensure_repo(repo).resolve().name, inputs.data_dir)
         changes, labels = paths.changes, labels if labels is not None else paths.labels
     summary = train_from_files(
         changes=changes,
         labels=labels,
-        dataset=dataset,
+        dataset=inputs.dataset,
         repo=repo,
-        config_path=config_path,
+        config_path=inputs.config,
         out_dir=out_dir,
         model_name=model_name,
         cutoff=test_start,

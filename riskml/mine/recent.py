@@ -19,16 +19,9 @@ from collections import deque
 
 # the cumulative history columns of the changes table that get a _recent_pct companion
 RECENT_COLUMNS = (
-    "lt",
-    "ndev",
-    "age",
-    "nuc",
-    "exp",
-    "rexp",
-    "sexp",
-    "author_file_commits",
+    "lt", "ndev", "age", "nuc", "exp", "rexp", "sexp", "author_file_commits",
     "author_tenure_days",
-)
+)  # fmt: skip
 SUFFIX = "_recent_pct"
 RECENT_PCT_COLUMNS = tuple(f"{c}{SUFFIX}" for c in RECENT_COLUMNS)
 

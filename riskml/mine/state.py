@@ -41,20 +41,11 @@ class FileHistory:
     """One file (renames followed): its earlier commits by author, last change, line count,
     and what :mod:`riskml.mine.file_past` reads (fixes, reverts, churn, co-changes)."""
 
+    # also what it pickles, in this order (a version-1 state has the first five)
     __slots__ = (
-        "authors",
-        "commits",
-        "last_time",
-        "lines",
-        "top",
-        "fid",
-        "first_time",
-        "churn",
-        "fixes",
-        "reverts",
-        "partners",
-        "n_coupled",
-    )
+        "authors", "commits", "last_time", "lines", "top", "fid", "first_time", "churn", "fixes",
+        "reverts", "partners", "n_coupled",
+    )  # fmt: skip
 
     def __init__(self, fid: int = -1) -> None:
         self.authors: dict[str, list[int]] = {}  # author e-mail -> indices of their commits
@@ -71,38 +62,13 @@ class FileHistory:
         self.n_coupled = 0  # its commits of at most file_past.COUPLING_MAX_FILES files
 
     def __getstate__(self):
-        return (
-            self.authors,
-            self.commits,
-            self.last_time,
-            self.lines,
-            self.top,
-            self.fid,
-            self.first_time,
-            self.churn,
-            self.fixes,
-            self.reverts,
-            self.partners,
-            self.n_coupled,
-        )
+        return tuple(getattr(self, name) for name in self.__slots__)
 
     def __setstate__(self, state) -> None:
         if len(state) == 5:  # a version-1 state: readable, so load_state can say it is old
             state = (*state, -1, None, [], [], [], {}, 0)
-        (
-            self.authors,
-            self.commits,
-            self.last_time,
-            self.lines,
-            self.top,
-            self.fid,
-            self.first_time,
-            self.churn,
-            self.fixes,
-            self.reverts,
-            self.partners,
-            self.n_coupled,
-        ) = state
+        for name, value in zip(self.__slots__, state, strict=True):
+            setattr(self, name, value)
 
 
 class AuthorHistory:

@@ -23,21 +23,9 @@ from riskml.errors import RiskmlError
 from riskml.tables import attach_tokens
 
 KAMEI_METRICS = (
-    "ns",
-    "nd",
-    "nf",
-    "entropy",
-    "la",
-    "ld",
-    "lt",
-    "fix",
-    "ndev",
-    "age",
-    "nuc",
-    "exp",
-    "rexp",
+    "ns", "nd", "nf", "entropy", "la", "ld", "lt", "fix", "ndev", "age", "nuc", "exp", "rexp",
     "sexp",
-)
+)  # fmt: skip
 LABEL_HISTORY_COLUMNS = ("past_incidents_files", "past_incidents_dirs", "past_incidents_author")
 # each label-history count among the recent changes (riskml.mine.recent; added by build_dataset)
 LABEL_HISTORY_PCT_COLUMNS = tuple(f"{c}_recent_pct" for c in LABEL_HISTORY_COLUMNS)

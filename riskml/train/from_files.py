@@ -234,14 +234,10 @@ def evaluate_from_files(
 
 def _log_evaluation(rolling, config, inputs: _Inputs, label_mode: str, plots_dir, wrote: bool):
     """:func:`~riskml.train.tracking.log_evaluation`, its MLflow failures as one line."""
-    from mlflow.exceptions import MlflowException
-
-    from riskml.config import tracking_uri
-    from riskml.train.artifact import first_line
-    from riskml.train.pipeline import TrackingError
+    from riskml.train.pipeline import tracking_errors
     from riskml.train.tracking import log_evaluation
 
-    try:
+    with tracking_errors("the files were written" if wrote else ""):
         return log_evaluation(
             rolling,
             config,
@@ -251,10 +247,3 @@ def _log_evaluation(rolling, config, inputs: _Inputs, label_mode: str, plots_dir
             label_mode=label_mode,
             plots_dir=plots_dir,
         )
-    except RiskmlError:
-        raise
-    except (MlflowException, OSError) as exc:
-        raise TrackingError(
-            f"MLflow logging failed ({tracking_uri()}): {type(exc).__name__}: {first_line(exc)}"
-            + ("; the files were written" if wrote else "")
-        ) from None

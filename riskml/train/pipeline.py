@@ -41,6 +41,27 @@ class TrackingError(RiskmlError):
     """The MLflow store could not be reached or written; the fit's files were saved first."""
 
 
+@contextlib.contextmanager
+def tracking_errors(written: str = ""):
+    """MLflow failures inside the block as one :class:`TrackingError` line naming the store;
+    ``written`` says what was saved before (e.g. "metrics.json … were written"). A riskml
+    error passes through unchanged."""
+    from mlflow.exceptions import MlflowException
+
+    from riskml.config import tracking_uri
+    from riskml.train.artifact import first_line
+
+    try:
+        yield
+    except RiskmlError:
+        raise
+    except (MlflowException, OSError) as exc:
+        raise TrackingError(
+            f"MLflow logging failed ({tracking_uri()}): {type(exc).__name__}: {first_line(exc)}"
+            + (f"; {written}" if written else "")
+        ) from None
+
+
 @dataclass
 class Trained:
     """What one :func:`train_and_register` produced."""
@@ -198,13 +219,10 @@ def _log_and_register(
     rolling=None, no_rolling=None,
 ):  # fmt: skip
     """:func:`~riskml.train.tracking.log_and_register`, its MLflow failures as one line."""
-    from mlflow.exceptions import MlflowException
-
-    from riskml.config import tracking_uri
-    from riskml.train.artifact import first_line
     from riskml.train.tracking import log_and_register
 
-    try:
+    # a store that cannot be reached or written: the fit and its files are already saved
+    with tracking_errors("metrics.json and the local model copy were written"):
         return log_and_register(
             result,
             config,
@@ -217,11 +235,3 @@ def _log_and_register(
             rolling=rolling,
             no_rolling=no_rolling,
         )
-    except RiskmlError:
-        raise
-    except (MlflowException, OSError) as exc:
-        # a store that cannot be reached or written: the fit and its files are already saved
-        raise TrackingError(
-            f"MLflow logging failed ({tracking_uri()}): {type(exc).__name__}: {first_line(exc)}; "
-            "metrics.json and the local model copy were written"
-        ) from None

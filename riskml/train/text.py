@@ -89,22 +89,28 @@ class TextComponent:
         norms[norms == 0] = 1.0
         return sparse.diags(1.0 / norms) @ X
 
+    def _row(self, text: str) -> dict[int, int]:
+        """Column -> count of one row's tokens (``name`` or ``name:count`` words) that are in
+        the vocabulary."""
+        get = self.vocabulary.get
+        row: dict[int, int] = {}
+        for item in text.split():
+            name, _, n = item.partition(":")
+            j = get(name)
+            if j is not None:
+                row[j] = row.get(j, 0) + (int(n) if n else 1)
+        return row
+
     def counts(self, texts: Sequence):
         """The count matrix of ``texts`` (token text per row) in this vocabulary."""
         from scipy import sparse
 
-        get = self.vocabulary.get
         indptr = [0]
         indices: list[int] = []
         data: list[int] = []
         for text in texts:
             if isinstance(text, str) and text:
-                row: dict[int, int] = {}
-                for item in text.split():
-                    name, _, n = item.partition(":")
-                    j = get(name)
-                    if j is not None:
-                        row[j] = row.get(j, 0) + (int(n) if n else 1)
+                row = self._row(text)
                 indices.extend(row)
                 data.extend(row.values())
             indptr.append(len(indices))
@@ -118,18 +124,12 @@ class TextComponent:
         intercept. Row by row in plain Python (what scoring a pending change needs: no sparse
         matrix, no scipy or scikit-learn import), the same numbers as :meth:`margin_of_counts`
         on :meth:`counts` (to rounding)."""
-        get = self.vocabulary.get
         idf, coef = self.idf, self.coef
         out = np.full(len(texts), self.intercept, dtype=float)
         for i, text in enumerate(texts):
             if not isinstance(text, str) or not text:
                 continue
-            row: dict[int, int] = {}
-            for item in text.split():
-                name, _, n = item.partition(":")
-                j = get(name)
-                if j is not None:
-                    row[j] = row.get(j, 0) + (int(n) if n else 1)
+            row = self._row(text)
             if not row:
                 continue
             cols = np.fromiter(row, dtype=np.int64, count=len(row))
