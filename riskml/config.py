@@ -385,8 +385,15 @@ class TierConfig(_Section):
     )
     # share mode: whose risk the shares are cut from. "recent": the final model's risk on the
     # newest changes it never trained on (the gap before the test window, labelled or not);
+    # "trailing": those thresholds are stored too, and a change scored with its repository's
+    # history (and each change of a test window) is tiered against the risk of the newest
+    # `window` changes the model never trained on, the gap and every change mined after it;
     # "validation": the validation slice (rate mode always uses it: it needs labels)
-    reference: str = field(default="recent", metadata=rule(Options(("recent", "validation"))))
+    reference: str = field(
+        default="trailing", metadata=rule(Options(("trailing", "recent", "validation")))
+    )
+    # "trailing": how many of the newest unseen changes the thresholds are cut from
+    window: int = field(default=200, metadata=rule(Interval(1, None)))
     # fewer recent changes than this: the validation slice is used instead (and the model says so)
     min_reference: int = field(default=100, metadata=rule(Interval(1, None)))
     # a change touching a critical path is never below this tier ("" switches the floor off)

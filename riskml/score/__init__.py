@@ -38,6 +38,7 @@ __all__ = [
     "score",
     "score_frame",
     "score_rows",
+    "tier_reference",
     "worktree_author",
 ]
 
@@ -110,8 +111,58 @@ def score(
         if column in frame.columns:
             for row, value in zip(rows, frame[column].tolist(), strict=True):
                 row[column] = value
-    changes = score_frame(frame, loaded, config, top=top, ids=[i for i, _ in pending], rows=rows)
-    return {"changes": changes, "model": loaded.describe(), "warnings": warnings}
+    thresholds, reference = tier_reference(history, loaded)
+    changes = score_frame(
+        frame, loaded, config, top=top, ids=[i for i, _ in pending], rows=rows,
+        thresholds=thresholds,
+    )  # fmt: skip
+    described = loaded.describe()
+    described["thresholds"] = thresholds
+    described["tier_reference"] = reference
+    return {"changes": changes, "model": described, "warnings": warnings}
+
+
+def tier_reference(history: RepoHistory, loaded: LoadedModel) -> tuple[dict[str, float], dict]:
+    """The thresholds a change of ``history`` is tiered with, and where they come from.
+
+    A model trained with ``[tiers] reference = "trailing"`` is tiered against the share-mode
+    thresholds of its risk on the newest ``window`` changes of the table it never trained on
+    (mined after its ``train_end``: the gap, then every later change); with fewer of them than
+    its ``min_reference``, and for any other model, the thresholds stored with the version.
+    Cached per model and table version. Returns ``(thresholds, {"rows": "trailing", "n",
+    "since"} or {"rows": "stored"})``.
+    """
+    trailing = (loaded.model.info.get("tier_reference") or {}).get("trailing")
+    stored = (loaded.thresholds, {"rows": "stored"})
+    changes, _ = history.tables()
+    if not trailing or changes is None or not loaded.model.info.get("train_end"):
+        return stored
+    key = (id(loaded), history.tables_key())
+    cached = history.cache.get("tier_reference")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    import pandas as pd
+
+    from riskml.train.model import share_thresholds
+
+    since = pd.Timestamp(loaded.model.info["train_end"])
+    since = since.tz_localize("UTC") if since.tzinfo is None else since
+    unseen = changes[changes["author_time"] > since].sort_values("author_time", kind="stable")
+    unseen = unseen.tail(int(trailing["window"])).reset_index(drop=True)
+    answer = stored
+    if len(unseen) >= int(trailing["min_reference"]):
+        frame = unseen.copy()
+        if getattr(loaded.model, "text", None) is not None:
+            tokens = history.mined_tokens()
+            frame["tokens"] = [tokens.get(c, "") for c in frame["commit"].astype(str)]
+        add_label_history(history, frame, loaded)
+        risk = loaded.model.risk(frame)
+        answer = (
+            share_thresholds(risk, trailing["shares"]),
+            {"rows": "trailing", "n": int(len(unseen)), "since": since.isoformat()},
+        )
+    history.cache["tier_reference"] = (key, answer)
+    return answer
 
 
 def pending_frame(rows: list[dict]):
@@ -186,13 +237,15 @@ def score_frame(
     top: int | None = None,
     ids: list[str] | None = None,
     rows: list[dict] | None = None,
+    thresholds: dict[str, float] | None = None,
 ) -> list[dict]:
     """A frame of feature rows -> ``[{id, risk, tier, review, reasons, features}]``.
 
     ``rows`` (the same rows as plain dicts, when the caller has them) give ``features``
     without converting the frame back; times as epoch seconds become ISO-8601 UTC.
 
-    Tiers come from the model version's thresholds and the critical-path floor of ``config``;
+    Tiers come from ``thresholds`` (default: the model version's; :func:`tier_reference`)
+    and the critical-path floor of ``config``;
     reasons are the ``top`` largest contributions (``pred_contrib``) with a sentence each.
     """
     config = config or Config()
@@ -203,8 +256,11 @@ def score_frame(
     trained = model.model
     X = trained.matrix(frame)  # built once for risk and reasons
     risk = trained.risk(frame, X)
-    tiers = trained.tiers(risk, frame, floor=floor_of(config) or "")
-    by_risk = trained.tiers(risk, frame, floor="")
+    from riskml.train.model import assign_tiers
+
+    thresholds = trained.thresholds if thresholds is None else thresholds
+    tiers = assign_tiers(risk, thresholds, frame, floor_of(config) or "")
+    by_risk = assign_tiers(risk, thresholds, frame, "")
     reasons = trained.reasons(frame, k=k, X=X, rows=rows)
     records = rows if rows is not None else frame.to_dict(orient="records")
     if getattr(trained, "text", None) is not None and "tokens" in frame.columns:

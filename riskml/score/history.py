@@ -98,6 +98,7 @@ class RepoHistory:
         self.added: dict[str, dict] = {}  # rows of the commits this scorer mined into the state
         self._tables: tuple | None = None
         self._tables_key: tuple | None = None
+        self.cache: dict[str, tuple] = {}  # name -> (key, value) of what scoring derives
         self._incidents = None  # IncidentIndex of the tables
         self._incidents_key: tuple | None = None
         self._index: dict[str, int] = {}  # commit -> row position in the changes table
@@ -280,6 +281,12 @@ class RepoHistory:
                 labels = read_labels(self.labels_path) if key[1] is not None else None
                 self._tables, self._tables_key = (changes, labels), key
             return self._tables
+
+    def tables_key(self) -> tuple | None:
+        """The version of :meth:`tables` (changes' and labels' modification times)."""
+        self.tables()
+        with self.lock:
+            return self._tables_key
 
     def incidents(self):
         """The :class:`~riskml.train.dataset.IncidentIndex` of the labels table (positive links

@@ -47,6 +47,7 @@ from riskml.train.model import (
     fit_calibrator,
     recency_weights,
     tier_thresholds,
+    trailing_tiers,
     train_booster,
     with_text_column,
 )
@@ -379,19 +380,27 @@ def _recent_thresholds(
     """
     tiers = cfg.tiers
     n_valid = int(len(data.split.valid_index))
-    if tiers.mode != "share" or tiers.reference != "recent":
+    if tiers.mode != "share" or tiers.reference == "validation":
         return valid[0], {"rows": "validation", "n": n_valid}, valid[1]
     info = data.split.info
     cut = pd.Timestamp(info["cutoff"])
     start = cut - pd.Timedelta(days=float(info["gap_days"]))
     times = pd.to_datetime(data.times, utc=True)
     recent = np.flatnonzero(((times >= start) & (times < cut)).to_numpy())
+    recent = recent[np.argsort(times.iloc[recent].to_numpy(), kind="stable")]  # oldest first
     if len(recent) < tiers.min_reference:
         why = f"{len(recent)} change(s) in the gap, fewer than min_reference {tiers.min_reference}"
         return valid[0], {"rows": "validation", "n": n_valid, "why": why}, valid[1]
     risk = model.risk(data.rows(recent))
     thresholds = tier_thresholds(risk, np.zeros(len(risk)), tiers)
     reference = {"rows": "recent", "n": int(len(recent)), "span": [_iso(start), _iso(cut)]}
+    if tiers.reference == "trailing":
+        # what scoring reads: tier each change against the newest unseen changes before it
+        reference["trailing"] = {
+            "window": int(tiers.window),
+            "min_reference": int(tiers.min_reference),
+            "shares": dict(tiers.shares),
+        }
     return thresholds, reference, risk
 
 
@@ -481,11 +490,18 @@ def _refit_text(data: _Data, tc: TrainConfig):
 
 
 def _evaluate(
-    data: _Data, model: TrainedModel, cfg: Config, label_mode: str
+    data: _Data,
+    model: TrainedModel,
+    cfg: Config,
+    label_mode: str,
+    unseen_risk: np.ndarray | None = None,
 ) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """``(metrics, test predictions, test rows)``: riskml and both baselines on the test window.
 
     The baselines are fitted on the whole training period, labels as known at the cut-off.
+    ``unseen_risk``: the gap's risk, oldest first, when the tiers trail the newest unseen
+    changes (``[tiers] reference = "trailing"``): each test change is then tiered as scoring
+    would tier it on arrival, against the gap and the test changes before it.
     """
     split, seed = data.split, cfg.train.seed
     train_rows = data.rows(split.train_index)
@@ -496,7 +512,18 @@ def _evaluate(
     y_test = test["label"].to_numpy(dtype=float)
     effort = _effort(test)
     risk = model.risk(test)
-    tiers = assign_tiers(risk, model.thresholds, test, cfg.tiers.critical_path_floor)
+    floor = cfg.tiers.critical_path_floor
+    if unseen_risk is None:
+        tiers = assign_tiers(risk, model.thresholds, test, floor)
+    else:
+        order = np.argsort(pd.to_datetime(test["author_time"], utc=True).to_numpy(), kind="stable")
+        ordered = trailing_tiers(
+            risk[order], unseen_risk, dict(cfg.tiers.shares), cfg.tiers.window,
+            test.iloc[order], floor,
+        )  # fmt: skip
+        tiers = [""] * len(order)
+        for position, tier in zip(order, ordered, strict=True):
+            tiers[position] = tier
     metrics = {RISKML: evaluate(y_test, risk, effort, tiers)}
     metrics[RISKML]["valid_roc_auc"] = model.info["valid_roc_auc"]
     preds = pd.DataFrame(
@@ -654,7 +681,10 @@ def fit_all(
     for message in reference["warnings"]:
         warnings.warn(message, TierWarning, stacklevel=2)
     model.info["tier_reference"] = {k: v for k, v in reference.items() if k != "warnings"}
-    metrics, preds, test = _evaluate(data, model, cfg, label_mode)
+    trailing = reference.get("trailing")
+    metrics, preds, test = _evaluate(
+        data, model, cfg, label_mode, reference_risk if trailing else None
+    )
     metrics["model"] = _model_summary(model, data, search, valid_risk, blended)
     metrics["model"]["tier_reference"] = reference
     # strict JSON for metrics.json: NaN and infinities become null

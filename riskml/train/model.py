@@ -457,8 +457,58 @@ def assign_tiers(
     for tier in _THRESHOLD_TIERS:
         if tier in thresholds and thresholds[tier] is not None:
             tiers[risk >= thresholds[tier]] = tier
-    if floor and frame is not None and len(frame) == len(risk):
-        critical = np.zeros(len(risk), dtype=bool)
+    return _critical_floor(tiers, frame, floor)
+
+
+def share_thresholds(risk, shares: dict[str, float]) -> dict[str, float]:
+    """Share-mode thresholds cut from ``risk`` alone (no labels needed): the riskiest
+    ``shares["critical"]`` of changes are critical, the next ``shares["high"]`` high, the next
+    ``shares["medium"]`` medium; each threshold is the risk of the last change inside its
+    cumulative share (ties with it join the tier)."""
+    sorted_risk = -np.sort(-np.asarray(risk, dtype=float), kind="stable")
+    n = len(sorted_risk)
+    out: dict[str, float] = {}
+    cumulative = 0.0
+    for tier in reversed(_THRESHOLD_TIERS):
+        cumulative += float(shares.get(tier, 0.0))
+        count = min(n, max(1, math.ceil(cumulative * n - 1e-9)))
+        out[tier] = float(sorted_risk[count - 1])
+    return _non_decreasing(out)
+
+
+def _non_decreasing(out: dict[str, float]) -> dict[str, float]:
+    out["high"] = max(out["high"], out["medium"])
+    out["critical"] = max(out["critical"], out["high"])
+    return {t: out[t] for t in _THRESHOLD_TIERS}
+
+
+def trailing_tiers(
+    risk,
+    reference,
+    shares: dict[str, float],
+    window: int,
+    frame: pd.DataFrame | None = None,
+    floor: str = "medium",
+) -> list[str]:
+    """Tier per change of ``risk`` (changes in time order), each against the share-mode
+    thresholds of the ``window`` newest changes before it: the end of ``reference`` (the risk
+    of the unseen changes before the first, oldest first), then the earlier changes of ``risk``
+    themselves. No labels are read, so this is what scoring does as changes arrive."""
+    risk = np.asarray(risk, dtype=float)
+    pool = np.concatenate([np.asarray(reference, dtype=float), risk])
+    start = len(pool) - len(risk)
+    tiers = np.full(len(risk), "low", dtype=object)
+    for i, value in enumerate(risk):
+        end = start + i
+        thresholds = share_thresholds(pool[max(0, end - window) : end], shares)
+        tiers[i] = assign_tiers([value], thresholds, floor="")[0]
+    return _critical_floor(tiers, frame, floor)
+
+
+def _critical_floor(tiers: np.ndarray, frame: pd.DataFrame | None, floor: str) -> list[str]:
+    """A change touching a critical path is never below ``floor`` (``""``: no floor)."""
+    if floor and frame is not None and len(frame) == len(tiers):
+        critical = np.zeros(len(tiers), dtype=bool)
         if "touches_critical" in frame.columns:
             critical |= frame["touches_critical"].fillna(False).astype(bool).to_numpy()
         if "n_critical_files" in frame.columns:
@@ -474,27 +524,21 @@ def assign_tiers(
 def tier_thresholds(risk, y, config_tiers) -> dict[str, float]:
     """Thresholds from the validation slice's calibrated risk (scoring.md).
 
-    ``mode == "share"``: the riskiest ``shares["critical"]`` of changes are critical, the next
-    ``shares["high"]`` high, the next ``shares["medium"]`` medium: each threshold is the risk of
-    the last change inside its cumulative share (ties with it join the tier).
+    ``mode == "share"``: :func:`share_thresholds` (the labels are not read).
     ``mode == "rate"``: each threshold is the lowest risk ``t`` such that the changes with risk
     ``>= t`` have an observed incident rate of at least ``rates[tier]`` (and never below the
     next tier down's rule: thresholds are made non-decreasing critical >= high >= medium);
     a tier no set of changes reaches gets threshold ``inf`` (empty).
     """
+    if config_tiers.mode == "share":
+        return share_thresholds(risk, config_tiers.shares)
     risk = np.asarray(risk, dtype=float)
     y = np.asarray(y, dtype=float)
     order = np.argsort(-risk, kind="stable")
     sorted_risk = risk[order]
     n = len(risk)
     out: dict[str, float] = {}
-    if config_tiers.mode == "share":
-        cumulative = 0.0
-        for tier in reversed(_THRESHOLD_TIERS):
-            cumulative += float(config_tiers.shares.get(tier, 0.0))
-            count = min(n, max(1, math.ceil(cumulative * n - 1e-9)))
-            out[tier] = float(sorted_risk[count - 1])
-    elif config_tiers.mode == "rate":
+    if config_tiers.mode == "rate":
         rate = np.cumsum(y[order]) / np.arange(1, n + 1)
         for tier in reversed(_THRESHOLD_TIERS):
             target = float(config_tiers.rates.get(tier, 1.0))
@@ -502,9 +546,7 @@ def tier_thresholds(risk, y, config_tiers) -> dict[str, float]:
             out[tier] = float(sorted_risk[ok[-1]]) if len(ok) else math.inf
     else:
         raise RiskmlError(f"[tiers] mode must be 'share' or 'rate', not {config_tiers.mode!r}")
-    out["high"] = max(out["high"], out["medium"])
-    out["critical"] = max(out["critical"], out["high"])
-    return {t: out[t] for t in _THRESHOLD_TIERS}
+    return _non_decreasing(out)
 
 
 def train_booster(

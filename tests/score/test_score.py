@@ -381,6 +381,46 @@ def test_missing_state_is_a_user_error(tmp_path):
 # --------------------------------------------------------------------------- stage function
 
 
+def test_a_trailing_model_is_tiered_against_the_newest_changes_it_never_trained_on(world):
+    """[tiers] reference = "trailing": the thresholds are re-cut from the model's risk on the
+    newest unseen changes of the table (each scored as `score --rev` scores it)."""
+    import copy
+
+    from riskml.score import tier_reference
+    from riskml.score.model import load_model
+    from riskml.tables import read_changes
+
+    config = load_config(world.config)
+    loaded = load_model(world.uri, config)
+    loaded.model = copy.copy(loaded.model)
+    shares = {"critical": 0.1, "high": 0.2, "medium": 0.3}
+    loaded.model.info = {
+        **loaded.model.info,
+        "tier_reference": {"trailing": {"window": 20, "min_reference": 5, "shares": shares}},
+    }
+    history = RepoHistory(world.repo, world.root / "data/repo/changes.state.joblib", config)
+    changes = read_changes(world.root / "data/repo/changes.parquet")
+    since = pd.Timestamp(loaded.model.info["train_end"])
+    unseen = changes[changes["author_time"] > since].sort_values("author_time").tail(20)
+    assert len(unseen) == 20
+    risks = sorted(
+        score(history, rev=sha, model=loaded, config=config)["changes"][0]["risk"]
+        for sha in unseen["commit"]
+    )[::-1]
+    thresholds, reference = tier_reference(history, loaded)
+    assert reference == {"rows": "trailing", "n": 20, "since": since.isoformat()}
+    # the 2nd, 6th and 12th riskiest of the 20 (10 %, 30 %, 60 % of them)
+    expected = {"critical": risks[1], "high": risks[5], "medium": risks[11]}
+    assert thresholds == pytest.approx(expected, rel=1e-9)
+    result = score(history, rev=world.pending, model=loaded, config=config)
+    assert result["model"]["tier_reference"] == reference
+    assert result["model"]["thresholds"] == thresholds
+    # too few unseen changes: the thresholds stored with the version
+    loaded.model.info["tier_reference"]["trailing"]["min_reference"] = 10**6
+    history.cache.clear()
+    assert tier_reference(history, loaded) == (loaded.thresholds, {"rows": "stored"})
+
+
 def test_score_function_rev(world):
     config = load_config(world.config)
     state = world.root / "data/repo/changes.state.joblib"

@@ -571,6 +571,12 @@ def test_share_thresholds_come_from_the_gaps_unseen_changes(trained, synthetic):
     assert (reference["rows"], reference["n"]) == ("recent", len(gap))
     assert reference["warnings"] == []
     assert trained.model.info["tier_reference"]["rows"] == "recent"
+    # what scoring reads to tier against the newest unseen changes ([tiers] reference trailing)
+    assert trained.model.info["tier_reference"]["trailing"] == {
+        "window": 200,
+        "min_reference": 100,
+        "shares": {"critical": 0.03, "high": 0.07, "medium": 0.20},
+    }
     # on the rows they were cut from, each tier holds its share exactly (ties join the tier)
     risk = np.sort(trained.model.risk(gap))[::-1]
     n = len(risk)
@@ -582,6 +588,24 @@ def test_share_thresholds_come_from_the_gaps_unseen_changes(trained, synthetic):
     rates = trained.metrics["riskml"]["tier_rates"]
     for tier, share in {"critical": 0.03, "high": 0.07}.items():
         assert 0.5 * share <= rates[tier]["share"] <= 2 * share
+
+
+def test_trailing_tiers_cut_each_change_against_the_newest_before_it():
+    from riskml.train.model import share_thresholds, trailing_tiers
+
+    shares = {"critical": 0.25, "high": 0.25, "medium": 0.25}
+    reference = [0.1, 0.2, 0.3, 0.4]  # oldest first
+    # window 4: the first change meets 0.1-0.4 (critical >= 0.4, high >= 0.3, medium >= 0.2);
+    # each later change meets the window moved on by the changes before it
+    risk = [0.35, 0.05, 0.5, 0.36]
+    tiers = trailing_tiers(risk, reference, shares, window=4, floor="")
+    assert share_thresholds(reference, shares) == {"critical": 0.4, "high": 0.3, "medium": 0.2}
+    # 0.35 vs [.1 .2 .3 .4]: high; 0.05 vs [.2 .3 .4 .35]: low; 0.5 vs [.3 .4 .35 .05]: critical;
+    # 0.36 vs [.4 .35 .05 .5]: medium (critical >= .5, high >= .4, medium >= .35)
+    assert tiers == ["high", "low", "critical", "medium"]
+    # the critical-path floor applies after the cut
+    frame = pd.DataFrame({"touches_critical": [False, True, False, False]})
+    assert trailing_tiers(risk, reference, shares, 4, frame, "medium")[1] == "medium"
 
 
 def test_validation_thresholds_when_the_gap_is_too_small_or_asked_for(synthetic):
