@@ -69,6 +69,8 @@ class Interval(Constraint):
     closed: str = "both"  # "both", "left", "right" or "neither"
 
     def problem(self, value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"must be a number, got {value!r}"  # a table's items are not type-checked
         left = self.closed in ("both", "left")
         right = self.closed in ("both", "right")
         ok = (self.low is None or (value >= self.low if left else value > self.low)) and (
@@ -708,8 +710,26 @@ class DataPaths:
 
 
 def data_paths(repo_name: str, data_dir: str | Path = DATA_DIR) -> DataPaths:
-    """Default locations of one repository's tables: ``data/<repo_name>/``."""
+    """Default locations of one repository's tables: ``data/<repo_name>/``.
+
+    The name is one folder below the data root: empty, ``.``, ``..`` or a name holding a path
+    separator would put the tables elsewhere, and is refused."""
+    check_repo_name(repo_name)
     return DataPaths(Path(data_dir) / repo_name)
+
+
+def check_repo_name(name: str) -> str:
+    """``name`` when it can name a repository's folder under the data root, else RiskmlError."""
+    if (
+        not isinstance(name, str)
+        or name.strip() in ("", ".", "..")
+        or any(c in name for c in "/\\\0")
+    ):
+        raise RiskmlError(
+            f"invalid repository name {name!r}: one folder name under the data directory "
+            "(not empty, '.', '..', and without '/', '\\' or NUL)"
+        )
+    return name
 
 
 def models_dir(model_name: str, root: str | Path = "models") -> Path:

@@ -346,6 +346,7 @@ def serve(
         "log_level": "warning",
         "access_log": False,
     }
+    _check_address(common["host"], common["port"])
     if workers == 1:
         uvicorn.run(_asgi_app(config, model_uri, data_dir), **common)
         return
@@ -361,6 +362,24 @@ def serve(
     # what uvicorn.run does for workers > 1, with a listening socket that keeps TCP_NODELAY
     config_ = _TcpConfig("riskml.serve:worker_app", factory=True, workers=workers, **common)
     Multiprocess(config_, sockets=[config_.bind_socket()]).run()
+
+
+def _check_address(host: str, port: int) -> None:
+    """One line before anything starts when the server could not listen on ``host:port``: a
+    port out of range, an unknown host, an address in use or not this machine's."""
+    if not 0 <= port <= 65535:
+        raise RiskmlError(f"port must be in 0-65535 (--port, [serve] port), got {port}")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise RiskmlError(f"cannot listen on {host}:{port}: unknown host ({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise RiskmlError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 class _TcpConfig(uvicorn.Config):

@@ -40,8 +40,8 @@ def test_a_value_that_is_no_number_raises_as_float_does():
 
 def test_the_three_callers_keep_their_texts():
     from riskml.run import _fmt as run_fmt
-    from riskml.train.reasons import number as _num
     from riskml.train.public_bench import _fmt as bench_fmt
+    from riskml.train.reasons import number as _num
 
     assert [bench_fmt(v) for v in (None, math.nan, 0.5, 1)] == ["-", "-", "0.5000", "1.0000"]
     assert [run_fmt(v) for v in (None, math.nan, 0.5, "x")] == ["n/a", "n/a", "0.500", "x"]

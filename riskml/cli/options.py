@@ -28,11 +28,20 @@ DataDirOption = Annotated[
     Path,
     typer.Option("--data-dir", help="Root of each repository's data/<repo>/ tables and state."),
 ]
+
+
+def _repo_name(value: str | None) -> str | None:
+    from riskml.config import check_repo_name
+
+    return None if value is None else check_repo_name(value)
+
+
 RepoNameOption = Annotated[
     str | None,
     typer.Option(
         "--repo-name",
         help="The repository's name: its `repo` column and data/<NAME>/ (default: folder name).",
+        callback=_repo_name,
     ),
 ]
 ModelOption = Annotated[

@@ -111,6 +111,7 @@ def train_from_files(
 
     say = progress or (lambda message: None)
     cutoff = parse_cutoff(cutoff, name="--test-start")
+    _check_out_dir(out_dir)
     inputs = _read_inputs(
         changes=changes, labels=labels, dataset=dataset, repo=repo, config_path=config_path,
         say=say,
@@ -160,6 +161,12 @@ def evaluate_settings(config: Config, **overrides: Any) -> Config:
     return dataclasses.replace(config, evaluate=section)
 
 
+def _check_out_dir(out_dir: str | Path | None, option: str = "--out-dir") -> None:
+    """Before any work: the output folder is a folder (or does not exist yet)."""
+    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise RiskmlError(f"{option} {out_dir}: exists and is not a directory")
+
+
 def evaluate_from_files(
     *,
     changes: str | Path | None = None,
@@ -192,6 +199,7 @@ def evaluate_from_files(
     from riskml.train.plots import write_rolling_plots
     from riskml.train.rolling import rolling_evaluate
 
+    _check_out_dir(out_dir)
     say = progress or (lambda message: None)
     inputs = _read_inputs(
         changes=changes, labels=labels, dataset=dataset, repo=repo, repo_name=repo_name,
