@@ -388,20 +388,23 @@ def _recent_thresholds(
     times = pd.to_datetime(data.times, utc=True)
     recent = np.flatnonzero(((times >= start) & (times < cut)).to_numpy())
     recent = recent[np.argsort(times.iloc[recent].to_numpy(), kind="stable")]  # oldest first
+    risk = model.risk(data.rows(recent)) if len(recent) else np.array([])
     if len(recent) < tiers.min_reference:
         why = f"{len(recent)} change(s) in the gap, fewer than min_reference {tiers.min_reference}"
-        return valid[0], {"rows": "validation", "n": n_valid, "why": why}, valid[1]
-    risk = model.risk(data.rows(recent))
-    thresholds = tier_thresholds(risk, np.zeros(len(risk)), tiers)
-    reference = {"rows": "recent", "n": int(len(recent)), "span": [_iso(start), _iso(cut)]}
+        thresholds, reference = valid[0], {"rows": "validation", "n": n_valid, "why": why}
+    else:
+        thresholds = tier_thresholds(risk, np.zeros(len(risk)), tiers)
+        reference = {"rows": "recent", "n": int(len(recent)), "span": [_iso(start), _iso(cut)]}
     if tiers.reference == "trailing":
         # what scoring reads: tier each change against the newest unseen changes before it
+        # (the stored thresholds until min_reference of them exist)
         reference["trailing"] = {
             "window": int(tiers.window),
             "min_reference": int(tiers.min_reference),
             "shares": dict(tiers.shares),
         }
-    return thresholds, reference, risk
+        reference["gap_risk"] = risk
+    return thresholds, reference, valid[1] if len(recent) < tiers.min_reference else risk
 
 
 def _iso(ts: pd.Timestamp) -> str:
@@ -519,7 +522,7 @@ def _evaluate(
         order = np.argsort(pd.to_datetime(test["author_time"], utc=True).to_numpy(), kind="stable")
         ordered = trailing_tiers(
             risk[order], unseen_risk, dict(cfg.tiers.shares), cfg.tiers.window,
-            test.iloc[order], floor,
+            test.iloc[order], floor, cfg.tiers.min_reference, model.thresholds,
         )  # fmt: skip
         tiers = [""] * len(order)
         for position, tier in zip(order, ordered, strict=True):
@@ -680,11 +683,9 @@ def fit_all(
     reference["warnings"] = tier_warnings(model.thresholds, reference_risk, cfg.tiers.shares)
     for message in reference["warnings"]:
         warnings.warn(message, TierWarning, stacklevel=2)
+    gap_risk = reference.pop("gap_risk", None)
     model.info["tier_reference"] = {k: v for k, v in reference.items() if k != "warnings"}
-    trailing = reference.get("trailing")
-    metrics, preds, test = _evaluate(
-        data, model, cfg, label_mode, reference_risk if trailing else None
-    )
+    metrics, preds, test = _evaluate(data, model, cfg, label_mode, gap_risk)
     metrics["model"] = _model_summary(model, data, search, valid_risk, blended)
     metrics["model"]["tier_reference"] = reference
     # strict JSON for metrics.json: NaN and infinities become null

@@ -489,18 +489,25 @@ def trailing_tiers(
     window: int,
     frame: pd.DataFrame | None = None,
     floor: str = "medium",
+    min_reference: int = 1,
+    stored: dict[str, float] | None = None,
 ) -> list[str]:
     """Tier per change of ``risk`` (changes in time order), each against the share-mode
     thresholds of the ``window`` newest changes before it: the end of ``reference`` (the risk
     of the unseen changes before the first, oldest first), then the earlier changes of ``risk``
-    themselves. No labels are read, so this is what scoring does as changes arrive."""
+    themselves. While fewer than ``min_reference`` changes come before one, it gets the
+    ``stored`` thresholds instead. No labels are read, so this is what scoring does as changes
+    arrive."""
     risk = np.asarray(risk, dtype=float)
     pool = np.concatenate([np.asarray(reference, dtype=float), risk])
     start = len(pool) - len(risk)
     tiers = np.full(len(risk), "low", dtype=object)
     for i, value in enumerate(risk):
         end = start + i
-        thresholds = share_thresholds(pool[max(0, end - window) : end], shares)
+        if end < max(1, min_reference) and stored is not None:
+            thresholds = stored
+        else:
+            thresholds = share_thresholds(pool[max(0, end - window) : end], shares)
         tiers[i] = assign_tiers([value], thresholds, floor="")[0]
     return _critical_floor(tiers, frame, floor)
 

@@ -603,6 +603,14 @@ def test_trailing_tiers_cut_each_change_against_the_newest_before_it():
     # 0.35 vs [.1 .2 .3 .4]: high; 0.05 vs [.2 .3 .4 .35]: low; 0.5 vs [.3 .4 .35 .05]: critical;
     # 0.36 vs [.4 .35 .05 .5]: medium (critical >= .5, high >= .4, medium >= .35)
     assert tiers == ["high", "low", "critical", "medium"]
+    # fewer than min_reference changes before one: the stored thresholds
+    stored = {"critical": 0.9, "high": 0.8, "medium": 0.7}
+    assert trailing_tiers(risk, [], shares, 4, None, "", 2, stored) == [
+        "low",  # nothing before it: stored
+        "low",  # one change before it: stored
+        "critical",  # 0.5 against [0.35, 0.05]: critical >= 0.35
+        "high",  # 0.36 against [0.35, 0.05, 0.5]: critical >= 0.5, high >= 0.35
+    ]
     # the critical-path floor applies after the cut
     frame = pd.DataFrame({"touches_critical": [False, True, False, False]})
     assert trailing_tiers(risk, reference, shares, 4, frame, "medium")[1] == "medium"
@@ -618,6 +626,9 @@ def test_validation_thresholds_when_the_gap_is_too_small_or_asked_for(synthetic)
     n_gap = result.metrics["model"]["tier_reference"]["why"].split()[0]
     assert (reference["rows"], reference["n"]) == ("validation", result.split.info["n_valid"])
     assert reference["why"] == f"{n_gap} change(s) in the gap, fewer than min_reference 1000000"
+    # still trailing: scoring (and the test window) use the stored thresholds until enough
+    # unseen changes exist
+    assert reference["trailing"]["min_reference"] == 10**6
 
 
 def test_tier_warnings_say_what_collapsed():
