@@ -7,6 +7,7 @@ Failures that are the user's (not a repository, unknown rev) raise :class:`Riskm
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -33,10 +34,57 @@ GIT_ENV = {
 }
 
 
-def git_env() -> dict[str, str]:
-    env = dict(os.environ)
+# Commands a repository's own configuration can make git run. riskml reads repositories it did
+# not write, so none of them may run: the fsmonitor hook is switched off here for every call;
+# external diff and textconv are off through --no-ext-diff / --no-textconv on each diff, log
+# and blame; a clean/smudge/process filter is replaced by an identity (see git_env).
+SAFE_CONFIG = {"core.fsmonitor": "false", "core.hooksPath": os.devnull}
+_UNSAFE_ENV = ("GIT_EXTERNAL_DIFF", "GIT_CONFIG_PARAMETERS", "GIT_DIR", "GIT_WORK_TREE")
+
+
+def git_env(repo: str | Path | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of every git command riskml runs: no prompt, no pager, the C locale,
+    and configuration that runs no command the repository's config names (``SAFE_CONFIG``;
+    with ``repo``, each of its filters becomes ``cat``). ``extra``: more config, as ``-c``."""
+    env = {k: v for k, v in os.environ.items() if k not in _UNSAFE_ENV}
     env.update(GIT_ENV)
+    config = {
+        **SAFE_CONFIG,
+        **(_filter_overrides(repo) if repo is not None else {}),
+        **(extra or {}),
+    }
+    env["GIT_CONFIG_COUNT"] = str(len(config))
+    for i, (key, value) in enumerate(config.items()):
+        env[f"GIT_CONFIG_KEY_{i}"] = key
+        env[f"GIT_CONFIG_VALUE_{i}"] = value
     return env
+
+
+@functools.lru_cache(maxsize=64)
+def _filters_of(repo: str) -> tuple[str, ...]:
+    """The filter drivers the repository's configuration defines (``filter.<name>.*``)."""
+    proc = subprocess.run(
+        ["git", "-C", repo, "config", "--name-only", "--get-regexp", r"^filter\."],
+        capture_output=True,
+        env=git_env(),
+    )
+    names = set()
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        _, _, rest = line.partition(".")
+        name, _, _ = rest.rpartition(".")
+        if name:
+            names.add(name)
+    return tuple(sorted(names))
+
+
+def _filter_overrides(repo: str | Path) -> dict[str, str]:
+    out = {}
+    for name in _filters_of(str(repo)):
+        out[f"filter.{name}.clean"] = "cat"
+        out[f"filter.{name}.smudge"] = "cat"
+        out[f"filter.{name}.process"] = ""
+        out[f"filter.{name}.required"] = "false"
+    return out
 
 
 def run_git(repo: str | Path, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
@@ -48,7 +96,7 @@ def run_git(repo: str | Path, *args: str, input: bytes | None = None, check: boo
         ["git", "-C", str(repo), *args],
         input=input,
         capture_output=True,
-        env=git_env(),
+        env=git_env(repo),
     )
     if check and proc.returncode != 0:
         first = proc.stderr.decode("utf-8", "replace").strip().splitlines()

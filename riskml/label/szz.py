@@ -19,7 +19,7 @@ import json
 import os
 from pathlib import Path
 
-from riskml.gitio import run_git
+from riskml.gitio import git_env, run_git
 
 CACHE_VERSION = "2"  # bump when what a traced row holds changes
 IGNORE_REVS_FILE = ".git-blame-ignore-revs"
@@ -44,11 +44,12 @@ def _szz_git(path: str, ignore_comments: bool):
         def _open_repository(self) -> None:
             # PyDriller writes blame.markUnblamableLines=true into the repository's config;
             # give it to every git command of this Repo through the environment instead.
+            # The same environment carries the configuration that keeps the repository's own
+            # commands (fsmonitor, filters) from running (riskml.gitio.git_env).
             self._repo = Repo(str(self.path))
+            env = git_env(self.path, extra={"blame.markUnblamableLines": "true"})
             self._repo.git.update_environment(
-                GIT_CONFIG_COUNT="1",
-                GIT_CONFIG_KEY_0="blame.markUnblamableLines",
-                GIT_CONFIG_VALUE_0="true",
+                **{k: v for k, v in env.items() if k.startswith("GIT_")}
             )
             if self._conf.get("main_branch") is None:
                 self._discover_main_branch(self._repo)
@@ -66,7 +67,7 @@ def _szz_git(path: str, ignore_comments: bool):
                     ranges[-1][1] = n
                 else:
                     ranges.append([n, n])
-            args = ["-w", commit_hash + "^"]
+            args = ["-w", "--no-textconv", commit_hash + "^"]
             for a, b in ranges:
                 args += ["-L", f"{a},{b}"]
             if hashes_to_ignore_path is not None:

@@ -265,7 +265,7 @@ class _LogStream:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=git_env(),
+            env=git_env(self.repo),
         )  # fmt: skip
         feeder = threading.Thread(target=_feed, args=(proc.stdin, self.shas), daemon=True)
         feeder.start()
@@ -376,7 +376,7 @@ class BlobLines:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
-                env=git_env(),
+                env=git_env(self.repo),
             )
         self._proc.stdin.write("".join(f"{sha}\n" for sha in shas).encode())
         self._proc.stdin.flush()
