@@ -220,7 +220,14 @@ def load_incidents(path: str | Path, repo: str | Path, strict: bool = False):
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise RiskmlError(f"{path}: not UTF-8 text") from None
-    records, problems = _read_records(path, text)
+    if "\x00" in text:
+        raise RiskmlError(f"{path}: holds NUL bytes: not a text incidents file")
+    try:
+        records, problems = _read_records(path, text)
+    except RecursionError:
+        raise RiskmlError(f"{path}: JSON nested too deeply to be an incidents file") from None
+    except csv.Error as exc:
+        raise RiskmlError(f"{path}: not a readable CSV incidents file ({exc})") from None
 
     # Field checks that need no git, collecting every SHA for one batched resolve.
     wanted: list[str] = []
@@ -288,6 +295,14 @@ def load_incidents(path: str | Path, repo: str | Path, strict: bool = False):
             }
         )
     problems.sort(key=_location)
+    if not rows:
+        # a file of the wrong kind (other columns, another separator, an empty export) would
+        # otherwise label every change as if no incident had ever happened
+        first = f"; first: {problems[0]}" if problems else ""
+        raise RiskmlError(
+            f"{path}: no usable incident record ({len(records)} record(s) read{first}); "
+            f"each needs {', '.join(REQUIRED)} (without incidents, leave --incidents out)"
+        )
     if strict and problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise RiskmlError(f"{path}: {problems[0]}{more}")

@@ -480,9 +480,40 @@ def test_missing_incidents_file_is_a_user_error(story, tmp_path):
     (tmp_path / "y.json").write_text('{"a": 1}\n')
     with pytest.raises(RiskmlError, match="not valid JSON"):
         load_incidents(tmp_path / "x.json", story["repo"])
-    frame, problems = load_incidents(tmp_path / "y.json", story["repo"])  # JSONL in a .json
-    assert problems == ["line 1: missing incident_id; missing opened_at"]
-    assert len(frame) == 0
+    # JSONL in a .json whose one record has none of the fields: not "no incidents"
+    with pytest.raises(RiskmlError) as caught:
+        load_incidents(tmp_path / "y.json", story["repo"])
+    assert str(caught.value) == (
+        f"{tmp_path / 'y.json'}: no usable incident record (1 record(s) read; first: line 1: "
+        "missing incident_id; missing opened_at); each needs incident_id, opened_at "
+        "(without incidents, leave --incidents out)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", "", "no usable incident record (0 record(s) read)"),
+        ("header.csv", "incident_id,opened_at\n", "no usable incident record (0 record(s) read)"),
+        ("semicolons.csv", "incident_id;opened_at\nINC-1;2024-01-01\n",
+         "no usable incident record (1 record(s) read; first: line 2: missing incident_id"),
+        ("other.csv", "id,date\nINC-1,2024-01-01\n",
+         "no usable incident record (1 record(s) read; first: line 2: missing incident_id"),
+        ("nul.csv", "incident_id,opened_at\nINC-1\x00,2024-01-01\n",
+         "holds NUL bytes: not a text incidents file"),
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "JSON nested too deeply"),
+        ("wide.csv", "incident_id,opened_at\nINC-1," + "x" * 200_000 + "\n",
+         "not a readable CSV incidents file (field larger than field limit (131072))"),
+    ],
+)  # fmt: skip
+def test_an_incidents_file_without_a_usable_record_is_a_user_error(
+    story, tmp_path, name, content, message
+):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(RiskmlError) as caught:
+        load_incidents(path, story["repo"])
+    assert str(caught.value).startswith(f"{path}: {message}")
 
 
 # ---- the command line ---------------------------------------------------------------------
