@@ -26,6 +26,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import socket
 import threading
 from pathlib import Path
@@ -33,6 +34,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -64,6 +66,12 @@ class FeatureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rows: list[dict[str, Any]] = Field(..., min_length=1, max_length=MAX_ROWS)
     top: int | None = Field(None, ge=0, le=50)
+    repo: str | None = Field(
+        None,
+        max_length=200,
+        description="a name from [serve.repos]: tier as its changes are tiered (trailing "
+        "thresholds); without it, the thresholds stored with the model version",
+    )
 
 
 class ContentLengthLimit:
@@ -171,7 +179,7 @@ class Scorer:
     def require_model(self):
         model = self.model
         if model is None:
-            raise HTTPException(503, f"no model loaded: {self.model_error or 'loading'}")
+            raise HTTPException(503, _public(f"no model loaded: {self.model_error or 'loading'}"))
         return model
 
     # -- repositories ------------------------------------------------------------------------
@@ -193,11 +201,21 @@ class Scorer:
                         repo_name=name,
                     )  # fmt: skip
                 except RiskmlError as exc:  # the server's data, not the caller's mistake
+                    log.warning("repository %r is not available: %s", name, exc)
                     raise HTTPException(
-                        503, f"repository {name!r} is not available: {exc}"
+                        503, _public(f"repository {name!r} is not available: {exc}")
                     ) from None
                 self._histories[name] = history
         return history
+
+
+_URI = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+?(?=[:;,]?(?:\s|$))", re.IGNORECASE)
+_PATH = re.compile(r"(?<![\w.])(?:~|\.{1,2})?(?:/[^\s/:'\"]+)+/?")
+
+
+def _public(message: str) -> str:
+    """A 503 detail without the server's paths or store URIs (the log keeps them)."""
+    return _PATH.sub("<path>", _URI.sub("<uri>", message))
 
 
 def create_app(
@@ -252,6 +270,16 @@ def create_app(
                 )
         return await call_next(request)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError):
+        # FastAPI's own answer echoes the input, which fails to serialise for NaN (a 500)
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
+             "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]  # fmt: skip
+        return JSONResponse({"detail": errors}, status_code=422)
+
     @app.exception_handler(RiskmlError)
     async def _bad_input(request: Request, exc: RiskmlError):
         return JSONResponse({"detail": str(exc)}, status_code=400)
@@ -303,11 +331,16 @@ def create_app(
 
     @app.post("/v1/score/features", summary="Risk and tier of feature rows (no git access)")
     def score_features(body: FeatureRequest, s: Scorer = Depends(get_scorer)) -> dict:
-        from riskml.score import score_rows
+        from riskml.score import score_rows, tier_reference
 
         model = s.require_model()
-        changes = score_rows(body.rows, model, s.config, top=body.top)
-        return {"changes": changes, "model": model.describe(), "warnings": []}
+        described = model.describe()
+        thresholds, reference = model.thresholds, {"rows": "stored"}
+        if body.repo is not None:
+            thresholds, reference = tier_reference(s.history(body.repo), model)
+        changes = score_rows(body.rows, model, s.config, top=body.top, thresholds=thresholds)
+        described.update(thresholds=thresholds, tier_reference=reference)
+        return {"changes": changes, "model": described, "warnings": []}
 
     return app
 

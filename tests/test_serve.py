@@ -123,11 +123,69 @@ def test_same_change_same_risk_from_cli_and_api(api, world, cli_result):
 
 
 def test_feature_rows_endpoint_scores_the_same(api, cli_result):
+    from riskml.train.model import assign_tiers
+
     cli = cli_result["changes"][0]
-    response = api.post("/v1/score/features", json={"rows": [cli["features"]]})
+    # naming the repository: tiered as its changes are (the trailing thresholds)
+    response = api.post("/v1/score/features", json={"rows": [cli["features"]], "repo": "repo"})
     assert response.status_code == 200, response.text
     (row,) = response.json()["changes"]
     assert (row["risk"], row["tier"]) == (cli["risk"], cli["tier"])
+    assert response.json()["model"] == cli_result["model"]
+    assert cli_result["model"]["tier_reference"]["rows"] == "trailing"
+    # without it: the same risk, tiered with the thresholds stored with the version
+    response = api.post("/v1/score/features", json={"rows": [cli["features"]]})
+    body = response.json()
+    (row,) = body["changes"]
+    assert body["model"]["tier_reference"] == {"rows": "stored"}
+    stored = api.get("/v1/model").json()["thresholds"]
+    assert body["model"]["thresholds"] == stored
+    assert row["risk"] == cli["risk"]
+    floor = cli["tier_floor"]["tier_by_risk"] if cli["tier_floor"] else None
+    by_risk = assign_tiers([row["risk"]], stored, floor="")[0]
+    assert row["tier"] == (by_risk if floor is None else max(by_risk, "medium", key=_rank))
+
+
+def _rank(tier: str) -> int:
+    return ["low", "medium", "high", "critical"].index(tier)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[{"la": "abc"}]', "row 0, column 'la': expected a number, got 'abc'"),
+        ('[{"la": [1, 2]}]', "row 0, column 'la': expected a single value, got list"),
+        ('[{"la": 1e400}]', "row 0, column 'la': expected a finite number, got inf"),
+        ('[{"files": 5}]', "row 0, column 'files': expected a string, got 5"),
+        ('[{"touches_critical": "yes"}]',
+         "row 0, column 'touches_critical': expected true or false, got 'yes'"),
+        ('[{"author_time": 100000000000000000000}]',
+         "row 0, column 'author_time': expected an ISO time or epoch seconds of years "
+         "1970-9999, got 100000000000000000000"),
+    ],
+)  # fmt: skip
+def test_malformed_feature_rows_are_400_naming_row_and_column(api, body, message):
+    response = api.post(
+        "/v1/score/features",
+        content=f'{{"rows": {body}}}'.encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert (response.status_code, response.json()) == (400, {"detail": message})
+
+
+def test_a_nan_parameter_is_422_not_500(api):
+    response = api.post(
+        "/v1/score",
+        content=b'{"repo": "repo", "rev": "HEAD", "top": NaN}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [
+            {"loc": ["body", "top"], "msg": "Input should be a finite number",
+             "type": "finite_number"}
+        ]
+    }  # fmt: skip
 
 
 def test_branch_request(api, world):
@@ -135,6 +193,18 @@ def test_branch_request(api, world):
     assert response.status_code == 200, response.text
     ids = [c["id"] for c in response.json()["changes"]]
     assert ids == [f"{world.base}..{world.feature[1]}", *world.feature]
+
+
+def _stored_tier(world, features: dict) -> str:
+    """The tier of a feature row under the thresholds stored with the version: what a caller
+    without the repository's history (the pyfunc) gets."""
+    from riskml.config import load_config
+    from riskml.score import score_rows
+    from riskml.score.model import load_model
+
+    config = load_config(world.config)
+    (change,) = score_rows([features], load_model(world.uri, config), config)
+    return change["tier"]
 
 
 def test_pyfunc_scores_feature_rows_the_same(world, cli_result):
@@ -145,7 +215,7 @@ def test_pyfunc_scores_feature_rows_the_same(world, cli_result):
     model = mlflow.pyfunc.load_model(world.uri)
     out = model.predict(pd.DataFrame([cli["features"]]))
     assert float(out["risk"].iloc[0]) == pytest.approx(cli["risk"], abs=1e-12)
-    assert out["tier"].iloc[0] == cli["tier"]
+    assert out["tier"].iloc[0] == _stored_tier(world, cli["features"])
     assert json.loads(out["reasons"].iloc[0])[0]["feature"] == cli["reasons"][0]["feature"]
 
 
@@ -165,7 +235,7 @@ def test_mlflow_models_serve_scores_feature_rows_the_same(world, cli_result, tmp
         assert response.status_code == 200, response.text
         (row,) = response.json()["predictions"]
         assert row["risk"] == pytest.approx(cli["risk"], abs=1e-12)
-        assert row["tier"] == cli["tier"]
+        assert row["tier"] == _stored_tier(world, cli["features"])
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -266,6 +336,25 @@ def test_without_a_model_the_server_starts_and_scoring_is_503(world):
         assert response.status_code == 503
         assert "no model loaded" in response.json()["detail"]
         assert "has no alias 'champion'" in response.json()["detail"]
+
+
+def test_a_503_body_names_no_server_path_or_store_uri(world, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from riskml.config import Config, ServeConfig
+    from riskml.serve import create_app
+
+    broken = tmp_path / "data" / "repo"
+    broken.mkdir(parents=True)
+    (broken / "changes.state.joblib").write_bytes(b"not a state")
+    config = Config(serve=ServeConfig(repos={"repo": str(world.repo)}))
+    app = create_app(config, model_uri=world.uri, token="", data_dir=tmp_path / "data")
+    with TestClient(app) as client:
+        response = client.post("/v1/score", json={"repo": "repo", "rev": world.pending})
+    assert response.status_code == 503
+    detail = response.json()["detail"]
+    assert detail.startswith("repository 'repo' is not available: <path>")
+    assert str(tmp_path) not in detail and "://" not in detail
 
 
 def test_feature_rows_are_validated(api):

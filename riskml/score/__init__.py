@@ -222,12 +222,67 @@ def score_rows(
     config: Config | None = None,
     top: int | None = None,
     ids: list[str] | None = None,
+    thresholds: dict[str, float] | None = None,
 ) -> list[dict]:
     """Feature rows as a client sends them (no git access) -> one change object each.
 
     Times may be ISO strings or epoch seconds; missing feature columns count as missing values.
+    A value of the wrong kind is a :class:`RiskmlError` naming its row and column
+    (:func:`check_feature_rows`), before anything is scored. ``thresholds``: as for
+    :func:`score_frame` (the version's own by default).
     """
-    return score_frame(_frame(rows), model, config, top=top, ids=ids, rows=rows)
+    check_feature_rows(rows)
+    return score_frame(
+        _frame(rows), model, config, top=top, ids=ids, rows=rows, thresholds=thresholds
+    )
+
+
+_TIME_RANGE = (0, 253402300799)  # 1970-01-01 .. 9999-12-31T23:59:59Z, in epoch seconds
+
+
+def check_feature_rows(rows: list[dict]) -> None:
+    """Every value of feature rows is of its column's kind (features.md): a finite number (or
+    null) for number columns, true/false/0/1 for flags, an ISO time or epoch seconds within
+    years 1970-9999 for times, a string for text; no lists or objects anywhere."""
+    import math
+
+    import pandas as pd
+
+    from riskml.tables import CHANGES_COLUMNS
+
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise RiskmlError(f"row {i}: expected an object of column values")
+        for column, value in row.items():
+            kind = CHANGES_COLUMNS.get(column, "number" if column != "commit" else "str")
+            where = f"row {i}, column {column!r}"
+            if value is None:
+                continue
+            if isinstance(value, list | dict):
+                raise RiskmlError(f"{where}: expected a single value, got {type(value).__name__}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise RiskmlError(f"{where}: expected a finite number, got {value!r}")
+            if kind in ("int", "float", "number") and (
+                isinstance(value, str) or not isinstance(value, int | float)
+            ):
+                raise RiskmlError(f"{where}: expected a number, got {value!r}")
+            if kind == "bool" and value not in (True, False, 0, 1):
+                raise RiskmlError(f"{where}: expected true or false, got {value!r}")
+            if kind == "str" and not isinstance(value, str):
+                raise RiskmlError(f"{where}: expected a string, got {value!r}")
+            if kind == "time":
+                if isinstance(value, bool) or not isinstance(value, int | float | str):
+                    raise RiskmlError(f"{where}: expected an ISO time or epoch seconds")
+                if isinstance(value, int | float):
+                    ok = _TIME_RANGE[0] <= value <= _TIME_RANGE[1]
+                else:
+                    parsed = pd.to_datetime(value, utc=True, errors="coerce", format="mixed")
+                    ok = not pd.isna(parsed)
+                if not ok:
+                    raise RiskmlError(
+                        f"{where}: expected an ISO time or epoch seconds of years 1970-9999, "
+                        f"got {value!r}"
+                    )
 
 
 def score_frame(
