@@ -21,6 +21,14 @@ from typing import Any
 from riskml.errors import RiskmlError
 
 CONFIG_FILE = "riskml.toml"
+# A tracking server or registry that cannot be reached must fail in seconds, not after MLflow's
+# default 7 retries with exponential back-off (4.2 s against 248.0 s in
+# benchmarks/registry_bench.py): every riskml command sets these unless the user did.
+MLFLOW_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 TIERS = ("low", "medium", "high", "critical")
 DATA_DIR = Path("data")
@@ -542,6 +550,8 @@ class ScoreConfig(_Section):
     top_reasons: int = field(default=5, metadata=rule(Interval(0, None)))
     # the branch whose history pending changes are scored against (docs/scoring.md)
     mainline: str = field(default="HEAD", metadata=rule(_NAME))
+    # the most commits one --range (or one POST /v1/score branch) may hold
+    max_range_commits: int = field(default=500, metadata=rule(Interval(1, None)))
 
 
 @dataclass

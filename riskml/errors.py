@@ -7,3 +7,7 @@ turns it into a 4xx. Anything else that escapes is a bug in riskml.
 
 class RiskmlError(Exception):
     """Bad input from the user: a path that is not a repository, an unknown rev, a malformed file."""
+
+
+class TooLargeError(RiskmlError):
+    """A request over a configured cap (the API answers 413, the CLI exit 2)."""

@@ -282,7 +282,10 @@ def create_app(
 
     @app.exception_handler(RiskmlError)
     async def _bad_input(request: Request, exc: RiskmlError):
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        from riskml.errors import TooLargeError
+
+        status = 413 if isinstance(exc, TooLargeError) else 400
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
     def get_scorer() -> Scorer:
         return scorer

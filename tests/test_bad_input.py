@@ -63,3 +63,27 @@ def test_repository_names_stay_one_folder_under_the_data_root(name) -> None:
     with pytest.raises(RiskmlError, match="invalid repository name"):
         check_repo_name(name)
     assert check_repo_name("shop.v2") == "shop.v2"
+
+
+def test_an_unreachable_mlflow_fails_in_seconds_in_one_line(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    """MLflow's default retries take minutes against a closed port; every verb sets the fast
+    defaults itself (riskml.config.MLFLOW_HTTP_DEFAULTS). No timing is asserted: the run is
+    bounded by the subprocess's timeout."""
+    import os
+
+    from test_cli_options import _tiny_repo
+
+    repo = _tiny_repo(tmp_path / "shop")
+    assert cli("mine", "--repo", str(repo), cwd=tmp_path).returncode == 0
+    for key in [k for k in os.environ if k.startswith("MLFLOW_HTTP_")]:
+        monkeypatch.delenv(key)  # the defaults must come from riskml, not this environment
+    closed = {
+        "MLFLOW_TRACKING_URI": "http://127.0.0.1:1",
+        "MLFLOW_REGISTRY_URI": "http://127.0.0.1:1",
+    }
+    done = cli("trends", "--repo-name", "shop", cwd=tmp_path, env=closed, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith("riskml: error: cannot resolve models:/change-risk@champion: ")

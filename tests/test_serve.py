@@ -338,6 +338,28 @@ def test_without_a_model_the_server_starts_and_scoring_is_503(world):
         assert "has no alias 'champion'" in response.json()["detail"]
 
 
+def test_a_branch_over_the_commit_cap_is_413_naming_the_cap(world):
+    from fastapi.testclient import TestClient
+
+    from riskml.config import Config, ScoreConfig, ServeConfig
+    from riskml.serve import create_app
+
+    config = Config(
+        serve=ServeConfig(repos={"repo": str(world.repo)}),
+        score=ScoreConfig(max_range_commits=1),
+    )
+    app = create_app(config, model_uri=world.uri, token="", data_dir=world.root / "data")
+    with TestClient(app) as client:
+        response = client.post(
+            "/v1/score", json={"repo": "repo", "base": "main", "head": "feature"}
+        )
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": f"range {world.base[:12]}..{world.feature[1][:12]} holds 2 commits, "
+        "more than [score] max_range_commits (1)"
+    }
+
+
 def test_a_503_body_names_no_server_path_or_store_uri(world, tmp_path):
     from fastapi.testclient import TestClient
 

@@ -59,6 +59,12 @@ def _root(
     ),
 ) -> None:
     """Deploy change-risk scoring: mine, label, train, score, serve, trends."""
+    import os
+
+    from riskml.config import MLFLOW_HTTP_DEFAULTS
+
+    for key, value in MLFLOW_HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)  # fail fast on an unreachable store; the user's wins
 
 
 # Registration order is the order of `riskml --help`.

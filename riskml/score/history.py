@@ -231,6 +231,14 @@ class RepoHistory:
         shas = _rev_list(self.repo, "--reverse", "--topo-order", "--no-merges", head, f"^{base}")
         if not shas:
             raise RiskmlError(f"empty range {base[:12]}..{head[:12]}: no commits to score")
+        cap = self.config.score.max_range_commits
+        if len(shas) > cap:
+            from riskml.errors import TooLargeError
+
+            raise TooLargeError(
+                f"range {base[:12]}..{head[:12]} holds {len(shas)} commits, more than "
+                f"[score] max_range_commits ({cap})"
+            )
         # the branch as one change: what HEAD adds since it forked from BASE (as a pull
         # request shows it), so commits that landed on BASE's side later are not counted
         fork = merge_base(self.repo, base, head) or base

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from riskml.config import Config, registry_uri, sqlite_path, tracking_uri
+from riskml.config import MLFLOW_HTTP_DEFAULTS, Config, registry_uri, sqlite_path, tracking_uri
 from riskml.errors import RiskmlError
 from riskml.train.artifact import (
     ARTIFACT,
@@ -200,14 +200,7 @@ def _load_trained(directory: Path):
 _cache_lock = threading.Lock()
 _PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
-# Scoring answers a CI job or an HTTP request: a registry that cannot be reached must fail in
-# seconds, not after MLflow's default 7 retries with exponential back-off (4.2 s against
-# 248.0 s in benchmarks/registry_bench.py). A value the user set wins.
-SCORING_HTTP_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
-}
+SCORING_HTTP_DEFAULTS = MLFLOW_HTTP_DEFAULTS  # the name this module exported before
 
 
 @contextmanager
