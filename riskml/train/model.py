@@ -6,7 +6,7 @@ LightGBM booster, calibrates with a ``CalibratedClassifierCV`` over a ``FrozenEs
 on the validation slice, maps risk to tiers with thresholds fixed at training time, and explains
 each score with LightGBM's ``pred_contrib``.
 
-It saves to a directory (``booster.txt``, ``calibrator.joblib``, ``model.json``) and loads
+It saves to a directory (``booster.txt``, ``calibrator.json``, ``model.json``; no pickles) and loads
 without MLflow.
 """
 
@@ -28,7 +28,8 @@ from riskml.jsonvalue import plain
 from riskml.train.dataset import DERIVED_COLUMNS, derived_features
 from riskml.train.reasons import reason_text
 
-FORMAT_VERSION = 1
+# 2: every part but the booster as JSON (riskml.train.parts); 1 held pickled parts (joblib)
+FORMAT_VERSION = 2
 # the booster's column holding the text component's margin (docs/training.md)
 TEXT_COLUMN = "text_score"
 # the raw columns riskml.train.dataset.derived_features reads
@@ -299,17 +300,21 @@ class TrainedModel:
 
     # ---- persistence
     def save(self, directory: str | Path) -> Path:
-        """Write ``booster.txt``, ``calibrator.joblib`` and ``model.json`` into ``directory``."""
-        import joblib
+        """Write ``booster.txt``, ``calibrator.json`` (``linear.json``, ``text.json`` when the
+        model has those components) and ``model.json`` into ``directory``: data only, nothing
+        that loading would execute (:mod:`riskml.train.parts`)."""
+        from riskml.train.parts import calibrator_to_dict, linear_to_dict, text_to_dict
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(directory / "booster.txt"))
-        joblib.dump(self.calibrator, directory / "calibrator.joblib")
+        _write_json(directory / "calibrator.json", calibrator_to_dict(self.calibrator))
         if self.linear is not None:
-            joblib.dump(self.linear, directory / "linear.joblib")
+            linear = {"columns": list(self.linear.columns)}
+            linear.update(linear_to_dict(self.linear.estimator))
+            _write_json(directory / "linear.json", linear)
         if self.text is not None:
-            joblib.dump(self.text, directory / "text.joblib")
+            _write_json(directory / "text.json", text_to_dict(self.text))
         meta = {
             "format_version": FORMAT_VERSION,
             "feature_columns": self.feature_columns,
@@ -332,23 +337,34 @@ class TrainedModel:
 
     @classmethod
     def load(cls, directory: str | Path) -> TrainedModel:
-        """Read a directory written by :meth:`save` (no MLflow needed)."""
-        import joblib
+        """Read a directory written by :meth:`save` (no MLflow needed; nothing is unpickled)."""
         import lightgbm as lgb
+
+        from riskml.train.baselines import Baseline
+        from riskml.train.parts import LinearMargin, calibration_from_dict, text_from_dict
 
         directory = Path(directory)
         meta_path = directory / "model.json"
         if not meta_path.is_file():
             raise RiskmlError(f"not a saved riskml model (no model.json): {directory}")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise RiskmlError(f"{directory}: unsupported model format {meta.get('format_version')}")
+        meta = _read_json(meta_path)
+        version = meta.get("format_version")
+        if version == 1:
+            raise RiskmlError(
+                f"{directory}: a model saved by an earlier riskml, with pickled parts that "
+                "riskml no longer loads (loading a pickle can run code): retrain it (riskml train)"
+            )
+        if version != FORMAT_VERSION:
+            raise RiskmlError(f"{directory}: unsupported model format {version}")
         booster = lgb.Booster(model_file=str(directory / "booster.txt"))
-        calibrator = joblib.load(directory / "calibrator.joblib")
+        calibrator = calibration_from_dict(_read_json(directory / "calibrator.json"))
         blend = dict(meta.get("blend") or {})
-        linear = joblib.load(directory / "linear.joblib") if blend else None
-        text_mode = meta.get("text_mode") or ""  # models saved before the text component: ""
-        text = joblib.load(directory / "text.joblib") if text_mode else None
+        linear = None
+        if blend:
+            data = _read_json(directory / "linear.json")
+            linear = Baseline("linear", list(data["columns"]), LinearMargin(data))
+        text_mode = meta.get("text_mode") or ""
+        text = text_from_dict(_read_json(directory / "text.json")) if text_mode else None
         if meta.get("text_blend"):
             blend["text"] = meta["text_blend"]
         return cls(
@@ -366,6 +382,23 @@ class TrainedModel:
             text=text,
             text_mode=text_mode,
         )
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, allow_nan=True, default=plain), encoding="utf-8")
+
+
+def _read_json(path: Path) -> dict:
+    """A model file: a missing, unreadable or non-object file is one line naming it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RiskmlError(f"{path.parent}: saved model incomplete, no {path.name}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RiskmlError(f"{path}: not a readable model file ({exc})") from None
+    if not isinstance(data, dict):
+        raise RiskmlError(f"{path}: not a readable model file (expected an object)")
+    return data
 
 
 def _reason_value(value):

@@ -484,8 +484,8 @@ def test_save_load_predict_roundtrip(trained, synthetic, tmp_path):
     model.save(tmp_path / "m")
     assert {p.name for p in (tmp_path / "m").iterdir()} == {
         "booster.txt",
-        "calibrator.joblib",
-        "linear.joblib",
+        "calibrator.json",
+        "linear.json",
         "model.json",
     }
     loaded = TrainedModel.load(tmp_path / "m")
@@ -550,6 +550,52 @@ def test_reason_texts_for_counts(feature, value, text):
 
     effect = -0.1 if text.endswith("(lowers risk)") else 0.1
     assert reason_text(feature, value, effect, {}) == text
+
+
+def test_a_saved_model_holds_no_pickle_and_an_old_one_is_refused(trained, tmp_path):
+    """Every saved part is JSON or LightGBM's text model; a format-1 directory (pickled parts)
+    is one line asking for a retrain, and nothing of it is unpickled."""
+    import json
+
+    directory = trained.model.save(tmp_path / "m")
+    for path in directory.iterdir():
+        assert path.read_bytes()[:2] != b"\x80\x04"  # pickle protocol 4/5 header
+        if path.suffix == ".json":
+            assert isinstance(json.loads(path.read_text()), dict)
+    meta = json.loads((directory / "model.json").read_text())
+    meta["format_version"] = 1
+    (directory / "model.json").write_text(json.dumps(meta))
+    # a crafted pickle beside it would run on load; it must never be read
+    (directory / "calibrator.joblib").write_bytes(b"cos\nsystem\n(S'touch /nonexistent'\ntR.")
+    with pytest.raises(RiskmlError, match="retrain it"):
+        TrainedModel.load(directory)
+
+
+def test_the_parts_compute_what_the_fitted_objects_compute(trained, synthetic):
+    from riskml.train.baselines import _log_columns
+    from riskml.train.model import fit_calibrator
+    from riskml.train.parts import (
+        LinearMargin,
+        calibration_from_dict,
+        calibrator_to_dict,
+        linear_to_dict,
+    )
+
+    model = trained.model
+    rng = np.random.default_rng(3)
+    s = rng.normal(size=400)
+    y = (rng.random(400) < 1 / (1 + np.exp(-2 * s))).astype(int)
+    grid = np.linspace(-6, 6, 97).reshape(-1, 1)
+    for method in ("sigmoid", "isotonic"):
+        fitted = fit_calibrator(s, y, method)
+        as_data = calibration_from_dict(calibrator_to_dict(fitted))
+        assert np.allclose(as_data.predict_proba(grid), fitted.predict_proba(grid), atol=1e-12)
+    frame = synthetic[2].tail(200)
+    X = _log_columns(frame, model.linear.columns)
+    margin = LinearMargin(linear_to_dict(model.linear.estimator))
+    assert np.allclose(
+        margin.decision_function(X), model.linear.estimator.decision_function(X), atol=1e-9
+    )
 
 
 def test_load_rejects_a_directory_without_a_model(tmp_path):

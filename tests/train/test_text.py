@@ -158,7 +158,7 @@ def test_a_saved_model_keeps_its_text_component(with_text, tmp_path):
     dataset, result = with_text
     frame = dataset.tail(40)
     result.model.save(tmp_path / "m")
-    assert (tmp_path / "m" / "text.joblib").is_file()
+    assert (tmp_path / "m" / "text.json").is_file()
     loaded = TrainedModel.load(tmp_path / "m")
     assert loaded.text_mode == "feature" and loaded.model_columns == result.model.model_columns
     assert np.array_equal(loaded.risk(frame), result.model.risk(frame))
