@@ -353,6 +353,33 @@ class OutdatedStateError(RiskmlError):
         self.version = version
 
 
+# Everything a state holds, and nothing else: loading resolves no other name, so a crafted
+# file cannot call a function (os.system, eval, …) while it is read; these classes' own
+# restoring only sets attributes.
+_STATE_CLASSES = {
+    ("riskml.mine.state", "MiningState"), ("riskml.mine.state", "FileHistory"),
+    ("riskml.mine.state", "AuthorHistory"), ("riskml.mine.recent", "RecentWindow"),
+    ("riskml.mine.file_past", "PastIndex"), ("collections", "deque"),
+    ("array", "array"), ("array", "_array_reconstructor"),
+}  # fmt: skip
+
+
+class _StateUnpickler(pickle.Unpickler):
+    """The mining state's reader: only the state's own classes and the configuration's
+    dataclasses may be named (the Python documentation's "restricting globals")."""
+
+    def find_class(self, module: str, name: str):
+        from riskml import config as config_module
+
+        allowed = (module, name) in _STATE_CLASSES or (
+            module == "riskml.config"
+            and dataclasses.is_dataclass(getattr(config_module, name, None))
+        )
+        if not allowed:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of a mining state")
+        return super().find_class(module, name)
+
+
 def load_state(path: str | Path) -> MiningState:
     """Read a state saved by ``riskml mine``; a missing or foreign file is a :class:`RiskmlError`."""
     path = Path(path)
@@ -360,8 +387,8 @@ def load_state(path: str | Path) -> MiningState:
         raise RiskmlError(f"mining state not found: {path}")
     try:
         with path.open("rb") as fh:
-            state = pickle.load(fh)
-    except Exception as exc:  # a truncated or foreign file, not a bug of ours
+            state = _StateUnpickler(fh).load()
+    except Exception as exc:  # a truncated, foreign or crafted file, not a bug of ours
         raise RiskmlError(f"{path}: not a riskml mining state ({type(exc).__name__})") from None
     if not isinstance(state, MiningState):
         raise RiskmlError(f"{path}: not a riskml mining state of version {STATE_VERSION}")

@@ -90,6 +90,30 @@ def test_corrupt_state_is_refused(tmp_path: Path):
         load_state(tmp_path / "missing.joblib")
 
 
+class _Runs:
+    """Pickles as a call of ``os.system``: what a crafted state file would hold."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (self.command,))
+
+
+def test_a_crafted_state_runs_nothing_when_read(tmp_path: Path):
+    import pickle
+
+    mark = tmp_path / "ran"
+    path = tmp_path / "x.state.joblib"
+    path.write_bytes(pickle.dumps(_Runs(f"touch {mark}")))
+    with pytest.raises(RiskmlError) as caught:
+        load_state(path)
+    assert str(caught.value) == f"{path}: not a riskml mining state (UnpicklingError)"
+    assert not mark.exists()
+
+
 def test_shallow_clone_warns_and_mines_what_is_there(history, tmp_path: Path):
     repo, sha = history
     clone = tmp_path / "shallow"
