@@ -99,10 +99,13 @@ def trace_fixes(
     ignore_comments: bool = True,
     ignore_revs: str | None = None,
     skip_globs: list[str] | None = None,
+    store: str | None = None,
 ) -> list[dict]:
     """SZZ for each fix commit, in this process. Returns one plain row per fix.
 
-    Files matching ``skip_globs`` (e.g. the test globs) are counted but not traced.
+    Files matching ``skip_globs`` (e.g. the test globs) are counted but not traced. With
+    ``store`` (a cache folder), each row is written there (atomically) as soon as it is
+    traced, so a run killed half-way keeps what it did.
     """
     from wcmatch import glob
 
@@ -126,13 +129,13 @@ def trace_fixes(
                 )
                 for path, shas in last.items():
                     found.setdefault(path, set()).update(shas)
-            rows.append(
-                {
-                    "fix": sha,
-                    "n_files": len(mods),
-                    "candidates": {p: sorted(s) for p, s in sorted(found.items())},
-                }
-            )
+            row = {
+                "fix": sha,
+                "n_files": len(mods),
+                "candidates": {p: sorted(s) for p, s in sorted(found.items())},
+            }
+            rows.append(row)
+            _write_cached(Path(store) if store is not None else None, row)  # the checkpoint
             git._commits.clear()
     finally:
         git.clear()
@@ -208,10 +211,12 @@ def run_szz(
                 results[sha] = cached
             else:
                 todo.append(sha)
-        rows = _trace_parallel(str(repo), todo, ignore_comments, ignore_revs, workers, skip_globs)
-        for row in rows:
+        rows = _trace_parallel(
+            str(repo), todo, ignore_comments, ignore_revs, workers, skip_globs,
+            str(store) if store is not None else None,
+        )  # fmt: skip
+        for row in rows:  # each already in the cache (written by the process that traced it)
             results[row["fix"]] = row
-            _write_cached(store, row)
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -225,19 +230,20 @@ def _trace_parallel(
     ignore_revs: str | None,
     workers: int,
     skip_globs: list[str] | None,
+    store: str | None = None,
 ) -> list[dict]:
     if not todo:
         return []
     workers = max(1, min(int(workers), len(todo)))
     if workers == 1:
-        return trace_fixes(repo, todo, ignore_comments, ignore_revs, skip_globs)
+        return trace_fixes(repo, todo, ignore_comments, ignore_revs, skip_globs, store)
     from joblib import Parallel, delayed
 
     # A few batches per worker: one PyDriller Git per batch, even load at the tail.
     n_batches = min(len(todo), workers * 4)
     batches = [todo[i::n_batches] for i in range(n_batches)]
     parts = Parallel(n_jobs=workers, backend="loky")(
-        delayed(trace_fixes)(repo, batch, ignore_comments, ignore_revs, skip_globs)
+        delayed(trace_fixes)(repo, batch, ignore_comments, ignore_revs, skip_globs, store)
         for batch in batches
     )
     order = {sha: i for i, sha in enumerate(todo)}

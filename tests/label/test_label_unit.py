@@ -331,6 +331,31 @@ def test_cache_does_only_new_work_and_workers_agree(story, tmp_path):
     pd.testing.assert_frame_equal(first.labels, parallel.labels)
 
 
+def test_a_run_stopped_half_way_keeps_what_it_traced(story, tmp_path, monkeypatch):
+    """Each traced fix is in the cache as soon as it is traced: a run that dies on its second
+    fix leaves the first, and the rerun traces only what is left."""
+    from riskml.label import szz
+
+    args = (story["repo"], story["changes"], story["incidents"])
+    real = szz._write_cached
+    written = []
+
+    def write_then_die(store, row):
+        real(store, row)
+        written.append(row["fix"])
+        if len(written) == 1:
+            raise KeyboardInterrupt  # as a kill between two fixes
+
+    monkeypatch.setattr(szz, "_write_cached", write_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        label(*args, config=cfg(szz_max_files=3), cache_dir=tmp_path)
+    monkeypatch.setattr(szz, "_write_cached", real)
+    again = label(*args, config=cfg(szz_max_files=3), cache_dir=tmp_path)
+    assert (again.report["szz"]["traced"], again.report["szz"]["cached"]) == (1, 1)
+    fresh = label(*args, config=cfg(szz_max_files=3))
+    pd.testing.assert_frame_equal(again.labels, fresh.labels)
+
+
 def test_blame_ignore_revs_is_honoured(tmp_path):
     repo = tmp_path / "r"
     repo.mkdir()
