@@ -375,6 +375,7 @@ def read_labels(path: str | Path, *, repo_name: str | None = None, commits=None)
     _require(frame, path, "labels", LABELS_REQUIRED)
     _check_repo(frame, path, "labels", repo_name)
     labels = normalize_labels(frame, path)
+    _check_label_values(labels, path)
     if commits is not None and len(labels):
         known = {str(c) for c in commits}
         if known and not any(str(c) in known for c in labels["commit"]):
@@ -383,6 +384,24 @@ def read_labels(path: str | Path, *, repo_name: str | None = None, commits=None)
                 f"(none of its {len(labels)} commits is in the changes table)"
             )
     return labels
+
+
+def _check_label_values(labels, path: Path) -> None:
+    """One row per commit, each label 0, 1 or missing (labels.md)."""
+    bad = labels["label"].notna() & ~labels["label"].isin([0, 1])
+    if bad.any():
+        first = labels.loc[bad].iloc[0]
+        raise RiskmlError(
+            f"{path}: {int(bad.sum())} label(s) not 0, 1 or empty "
+            f"(first: commit {first['commit']}, label {first['label']})"
+        )
+    repeated = labels["commit"].duplicated(keep=False)
+    if repeated.any():
+        raise RiskmlError(
+            f"{path}: {int(labels.loc[repeated, 'commit'].nunique())} commit(s) appear more than "
+            f"once (first: {labels.loc[repeated, 'commit'].iloc[0]}); a labels table has one "
+            "row per commit"
+        )
 
 
 def count_rows(path: str | Path) -> int:

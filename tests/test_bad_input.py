@@ -87,3 +87,16 @@ def test_an_unreachable_mlflow_fails_in_seconds_in_one_line(
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.splitlines()) == 1
     assert done.stderr.startswith("riskml: error: cannot resolve models:/change-risk@champion: ")
+
+
+def test_run_with_a_bad_period_stops_before_any_work(cli, tmp_path: Path) -> None:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    done = cli("run", "--repo", str(tmp_path / "repo"), "--period", "fortnight", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2,
+        "riskml: error: invalid period 'fortnight': use W (week), D, M, Q, Y or a pandas "
+        "period alias\n",
+    )
+    assert not (tmp_path / "data").exists() and not (tmp_path / "models").exists()

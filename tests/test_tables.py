@@ -73,6 +73,26 @@ def test_labels_round_trip_keeps_values_and_dtypes(tmp_path, suffix):
     assert back["incident_ids"].tolist()[0] == "INC-1;INC-2"
 
 
+def test_labels_outside_0_1_or_repeated_commits_are_one_line(tmp_path):
+    frame = labels_frame()
+    frame.loc[0, "label"] = 2
+    path = write_labels(frame, tmp_path / "two.parquet")
+    with pytest.raises(RiskmlError) as err:
+        read_labels(path)
+    assert (
+        str(err.value)
+        == f"{path}: 1 label(s) not 0, 1 or empty (first: commit {'a' * 40}, label 2)"
+    )
+    twice = pd.concat([labels_frame(), labels_frame().head(1)], ignore_index=True)
+    path = write_labels(twice, tmp_path / "twice.parquet")
+    with pytest.raises(RiskmlError) as err:
+        read_labels(path)
+    assert str(err.value) == (
+        f"{path}: 1 commit(s) appear more than once (first: {'a' * 40}); "
+        "a labels table has one row per commit"
+    )
+
+
 def test_a_csv_renamed_parquet_is_one_line(tmp_path):
     path = tmp_path / "changes.parquet"
     changes_frame().to_csv(path, index=False)  # the wrong kind on purpose

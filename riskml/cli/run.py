@@ -51,8 +51,11 @@ def run_command(
     from riskml.run import format_summary, one_line_warnings, run_pipeline
 
     one_line_warnings()
+    from riskml.trends import normalize_period
+
     top = ensure_repo(repo)
     workspace = Workspace(load_config(config, repo=top), data_dir, models_root, not quiet)
+    normalize_period(period or workspace.config.trends.period)  # a bad period before any work
     result = run_pipeline(
         top,
         incidents,
