@@ -10,6 +10,10 @@ import pytest
 from riskml.config import check_repo_name
 from riskml.errors import RiskmlError
 
+# the real CLI in subprocesses, end to end
+pytestmark = pytest.mark.slow
+
+
 NAME_RULE = (
     "one folder name under the data directory (not empty, '.', '..', and without '/', '\\' or NUL)"
 )

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# the real CLI in subprocesses, end to end
+pytestmark = pytest.mark.slow
+
 
 def _tiny_repo(path: Path) -> Path:
     """A repository of three dated commits (a fix among them), enough to mine and label."""

@@ -111,6 +111,7 @@ def test_monthly_period_and_bad_period():
         normalize_period("fortnightly")
 
 
+@pytest.mark.slow  # the real CLI end to end
 def test_series_read_back_from_mlflow_match_the_table(mlflow_uri, tmp_path):
     from mlflow.tracking import MlflowClient
 
@@ -154,6 +155,7 @@ def test_series_read_back_from_mlflow_match_the_table(mlflow_uri, tmp_path):
     assert run.data.tags["riskml.n_periods"] == "3"
 
 
+@pytest.mark.slow  # the real CLI end to end
 def test_trends_cli_bad_input_is_one_line(cli, tmp_path):
     none = cli("trends", cwd=tmp_path)
     assert (none.returncode, none.stderr) == (

@@ -148,6 +148,7 @@ def test_window_rule_on_generated_history(synth):
     assert res.report["unknown"] == int((young & ~positive).sum())
 
 
+@pytest.mark.slow  # the real CLI end to end
 def test_cli_mine_then_label_on_a_generated_repo(cli, synth, tmp_path):
     gen = synth["gen"]
     proc = cli("mine", "--repo", str(gen.repo), cwd=tmp_path)

@@ -544,6 +544,7 @@ def test_an_incidents_file_without_a_usable_record_is_a_user_error(
 # ---- the command line ---------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the real CLI end to end
 def test_cli_end_to_end(cli, story, bad_file, tmp_path):
     changes = tmp_path / "changes.parquet"
     story["changes"].to_parquet(changes)

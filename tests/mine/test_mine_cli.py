@@ -11,6 +11,10 @@ from test_mine_repos import build_history
 
 from riskml.mine import COLUMNS, read_table
 
+# the real CLI in subprocesses, end to end
+pytestmark = pytest.mark.slow
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

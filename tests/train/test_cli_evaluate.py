@@ -10,6 +10,10 @@ import pytest
 from conftest import VENV_BIN, venv_env
 from tracking_tables import write_kamei_csv
 
+# the real CLI in subprocesses, end to end
+pytestmark = pytest.mark.slow
+
+
 SHORT_WINDOW = "[label]\nwindow_days = 30\n\n[train]\ngap_days = 14\n"
 HEADER = "fold    model            n   pos   roc_auc    pr_auc   capt@10      popt"
 TABLE_KEYS = ("roc_auc", "pr_auc", "capture_at_10", "popt")

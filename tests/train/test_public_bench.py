@@ -81,6 +81,7 @@ def test_lapredict_is_logistic_regression_on_log_la(kamei_csv):
     assert bench(kamei_csv[0])["lapredict"]["roc_auc"] == pytest.approx(expected, abs=1e-12)
 
 
+@pytest.mark.slow  # the real CLI end to end
 def test_bench_cli_json(cli, kamei_csv):
     done = cli("bench", "--dataset", str(kamei_csv[0]), "--json")
     assert done.returncode == 0, done.stderr

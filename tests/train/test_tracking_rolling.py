@@ -23,6 +23,10 @@ from riskml.config import Config, TrainConfig
 from riskml.train.metrics import evaluate
 from riskml.train.plots import ROLLING_PLOT_METRICS
 
+# rolling evaluations logged to a real MLflow store, end to end
+pytestmark = pytest.mark.slow
+
+
 MODEL_NAME = "rolling-gate"
 EXPERIMENT = "rolling-tests"
 
