@@ -337,13 +337,11 @@ def create_app(
         from riskml.score import score_rows, tier_reference
 
         model = s.require_model()
-        described = model.describe()
         thresholds, reference = model.thresholds, {"rows": "stored"}
         if body.repo is not None:
             thresholds, reference = tier_reference(s.history(body.repo), model)
         changes = score_rows(body.rows, model, s.config, top=body.top, thresholds=thresholds)
-        described.update(thresholds=thresholds, tier_reference=reference)
-        return {"changes": changes, "model": described, "warnings": []}
+        return {"changes": changes, "model": model.describe(thresholds, reference), "warnings": []}
 
     return app
 

@@ -116,10 +116,11 @@ def score(
         frame, loaded, config, top=top, ids=[i for i, _ in pending], rows=rows,
         thresholds=thresholds,
     )  # fmt: skip
-    described = loaded.describe()
-    described["thresholds"] = thresholds
-    described["tier_reference"] = reference
-    return {"changes": changes, "model": described, "warnings": warnings}
+    return {
+        "changes": changes,
+        "model": loaded.describe(thresholds, reference),
+        "warnings": warnings,
+    }
 
 
 def tier_reference(history: RepoHistory, loaded: LoadedModel) -> tuple[dict[str, float], dict]:
@@ -137,7 +138,8 @@ def tier_reference(history: RepoHistory, loaded: LoadedModel) -> tuple[dict[str,
     changes, _ = history.tables()
     if not trailing or changes is None or not loaded.model.info.get("train_end"):
         return stored
-    key = (id(loaded), history.tables_key())
+    # the model by what it is (a swapped model may reuse a freed one's id()), and the tables
+    key = (loaded.uri, loaded.version, loaded.run_id, loaded.loaded_at, history.tables_key())
     cached = history.cache.get("tier_reference")
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -262,9 +264,7 @@ def check_feature_rows(rows: list[dict]) -> None:
                 raise RiskmlError(f"{where}: expected a single value, got {type(value).__name__}")
             if isinstance(value, float) and not math.isfinite(value):
                 raise RiskmlError(f"{where}: expected a finite number, got {value!r}")
-            if kind in ("int", "float", "number") and (
-                isinstance(value, str) or not isinstance(value, int | float)
-            ):
+            if kind in ("int", "float", "number") and not isinstance(value, int | float):
                 raise RiskmlError(f"{where}: expected a number, got {value!r}")
             if kind == "bool" and value not in (True, False, 0, 1):
                 raise RiskmlError(f"{where}: expected true or false, got {value!r}")
@@ -309,6 +309,13 @@ def score_frame(
     frame = frame.reset_index(drop=True)
     k = top if top is not None else config.score.top_reasons
     trained = model.model
+    margin = None
+    if getattr(trained, "text", None) is not None and "tokens" in frame.columns:
+        from riskml.train.model import TEXT_COLUMN
+
+        # the text margin once: the matrix, the blend and the reasons read it from the column
+        margin = trained.text_margin(frame)
+        frame = frame.drop(columns="tokens").assign(**{TEXT_COLUMN: margin})
     X = trained.matrix(frame)  # built once for risk and reasons
     risk = trained.risk(frame, X)
     from riskml.train.model import assign_tiers
@@ -318,13 +325,11 @@ def score_frame(
     by_risk = assign_tiers(risk, thresholds, frame, "")
     reasons = trained.reasons(frame, k=k, X=X, rows=rows)
     records = rows if rows is not None else frame.to_dict(orient="records")
-    if getattr(trained, "text", None) is not None and "tokens" in frame.columns:
-        from riskml.train.model import TEXT_COLUMN
-
+    if margin is not None:
         # the features object leaves the bulky tokens out: it carries their score instead, so
-        # the row scores the same anywhere (the MLflow pyfunc, POST /v1/score/rows)
-        for row, margin in zip(records, trained.text_margin(frame).tolist(), strict=True):
-            row[TEXT_COLUMN] = margin
+        # the row scores the same anywhere (the MLflow pyfunc, POST /v1/score/features)
+        for row, value in zip(records, margin.tolist(), strict=True):
+            row[TEXT_COLUMN] = value
     out = []
     for i, row in enumerate(records):
         change_id = ids[i] if ids else str(row.get("commit") or i)

@@ -85,13 +85,20 @@ class LoadedModel:
     def thresholds(self) -> dict[str, float]:
         return {str(k): float(v) for k, v in dict(self.model.thresholds).items()}
 
-    def describe(self) -> dict:
-        """``{"name", "version", "run_id", "thresholds"}`` as scoring.md's ``model`` object."""
+    def describe(
+        self, thresholds: dict[str, float] | None = None, tier_reference: dict | None = None
+    ) -> dict:
+        """``{"name", "version", "run_id", "thresholds"}`` as scoring.md's ``model`` object:
+        the version's stored thresholds, or the ``thresholds`` the changes were tiered with and
+        their ``tier_reference`` (:func:`riskml.score.tier_reference`)."""
         who = self.identity.as_dict()
-        return {
+        out = {
             **{key: who[key] for key in ("name", "version", "run_id")},
-            "thresholds": self.thresholds,
+            "thresholds": self.thresholds if thresholds is None else thresholds,
         }
+        if tier_reference is not None:
+            out["tier_reference"] = tier_reference
+        return out
 
 
 def default_model_uri(config: Config) -> str:

@@ -46,6 +46,7 @@ from riskml.train.model import (
     category_levels,
     fit_calibrator,
     recency_weights,
+    share_thresholds,
     tier_thresholds,
     trailing_tiers,
     train_booster,
@@ -368,20 +369,21 @@ def _calibrate(score_valid: np.ndarray, data: _Data, cfg: Config):
 
 def _recent_thresholds(
     data: _Data, model: TrainedModel, cfg: Config, valid: tuple[dict[str, float], np.ndarray]
-) -> tuple[dict[str, float], dict, np.ndarray]:
+) -> tuple[dict[str, float], dict, np.ndarray, np.ndarray | None]:
     """Share-mode thresholds cut from the final model's risk on the newest unseen changes.
 
     The changes of the gap (after the last training change, before the cut-off) are the newest
     the model never trained on and need no label, so their risk is what the next changes'
     risk will look like; the validation slice is older and was scored by the search's booster.
     ``valid``: the validation slice's thresholds and risk, kept when the gap is too small or
-    the configuration asks for them. Returns ``(thresholds, reference, reference risk)``;
-    ``reference`` says which rows were used.
+    the configuration asks for them. Returns ``(thresholds, reference, reference risk, gap
+    risk)``: ``reference`` says which rows were used; the gap's risk, oldest first, only for
+    ``[tiers] reference = "trailing"`` (else None), is what the test window trails from.
     """
     tiers = cfg.tiers
     n_valid = int(len(data.split.valid_index))
     if tiers.mode != "share" or tiers.reference == "validation":
-        return valid[0], {"rows": "validation", "n": n_valid}, valid[1]
+        return valid[0], {"rows": "validation", "n": n_valid}, valid[1], None
     info = data.split.info
     cut = pd.Timestamp(info["cutoff"])
     start = cut - pd.Timedelta(days=float(info["gap_days"]))
@@ -391,20 +393,21 @@ def _recent_thresholds(
     risk = model.risk(data.rows(recent)) if len(recent) else np.array([])
     if len(recent) < tiers.min_reference:
         why = f"{len(recent)} change(s) in the gap, fewer than min_reference {tiers.min_reference}"
-        thresholds, reference = valid[0], {"rows": "validation", "n": n_valid, "why": why}
+        thresholds, reference_risk = valid
+        reference = {"rows": "validation", "n": n_valid, "why": why}
     else:
-        thresholds = tier_thresholds(risk, np.zeros(len(risk)), tiers)
+        thresholds, reference_risk = share_thresholds(risk, tiers.shares), risk
         reference = {"rows": "recent", "n": int(len(recent)), "span": [_iso(start), _iso(cut)]}
-    if tiers.reference == "trailing":
-        # what scoring reads: tier each change against the newest unseen changes before it
-        # (the stored thresholds until min_reference of them exist)
-        reference["trailing"] = {
-            "window": int(tiers.window),
-            "min_reference": int(tiers.min_reference),
-            "shares": dict(tiers.shares),
-        }
-        reference["gap_risk"] = risk
-    return thresholds, reference, valid[1] if len(recent) < tiers.min_reference else risk
+    if tiers.reference != "trailing":
+        return thresholds, reference, reference_risk, None
+    # what scoring reads: tier each change against the newest unseen changes before it (the
+    # stored thresholds until min_reference of them exist)
+    reference["trailing"] = {
+        "window": int(tiers.window),
+        "min_reference": int(tiers.min_reference),
+        "shares": dict(tiers.shares),
+    }
+    return thresholds, reference, reference_risk, risk
 
 
 def _iso(ts: pd.Timestamp) -> str:
@@ -677,13 +680,12 @@ def fit_all(
         text=text,
         text_mode=data.text.mode if text is not None else "",
     )
-    model.thresholds, reference, reference_risk = _recent_thresholds(
+    model.thresholds, reference, reference_risk, gap_risk = _recent_thresholds(
         data, model, cfg, (thresholds, valid_risk)
     )
     reference["warnings"] = tier_warnings(model.thresholds, reference_risk, cfg.tiers.shares)
     for message in reference["warnings"]:
         warnings.warn(message, TierWarning, stacklevel=2)
-    gap_risk = reference.pop("gap_risk", None)
     model.info["tier_reference"] = {k: v for k, v in reference.items() if k != "warnings"}
     metrics, preds, test = _evaluate(data, model, cfg, label_mode, gap_risk)
     metrics["model"] = _model_summary(model, data, search, valid_risk, blended)
