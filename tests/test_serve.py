@@ -123,7 +123,7 @@ def test_same_change_same_risk_from_cli_and_api(api, world, cli_result):
 
 
 def test_feature_rows_endpoint_scores_the_same(api, cli_result):
-    from riskml.train.model import assign_tiers
+    from riskml.train.model import TIER_RANK, assign_tiers
 
     cli = cli_result["changes"][0]
     # naming the repository: tiered as its changes are (the trailing thresholds)
@@ -143,11 +143,9 @@ def test_feature_rows_endpoint_scores_the_same(api, cli_result):
     assert row["risk"] == cli["risk"]
     floor = cli["tier_floor"]["tier_by_risk"] if cli["tier_floor"] else None
     by_risk = assign_tiers([row["risk"]], stored, floor="")[0]
-    assert row["tier"] == (by_risk if floor is None else max(by_risk, "medium", key=_rank))
-
-
-def _rank(tier: str) -> int:
-    return ["low", "medium", "high", "critical"].index(tier)
+    assert row["tier"] == (
+        by_risk if floor is None else max(by_risk, "medium", key=TIER_RANK.__getitem__)
+    )
 
 
 @pytest.mark.parametrize(
