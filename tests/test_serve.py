@@ -141,10 +141,10 @@ def test_feature_rows_endpoint_scores_the_same(api, cli_result):
     stored = api.get("/v1/model").json()["thresholds"]
     assert body["model"]["thresholds"] == stored
     assert row["risk"] == cli["risk"]
-    floor = cli["tier_floor"]["tier_by_risk"] if cli["tier_floor"] else None
     by_risk = assign_tiers([row["risk"]], stored, floor="")[0]
+    critical = cli["features"]["touches_critical"]  # the critical-path floor: medium
     assert row["tier"] == (
-        by_risk if floor is None else max(by_risk, "medium", key=TIER_RANK.__getitem__)
+        max(by_risk, "medium", key=TIER_RANK.__getitem__) if critical else by_risk
     )
 
 
