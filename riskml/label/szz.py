@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from riskml.gitio import git_env, run_git
@@ -268,11 +267,11 @@ def _read_cached(store: Path | None, sha: str) -> dict | None:
 def _write_cached(store: Path | None, row: dict) -> None:
     if store is None:
         return
-    path = _cache_path(store, row["fix"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(row, sort_keys=True))
-    os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the new file
+    from riskml.tables import atomic_write
+
+    text = json.dumps(row, sort_keys=True)
+    # atomic: a concurrent reader sees the old or the new file; a full disk leaves no .tmp
+    atomic_write(_cache_path(store, row["fix"]), lambda tmp: tmp.write_text(text))
 
 
 def commit_times(repo: Path, shas: list[str]) -> dict[str, int]:
