@@ -236,12 +236,14 @@ def _trace_parallel(
     workers = max(1, min(int(workers), len(todo)))
     if workers == 1:
         return trace_fixes(repo, todo, ignore_comments, ignore_revs, skip_globs, store)
-    from joblib import Parallel, delayed
+    from joblib import delayed
+
+    from riskml.processes import parallel
 
     # A few batches per worker: one PyDriller Git per batch, even load at the tail.
     n_batches = min(len(todo), workers * 4)
     batches = [todo[i::n_batches] for i in range(n_batches)]
-    parts = Parallel(n_jobs=workers, backend="loky")(
+    parts = parallel(workers)(  # workers that exit when this process dies
         delayed(trace_fixes)(repo, batch, ignore_comments, ignore_revs, skip_globs, store)
         for batch in batches
     )

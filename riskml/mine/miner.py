@@ -81,11 +81,14 @@ def _records(repo: Path, shas: list[str], workers: int, content) -> Iterator[dic
     if workers <= 1 or len(shas) < 2 * MIN_CHUNK_COMMITS:
         yield from extract.iter_records(repo, shas, content)
         return
-    from joblib import Parallel, delayed
+    from joblib import delayed
+
+    from riskml.processes import parallel
 
     n_chunks = max(workers, -(-len(shas) // CHUNK_COMMITS))
     chunks = list(extract.iter_chunks(shas, n_chunks))
-    results = Parallel(n_jobs=workers, backend="loky", return_as="generator")(
+    # workers that exit when this process dies, however it dies
+    results = parallel(workers, return_as="generator")(
         delayed(_extract_job)(repo, c, content) for c in chunks
     )
     for recs, problems in results:
