@@ -164,3 +164,26 @@ def test_label_and_train_on_a_real_full_disk_are_one_line(cli, synth_small, tmp_
     assert errors == [f"riskml: error: no space left writing {out / 'metrics.json'}"]
     assert done.stderr.splitlines()[-1] == errors[0]
     assert sorted(p.name for p in small_disk.rglob("*")) == ["filler", "out"]
+
+
+@pytest.mark.parametrize(
+    ("filename", "line"),
+    [
+        ("/data/shop/x.png", "riskml: error: no space left writing /data/shop/x.png\n"),
+        (None, "riskml: error: no space left writing a file (No space left on device)\n"),
+    ],
+)
+def test_a_full_disk_no_writer_caught_is_still_one_line(monkeypatch, filename, line) -> None:
+    """The CLI's last resort, for a write outside riskml's writers (a chart, a library)."""
+    from typer.testing import CliRunner
+
+    import riskml.synth
+    from riskml.cli import _register, app
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", filename)
+
+    monkeypatch.setattr(riskml.synth, "generate", full)
+    _register()
+    result = CliRunner().invoke(app, ["synth", "--out", "x"])
+    assert (result.exit_code, result.output) == (2, line)
