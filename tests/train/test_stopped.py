@@ -161,3 +161,16 @@ def test_the_next_gate_settles_a_version_whose_training_died(client, mlflow_uri)
     )  # fmt: skip
     assert _version(client, name, live)[0]["promoted"] == "pending"
     assert settle_abandoned(client, name) == []
+
+
+def test_a_reader_treats_pending_as_not_promoted() -> None:
+    from riskml.train.gate import promoted_version
+
+    assert promoted_version({"promoted": "true", "promotion.decision": "promoted"}) is True
+    assert promoted_version({"promoted": "pending", "promotion.decision": "pending"}) is False
+    # stopped between settling the decision and the flag: still pending, not promoted
+    assert promoted_version({"promoted": "pending", "promotion.decision": "promoted"}) is False
+    assert promoted_version({"promoted": "false", "promotion.decision": "kept"}) is False
+    # a version registered before the flag existed: its decision says
+    assert promoted_version({"promotion.decision": "first"}) is True
+    assert promoted_version({"promotion.decision": "kept"}) is False
