@@ -456,7 +456,10 @@ def log_trends(
     uri = uri or tracking_uri()
     client = MlflowClient(tracking_uri=uri)
     exp_id = ensure_experiment(experiment, uri)
-    all_tags = {"riskml.kind": "trends", **(tags or {})}
+    from riskml.processes import identity
+
+    # the process tags let the next command end this run KILLED if a SIGKILL stops it here
+    all_tags = {"riskml.kind": "trends", **identity(), **(tags or {})}
     run = client.create_run(exp_id, run_name=run_name, tags=all_tags)
     run_id = run.info.run_id
     try:
@@ -471,8 +474,8 @@ def log_trends(
             client.log_artifacts(run_id, str(base / "table"), artifact_path="table")
         client.log_batch(run_id, tags=[RunTag("riskml.n_periods", str(len(table)))])
         client.set_terminated(run_id, "FINISHED")
-    except BaseException:
-        client.set_terminated(run_id, "FAILED")
+    except BaseException as exc:
+        client.set_terminated(run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
     artifacts = [f"charts/{p.name}" for p in charts] + [f"table/{p.name}" for p in files]
     return TrendsResult(
