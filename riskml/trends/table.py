@@ -1,70 +1,31 @@
-"""`riskml trends`: risk over time, for managers, as MLflow time series.
-
-The mined history is scored with one model version; the scored changes are grouped by period
-(a calendar week by default) into one row per period, and each column of that table becomes an
-MLflow metric whose ``step`` is the period index and whose ``timestamp`` is the period start.
-Charts (PNG) and the table itself are artifacts of the same run.
-
-Three functions, each testable on its own:
+"""The scored history and its per-period table: pure functions, no MLflow.
 
 * :func:`score_history` — changes (+ labels) and a model -> one scored row per change;
 * :func:`trends_table` — scored rows -> one row per period, columns = metric names;
-* :func:`log_trends` — the table -> one MLflow run (metrics in batches, charts, table).
-
-:func:`trends` composes them. Metric names are listed in ``docs/trends.md``.
+* :func:`table_metrics` — the table as ``mlflow.entities.Metric`` points.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from riskml.config import TIERS, Config, tracking_uri
+from riskml.config import TIERS
 from riskml.errors import RiskmlError
 from riskml.fmt import is_missing
-from riskml.tables import (
-    attach_tokens,
-    read_changes,
-    read_labels,
-    read_tokens_beside,
-    split_list,
-    write_frame,
-)
+from riskml.tables import split_list, write_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 AI_CLASSES = ("ai_assisted", "ai_agent")
-SMOOTH_PERIODS = 4  # rolling window of the per-area chart (the logged series are not smoothed)
 # Friendly period names accepted besides pandas period aliases.
 PERIOD_ALIASES = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 
 # Columns of the scored frame that trends_table reads.
 SCORED_COLUMNS = ("commit", "author_time", "risk", "tier", "ai_provenance", "critical_areas")
-
-
-@dataclass
-class TrendsResult:
-    """What one `riskml trends` run produced."""
-
-    run_id: str
-    experiment_id: str
-    experiment: str
-    table: Any  # pd.DataFrame, one row per period
-    n_metrics: int
-    artifacts: list[str] = field(default_factory=list)
-    out_dir: Path | None = None
-    model: dict = field(default_factory=dict)
-    period: str = ""
-
-    @property
-    def n_periods(self) -> int:
-        return len(self.table)
 
 
 # --------------------------------------------------------------------------- periods
@@ -176,10 +137,11 @@ def _predict(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
 def _column(frame: pd.DataFrame, name: str, default: str) -> list[str]:
     if name not in frame.columns:
         return [default] * len(frame)
-    return [default if _missing(v) else str(v) for v in frame[name].tolist()]
+    return [default if absent(v) else str(v) for v in frame[name].tolist()]
 
 
-def _missing(value: Any) -> bool:
+def absent(value: Any) -> bool:
+    """True for None, NaN and pandas NA (an empty cell of any dtype)."""
     if value is None:
         return True
     try:
@@ -203,7 +165,7 @@ def attach_labels(scored: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     else:
         out["label"] = float("nan")
     if "incident_ids" in keep.columns:
-        ids = keep["incident_ids"].map(lambda v: "" if _missing(v) else str(v))
+        ids = keep["incident_ids"].map(lambda v: "" if absent(v) else str(v))
         out["incident_ids"] = commits.map(ids).fillna("").astype(str).to_numpy()
     else:
         out["incident_ids"] = ""
@@ -337,251 +299,9 @@ def table_metrics(table: pd.DataFrame) -> list[Any]:
     return metrics
 
 
-# --------------------------------------------------------------------------- charts
-
-
-def write_charts(table: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """PNG charts of the table (matplotlib, Agg backend) into ``out_dir``; returns their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    x = table["period_start"].dt.tz_convert(None)
-    paths: list[Path] = []
-
-    def save(fig: Any, name: str) -> None:
-        fig.autofmt_xdate()
-        fig.tight_layout()
-        path = out_dir / name
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
-
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    ax2 = ax.twinx()
-    ax2.bar(x, table["changes"], width=5, color="#dddddd", label="changes")
-    ax2.set_ylabel("changes")
-    ax.set_zorder(ax2.get_zorder() + 1)
-    ax.patch.set_visible(False)
-    ax.plot(x, table["mean_risk"], marker=".", label="mean risk")
-    ax.plot(x, table["p90_risk"], marker=".", label="p90 risk")
-    ax.set_ylabel("risk")
-    ax.set_title("Change risk per period")
-    ax.legend(loc="upper left")
-    save(fig, "risk.png")
-
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    shares = [table[f"tier.{t}.share"].fillna(0).to_numpy() for t in TIERS]
-    ax.stackplot(
-        x, *shares, labels=list(TIERS), colors=["#9ccc65", "#ffd54f", "#ff8a65", "#e53935"]
-    )
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("share of changes")
-    ax.set_title("Share of changes per tier")
-    ax.legend(loc="upper left")
-    save(fig, "tiers.png")
-
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    ax.plot(x, table["ai.mean_risk"], marker=".", label="AI-provenance mean risk")
-    ax.plot(x, table["human.mean_risk"], marker=".", label="human mean risk")
-    ax.set_ylabel("mean risk")
-    ax2 = ax.twinx()
-    ax2.plot(x, table["ai.share"], color="#888888", linestyle="--", label="AI share")
-    ax2.set_ylabel("AI share of changes")
-    ax.set_title("AI-provenance changes against human changes")
-    lines = ax.get_legend_handles_labels()
-    lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper left")
-    save(fig, "ai_vs_human.png")
-
-    if "incidents_linked" in table.columns:
-        fig, ax = plt.subplots(figsize=(10, 4.5))
-        ax.bar(x, table["incidents_linked"], width=5, label="incidents linked")
-        ax.set_ylabel("incidents linked to the period's changes")
-        ax.set_title("Incidents caused by each period's changes")
-        save(fig, "incidents.png")
-
-    area_cols = [
-        c for c in table.columns if c.startswith("area.") and c.split(".")[2:] == ["mean_risk"]
-    ]
-    if area_cols:
-        # Weekly means of a few changes jump around: draw a rolling mean over 4 periods.
-        fig, ax = plt.subplots(figsize=(10, 4.5))
-        for col in area_cols:
-            smooth = table[col].rolling(SMOOTH_PERIODS, min_periods=1).mean()
-            ax.plot(x, smooth, label=col.split(".")[1])
-        overall = table["mean_risk"].rolling(SMOOTH_PERIODS, min_periods=1).mean()
-        ax.plot(x, overall, color="#444444", linestyle=":", label="all changes")
-        ax.set_ylabel(f"mean risk (rolling mean of {SMOOTH_PERIODS} periods)")
-        ax.set_title("Mean risk per critical area")
-        ax.legend(loc="upper left")
-        save(fig, "areas.png")
-    return paths
-
-
 def write_table(table: pd.DataFrame, out_dir: Path) -> list[Path]:
     """The table behind the charts as ``trends.csv`` and ``trends.parquet``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv = out_dir / "trends.csv"
     parquet = out_dir / "trends.parquet"
     return [write_frame(table, csv), write_frame(table, parquet)]
-
-
-# --------------------------------------------------------------------------- MLflow
-
-
-def log_trends(
-    table: pd.DataFrame,
-    experiment: str,
-    *,
-    run_name: str | None = None,
-    tags: dict[str, str] | None = None,
-    params: dict[str, Any] | None = None,
-    out_dir: Path | None = None,
-    uri: str | None = None,
-) -> TrendsResult:
-    """Log the table to a new run of ``experiment``: metrics (batched), charts, table.
-
-    Each metric column becomes one series: ``step`` = period index, ``timestamp`` = period
-    start (ms). Charts go under the artifact path ``charts/``, the table under ``table/``.
-    ``out_dir`` keeps a local copy of both (default: a temporary directory).
-    """
-    from mlflow.entities import Param, RunTag
-    from mlflow.tracking import MlflowClient
-
-    from riskml.train.tracking import ensure_experiment
-
-    uri = uri or tracking_uri()
-    client = MlflowClient(tracking_uri=uri)
-    exp_id = ensure_experiment(experiment, uri)
-    all_tags = {"riskml.kind": "trends", **(tags or {})}
-    run = client.create_run(exp_id, run_name=run_name, tags=all_tags)
-    run_id = run.info.run_id
-    try:
-        metrics = table_metrics(table)
-        param_list = [Param(k, str(v)[:6000]) for k, v in (params or {}).items()]
-        client.log_batch(run_id, metrics=metrics, params=param_list, tags=[])
-        with tempfile.TemporaryDirectory(prefix="riskml-trends-") as tmp:
-            base = Path(out_dir) if out_dir is not None else Path(tmp)
-            charts = write_charts(table, base / "charts")
-            files = write_table(table, base / "table")
-            client.log_artifacts(run_id, str(base / "charts"), artifact_path="charts")
-            client.log_artifacts(run_id, str(base / "table"), artifact_path="table")
-        client.log_batch(run_id, tags=[RunTag("riskml.n_periods", str(len(table)))])
-        client.set_terminated(run_id, "FINISHED")
-    except BaseException:
-        client.set_terminated(run_id, "FAILED")
-        raise
-    artifacts = [f"charts/{p.name}" for p in charts] + [f"table/{p.name}" for p in files]
-    return TrendsResult(
-        run_id=run_id,
-        experiment_id=exp_id,
-        experiment=experiment,
-        table=table,
-        n_metrics=len(metrics),
-        artifacts=artifacts,
-        out_dir=Path(out_dir) if out_dir is not None else None,
-    )
-
-
-# --------------------------------------------------------------------------- models
-
-
-def load_model(spec: str | Path | None, config: Config) -> tuple[Any, dict]:
-    """A ``TrainedModel`` from a local directory or an MLflow model URI (default
-    ``models:/<model name>@champion``), and its identity; loaded as ``riskml score`` loads it."""
-    from riskml.score.model import load_model as load_scoring_model
-
-    loaded = load_scoring_model(str(spec) if spec is not None else None, config)
-    return loaded.model, _loaded_info(loaded)
-
-
-def _loaded_info(loaded: Any) -> dict:
-    """The model's ``info`` with its identity (name, version, run_id, uri, alias) over it."""
-    return {**dict(getattr(loaded.model, "info", {}) or {}), **loaded.identity.as_dict()}
-
-
-# --------------------------------------------------------------------------- composed
-
-
-def trends(
-    changes: pd.DataFrame | str | Path,
-    labels: pd.DataFrame | str | Path | None = None,
-    *,
-    model: Any = None,
-    config: Config | None = None,
-    period: str | None = None,
-    out_dir: Path | None = None,
-    repo_name: str | None = None,
-) -> TrendsResult:
-    """Score the mined history with a model version and log the trends to MLflow.
-
-    ``changes``/``labels`` are frames or table paths (Parquet/CSV); ``model`` is a
-    ``TrainedModel``, a local model directory, an MLflow model URI, or None for
-    ``models:/<name>@champion``. Logs to ``config.trends.experiment``.
-    """
-    config = config or Config()
-    alias = normalize_period(period or config.trends.period)
-    if not hasattr(changes, "columns"):
-        path = changes
-        changes = read_changes(path, repo_name=repo_name, required=("commit", "author_time"))
-        # a model with a text component reads each change's tokens, kept beside the table
-        changes = attach_tokens(changes, read_tokens_beside(path))
-    if labels is not None and not hasattr(labels, "columns"):
-        labels = read_labels(labels, commits=changes["commit"])
-    if model is None or isinstance(model, (str, Path)):
-        model, info = load_model(model, config)
-    elif hasattr(model, "model") and hasattr(model, "uri"):  # riskml.score.LoadedModel
-        model, info = model.model, _loaded_info(model)
-    else:
-        info = dict(getattr(model, "info", {}) or {})
-    scored = score_history(changes, model, labels)
-    areas = sorted(set(config.critical_paths) | _seen_areas(scored))
-    table = trends_table(scored, alias, areas)
-    repo = repo_name or _first(changes, "repo") or "repo"
-    tags = {
-        "riskml.repo": str(repo),
-        "riskml.period": alias,
-        "riskml.model.name": str(info.get("name", "")),
-        "riskml.model.version": str(info.get("version", "")),
-        "riskml.model.run_id": str(info.get("run_id", "")),
-        "riskml.labels": "none" if labels is None else "given",
-    }
-    params = {
-        "period": alias,
-        "repo": repo,
-        "model_uri": info.get("uri", ""),
-        "changes": len(scored),
-        "areas": json.dumps(areas),
-        "first_period": table["period"].iloc[0],
-        "last_period": table["period"].iloc[-1],
-    }
-    version = info.get("version")
-    run_name = f"{repo} trends" + (f" (model v{version})" if version else "")
-    result = log_trends(
-        table,
-        config.trends.experiment,
-        run_name=run_name,
-        tags=tags,
-        params=params,
-        out_dir=out_dir,
-    )
-    result.model = info
-    result.period = alias
-    return result
-
-
-def _seen_areas(scored: pd.DataFrame) -> set[str]:
-    seen: set[str] = set()
-    for value in scored["critical_areas"].tolist():
-        seen.update(split_list(value))
-    return seen
-
-
-def _first(frame: pd.DataFrame, column: str) -> str | None:
-    if column in frame.columns and len(frame):
-        value = frame[column].iloc[0]
-        return None if _missing(value) else str(value)
-    return None
