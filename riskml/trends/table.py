@@ -92,9 +92,9 @@ def score_history(
 ) -> pd.DataFrame:
     """Score every mined change with ``model`` (a ``TrainedModel``).
 
-    Returns one row per change: ``commit``, ``author_time``, ``risk``, ``tier``,
-    ``ai_provenance``, ``critical_areas``, and, when labels are given, ``label`` and
-    ``incident_ids``. Reasons are not computed here (``TrainedModel.predict`` with ``k=0``):
+    Returns one row per change: ``commit``, ``author_time``, ``commit_time`` (the author time
+    when the table has none), ``risk``, ``tier``, ``ai_provenance``, ``critical_areas``, and,
+    when labels are given, ``label`` and ``incident_ids``. Reasons are not computed here (``TrainedModel.predict`` with ``k=0``):
     trends need the risk and the tier only.
     """
     import pandas as pd
@@ -117,9 +117,26 @@ def score_history(
         }
     )
     scored["author_time"] = pd.to_datetime(scored["author_time"], utc=True)
+    committed = frame["commit_time"] if "commit_time" in frame.columns else frame["author_time"]
+    scored.insert(2, "commit_time", pd.to_datetime(committed, utc=True).to_numpy())
+    scored["commit_time"] = pd.to_datetime(scored["commit_time"], utc=True)
     if labels is not None and len(labels) > 0:
         scored = attach_labels(scored, labels)
     return scored
+
+
+def label_horizon(scored: pd.DataFrame, window_days: int) -> tuple[Any, Any]:
+    """The data cut-off and the label horizon of the scored history: ``(cutoff, horizon)``.
+
+    The cut-off is the newest commit time (``riskml label``'s default); a change committed
+    after ``horizon = cutoff - window_days`` is still inside the labelling window: its label
+    is final only when it is already positive (labels.md, "Verification latency").
+    """
+    import pandas as pd
+
+    column = "commit_time" if "commit_time" in scored.columns else "author_time"
+    cutoff = pd.to_datetime(scored[column], utc=True).max()
+    return cutoff, cutoff - pd.Timedelta(days=int(window_days))
 
 
 def _predict(model: Any, frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,167 @@
+"""The review budget: what gating at each tier would have cost and caught.
+
+For each gate "tier >= X" (X in ``riskml.config.TIERS``) over the last ``weeks`` calendar weeks
+of the scored history (Monday to Sunday, UTC, of ``author_time``, counted back from the week of
+the newest change): the changes gated per week, the extra reviews (the gated changes), their
+share of all changes, and the capture at that gate — of the changes labelled as having caused
+an incident, the share at or above the gate. Changes still inside the labelling window
+(``[label] window_days``) have final labels only when already positive, so the capture of a
+window that reaches into it counts the incidents known so far; the result says so.
+
+:func:`review_budget` computes it as a plain JSON-able dict; :func:`budget_text` renders the
+table (80 columns), :func:`budget_frame` the table artifact and :func:`budget_metrics` the
+``budget.*`` metrics of a trends run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from riskml.config import TIERS
+from riskml.errors import RiskmlError
+from riskml.trends.table import label_horizon
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+DEFAULT_WEEKS = 13  # a quarter
+
+
+def review_budget(
+    scored: pd.DataFrame, *, window_days: int, weeks: int = DEFAULT_WEEKS
+) -> dict[str, Any]:
+    """The budget of ``scored`` (the frame of :func:`riskml.trends.score_history`).
+
+    Keys: ``from``, ``to`` (ISO dates of the window), ``weeks``, ``changes``,
+    ``incident_changes`` (labelled 1 in the window; None without labels), ``labels`` (None
+    without labels, else ``final``, ``horizon``, ``cutoff``, ``window_days`` and
+    ``not_final_changes``: changes of the window committed after the horizon), and ``gates``:
+    one row per tier, lowest first, with ``tier``, ``gated``, ``gated_per_week``, ``share``,
+    ``caught`` and ``capture`` (None without labels or without a positive).
+    """
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(weeks, bool) or not isinstance(weeks, int) or weeks < 1:
+        raise RiskmlError(f"--weeks must be a whole number of at least 1, got {weeks!r}")
+    frame = scored.reset_index(drop=True)
+    week = pd.to_datetime(frame["author_time"], utc=True).dt.tz_convert(None).dt.to_period("W")
+    last = week.max()
+    inside = ((last - week).map(lambda d: d.n) < weeks).to_numpy()
+    part = frame.loc[inside]
+    rank = {tier: i for i, tier in enumerate(TIERS)}
+    level = part["tier"].map(rank).to_numpy()
+    if np.isnan(level.astype(float)).any():
+        unknown = sorted(set(part["tier"]) - set(TIERS))
+        raise RiskmlError(f"scored changes have unknown tier(s): {', '.join(unknown)}")
+    with_labels = "label" in part.columns
+    positive = (
+        (pd.to_numeric(part["label"], errors="coerce") == 1).to_numpy() if with_labels else None
+    )
+    n_positive = int(positive.sum()) if with_labels else None
+    gates = []
+    for tier in TIERS:
+        gated = level >= rank[tier]
+        caught = int((gated & positive).sum()) if with_labels else None
+        gates.append(
+            {
+                "tier": tier,
+                "gated": int(gated.sum()),
+                "gated_per_week": float(gated.sum() / weeks),
+                "share": float(gated.mean()) if len(part) else None,
+                "caught": caught,
+                "capture": caught / n_positive if n_positive else None,
+            }
+        )
+    labels = None
+    if with_labels:
+        cutoff, horizon = label_horizon(frame, window_days)
+        committed = pd.to_datetime(part["commit_time"], utc=True)
+        not_final = int((committed > horizon).sum())
+        labels = {
+            "final": not_final == 0,
+            "not_final_changes": not_final,
+            "horizon": horizon.isoformat(),
+            "cutoff": cutoff.isoformat(),
+            "window_days": int(window_days),
+        }
+    return {
+        "from": (last - (weeks - 1)).start_time.date().isoformat(),
+        "to": last.end_time.date().isoformat(),
+        "weeks": weeks,
+        "changes": len(part),
+        "incident_changes": n_positive,
+        "labels": labels,
+        "gates": gates,
+    }
+
+
+def budget_text(budget: dict[str, Any], repo: str | None = None) -> str:
+    """The budget as a table, every line at most 80 columns."""
+    who = f"{repo}, " if repo else ""
+    positives = budget["incident_changes"]
+    lines = [
+        f"riskml budget: {who}the last {budget['weeks']} weeks "
+        f"({budget['from']} .. {budget['to']})",
+        f"  {budget['changes']} changes"
+        + ("" if positives is None else f", {positives} caused an incident"),
+    ]
+    lines.append(
+        f"  {'gate':<17}{'gated/week':>11}{'extra reviews':>15}{'of changes':>12}"
+        f"{'incidents caught':>19}"
+    )
+    for gate in budget["gates"]:
+        share = "n/a" if gate["share"] is None else f"{100 * gate['share']:.1f} %"
+        if gate["caught"] is None:
+            caught = "no labels"
+        elif gate["capture"] is None:
+            caught = "no incident"
+        else:
+            caught = f"{gate['caught']} of {positives} ({100 * gate['capture']:.0f} %)"
+        lines.append(
+            f"  {'tier >= ' + gate['tier']:<17}{gate['gated_per_week']:>11.1f}"
+            f"{gate['gated']:>15}{share:>12}{caught:>19}"
+        )
+    labels = budget["labels"]
+    if labels is None:
+        lines.append("  no labels given: the capture is unknown")
+    elif not labels["final"]:
+        lines.append(
+            f"  labels not final: {labels['not_final_changes']} of the {budget['changes']} "
+            f"changes were committed after {labels['horizon'][:10]}"
+        )
+        lines.append(
+            f"  (inside the {labels['window_days']}-day labelling window): capture counts the "
+            "incidents known so far"
+        )
+    else:
+        lines.append(f"  labels final (every change committed by {labels['horizon'][:10]})")
+    return "\n".join(lines)
+
+
+def budget_frame(budget: dict[str, Any]) -> pd.DataFrame:
+    """One row per gate: the table logged as ``budget/budget.csv``."""
+    import pandas as pd
+
+    frame = pd.DataFrame(budget["gates"])
+    frame.insert(0, "weeks", budget["weeks"])
+    frame.insert(1, "from", budget["from"])
+    frame.insert(2, "to", budget["to"])
+    labels = budget["labels"] or {}
+    frame["labels_final"] = labels.get("final")
+    return frame
+
+
+def budget_metrics(budget: dict[str, Any]) -> dict[str, float]:
+    """``budget.<tier>.<gated|gated_per_week|share|capture>``, ``budget.weeks``, ``budget.changes``,
+    ``budget.incident_changes`` and ``budget.not_final_changes`` (absent values left out)."""
+    out: dict[str, Any] = {
+        "budget.weeks": budget["weeks"],
+        "budget.changes": budget["changes"],
+        "budget.incident_changes": budget["incident_changes"],
+        "budget.not_final_changes": (budget["labels"] or {}).get("not_final_changes"),
+    }
+    for gate in budget["gates"]:
+        for key in ("gated", "gated_per_week", "share", "capture"):
+            out[f"budget.{gate['tier']}.{key}"] = gate[key]
+    return {k: float(v) for k, v in out.items() if v is not None}
