@@ -24,7 +24,7 @@ def budget_command(
     labels: LabelsOption = None,
     model: ModelOption = None,
     weeks: int = typer.Option(
-        13, "--weeks", min=1, help="The window: the last N calendar weeks (default 13, a quarter)."
+        13, "--weeks", help="The window: the last N calendar weeks (default 13, a quarter)."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the budget as JSON."),
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
@@ -36,7 +36,9 @@ def budget_command(
     from riskml.config import load_config
     from riskml.jsonvalue import plain
     from riskml.trends import budget_text, model_text, review_budget, scored_history
+    from riskml.trends.budget import check_weeks
 
+    check_weeks(weeks)  # before any work
     cfg = load_config(config)
     changes, labels = history_inputs(repo_name, changes, labels, data_dir)
     history = scored_history(changes, labels, model=model, config=cfg, repo_name=repo_name)

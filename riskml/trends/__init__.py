@@ -16,7 +16,9 @@ Three functions, each testable on its own:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,8 +102,9 @@ __all__ = [
 EXPERIMENT_DESCRIPTION = (
     "riskml trends for engineering managers: one run per `riskml trends` / `riskml run`. "
     "Open the newest run: its description is the summary (risk now against the weeks "
-    "before, the riskiest critical areas, AI-provenance against human changes, incidents), "
-    "`charts/` holds the charts and `budget/` the review budget (docs/trends.md)."
+    "before, the riskiest critical areas, AI-provenance against human changes, incidents); "
+    "its artifacts hold the charts (charts), the review budget (budget) and the weekly table "
+    "(table). See docs/trends.md."
 )
 
 
@@ -237,9 +240,11 @@ def log_trends(
             note = summary_markdown(views.summary, {**views.head, "charts": charts_logged})
             run_tags.append(RunTag(NOTE_TAG, note))
         client.log_batch(run_id, tags=run_tags)
-        client.set_terminated(run_id, "FINISHED")
+        with _no_mlflow_link():
+            client.set_terminated(run_id, "FINISHED")
     except BaseException:
-        client.set_terminated(run_id, "FAILED")
+        with _no_mlflow_link():
+            client.set_terminated(run_id, "FAILED")
         raise
     return TrendsResult(
         run_id=run_id,
@@ -252,6 +257,22 @@ def log_trends(
         views=views,
         url=ui_url(exp_id, run_id, uri),
     )
+
+
+@contextlib.contextmanager
+def _no_mlflow_link():
+    """No "View run … at" line from MLflow on a tracking server: it links the GenAI view, and
+    riskml prints its own link to the run (:attr:`TrendsResult.url`)."""
+    key = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
+    before = os.environ.get(key)
+    os.environ[key] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
 
 
 def _chart_inputs(views: TrendsViews | None) -> dict[str, Any]:

@@ -27,42 +27,80 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_WEEKS = 13  # a quarter
 
 
+def check_weeks(weeks: Any) -> int:
+    """``weeks`` when it is a whole number of at least 1, else a one-line error."""
+    if isinstance(weeks, bool) or not isinstance(weeks, int) or weeks < 1:
+        raise RiskmlError(f"--weeks must be a whole number of at least 1, got {weeks!r}")
+    return weeks
+
+
 def review_budget(
     scored: pd.DataFrame, *, window_days: int, weeks: int = DEFAULT_WEEKS
 ) -> dict[str, Any]:
     """The budget of ``scored`` (the frame of :func:`riskml.trends.score_history`).
 
     Keys: ``from``, ``to`` (ISO dates of the window), ``weeks``, ``changes``,
-    ``incident_changes`` (labelled 1 in the window; None without labels), ``labels`` (None
-    without labels, else ``final``, ``horizon``, ``cutoff``, ``window_days`` and
-    ``not_final_changes``: changes of the window committed after the horizon), and ``gates``:
-    one row per tier, lowest first, with ``tier``, ``gated``, ``gated_per_week``, ``share``,
-    ``caught`` and ``capture`` (None without labels or without a positive).
+    ``incident_changes`` (labelled 1 in the window; None without labels), ``gates``: one row
+    per tier, lowest first, with ``tier``, ``gated``, ``gated_per_week``, ``share``, ``caught``
+    and ``capture`` (None without labels or without a positive). With labels, ``labels``:
+    ``horizon``, ``cutoff``, ``window_days`` and ``not_final_changes`` (changes of the window
+    committed after the horizon: the newest change always is), and ``final``: the same gates
+    over the ``weeks`` weeks that ended by the horizon, whose labels are final (``from``,
+    ``to``, ``changes``, ``incident_changes``, ``gates``; None when the history is shorter).
     """
-    import numpy as np
     import pandas as pd
 
-    if isinstance(weeks, bool) or not isinstance(weeks, int) or weeks < 1:
-        raise RiskmlError(f"--weeks must be a whole number of at least 1, got {weeks!r}")
+    check_weeks(weeks)
     frame = scored.reset_index(drop=True)
+    unknown = sorted(set(frame["tier"]) - set(TIERS))
+    if unknown:
+        raise RiskmlError(f"scored changes have unknown tier(s): {', '.join(unknown)}")
     week = pd.to_datetime(frame["author_time"], utc=True).dt.tz_convert(None).dt.to_period("W")
     last = week.max()
-    inside = ((last - week).map(lambda d: d.n) < weeks).to_numpy()
-    part = frame.loc[inside]
+    out = _window(frame, week, last, weeks)
+    out["labels"] = out["final"] = None
+    if "label" in frame.columns:
+        cutoff, horizon = label_horizon(frame, window_days)
+        committed = pd.to_datetime(frame["commit_time"], utc=True)
+        inside = _weeks_back(week, last, weeks)
+        out["labels"] = {
+            "not_final_changes": int((inside & (committed > horizon)).to_numpy().sum()),
+            "horizon": horizon.isoformat(),
+            "cutoff": cutoff.isoformat(),
+            "window_days": int(window_days),
+        }
+        # the newest week that ended by the horizon: its labels, and the older ones', are final
+        end = horizon.tz_convert(None).to_period("W")
+        if end.end_time > horizon.tz_convert(None):
+            end -= 1
+        if end >= week.min():
+            final = _window(frame, week, end, weeks)
+            out["final"] = {k: final[k] for k in ("from", "to", "changes", "incident_changes")}
+            out["final"]["gates"] = [
+                {k: g[k] for k in ("tier", "caught", "capture")} for g in final["gates"]
+            ]
+    return out
+
+
+def _weeks_back(week: pd.Series, last: Any, weeks: int) -> pd.Series:
+    return (week <= last) & ((last - week).map(lambda d: d.n) < weeks)
+
+
+def _window(frame: pd.DataFrame, week: pd.Series, last: Any, weeks: int) -> dict[str, Any]:
+    """The gates over the ``weeks`` weeks that end with week ``last``."""
+    import pandas as pd
+
+    part = frame.loc[_weeks_back(week, last, weeks).to_numpy()]
     rank = {tier: i for i, tier in enumerate(TIERS)}
-    level = part["tier"].map(rank).to_numpy()
-    if np.isnan(level.astype(float)).any():
-        unknown = sorted(set(part["tier"]) - set(TIERS))
-        raise RiskmlError(f"scored changes have unknown tier(s): {', '.join(unknown)}")
-    with_labels = "label" in part.columns
-    positive = (
-        (pd.to_numeric(part["label"], errors="coerce") == 1).to_numpy() if with_labels else None
-    )
-    n_positive = int(positive.sum()) if with_labels else None
+    level = part["tier"].map(rank).to_numpy(dtype=int)
+    positive = None
+    if "label" in part.columns:
+        positive = (pd.to_numeric(part["label"], errors="coerce") == 1).to_numpy()
+    n_positive = None if positive is None else int(positive.sum())
     gates = []
     for tier in TIERS:
         gated = level >= rank[tier]
-        caught = int((gated & positive).sum()) if with_labels else None
+        caught = None if positive is None else int((gated & positive).sum())
         gates.append(
             {
                 "tier": tier,
@@ -73,25 +111,12 @@ def review_budget(
                 "capture": caught / n_positive if n_positive else None,
             }
         )
-    labels = None
-    if with_labels:
-        cutoff, horizon = label_horizon(frame, window_days)
-        committed = pd.to_datetime(part["commit_time"], utc=True)
-        not_final = int((committed > horizon).sum())
-        labels = {
-            "final": not_final == 0,
-            "not_final_changes": not_final,
-            "horizon": horizon.isoformat(),
-            "cutoff": cutoff.isoformat(),
-            "window_days": int(window_days),
-        }
     return {
         "from": (last - (weeks - 1)).start_time.date().isoformat(),
         "to": last.end_time.date().isoformat(),
         "weeks": weeks,
         "changes": len(part),
         "incident_changes": n_positive,
-        "labels": labels,
         "gates": gates,
     }
 
@@ -112,31 +137,46 @@ def budget_text(budget: dict[str, Any], repo: str | None = None) -> str:
     )
     for gate in budget["gates"]:
         share = "n/a" if gate["share"] is None else f"{100 * gate['share']:.1f} %"
-        if gate["caught"] is None:
-            caught = "no labels"
-        elif gate["capture"] is None:
-            caught = "no incident"
-        else:
-            caught = f"{gate['caught']} of {positives} ({100 * gate['capture']:.0f} %)"
         lines.append(
             f"  {'tier >= ' + gate['tier']:<17}{gate['gated_per_week']:>11.1f}"
-            f"{gate['gated']:>15}{share:>12}{caught:>19}"
+            f"{gate['gated']:>15}{share:>12}{_caught(gate, positives):>19}"
         )
     labels = budget["labels"]
     if labels is None:
         lines.append("  no labels given: the capture is unknown")
-    elif not labels["final"]:
+        return "\n".join(lines)
+    if labels["not_final_changes"]:
         lines.append(
             f"  labels not final: {labels['not_final_changes']} of the {budget['changes']} "
             f"changes were committed after {labels['horizon'][:10]}"
         )
         lines.append(
-            f"  (inside the {labels['window_days']}-day labelling window): capture counts the "
+            f"  (inside the {labels['window_days']}-day labelling window): capture counts "
             "incidents known so far"
         )
+    final = budget["final"]
+    if final is None:
+        lines.append("  no week with final labels yet")
     else:
-        lines.append(f"  labels final (every change committed by {labels['horizon'][:10]})")
+        lines.append(
+            f"  final labels ({final['from']} .. {final['to']}): {final['changes']} changes, "
+            f"{final['incident_changes']} caused an incident"
+        )
+        caught = ", ".join(f"{g['tier']} {_percent(g['capture'])}" for g in final["gates"])
+        lines.append(f"  caught there: {caught}")
     return "\n".join(lines)
+
+
+def _percent(share: float | None) -> str:
+    return "n/a" if share is None else f"{100 * share:.0f} %"
+
+
+def _caught(gate: dict[str, Any], positives: int | None) -> str:
+    if gate["caught"] is None:
+        return "no labels"
+    if gate["capture"] is None:
+        return "no incident"
+    return f"{gate['caught']} of {positives} ({100 * gate['capture']:.0f} %)"
 
 
 def budget_frame(budget: dict[str, Any]) -> pd.DataFrame:
@@ -147,14 +187,16 @@ def budget_frame(budget: dict[str, Any]) -> pd.DataFrame:
     frame.insert(0, "weeks", budget["weeks"])
     frame.insert(1, "from", budget["from"])
     frame.insert(2, "to", budget["to"])
-    labels = budget["labels"] or {}
-    frame["labels_final"] = labels.get("final")
+    final = {g["tier"]: g["capture"] for g in (budget["final"] or {}).get("gates", [])}
+    frame["final_capture"] = frame["tier"].map(final).astype(float)
     return frame
 
 
 def budget_metrics(budget: dict[str, Any]) -> dict[str, float]:
     """``budget.<tier>.<gated|gated_per_week|share|capture>``, ``budget.weeks``, ``budget.changes``,
-    ``budget.incident_changes`` and ``budget.not_final_changes`` (absent values left out)."""
+    ``budget.incident_changes``, ``budget.not_final_changes``, and with final labels
+    ``budget.final.incident_changes`` and ``budget.final.<tier>.capture`` (absent values left
+    out)."""
     out: dict[str, Any] = {
         "budget.weeks": budget["weeks"],
         "budget.changes": budget["changes"],
@@ -164,4 +206,9 @@ def budget_metrics(budget: dict[str, Any]) -> dict[str, float]:
     for gate in budget["gates"]:
         for key in ("gated", "gated_per_week", "share", "capture"):
             out[f"budget.{gate['tier']}.{key}"] = gate[key]
+    final = budget["final"]
+    if final is not None:
+        out["budget.final.incident_changes"] = final["incident_changes"]
+        for gate in final["gates"]:
+            out[f"budget.final.{gate['tier']}.capture"] = gate["capture"]
     return {k: float(v) for k, v in out.items() if v is not None}

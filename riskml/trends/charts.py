@@ -128,35 +128,51 @@ def _bar_width(x: np.ndarray) -> float:
     return float(np.median(np.diff(x)) / np.timedelta64(1, "D")) * 0.8
 
 
-def _save(fig: Any, out_dir: Path, name: str, paths: list[Path]) -> None:
-    path = out_dir / name
-    fig.savefig(path, dpi=DPI)
-    paths.append(path)
+def write_charts(table: pd.DataFrame, out_dir: Path, **inputs: Any) -> list[Path]:
+    """PNG charts of the table into ``out_dir`` (:func:`chart_figures`); returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fig in chart_figures(table, **inputs).items():
+        path = out_dir / name
+        fig.savefig(path, dpi=DPI)
+        paths.append(path)
+    return paths
 
 
-def write_charts(
+def chart_figures(
     table: pd.DataFrame,
-    out_dir: Path,
     *,
     scored: pd.DataFrame | None = None,
     period: str = "W",
     horizon: Any = None,
     window_days: int | None = None,
-) -> list[Path]:
-    """PNG charts of the table into ``out_dir``; returns their paths.
+) -> dict[str, Any]:
+    """The charts of the table as ``{file name: matplotlib Figure}``.
 
     ``scored`` (the changes behind the table) draws the AI/human bands; ``horizon`` (the label
     horizon, :func:`riskml.trends.table.label_horizon`) shades the periods after it on the
     incidents chart, ``window_days`` names the window in its legend.
     """
-    import numpy as np
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     x = table["period_start"].dt.tz_convert(None).to_numpy()
-    paths: list[Path] = []
-    steps = _steps(table, scored, period) if scored is not None else None
+    figures = {
+        "risk.png": _risk_chart(table, x),
+        "tiers.png": _tiers_chart(table, x),
+        "ai_vs_human.png": _ai_chart(table, x, scored, period),
+    }
+    if "incidents_linked" in table.columns:
+        figures["incidents.png"] = _incidents_chart(table, x, horizon, window_days)
+    areas = [
+        c.split(".")[1] for c in table.columns if c.startswith("area.") and c.count(".") == 2
+        if c.endswith(".mean_risk")
+    ]  # fmt: skip
+    if areas:
+        figures["areas.png"] = _area_multiples(table, x, areas)
+    return figures
 
-    # risk: mean and p90 per period, changes below
+
+def _risk_chart(table: pd.DataFrame, x: np.ndarray) -> Any:
+    """Mean and p90 risk per period, with their rolling means; changes below."""
     fig, (ax, low) = _figure(2, [3, 1])
     for key, label in (("mean_risk", "mean risk"), ("p90_risk", "p90 risk")):
         color = COLORS["all" if key == "mean_risk" else "p90"]
@@ -175,9 +191,13 @@ def write_charts(
     for one in (ax, low):
         _dates(one)
     _legend(fig, ax)
-    _save(fig, out_dir, "risk.png", paths)
+    return fig
 
-    # tiers: the pooled share of each tier over the rolling window
+
+def _tiers_chart(table: pd.DataFrame, x: np.ndarray) -> Any:
+    """The pooled share of each tier over the rolling window, stacked."""
+    import numpy as np
+
     fig, ax = _figure()
     n = table["changes"].to_numpy(dtype=float)
     shares = [pooled_mean(table[f"tier.{t}.share"], n) for t in TIERS]
@@ -187,9 +207,14 @@ def write_charts(
     ax.set_title("Share of changes per tier")
     _dates(ax)
     _legend(fig, ax)
-    _save(fig, out_dir, "tiers.png", paths)
+    return fig
 
-    # AI-provenance against human changes, one axis, bands, counts below
+
+def _ai_chart(table: pd.DataFrame, x: np.ndarray, scored: Any, period: str) -> Any:
+    """AI-provenance and human mean risk on one axis, bands from ``scored``; counts below."""
+    import numpy as np
+
+    steps = _steps(table, scored, period) if scored is not None else None
     fig, (ax, low) = _figure(2, [3, 1])
     width = _bar_width(x)
     base = np.zeros(len(table))
@@ -215,35 +240,34 @@ def write_charts(
     for one in (ax, low):
         _dates(one)
     _legend(fig, ax)
-    _save(fig, out_dir, "ai_vs_human.png", paths)
-
-    if "incidents_linked" in table.columns:
-        fig, ax = _figure()
-        counts = table["incidents_linked"].to_numpy(dtype=float)
-        ax.bar(x, counts, width=width, color=COLORS["incidents"], alpha=FAINT,
-               label="incidents, each period")  # fmt: skip
-        smooth = rolling_sum(counts) / np.minimum(np.arange(1, len(counts) + 1), SMOOTH_PERIODS)
-        ax.plot(x, smooth, "-", color=COLORS["incidents"], lw=2,
-                label=f"{SMOOTH_PERIODS}-period mean")  # fmt: skip
-        if horizon is not None:
-            start = np.datetime64(horizon.tz_convert(None).to_datetime64())
-            end = table["period_start"].iloc[-1].tz_convert(None) + _period_length(x)
-            window = f"{window_days}-day " if window_days else ""
-            ax.axvspan(start, end.to_datetime64(), color="#6b7280", alpha=0.15, lw=0,
-                       label=f"labels not final ({window}window): can still rise")  # fmt: skip
-        ax.set_ylabel("incidents linked")
-        ax.set_title("Incidents caused by each period's changes")
-        _dates(ax)
-        _legend(fig, ax)
-        _save(fig, out_dir, "incidents.png", paths)
-
-    areas = [c.split(".")[1] for c in table.columns if c.startswith("area.") and c.endswith(".mean_risk") and c.count(".") == 2]  # fmt: skip
-    if areas:
-        _area_multiples(table, x, areas, out_dir, paths)
-    return paths
+    return fig
 
 
-def _area_multiples(table, x, areas: list[str], out_dir: Path, paths: list[Path]) -> None:
+def _incidents_chart(table: pd.DataFrame, x: np.ndarray, horizon: Any, window_days: Any) -> Any:
+    """Incidents linked per period, their rolling mean, the periods after ``horizon`` shaded."""
+    import numpy as np
+
+    fig, ax = _figure()
+    counts = table["incidents_linked"].to_numpy(dtype=float)
+    ax.bar(x, counts, width=_bar_width(x), color=COLORS["incidents"], alpha=FAINT,
+           label="incidents, each period")  # fmt: skip
+    smooth = rolling_sum(counts) / np.minimum(np.arange(1, len(counts) + 1), SMOOTH_PERIODS)
+    ax.plot(x, smooth, "-", color=COLORS["incidents"], lw=2,
+            label=f"{SMOOTH_PERIODS}-period mean")  # fmt: skip
+    if horizon is not None:
+        start = np.datetime64(horizon.tz_convert(None).to_datetime64())
+        end = table["period_start"].iloc[-1].tz_convert(None) + _period_length(x)
+        window = f"{window_days}-day " if window_days else ""
+        ax.axvspan(start, end.to_datetime64(), color="#6b7280", alpha=0.15, lw=0,
+                   label=f"labels not final ({window}window): can still rise")  # fmt: skip
+    ax.set_ylabel("incidents linked")
+    ax.set_title("Incidents caused by each period's changes")
+    _dates(ax)
+    _legend(fig, ax)
+    return fig
+
+
+def _area_multiples(table, x, areas: list[str]) -> Any:
     """One small chart per critical area on a shared scale, the whole repository as reference."""
     import math
 
@@ -272,7 +296,7 @@ def _area_multiples(table, x, areas: list[str], out_dir: Path, paths: list[Path]
     fig.suptitle("Mean risk per critical area")
     fig.legend(*grid[0].get_legend_handles_labels(), loc="outside lower center", ncols=3,
                frameon=False)  # fmt: skip
-    _save(fig, out_dir, "areas.png", paths)
+    return fig
 
 
 def _steps(table: pd.DataFrame, scored: pd.DataFrame, period: str) -> np.ndarray:

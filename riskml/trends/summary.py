@@ -279,8 +279,8 @@ def summary_text(summary: dict[str, Any], head: dict[str, Any] | None = None) ->
     now = risk["now"]
     lines = [_title(summary, head)]
     lines.append(
-        f"Risk now: mean {_num(now['mean_risk'])} over the last {now['weeks']} weeks "
-        f"({now['from']} .. {now['to']}, {now['changes']} changes)"
+        f"Risk now: mean {_num(now['mean_risk'])} in the last {now['weeks']} weeks "
+        f"({now['from']} .. {now['to']}: {now['changes']} changes)"
     )
     lines.append(
         f"  {'against':<20} {'mean':>5}  {'changes':>7}  {'difference [interval]':<26} direction"
