@@ -148,6 +148,22 @@ def test_trends_of_the_run_read_back_from_mlflow(runs, mlflow_uri):
     assert table["changes"].sum() == len(runs["changes1"]) + 1
 
 
+def test_both_experiments_open_in_mlflow_s_training_view_with_a_description(runs, mlflow_uri):
+    from mlflow.tracking import MlflowClient
+
+    from riskml.train.tracking import TRAINING_DESCRIPTION
+    from riskml.trends import EXPERIMENT_DESCRIPTION
+
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    for name, description in (
+        ("riskml", TRAINING_DESCRIPTION),
+        ("riskml-trends", EXPERIMENT_DESCRIPTION),
+    ):
+        tags = client.get_experiment_by_name(name).tags
+        assert tags["mlflow.experimentKind"] == "custom_model_development", name
+        assert tags["mlflow.note.content"] == description, name
+
+
 def test_trends_cli_with_a_local_model(runs, cli):
     work = runs["work"]
     proc = cli(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from riskml.config import TIERS
 from riskml.errors import RiskmlError
-from riskml.trends.table import label_horizon
+from riskml.trends.table import commit_times, label_horizon
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -61,7 +61,7 @@ def review_budget(
     out["labels"] = out["final"] = None
     if "label" in frame.columns:
         cutoff, horizon = label_horizon(frame, window_days)
-        committed = pd.to_datetime(frame["commit_time"], utc=True)
+        committed = commit_times(frame)
         inside = _weeks_back(week, last, weeks)
         out["labels"] = {
             "not_final_changes": int((inside & (committed > horizon)).to_numpy().sum()),

@@ -134,9 +134,16 @@ def label_horizon(scored: pd.DataFrame, window_days: int) -> tuple[Any, Any]:
     """
     import pandas as pd
 
-    column = "commit_time" if "commit_time" in scored.columns else "author_time"
-    cutoff = pd.to_datetime(scored[column], utc=True).max()
+    cutoff = commit_times(scored).max()
     return cutoff, cutoff - pd.Timedelta(days=int(window_days))
+
+
+def commit_times(scored: pd.DataFrame) -> pd.Series:
+    """Each scored change's commit time (UTC), its author time where the frame has none."""
+    import pandas as pd
+
+    column = "commit_time" if "commit_time" in scored.columns else "author_time"
+    return pd.to_datetime(scored[column], utc=True)
 
 
 def _predict(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
