@@ -50,7 +50,7 @@ class _RiskmlGroup(TyperGroup):
 app = typer.Typer(
     cls=_RiskmlGroup,
     name="riskml",
-    help="Deploy change-risk scoring: mine, label, train, evaluate, score, serve, trends.",
+    help="Deploy change-risk scoring: mine, label, train, evaluate, score, serve, trends, budget.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -96,6 +96,7 @@ _VERB_MODULES = (
     "score",
     "serve",
     "trends",
+    "budget",
     "run",
     "demo",
     "ci",

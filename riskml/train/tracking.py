@@ -167,17 +167,40 @@ def rolling_metrics(summary: dict, prefix: str = f"{ROLLING}.") -> dict[str, flo
 # --------------------------------------------------------------------------- the store
 
 
-def ensure_experiment(name: str, uri: str | None = None) -> str:
+# The MLflow UI (3.x) opens an experiment in its GenAI view (traces, sessions) unless the
+# experiment's kind says otherwise or the URL names the workflow: riskml's experiments hold
+# model-training runs, so each is tagged with the kind the UI shows as "Machine learning"
+# ("Model training"), and every link riskml prints names that workflow too.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+TRAINING_KIND = "custom_model_development"
+UI_WORKFLOW = "machine_learning"  # the UI's ?workflowType= for the training view
+# the description MLflow shows for an experiment or a run (markdown)
+NOTE_TAG = "mlflow.note.content"
+TRAINING_DESCRIPTION = (
+    "riskml training runs: one per `riskml train` / `riskml run`, with the metrics of riskml "
+    "and both baselines on the same test window, the rolling evaluation's folds as child "
+    "runs, the plots, and the model registered and gated (docs/mlflow.md)."
+)
+DEFAULT_UI = "http://127.0.0.1:5000"  # where `mlflow ui` listens by default
+
+
+def ensure_experiment(name: str, uri: str | None = None, description: str | None = None) -> str:
     """The id of experiment ``name``, created when missing.
 
     With a local SQLite store (``sqlite:///path/mlflow.db``) a new experiment keeps its
     artifacts in ``mlruns/<experiment>/`` beside the database file instead of MLflow's default
     (``./mlruns`` of the current directory), so a store and its artifacts stay together.
+    The experiment is tagged as a model-training experiment (:data:`EXPERIMENT_KIND_TAG`) and
+    given ``description`` (:data:`NOTE_TAG`) when it has none: a kind or a description someone
+    set in the UI is kept.
     """
     import mlflow
 
     uri = uri or tracking_uri()
     mlflow.set_tracking_uri(uri)
+    wanted = {EXPERIMENT_KIND_TAG: TRAINING_KIND}
+    if description:
+        wanted[NOTE_TAG] = description
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         if experiment.lifecycle_stage == "deleted":
@@ -185,12 +208,28 @@ def ensure_experiment(name: str, uri: str | None = None) -> str:
                 f"MLflow experiment {name!r} is deleted; restore it or choose another name"
             )
         end_stale_runs(experiment.experiment_id, uri)
+        client = mlflow.MlflowClient(tracking_uri=uri)
+        for key, value in wanted.items():
+            if not experiment.tags.get(key):
+                client.set_experiment_tag(experiment.experiment_id, key, value)
         return experiment.experiment_id
     location = None
     if uri.startswith("sqlite:///"):
         db = Path(uri[len("sqlite:///") :]).resolve()
         location = (db.parent / "mlruns" / _key(name).replace("/", "_")).as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
+    return mlflow.create_experiment(name, artifact_location=location, tags=wanted)
+
+
+def ui_url(experiment_id: str, run_id: str | None = None, uri: str | None = None) -> str:
+    """The MLflow UI's page of an experiment (or of one of its runs), in the training view.
+
+    The UI's own address when the tracking URI is a server (``http(s)://…``), else where
+    ``mlflow ui`` listens by default (:data:`DEFAULT_UI`).
+    """
+    uri = uri or tracking_uri()
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else DEFAULT_UI
+    page = f"/experiments/{experiment_id}" + (f"/runs/{run_id}" if run_id else "")
+    return f"{base}/#{page}?workflowType={UI_WORKFLOW}"
 
 
 # what end_stale_runs writes on a run it ended, and how many RUNNING runs it looks at
@@ -390,7 +429,7 @@ def _log_and_register(
     started = time.perf_counter()
     uri = tracking_uri()
     name = model_name or config.train.model_name
-    experiment_id = ensure_experiment(config.train.experiment, uri)
+    experiment_id = ensure_experiment(config.train.experiment, uri, TRAINING_DESCRIPTION)
     client = MlflowClient(tracking_uri=uri)
     model = result.model
     info = dict(getattr(model, "info", {}) or {})
@@ -552,7 +591,9 @@ def log_evaluation(
     with quiet():
         import mlflow
 
-        experiment_id = ensure_experiment(config.train.experiment, tracking_uri())
+        experiment_id = ensure_experiment(
+            config.train.experiment, tracking_uri(), TRAINING_DESCRIPTION
+        )
         run_tags = {
             "riskml.run": "evaluate",
             "repo": repo or (Path(dataset_path).stem if dataset_path else ""),
