@@ -13,6 +13,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from riskml import budget
 from riskml.errors import RiskmlError
 
 # A revision as a user may write it: names, SHAs, ~ ^ @ { } . / - _ and digits; no spaces,
@@ -63,10 +64,8 @@ def git_env(repo: str | Path | None = None, extra: dict[str, str] | None = None)
 @functools.lru_cache(maxsize=64)
 def _filters_of(repo: str) -> tuple[str, ...]:
     """The filter drivers the repository's configuration defines (``filter.<name>.*``)."""
-    proc = subprocess.run(
-        ["git", "-C", repo, "config", "--name-only", "--get-regexp", r"^filter\."],
-        capture_output=True,
-        env=git_env(),
+    proc = _run(
+        ["git", "-C", repo, "config", "--name-only", "--get-regexp", r"^filter\."], git_env()
     )
     names = set()
     for line in proc.stdout.decode("utf-8", "replace").splitlines():
@@ -87,17 +86,36 @@ def _filter_overrides(repo: str | Path) -> dict[str, str]:
     return out
 
 
+def _run(
+    args: list[str], env: dict[str, str], input: bytes | None = None
+) -> subprocess.CompletedProcess:
+    """``subprocess.run(args, capture_output=True)`` under the running work's time budget
+    (:mod:`riskml.budget`): killed when it runs out, and then :class:`BudgetExceeded` rather
+    than the cut-short output of a killed git."""
+    proc = budget.popen(
+        args,
+        stdin=subprocess.PIPE if input is not None else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        out, err = proc.communicate(input)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    budget.check()
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
 def run_git(repo: str | Path, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
     """Run ``git -C repo args…`` and return its stdout as bytes.
 
-    Raises :class:`RiskmlError` with git's first error line when ``check`` and git fails.
+    Raises :class:`RiskmlError` with git's first error line when ``check`` and git fails, and
+    :class:`riskml.budget.BudgetExceeded` when the running work's time budget ran out.
     """
-    proc = subprocess.run(
-        ["git", "-C", str(repo), *args],
-        input=input,
-        capture_output=True,
-        env=git_env(repo),
-    )
+    proc = _run(["git", "-C", str(repo), *args], git_env(repo), input=input)
     if check and proc.returncode != 0:
         first = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         reason = first[0] if first else f"git {args[0] if args else ''} failed"
@@ -168,10 +186,9 @@ def ensure_repo(path: str | Path) -> Path:
     p = Path(path)
     if not p.exists():
         raise RiskmlError(f"not a git repository: {path} does not exist")
-    proc = subprocess.run(
+    proc = _run(
         ["git", "-C", str(p), "rev-parse", "--is-bare-repository", "--absolute-git-dir"],
-        capture_output=True,
-        env=git_env(),
+        git_env(),
     )
     if proc.returncode != 0:
         raise RiskmlError(f"not a git repository: {path}")
@@ -208,20 +225,11 @@ def resolve_rev(repo: str | Path, rev: str) -> str:
     check_rev_syntax(rev)
     if ".." in rev:
         raise RiskmlError(f"invalid revision: {rev!r} is a range, expected one commit")
-    proc = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(repo),
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            "--end-of-options",
-            f"{rev}^{{commit}}",
-        ],
-        capture_output=True,
-        env=git_env(),
-    )
+    proc = _run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", "--end-of-options",
+         f"{rev}^{{commit}}"],
+        git_env(),
+    )  # fmt: skip
     sha = proc.stdout.decode().strip()
     if proc.returncode != 0 or not _SHA_RE.match(sha):
         raise RiskmlError(f"unknown revision: {rev}")
