@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python benchmarks/label_bench.py
 	$(BIN)/python benchmarks/train_bench.py
 	$(BIN)/python benchmarks/score_bench.py
+	$(BIN)/python benchmarks/serve_concurrency.py
 	$(BIN)/python benchmarks/synth_bench.py
 	$(BIN)/python benchmarks/trends_bench.py
 	$(BIN)/python benchmarks/tracking_bench.py

@@ -39,6 +39,7 @@ DEFAULT = [
     "trends_bench",
     "tracking_bench",
     "score_bench",
+    "serve_concurrency",
     "registry_bench",
 ]
 

@@ -525,6 +525,8 @@ class ServeConfig(_Section):
     port: int = field(default=8000, metadata=rule(Interval(0, 65535)))
     max_body_bytes: int = field(default=1_000_000, metadata=rule(_POSITIVE))
     model_refresh_seconds: float = field(default=30.0, metadata=rule(Interval(0, None)))
+    # a scoring request's time budget: past it, 503 and its work is stopped (docs/scoring.md)
+    request_timeout_seconds: float = field(default=30.0, metadata=rule(_POSITIVE))
     # uvicorn worker processes; scoring is CPU-bound Python, so one per core (docs/scoring.md)
     workers: int = field(default=1, metadata=rule(Interval(1, None)))
 

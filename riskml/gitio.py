@@ -7,12 +7,12 @@ Failures that are the user's (not a repository, unknown rev) raise :class:`Riskm
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import subprocess
 from pathlib import Path
 
+from riskml import budget
 from riskml.errors import RiskmlError
 
 # A revision as a user may write it: names, SHAs, ~ ^ @ { } . / - _ and digits; no spaces,
@@ -60,21 +60,91 @@ def git_env(repo: str | Path | None = None, extra: dict[str, str] | None = None)
     return env
 
 
-@functools.lru_cache(maxsize=64)
+# repository -> (the configuration files its filters were read from, their state then, or None
+# when it cannot be known, the filter names); see _filters_of
+_FILTERS: dict[str, tuple[tuple[str, ...], tuple | None, tuple[str, ...]]] = {}
+
+
 def _filters_of(repo: str) -> tuple[str, ...]:
-    """The filter drivers the repository's configuration defines (``filter.<name>.*``)."""
-    proc = subprocess.run(
-        ["git", "-C", repo, "config", "--name-only", "--get-regexp", r"^filter\."],
-        capture_output=True,
-        env=git_env(),
+    """The filter drivers the configuration git reads for ``repo`` defines (``filter.<name>.*``).
+
+    Every git call needs them, so they are read with one ``git config`` and kept while none of
+    the files that configuration comes from changes (their inode, size and times are compared
+    on every call): the files git read (the repository's config and what it includes, the
+    global and system files) and those that could appear later (an include not written yet,
+    ``config.worktree``, the global and system files). `riskml serve` runs for weeks: a filter
+    added meanwhile is replaced by ``cat`` from the next git call on.
+    """
+    cached = _FILTERS.get(repo)
+    if cached is not None and cached[1] is not None and _files_state(cached[0]) == cached[1]:
+        return cached[2]
+    known = tuple(sorted({*(cached[0] if cached else ()), *_standard_config_files()}))
+    before = _files_state(known)  # taken before the read: a change during it is seen next call
+    names, files = _read_filters(repo)
+    # a file not watched before the read (a new include) is watched from the next call on
+    state = before if files is not None and set(files) <= set(known) else None
+    _FILTERS[repo] = (tuple(sorted({*known, *(files or ())})), state, names)
+    return names
+
+
+def _read_filters(repo: str) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """``(filter names, the configuration files to watch for them)``: the files git read, the
+    files they include (read or not: one may appear) and ``config.worktree``. None for the
+    files when they cannot be told (git failed, or named a file relative to a directory other
+    than ``repo``)."""
+    proc = _run(
+        ["git", "-C", repo, "config", "--list", "-z", "--show-scope", "--show-origin"], git_env()
     )
-    names = set()
-    for line in proc.stdout.decode("utf-8", "replace").splitlines():
-        _, _, rest = line.partition(".")
-        name, _, _ = rest.rpartition(".")
-        if name:
+    fields = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
+    names, read, watched = set(), set(), set()
+    for scope, origin, entry in zip(fields[0::3], fields[1::3], fields[2::3], strict=False):
+        key, _, value = entry.partition("\n")
+        section, _, rest = key.partition(".")
+        name, _, last = rest.rpartition(".")
+        if not origin.startswith("file:"):
+            continue  # riskml's own settings (GIT_CONFIG_COUNT)
+        # relative to where git ran: `repo`, the top of a work tree or a bare git dir
+        path = Path(repo, origin[len("file:") :])
+        read.add(path)
+        if section.lower() == "filter" and name:
             names.add(name)
-    return tuple(sorted(names))
+        if scope == "local":
+            watched.add(path.with_name("config.worktree"))
+        if section.lower() in ("include", "includeif") and last.lower() == "path" and value:
+            watched.add(path.parent / Path(value).expanduser())  # as git resolves it
+    known = proc.returncode == 0 and all(p.exists() for p in read)
+    files = tuple(sorted(str(p) for p in read | watched))
+    return tuple(sorted(names)), (files if known else None)
+
+
+def _standard_config_files() -> list[str]:
+    """The system and global configuration files git reads, whether they exist yet or not."""
+    env = os.environ
+    out = []
+    if env.get("GIT_CONFIG_NOSYSTEM", "").lower() not in ("1", "true", "yes", "on"):
+        out.append(env.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig")
+    if env.get("GIT_CONFIG_GLOBAL"):
+        out.append(env["GIT_CONFIG_GLOBAL"])
+    else:
+        xdg = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+        out += [
+            os.path.join(xdg, "git", "config"),
+            os.path.join(os.path.expanduser("~"), ".gitconfig"),
+        ]
+    return out
+
+
+def _files_state(paths: tuple[str, ...]) -> tuple:
+    """Inode, size and modification times of each path (None for a missing one)."""
+    out = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            out.append(None)
+            continue
+        out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(out)
 
 
 def _filter_overrides(repo: str | Path) -> dict[str, str]:
@@ -87,17 +157,36 @@ def _filter_overrides(repo: str | Path) -> dict[str, str]:
     return out
 
 
+def _run(
+    args: list[str], env: dict[str, str], input: bytes | None = None
+) -> subprocess.CompletedProcess:
+    """``subprocess.run(args, capture_output=True)`` under the running work's time budget
+    (:mod:`riskml.budget`): killed when it runs out, and then :class:`BudgetExceeded` rather
+    than the cut-short output of a killed git."""
+    proc = budget.popen(
+        args,
+        stdin=subprocess.PIPE if input is not None else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        out, err = proc.communicate(input)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    budget.check()
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
 def run_git(repo: str | Path, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
     """Run ``git -C repo args…`` and return its stdout as bytes.
 
-    Raises :class:`RiskmlError` with git's first error line when ``check`` and git fails.
+    Raises :class:`RiskmlError` with git's first error line when ``check`` and git fails, and
+    :class:`riskml.budget.BudgetExceeded` when the running work's time budget ran out.
     """
-    proc = subprocess.run(
-        ["git", "-C", str(repo), *args],
-        input=input,
-        capture_output=True,
-        env=git_env(repo),
-    )
+    proc = _run(["git", "-C", str(repo), *args], git_env(repo), input=input)
     if check and proc.returncode != 0:
         first = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         reason = first[0] if first else f"git {args[0] if args else ''} failed"
@@ -168,10 +257,9 @@ def ensure_repo(path: str | Path) -> Path:
     p = Path(path)
     if not p.exists():
         raise RiskmlError(f"not a git repository: {path} does not exist")
-    proc = subprocess.run(
+    proc = _run(
         ["git", "-C", str(p), "rev-parse", "--is-bare-repository", "--absolute-git-dir"],
-        capture_output=True,
-        env=git_env(),
+        git_env(),
     )
     if proc.returncode != 0:
         raise RiskmlError(f"not a git repository: {path}")
@@ -208,20 +296,11 @@ def resolve_rev(repo: str | Path, rev: str) -> str:
     check_rev_syntax(rev)
     if ".." in rev:
         raise RiskmlError(f"invalid revision: {rev!r} is a range, expected one commit")
-    proc = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(repo),
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            "--end-of-options",
-            f"{rev}^{{commit}}",
-        ],
-        capture_output=True,
-        env=git_env(),
-    )
+    proc = _run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", "--end-of-options",
+         f"{rev}^{{commit}}"],
+        git_env(),
+    )  # fmt: skip
     sha = proc.stdout.decode().strip()
     if proc.returncode != 0 or not _SHA_RE.match(sha):
         raise RiskmlError(f"unknown revision: {rev}")

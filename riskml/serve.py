@@ -15,6 +15,10 @@ Safety, in the order a request meets it:
 4. Revisions: checked with :func:`riskml.gitio.check_rev_syntax` before any git call, then
    resolved with ``rev-parse --verify --end-of-options``; anything else is a 400 with a reason.
 
+Each scoring request runs in a worker thread under ``[serve] request_timeout_seconds``
+(:mod:`riskml.budget`): past it the answer is 503 naming the budget, the git processes the
+request started are killed and its loops stop at their next check (:func:`within_budget`).
+
 State updates are serialised per repository (:class:`riskml.score.history.RepoHistory`); the
 model is swapped atomically when the ``champion`` alias moves (checked every
 ``[serve] model_refresh_seconds``), without a restart.
@@ -29,6 +33,7 @@ import os
 import re
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +43,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from riskml.budget import Budget, BudgetExceeded, within
 from riskml.config import Config
 from riskml.errors import RiskmlError
 from riskml.gitio import check_rev_syntax
@@ -209,6 +215,41 @@ class Scorer:
         return history
 
 
+def budget_message(seconds: float) -> str:
+    """The 503 detail of a request stopped by its time budget."""
+    return (
+        f"scoring ran out of its time budget of {seconds:g} s ([serve] request_timeout_seconds) "
+        "and was stopped"
+    )
+
+
+async def within_budget(seconds: float, work: Callable[[], Any], what: str = "request") -> Any:
+    """``work()`` in a worker thread under a time budget of ``seconds``; its result.
+
+    At the deadline the request is answered at once (503, :func:`budget_message`) and the work
+    is stopped: the git processes it started are killed and its loops end at their next
+    :func:`riskml.budget.check` with :class:`~riskml.budget.BudgetExceeded`, so the thread ends
+    instead of computing an answer nobody reads. Work that later requests share (a state loaded,
+    tables read) runs to its end and is kept.
+    """
+    import anyio
+
+    budget = Budget(seconds)
+
+    def run() -> Any:
+        with within(budget):
+            return work()
+
+    try:
+        with anyio.move_on_after(budget.remaining()):
+            return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+    except BudgetExceeded:
+        pass  # the work's own check saw the deadline pass before the timer fired
+    budget.expire()
+    log.warning("%s stopped after its time budget of %g s", what, seconds)
+    raise HTTPException(503, budget_message(seconds))
+
+
 _URI = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+?(?=[:;,]?(?:\s|$))", re.IGNORECASE)
 _PATH = re.compile(r"(?<![\w.])(?:~|\.{1,2})?(?:/[^\s/:'\"]+)+/?")
 
@@ -311,7 +352,7 @@ def create_app(
         return out
 
     @app.post("/v1/score", summary="Score one commit, or a branch as one change and per commit")
-    def score_change(body: ScoreRequest, s: Scorer = Depends(get_scorer)) -> dict:
+    async def score_change(body: ScoreRequest, s: Scorer = Depends(get_scorer)) -> dict:
         from riskml.score import score
 
         if (body.rev is None) == (body.base is None and body.head is None):
@@ -325,23 +366,38 @@ def create_app(
             if rev is not None and ".." in rev:
                 raise HTTPException(400, f"invalid revision: {rev!r}")
         model = s.require_model()
-        history = s.history(body.repo)
         if body.rev is not None:
-            return score(history, rev=body.rev, model=model, config=s.config, top=body.top)
-        return score(
-            history, range=f"{body.base}..{body.head}", model=model, config=s.config, top=body.top
-        )
+            which = {"rev": body.rev}
+        else:
+            which = {"range": f"{body.base}..{body.head}"}
+
+        def work() -> dict:
+            history = s.history(body.repo)
+            return score(history, model=model, config=s.config, top=body.top, **which)
+
+        (changes,) = which.values()
+        what = f"POST /v1/score {body.repo} {changes}"
+        return await within_budget(s.config.serve.request_timeout_seconds, work, what)
 
     @app.post("/v1/score/features", summary="Risk and tier of feature rows (no git access)")
-    def score_features(body: FeatureRequest, s: Scorer = Depends(get_scorer)) -> dict:
+    async def score_features(body: FeatureRequest, s: Scorer = Depends(get_scorer)) -> dict:
         from riskml.score import score_rows, tier_reference
 
         model = s.require_model()
-        thresholds, reference = model.thresholds, {"rows": "stored"}
-        if body.repo is not None:
-            thresholds, reference = tier_reference(s.history(body.repo), model)
-        changes = score_rows(body.rows, model, s.config, top=body.top, thresholds=thresholds)
-        return {"changes": changes, "model": model.describe(thresholds, reference), "warnings": []}
+
+        def work() -> dict:
+            thresholds, reference = model.thresholds, {"rows": "stored"}
+            if body.repo is not None:
+                thresholds, reference = tier_reference(s.history(body.repo), model)
+            changes = score_rows(body.rows, model, s.config, top=body.top, thresholds=thresholds)
+            return {
+                "changes": changes,
+                "model": model.describe(thresholds, reference),
+                "warnings": [],
+            }
+
+        what = f"POST /v1/score/features ({len(body.rows)} rows)"
+        return await within_budget(s.config.serve.request_timeout_seconds, work, what)
 
     return app
 

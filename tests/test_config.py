@@ -191,6 +191,14 @@ def test_default_paths() -> None:
         ("[serve]\nworkers = true\n", "[serve] workers: must be an int, got bool"),
         ("[serve]\nport = 70000\n", "[serve] port: must be in [0, 65535], got 70000"),
         ("[serve]\nmax_body_bytes = 0\n", "[serve] max_body_bytes: must be > 0, got 0"),
+        (
+            "[serve]\nrequest_timeout_seconds = 0\n",
+            "[serve] request_timeout_seconds: must be > 0, got 0.0",
+        ),
+        (
+            '[serve]\nrequest_timeout_seconds = "30"\n',
+            "[serve] request_timeout_seconds: must be a number, got str",
+        ),
         ("[score]\ntop_reasons = -1\n", "[score] top_reasons: must be >= 0, got -1"),
         ("[tiers]\nreview = 3\n", "[tiers] review: must be a table, got int"),
     ],

@@ -125,3 +125,78 @@ def test_subject_and_revert_parsing(message: str, subject: str, revert) -> None:
 
     assert subject_of(message) == subject
     assert parse_revert(message) == revert
+
+
+def _configured(repo: Path) -> dict[str, str]:
+    """The -c settings git_env(repo) gives git (GIT_CONFIG_KEY_n = GIT_CONFIG_VALUE_n)."""
+    from riskml.gitio import git_env
+
+    env = git_env(repo)
+    count = int(env["GIT_CONFIG_COUNT"])
+    return {env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"] for i in range(count)}
+
+
+def _neutralised(name: str) -> dict[str, str]:
+    return {f"filter.{name}.clean": "cat", f"filter.{name}.smudge": "cat",
+            f"filter.{name}.process": "", f"filter.{name}.required": "false"}  # fmt: skip
+
+
+def test_a_filter_configured_after_the_first_git_call_is_neutralised_too(repo: Path) -> None:
+    import riskml.gitio as gitio
+
+    before = _configured(repo)
+    assert not any(key.startswith("filter.") for key in before)
+    subprocess.run(["git", "-C", str(repo), "config", "filter.late.clean", "touch MARK"],
+                   check=True)  # fmt: skip
+    assert _configured(repo) == {**before, **_neutralised("late")}
+    # included files count, also one that did not exist when the filters were last read
+    subprocess.run(["git", "-C", str(repo), "config", "include.path", "shared.cfg"], check=True)
+    assert gitio._filters_of(str(repo)) == ("late",)
+    (repo / ".git" / "shared.cfg").write_text('[filter "shared"]\n\tsmudge = touch MARK\n')
+    assert gitio._filters_of(str(repo)) == ("late", "shared")
+
+
+def test_a_global_config_that_appears_later_is_read(repo: Path, tmp_path: Path, monkeypatch):
+    import riskml.gitio as gitio
+
+    path = tmp_path / "global.cfg"
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(path))
+    assert gitio._filters_of(str(repo)) == ()
+    path.write_text('[filter "everywhere"]\n\tclean = touch MARK\n')
+    assert gitio._filters_of(str(repo)) == ("everywhere",)
+
+
+def test_the_filters_are_read_again_only_when_a_config_file_changed(repo: Path, monkeypatch):
+    import riskml.gitio as gitio
+
+    reads = []
+    real = gitio._read_filters
+    monkeypatch.setattr(gitio, "_read_filters", lambda r: reads.append(r) or real(r))
+    for _ in range(5):
+        assert gitio._filters_of(str(repo)) == ()
+    # the first read finds the files to watch, the second is the one kept
+    assert reads == [str(repo)] * 2
+    subprocess.run(["git", "-C", str(repo), "config", "filter.x.clean", "cat"], check=True)
+    for _ in range(5):
+        assert gitio._filters_of(str(repo)) == ("x",)
+    assert reads == [str(repo)] * 3
+
+
+def test_a_worktree_read_in_a_long_running_process_never_runs_a_filter_added_later(
+    repo: Path, tmp_path: Path
+) -> None:
+    from riskml.mine.extract import record_for_worktree
+
+    (repo / "a.txt").write_text("one\ntwo\n")
+    record_for_worktree(repo, "dev@acme.example")  # the filters are read: none yet
+    mark = tmp_path / "mark"
+    subprocess.run(["git", "-C", str(repo), "config", "filter.mark.clean", f"touch {mark}; cat"],
+                   check=True)  # fmt: skip
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "attributes").write_text("*.txt filter=mark\n")
+    (repo / "a.txt").write_text("one\ntwo\nthree\n")
+    rec = record_for_worktree(repo, "dev@acme.example")
+    assert [(f["path"], f["added"], f["deleted"]) for f in rec["files"]] == [("a.txt", 2, 0)]
+    assert not mark.exists()
+    subprocess.run(["git", "-C", str(repo), "diff", "--quiet"], check=False)  # plain git runs it
+    assert mark.exists()

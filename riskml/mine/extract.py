@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from riskml import budget
 from riskml.errors import RiskmlError
 from riskml.gitio import git_env, has_commits, resolve_rev, run_git
 
@@ -258,7 +259,7 @@ class _LogStream:
         self.warnings: list[str] = []
 
     def __iter__(self) -> Iterator[list[dict]]:
-        proc = subprocess.Popen(
+        proc = budget.popen(
             ["git", "-C", str(self.repo), "log", "--no-walk=unsorted", "--stdin", *_LOG_OPTS,
              *(_PATCH_OPTS if self.reader is not None else _NUMSTAT_OPTS),
              f"--format={_FORMAT}"],
@@ -371,15 +372,19 @@ class BlobLines:
 
     def _send(self, shas: list[str]) -> None:
         if self._proc is None:
-            self._proc = subprocess.Popen(
+            self._proc = budget.popen(
                 ["git", "-C", str(self.repo), "cat-file", "--batch"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 env=git_env(self.repo),
             )
-        self._proc.stdin.write("".join(f"{sha}\n" for sha in shas).encode())
-        self._proc.stdin.flush()
+        try:
+            self._proc.stdin.write("".join(f"{sha}\n" for sha in shas).encode())
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            budget.check()  # the time budget killed it; else cat-file itself died
+            raise
         self._sent.append(shas)
 
     def request(self, records: list[dict]) -> int:
@@ -435,6 +440,7 @@ class BlobLines:
         ``token`` is :meth:`request`'s for these records (None: request now).
         """
         self._receive(self.request(records) if token is None else token)
+        budget.check()  # a cat-file the time budget killed answers nothing: "missing"
         flags = []
         for rec in records:
             ok = True
@@ -460,7 +466,8 @@ class BlobLines:
 
     def close(self) -> None:
         if self._proc is not None:
-            self._proc.stdin.close()
+            with contextlib.suppress(BrokenPipeError):  # killed by a time budget
+                self._proc.stdin.close()
             self._proc.stdout.close()
             self._proc.wait()
             self._proc = None
@@ -507,11 +514,13 @@ def iter_records(
             done = 0
             pending: tuple[list[dict], int] | None = None
             for batch in stream:
+                budget.check()  # between batches: the time budget of a served request
                 token = lines.request(batch)
                 if pending is not None:  # one batch behind: its blobs were read meanwhile
                     yield from _filled(lines, *pending)
                     done += len(pending[0])
                 pending = (batch, token)
+            budget.check()  # a git log the time budget killed ended early: not a failure
             if pending is not None:
                 yield from _filled(lines, *pending)
                 done += len(pending[0])

@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from riskml import budget
 from riskml.config import Config
 from riskml.errors import RiskmlError
 from riskml.gitio import git_env, resolve_range, resolve_rev
@@ -111,6 +112,7 @@ def score(
         who = author or worktree_author(history.repo, config)
         pending = [("worktree", history.row_for_worktree(who))]
         made_of = [[]]
+    budget.check()  # the rows are read: what follows is the model's work on them
     loaded = model if isinstance(model, LoadedModel) else load_model(model, config)
     rows = [row for _, row in pending]
     frame = pending_frame(rows)
@@ -331,6 +333,7 @@ def score_frame(
         frame = frame.drop(columns="tokens").assign(**{TEXT_COLUMN: margin})
     X = trained.matrix(frame)  # built once for risk and reasons
     risk = trained.risk(frame, X)
+    budget.check()  # before the reasons' contributions (pred_contrib), dearer than the risk
     from riskml.train.model import assign_tiers
 
     thresholds = trained.thresholds if thresholds is None else thresholds

@@ -27,6 +27,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from riskml import budget
 from riskml.config import Config, data_paths
 from riskml.errors import RiskmlError
 from riskml.gitio import ensure_repo, resolve_rev, run_git
@@ -140,25 +141,23 @@ class RepoHistory:
             sha, at, *parents = line.split()
             if sha not in self.state.seen:
                 commits.append((sha, parents, int(at)))
-        todo = []
+        todo, merges = [], []
         for key, parents in order_commits(commits):  # mine's order: author time, then topology
-            if len(parents) > 1:
-                self.state.seen.add(key[2])  # merges are not changes of their own
-            else:
-                todo.append(key)
-        if not todo:
-            return 0
+            (merges if len(parents) > 1 else todo).append(key[2])  # merges are not changes
         # commits scored while pending were read already
-        by_sha = {key[2]: self._pending[key[2]][2] for key in todo if key[2] in self._pending}
-        unread = [key[2] for key in todo if key[2] not in by_sha]
+        by_sha = {sha: self._pending[sha][2] for sha in todo if sha in self._pending}
+        unread = [sha for sha in todo if sha not in by_sha]
+        # read everything before changing anything: a read stopped by a request's time budget
+        # (riskml.budget) leaves the state as it was, and the next request walks the same commits
         records = self.with_notes(records_for(self.repo, unread, self.reader)) if unread else []
+        self.state.seen.update(merges)
         by_sha.update((rec["commit"], rec) for rec in records)
-        for key in todo:
-            rec = by_sha.get(key[2])
+        for sha in todo:
+            rec = by_sha.get(sha)
             if rec is not None:
-                self.added[key[2]] = self.state.add(rec)
-                self._pending.pop(key[2], None)
-            self.state.seen.add(key[2])
+                self.added[sha] = self.state.add(rec)
+                self._pending.pop(sha, None)
+            self.state.seen.add(sha)
         return len(by_sha)
 
     def with_notes(self, records: list[dict]) -> list[dict]:
@@ -281,6 +280,7 @@ class RepoHistory:
                 "includes them"
             )
         for rec in records:
+            budget.check()  # the branch's own commits, on the scratch copy: stop between them
             sha = rec["commit"]
             out.append((sha, held[sha] if sha in held else scratch.add(rec)))
         return out
