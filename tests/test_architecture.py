@@ -108,7 +108,17 @@ def test_no_module_imports_in_a_circle():
 # Bottom to top: a module imports only its own package and the layers below it; the kernel's
 # modules and the CLI's may also import each other.
 LAYERS = [
-    {"errors", "config", "jsonvalue", "fmt", "locks", "processes", "gitio", "tables", "budget"},  # kernel
+    {
+        "errors",
+        "config",
+        "jsonvalue",
+        "fmt",
+        "locks",
+        "processes",
+        "gitio",
+        "tables",
+        "budget",
+    },  # kernel
     {"mine", "label"},
     {"synth", "train"},
     {"score"},
