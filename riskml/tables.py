@@ -406,14 +406,17 @@ def read_changes_and_tokens(path: str | Path, *, repo_name=None, required=None):
     return snapshot.read_with(path, both)
 
 
-def read_labels(path: str | Path, *, repo_name: str | None = None, commits=None):
+def read_labels(
+    path: str | Path, *, repo_name: str | None = None, commits=None, changes=None
+) -> Any:
     """Read a labels table (Parquet or CSV) with the dtypes of labels.md.
 
-    ``repo_name`` is checked against a ``repo`` column when the table has one; ``commits``
-    (the changes table's commits) catches a labels table of another repository, which shares
-    none of them (the check for tables without a recorded repository). ``attrs["root_commit"]``:
-    the repository it was labelled from, when recorded (Parquet). Every failure is one
-    :class:`RiskmlError`.
+    ``repo_name`` is checked against a ``repo`` column when the table has one. ``changes``
+    (the changes table it goes with, as read here) refuses a labels table that records another
+    repository (:func:`check_same_repository`), then, as ``commits`` (the changes table's
+    commits) does, one that shares none of its commits (the check left for tables without a
+    recorded repository). ``attrs["root_commit"]``: the repository it was labelled from, when
+    recorded (Parquet). Every failure is one :class:`RiskmlError`.
     """
     path = Path(path)
     table_format(path)
@@ -426,6 +429,9 @@ def read_labels(path: str | Path, *, repo_name: str | None = None, commits=None)
     labels = normalize_labels(frame, path)
     _check_label_values(labels, path)
     labels = _with_identity(labels, _parquet_root(path, data), f"{path}: a labels table")
+    if changes is not None:
+        check_same_repository(changes, labels)
+        commits = changes["commit"] if commits is None else commits
     if commits is not None and len(labels):
         known = {str(c) for c in commits}
         if known and not any(str(c) in known for c in labels["commit"]):
@@ -452,14 +458,27 @@ def _parquet_root(path: Path, data: bytes) -> str | None:
     """The root commit a Parquet file's schema metadata records (None: CSV, or none)."""
     if table_format(path) != "parquet":
         return None
+    return _root_in(io.BytesIO(data))
+
+
+def _root_in(source) -> str | None:
     import pyarrow.parquet as pq
 
     try:
-        meta = pq.read_schema(io.BytesIO(data)).metadata or {}
+        meta = pq.read_schema(source).metadata or {}
         value = json.loads(meta[IDENTITY_KEY]).get("root_commit") if IDENTITY_KEY in meta else None
     except (ValueError, AttributeError, OSError):
         return None  # metadata that is not ours: no identity, as for a user's own table
     return value if isinstance(value, str) else None
+
+
+def table_root(path: str | Path) -> str | None:
+    """The root commit a Parquet table records, from its footer alone (None: CSV, none
+    recorded, no such file). A CSV changes table's is its snapshot's (:func:`read_changes`)."""
+    path = Path(path)
+    if table_format(path) != "parquet" or not path.is_file():
+        return None
+    return _root_in(path)
 
 
 def identity_metadata(root: str | None) -> dict[bytes, bytes]:

@@ -28,9 +28,9 @@ from riskml.errors import RiskmlError
 from riskml.fmt import is_missing
 from riskml.tables import (
     attach_tokens,
-    read_changes,
+    check_same_repository,
+    read_changes_and_tokens,
     read_labels,
-    read_tokens_beside,
     split_list,
     write_frame,
 )
@@ -525,12 +525,15 @@ def trends(
     config = config or Config()
     alias = normalize_period(period or config.trends.period)
     if not hasattr(changes, "columns"):
-        path = changes
-        changes = read_changes(path, repo_name=repo_name, required=("commit", "author_time"))
-        # a model with a text component reads each change's tokens, kept beside the table
-        changes = attach_tokens(changes, read_tokens_beside(path))
+        # a model with a text component reads each change's tokens, kept with the table
+        changes, tokens = read_changes_and_tokens(
+            changes, repo_name=repo_name, required=("commit", "author_time")
+        )
+        changes = attach_tokens(changes, tokens)
     if labels is not None and not hasattr(labels, "columns"):
-        labels = read_labels(labels, commits=changes["commit"])
+        labels = read_labels(labels, changes=changes)
+    elif labels is not None:
+        check_same_repository(changes, labels)
     if model is None or isinstance(model, (str, Path)):
         model, info = load_model(model, config)
     elif hasattr(model, "model") and hasattr(model, "uri"):  # riskml.score.LoadedModel

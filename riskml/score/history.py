@@ -114,7 +114,7 @@ class RepoHistory:
         changes table's current snapshot; an earlier riskml's pickle is refused unread."""
         from riskml import snapshot
         from riskml.mine.state import STATE_FILE, legacy_message, read_state
-        from riskml.tables import check_repository
+        from riskml.tables import check_repository, table_root
 
         command = f"riskml mine --repo {self.repo}"
         again = f"run `{command}`"
@@ -146,7 +146,13 @@ class RepoHistory:
             state = snapshot.read_with(self.changes_path, state_of)
         check_repository(state.root_commit, self.repo, f"{path}: the mining state",
                          f"{again} (or give its own --state / --repo-name)")  # fmt: skip
+        # the labels beside it too, before any work (re-checked whenever they are re-read)
+        check_repository(table_root(self.labels_path), self.repo,
+                         f"{self.labels_path}: a labels table", self._label_hint())  # fmt: skip
         return state
+
+    def _label_hint(self) -> str:
+        return f"run `riskml label --repo {self.repo}`"
 
     # -- keeping the state current ---------------------------------------------------------
     def mainline(self) -> str:
@@ -341,9 +347,7 @@ class RepoHistory:
                     )
                 labels = read_labels(self.labels_path) if key[1] is not None else None
                 if labels is not None:
-                    check_table_repository(
-                        labels, self.repo, f"run `riskml label --repo {self.repo}`"
-                    )
+                    check_table_repository(labels, self.repo, self._label_hint())
                 self._tables, self._tables_key = (changes, labels), key
                 self._tokens_path = tokens
             return self._tables
