@@ -104,6 +104,34 @@ def test_other_repository_name_is_refused(history, tmp_path: Path):
         mine(repo, out=out, repo_name="other")
 
 
+def test_a_table_of_another_repository_is_not_continued(history, tmp_path: Path):
+    """The table and its state record the repository's root commit: mining another
+    repository into them (the same --repo-name, another folder) is refused, whatever its
+    name; a clone of the same repository continues them."""
+    from riskml.gitio import root_commit
+
+    repo, _ = history
+    out = tmp_path / "c.parquet"
+    mine(repo, out=out, repo_name="shop")
+    assert load_state(state_path(out)).root_commit == root_commit(repo)
+    other = init(tmp_path / "shop")
+    write(other, "x.txt", "x\n")
+    git(other, "add", "-A")
+    commit(other, ALICE, T0, "unrelated")
+    before = out.read_bytes()
+    with pytest.raises(RiskmlError) as caught:
+        mine(other, out=out, repo_name="shop")
+    assert str(caught.value) == (
+        f"{out}: the changes table of another repository (its root commit "
+        f"{root_commit(repo)[:12]} is not in {other}); mine it into another --out "
+        "(or --repo-name)"
+    )
+    assert out.read_bytes() == before
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    assert mine(clone, out=out, repo_name="shop").attrs["new_rows"] == 0
+
+
 def test_corrupt_state_is_refused(history, tmp_path: Path):
     import shutil
 
