@@ -188,7 +188,8 @@ def commit(
     ``write_table(tmp)`` writes the new table to a temporary file (None: the table stays as
     ``current`` holds it); ``write_companions(directory)`` fills a fresh directory. The caller
     holds the table's lock. A failure or a kill at any point leaves the old snapshot whole (and
-    a failure no temporary file); the next commit removes what a kill left behind.
+    a failure no temporary file; an :class:`OSError`, such as a full disk, becomes one
+    :class:`RiskmlError`); the next commit removes what a kill left behind.
     """
     table = Path(table)
     if write_table is None and current is None:
@@ -221,9 +222,14 @@ def commit(
             else:
                 os.replace(tmp_table, table)  # the commit: readers now take `final`
         _stop_if_asked("table-renamed")
-    except BaseException:
+    except BaseException as exc:
         tmp_table.unlink(missing_ok=True)
         shutil.rmtree(work, ignore_errors=True)
+        if isinstance(exc, OSError):  # a full disk, a read-only folder: the user's to fix
+            raise RiskmlError(
+                f"{table}: could not write its new version ({exc.strerror or exc}); the table "
+                "and its companions are as they were"
+            ) from None
         raise
     _collect(table, keep=final)
     return final

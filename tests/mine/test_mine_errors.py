@@ -132,6 +132,31 @@ def test_a_table_of_another_repository_is_not_continued(history, tmp_path: Path)
     assert mine(clone, out=out, repo_name="shop").attrs["new_rows"] == 0
 
 
+def test_a_full_disk_is_one_line_and_leaves_the_old_set(history, tmp_path: Path, monkeypatch):
+    import errno
+
+    from riskml.mine import state_files
+
+    repo, sha = history
+    out = tmp_path / "c.parquet"
+    mine(repo, rev=sha["c3"], out=out)
+    before = _files(tmp_path)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(state_files, "write_parts", full)
+    with pytest.raises(RiskmlError) as caught:
+        mine(repo, out=out)
+    assert str(caught.value) == (
+        f"{out}: could not write its new version (No space left on device); the table and its "
+        "companions are as they were"
+    )
+    assert _files(tmp_path) == before  # no temporary file either
+    monkeypatch.undo()
+    assert len(mine(repo, out=out)) == 8
+
+
 def test_corrupt_state_is_refused(history, tmp_path: Path):
     import shutil
 
