@@ -31,6 +31,8 @@ than read into a state that fails later.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import sys
 from array import array
 from collections import deque
@@ -77,12 +79,27 @@ NULLABLE = {("files", "last_time"), ("files", "first_time")}
 # --------------------------------------------------------------------------- writing
 
 
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """The cyclic garbage collector paused: reading or writing a state makes or walks a great
+    many small lists and dicts, none of them in a cycle, and a collection every few hundred of
+    them walks every object the process holds (the pickle baseline pays it too)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
 def write_parts(state, directory: Path) -> dict[str, int]:
     """Write every history of ``state`` into ``directory``; returns ``{file: rows}``."""
     import pyarrow as pa
 
     schemas = _schemas()
-    tables = _tables(state)
+    with _no_cycle_collection():
+        tables = _tables(state)
     rows = {}
     for name, columns in tables.items():
         table = pa.Table.from_arrays(columns, schema=schemas[name])
@@ -200,6 +217,11 @@ def read_parts(state, directory: Path, rows: dict) -> None:
     """Fill ``state`` (its scalars already read) from the Arrow files in ``directory``;
     ``rows``: the row counts ``state.json`` recorded. Raises :class:`BadState`. The
     histories are of the classes of ``state``'s own module (FileHistory, AuthorHistory)."""
+    with _no_cycle_collection():
+        _read_parts(state, directory, rows)
+
+
+def _read_parts(state, directory: Path, rows: dict) -> None:
     module = sys.modules[type(state).__module__]
     FileHistory, AuthorHistory = module.FileHistory, module.AuthorHistory  # noqa: N806
 
