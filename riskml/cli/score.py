@@ -28,7 +28,9 @@ def score_command(
     config: ConfigOption = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     state: Path | None = typer.Option(
-        None, "--state", help="Mining state (default: data/<repo>/changes.state.joblib)."
+        None,
+        "--state",
+        help="Mining state (default: data/<repo>/changes.state, the companions of its changes table).",
     ),
     repo_name: RepoNameOption = None,
     fmt: str = typer.Option("json", "--format", help="json, table or markdown."),
