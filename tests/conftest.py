@@ -1,4 +1,5 @@
-"""Shared fixtures: one real MLflow SQLite store per session, the real CLI, generated repos."""
+"""Shared fixtures: one real MLflow SQLite store per session, a real PostgreSQL and an
+``mlflow server`` on it (started on first use), the real CLI, generated repos."""
 
 from __future__ import annotations
 
@@ -48,6 +49,41 @@ def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     os.environ["MLFLOW_TRACKING_URI"] = uri
     os.environ["MLFLOW_REGISTRY_URI"] = uri
     return uri
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server (``tests/pgserver.py``) on 127.0.0.1, in a temporary directory,
+    for the session; stopped and removed at teardown.
+
+    Skipped, with the reason printed, only where this machine has no PostgreSQL server binaries
+    at all."""
+    from pgserver import find_bin_dir, postgres_server
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        reason = "no PostgreSQL server binaries (initdb, pg_ctl, postgres) on this machine"
+        print(reason)
+        pytest.skip(reason)
+    with postgres_server(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mlflow_postgres(postgres, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A real ``mlflow server`` whose backend store is the database ``mlflow`` of ``postgres``,
+    its artifacts served from a temporary directory, for the session.
+
+    ``{"url", "artifacts", "log", "backend_uri", "postgres"}``; point a command at it with
+    ``mlflowserver.client_env(url)``. Shared by the modules that need a server-backed registry:
+    each registers models under names of its own."""
+    from mlflowserver import mlflow_server
+
+    root = tmp_path_factory.mktemp("mlflow_postgres")
+    backend = postgres.create_database("mlflow")
+    # creating MLflow's tables on an empty database takes longer than opening SQLite
+    with mlflow_server(backend, root, start_seconds=180) as server:
+        yield {**server, "backend_uri": backend, "postgres": postgres}
 
 
 _HOLD_LOCK = """

@@ -112,7 +112,7 @@ LAYERS = [
     {"mine", "label"},
     {"synth", "train"},
     {"score"},
-    {"serve", "trends"},
+    {"serve", "trends", "ci"},
     {"run"},
     {"cli", "__main__"},
 ]
