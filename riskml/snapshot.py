@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from riskml.errors import RiskmlError
+from riskml.errors import NoSpaceError, RiskmlError, no_space
 
 DIGEST_CHARS = 16  # 64 bits of the SHA-256: names the companions of one table's bytes
 META_FILE = "snapshot.json"
@@ -188,8 +188,9 @@ def commit(
     ``write_table(tmp)`` writes the new table to a temporary file (None: the table stays as
     ``current`` holds it); ``write_companions(directory)`` fills a fresh directory. The caller
     holds the table's lock. A failure or a kill at any point leaves the old snapshot whole (and
-    a failure no temporary file; an :class:`OSError`, such as a full disk, becomes one
-    :class:`RiskmlError`); the next commit removes what a kill left behind.
+    a failure no temporary file; a full disk is a :class:`NoSpaceError` naming the table, any
+    other :class:`OSError` one :class:`RiskmlError`); the next commit removes what a kill left
+    behind.
     """
     table = Path(table)
     if write_table is None and current is None:
@@ -225,7 +226,9 @@ def commit(
     except BaseException as exc:
         tmp_table.unlink(missing_ok=True)
         shutil.rmtree(work, ignore_errors=True)
-        if isinstance(exc, OSError):  # a full disk, a read-only folder: the user's to fix
+        if no_space(exc):
+            raise NoSpaceError(table) from None
+        if isinstance(exc, OSError):  # a read-only folder, a quota of files: the user's to fix
             raise RiskmlError(
                 f"{table}: could not write its new version ({exc.strerror or exc}); the table "
                 "and its companions are as they were"

@@ -110,6 +110,68 @@ def lock_held_elsewhere(path: str | Path):
         holder.wait(timeout=30)
 
 
+def _mount(*args: str) -> bool:
+    """``mount ARGS``; False when this machine does not let the tests mount (not root, no
+    mount, a container without the capability)."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        done = subprocess.run(["mount", *args], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def _unmount(path: Path) -> None:
+    subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """An empty real file system of 1 MiB (a tmpfs; skipped where the tests cannot mount).
+    :func:`fill_up` takes its last byte, after which writes into it fail with ENOSPC."""
+    root = tmp_path / "small"
+    root.mkdir()
+    if not _mount("-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", str(root)):
+        pytest.skip("cannot mount a small file system here (needs root)")
+    try:
+        yield root
+    finally:
+        _unmount(root)
+
+
+def fill_up(root: Path) -> Path:
+    """Fill the file system of ``root`` with the file ``root/filler`` until no byte is left."""
+    import errno
+
+    path = root / "filler"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC, exc
+    finally:
+        os.close(fd)
+    return path
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path):
+    """A folder on a read-only bind mount of itself (skipped where the tests cannot mount):
+    even root cannot create files in it."""
+    root = tmp_path / "read-only"
+    root.mkdir()
+    if not _mount("--bind", str(root), str(root)):
+        pytest.skip("cannot bind-mount here (needs root)")
+    try:
+        if not _mount("-o", "remount,bind,ro", str(root)):
+            pytest.skip("cannot remount read-only here")
+        yield root
+    finally:
+        _unmount(root)
+
+
 def run_cli(
     *args: str, cwd: str | Path | None = None, env: dict | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess:

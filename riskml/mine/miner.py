@@ -40,6 +40,7 @@ from riskml.tables import (
     changes_of,
     changes_writer,
     check_repository,
+    make_parent,
     read_tokens,
     write_tokens,
 )
@@ -83,11 +84,14 @@ def _records(repo: Path, shas: list[str], workers: int, content) -> Iterator[dic
     if workers <= 1 or len(shas) < 2 * MIN_CHUNK_COMMITS:
         yield from extract.iter_records(repo, shas, content)
         return
-    from joblib import Parallel, delayed
+    from joblib import delayed
+
+    from riskml.processes import parallel
 
     n_chunks = max(workers, -(-len(shas) // CHUNK_COMMITS))
     chunks = list(extract.iter_chunks(shas, n_chunks))
-    results = Parallel(n_jobs=workers, backend="loky", return_as="generator")(
+    # workers that exit when this process dies, however it dies
+    results = parallel(workers, return_as="generator")(
         delayed(_extract_job)(repo, c, content) for c in chunks
     )
     for recs, problems in results:
@@ -131,7 +135,7 @@ def _mine(repo, rev, out, workers, config, repo_name, progress, as_frame: bool):
     table_format(out)
     commits = extract.list_commits(top, rev)
     root = root_commit(top, resolve_rev(top, rev))
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(out)  # a file in the way, a read-only file system: one line
     with _table_lock(out):
         return _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame, root)
 
