@@ -276,7 +276,7 @@ def main() -> None:
 
     run_id = json.loads((work / "models" / MODEL / "model.json").read_text())["info"].get("run_id")
     score_args = ("-m", "riskml", "score", "--repo", str(repo), "--config", str(config),
-                  "--state", "data/repo/changes.state.joblib", "--rev", pending[-1])  # fmt: skip
+                  "--state", "data/repo/changes.state", "--rev", pending[-1])  # fmt: skip
     cli = cold_cli(work, env, *score_args)
     via_mlflow = cold_cli(work, env, *score_args, "--model", f"runs:/{run_id}/model", runs=1)
     bare = cold_cli(work, env, "-c", "pass")

@@ -651,6 +651,12 @@ def _check_type(value: Any, hint: Any, where: str, key: str) -> Any:
     return value
 
 
+def config_from_dict(data: Any) -> Config:
+    """A :class:`Config` from a nested dict shaped like ``riskml.toml`` (e.g. sections of
+    ``Config.to_dict()`` kept as JSON), checked as the file is; missing keys take defaults."""
+    return _build(Config, data, "")
+
+
 def load_config(path: str | Path | None = None, repo: str | Path | None = None) -> Config:
     """Read the configuration: ``path`` if given, else ``<repo>/riskml.toml`` if present, else defaults.
 
@@ -715,7 +721,7 @@ class DataPaths:
 
     root: Path
     changes = _InRoot("changes.parquet")
-    state = _InRoot("changes.state.joblib")
+    state = _InRoot("changes.state")  # the companions of changes.parquet (riskml.snapshot)
     labels = _InRoot("labels.parquet")
     label_report = _InRoot("labels.report.json")
     szz_cache = _InRoot("szz-cache")

@@ -4,6 +4,18 @@ The CLI turns a :class:`RiskmlError` into one line on stderr and exit code 2; th
 turns it into a 4xx. Anything else that escapes is a bug in riskml.
 """
 
+import errno
+
+# a full disk, an exhausted quota, a file over its size limit: nothing to retry, say so
+NO_SPACE_ERRNOS = frozenset(
+    code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EFBIG) if code
+)
+
+
+def no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write that found no space (:data:`NO_SPACE_ERRNOS`)."""
+    return isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS
+
 
 class RiskmlError(Exception):
     """Bad input from the user: a path that is not a repository, an unknown rev, a malformed file."""

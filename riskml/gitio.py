@@ -279,6 +279,26 @@ def is_shallow(repo: str | Path) -> bool:
     return out.strip() == b"true"
 
 
+def root_commit(repo: str | Path, rev: str = "HEAD") -> str:
+    """The repository's identity: the root commit at the start of ``rev``'s first-parent chain
+    (``git rev-list --first-parent --max-parents=0 REV``).
+
+    A history with several roots (another project merged in) has one first-parent chain, so
+    the rule picks one of them, the first commit of the main line; commits added on top keep
+    it. Tables and states record it; :func:`has_commit` checks it against a repository.
+    """
+    sha = resolve_rev(repo, rev)
+    out = run_git(repo, "rev-list", "--first-parent", "--max-parents=0", sha).decode().split()
+    return out[-1]
+
+
+def has_commit(repo: str | Path, sha: str) -> bool:
+    """True when ``repo`` holds the commit ``sha`` (a full SHA), reachable or not."""
+    if not isinstance(sha, str) or not _SHA_RE.match(sha):
+        return False
+    return run_git(repo, "cat-file", "-t", sha, check=False).strip() == b"commit"
+
+
 def check_rev_syntax(rev: str) -> str:
     """Reject anything that is not plausibly a revision, before any git call."""
     if not isinstance(rev, str) or not rev or len(rev) > 255:

@@ -27,9 +27,8 @@ from riskml.score.render import floor_text
 from riskml.tables import (
     attach_tokens,
     count_rows,
-    read_changes,
+    read_changes_and_tokens,
     read_labels,
-    read_tokens_beside,
     split_list,
     write_labels,
 )
@@ -168,7 +167,9 @@ def retrain(
 
     before = count_rows(paths.changes)
     with clock.stage("mine"):
-        changes = mine(top, rev=sha, out=paths.changes, config=config, repo_name=name)
+        mine(top, rev=sha, out=paths.changes, config=config, repo_name=name)
+        # the table and its tokens as one snapshot, whatever another mine did since
+        changes, tokens = read_changes_and_tokens(paths.changes, repo_name=name)
     if len(changes) == 0:
         raise RiskmlError(f"{repo}: no non-merge commit to learn from up to {rev}")
     with clock.stage("label"):
@@ -191,7 +192,7 @@ def retrain(
         config,
         changes=changes,
         labels=labelled.labels,
-        tokens=read_tokens_beside(paths.changes),
+        tokens=tokens,
         label_report=labelled.report,
         metrics_path=paths.root / "metrics.json",
         model_dir=workspace.model_dir(config),
@@ -338,9 +339,9 @@ def run_pipeline(
     timings = dict(result.timings)
     clock = _Clock(workspace.progress)
     with clock.stage("trends"):
-        changes = read_changes(result.paths.changes, repo_name=result.repo_name)
-        labels = read_labels(result.paths.labels, commits=changes["commit"])
-        changes = attach_tokens(changes, read_tokens_beside(result.paths.changes))
+        changes, tokens = read_changes_and_tokens(result.paths.changes, repo_name=result.repo_name)
+        labels = read_labels(result.paths.labels, changes=changes)
+        changes = attach_tokens(changes, tokens)
         trended = trends(
             changes,
             labels,

@@ -268,7 +268,7 @@ def create_app(
     load: bool = True,
 ) -> FastAPI:
     """The API. ``token`` defaults to ``$RISKML_API_TOKEN`` (empty: no authentication);
-    repositories' mining states are read from ``<data_dir>/<name>/changes.state.joblib``."""
+    repositories' mining states are read from ``<data_dir>/<name>/changes.state``."""
     from contextlib import asynccontextmanager
 
     config = config or Config()

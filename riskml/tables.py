@@ -8,8 +8,15 @@ Every stage reads and writes these two tables here, so there is one rule for eac
   restored on every read, whatever the format, so a CSV reads back as the Parquet would;
 * a file that is missing, of another kind (a CSV renamed ``.parquet``), lacks required columns
   or belongs to another repository is one line naming it;
+* which repository a table belongs to is its root commit (:func:`riskml.gitio.root_commit`):
+  a Parquet table carries it in its schema metadata (``riskml.repository``), a CSV changes
+  table through the companions ``mine`` wrote for it (:mod:`riskml.snapshot`); a reader puts
+  it in ``frame.attrs["root_commit"]`` (None when the table has none: an older one, a public
+  or a user's own table, a CSV labels table) and :func:`check_repository` /
+  :func:`check_same_repository` refuse a table of another repository;
 * every write goes to a temporary file in the same directory and is renamed over the target,
-  so a killed or failed write leaves the old file whole.
+  so a killed or failed write leaves the old file whole; the changes table and its tokens file
+  change together with the mining state (:mod:`riskml.snapshot`).
 
 The little parsers every reader needs live here too: ``;``-joined lists (:func:`split_list`),
 UTC timestamps (:func:`as_utc`) and the cut-off date (:func:`parse_cutoff`).
@@ -18,7 +25,7 @@ UTC timestamps (:func:`as_utc`) and the cut-off date (:func:`parse_cutoff`).
 from __future__ import annotations
 
 import contextlib
-import errno
+import io
 import json
 import os
 import uuid
@@ -26,12 +33,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from riskml.errors import NoSpaceError, RiskmlError
-
-# a full disk, an exhausted quota, a file over its size limit: nothing to retry, say so
-NO_SPACE_ERRNOS = frozenset(
-    code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EFBIG) if code
-)
+from riskml import snapshot
+from riskml.errors import NO_SPACE_ERRNOS, NoSpaceError, RiskmlError, no_space  # noqa: F401 (re-exported for the writers' callers)
 
 # Column order of the changes table (../shared/spec/features.md, then the extras of docs/features.md).
 CHANGES_COLUMNS: dict[str, str] = {
@@ -131,8 +134,11 @@ OPTIONAL_CHANGES_COLUMNS = (
     "todo_added",
     "comments_only",
 )
-# The tokens file beside a changes table (docs/features.md): commit, then the compact text.
+# The tokens file of a changes table (docs/features.md): commit, then the compact text.
 TOKENS_COLUMNS = ("commit", "tokens")
+TOKENS_FILE = "tokens.parquet"  # among the table's companions (riskml.snapshot)
+# The Parquet schema metadata key of a table's repository: {"root_commit": "<40 hex>"}.
+IDENTITY_KEY = b"riskml.repository"
 
 # The labels table (../shared/spec/labels.md; ``evidence`` from docs/labels.md). Nullable
 # strings ("nstr") are null when empty; ``label`` is the nullable Int8 of the Parquet file.
@@ -232,20 +238,23 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def _read_raw(path: Path, what: str, columns: dict[str, str]):
-    """The file as read by its format's reader, strings kept as written (CSV: no NA guessing)."""
+def _read_raw(path: Path, what: str, columns: dict[str, str], data: bytes | None = None):
+    """The file (or its bytes ``data``, as read once) as read by its format's reader, strings
+    kept as written (CSV: no NA guessing)."""
     import pandas as pd
 
     fmt = table_format(path)
-    if not path.is_file():
-        raise RiskmlError(f"{what} table not found: {path}")
+    if data is None:
+        if not path.is_file():
+            raise RiskmlError(f"{what} table not found: {path}")
+        data = path.read_bytes()
     try:
         if fmt == "parquet":
-            return pd.read_parquet(path)
-        header = pd.read_csv(path, nrows=0).columns
+            return pd.read_parquet(io.BytesIO(data))
+        header = pd.read_csv(io.BytesIO(data), nrows=0).columns
         strings = [c for c in header if columns.get(c) in ("str", "nstr")]
         return pd.read_csv(
-            path,
+            io.BytesIO(data),
             dtype=dict.fromkeys(strings, str),
             keep_default_na=False,
             na_values={c: _NA_VALUES for c in header if c not in strings},
@@ -356,10 +365,20 @@ def read_changes(
     then only those, in contract order — the diff-content extras of
     :data:`OPTIONAL_CHANGES_COLUMNS` only when the table has them; with a shorter list the file's other columns are kept,
     for readers such as ``trends`` that take a scored table). ``repo_name``: the repository the
-    table must belong to (its ``repo`` column). Every failure is one :class:`RiskmlError`.
+    table must belong to (its ``repo`` column). ``attrs["root_commit"]``: its repository's
+    identity, when known. Every failure is one :class:`RiskmlError`.
     """
     path = Path(path)
-    frame = _read_raw(path, "changes", CHANGES_COLUMNS)
+    table_format(path)
+    if not path.is_file():
+        raise RiskmlError(f"changes table not found: {path}")
+    return changes_of(snapshot.read(path), repo_name=repo_name, required=required)
+
+
+def changes_of(snap: snapshot.Snapshot, *, repo_name=None, required=None):
+    """The changes table of a snapshot (its bytes as read), as :func:`read_changes` reads it."""
+    path = snap.table
+    frame = _read_raw(path, "changes", CHANGES_COLUMNS, snap.data)
     full = required is None
     if full:
         required = [c for c in CHANGES_COLUMNS if c not in OPTIONAL_CHANGES_COLUMNS]
@@ -367,22 +386,53 @@ def read_changes(
     _check_repo(frame, path, "changes", repo_name)
     if full:
         frame = frame[[c for c in CHANGES_COLUMNS if c in frame.columns]]
-    return normalize_changes(frame, path)
+    frame = normalize_changes(frame, path)
+    root = _parquet_root(path, snap.data) or snap.root_commit
+    return _with_identity(frame, root, f"{path}: a changes table")
 
 
-def read_labels(path: str | Path, *, repo_name: str | None = None, commits=None):
+def read_changes_and_tokens(path: str | Path, *, repo_name=None, required=None):
+    """``(changes, tokens)``: the changes table (:func:`read_changes`) and the tokens file of
+    exactly that table (:func:`read_tokens`; None without one), read as one snapshot so a
+    ``mine`` finishing meanwhile gives the old pair or the new one."""
+    path = Path(path)
+    table_format(path)
+    if not path.is_file():
+        raise RiskmlError(f"changes table not found: {path}")
+
+    def both(snap):
+        changes = changes_of(snap, repo_name=repo_name, required=required)
+        return changes, tokens_of(snap)
+
+    return snapshot.read_with(path, both)
+
+
+def read_labels(
+    path: str | Path, *, repo_name: str | None = None, commits=None, changes=None
+) -> Any:
     """Read a labels table (Parquet or CSV) with the dtypes of labels.md.
 
-    ``repo_name`` is checked against a ``repo`` column when the table has one; ``commits``
-    (the changes table's commits) catches a labels table of another repository, which shares
-    none of them. Every failure is one :class:`RiskmlError`.
+    ``repo_name`` is checked against a ``repo`` column when the table has one. ``changes``
+    (the changes table it goes with, as read here) refuses a labels table that records another
+    repository (:func:`check_same_repository`), then, as ``commits`` (the changes table's
+    commits) does, one that shares none of its commits (the check left for tables without a
+    recorded repository). ``attrs["root_commit"]``: the repository it was labelled from, when
+    recorded (Parquet). Every failure is one :class:`RiskmlError`.
     """
     path = Path(path)
-    frame = _read_raw(path, "labels", LABELS_COLUMNS)
+    table_format(path)
+    if not path.is_file():
+        raise RiskmlError(f"labels table not found: {path}")
+    data = path.read_bytes()
+    frame = _read_raw(path, "labels", LABELS_COLUMNS, data)
     _require(frame, path, "labels", LABELS_REQUIRED)
     _check_repo(frame, path, "labels", repo_name)
     labels = normalize_labels(frame, path)
     _check_label_values(labels, path)
+    labels = _with_identity(labels, _parquet_root(path, data), f"{path}: a labels table")
+    if changes is not None:
+        check_same_repository(changes, labels)
+        commits = changes["commit"] if commits is None else commits
     if commits is not None and len(labels):
         known = {str(c) for c in commits}
         if known and not any(str(c) in known for c in labels["commit"]):
@@ -391,6 +441,88 @@ def read_labels(path: str | Path, *, repo_name: str | None = None, commits=None)
                 f"(none of its {len(labels)} commits is in the changes table)"
             )
     return labels
+
+
+# --------------------------------------------------------------------------- repository identity
+
+
+_IDENTITY_ATTRS = ("root_commit", "what")
+
+
+def _with_identity(frame, root: str | None, what: str):
+    frame.attrs["root_commit"] = root
+    frame.attrs["what"] = what  # how a refusal names the table: "<path>: a changes table"
+    return frame
+
+
+def _parquet_root(path: Path, data: bytes) -> str | None:
+    """The root commit a Parquet file's schema metadata records (None: CSV, or none)."""
+    if table_format(path) != "parquet":
+        return None
+    return _root_in(io.BytesIO(data))
+
+
+def _root_in(source) -> str | None:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(source).metadata or {}
+        value = json.loads(meta[IDENTITY_KEY]).get("root_commit") if IDENTITY_KEY in meta else None
+    except (ValueError, AttributeError, OSError):
+        return None  # metadata that is not ours: no identity, as for a user's own table
+    return value if isinstance(value, str) else None
+
+
+def table_root(path: str | Path) -> str | None:
+    """The root commit a Parquet table records, from its footer alone (None: CSV, none
+    recorded, no such file). A CSV changes table's is its snapshot's (:func:`read_changes`)."""
+    path = Path(path)
+    if table_format(path) != "parquet" or not path.is_file():
+        return None
+    return _root_in(path)
+
+
+def identity_metadata(root: str | None) -> dict[bytes, bytes]:
+    """The Parquet schema metadata that records ``root`` (nothing when it is None)."""
+    return {} if root is None else {IDENTITY_KEY: json.dumps({"root_commit": root}).encode()}
+
+
+def check_repository(root: str | None, repo: str | Path, what: str, hint: str = "") -> None:
+    """Refuse (one :class:`RiskmlError`) a file recording root commit ``root`` for ``repo``
+    when ``repo`` does not hold that commit: it was made from another repository.
+
+    ``what`` names the file (``"<path>: a labels table"``), ``hint`` what to do. A file with no
+    recorded root cannot be checked and passes; so does any file in a shallow clone, whose
+    root may be cut off.
+    """
+    from riskml.gitio import has_commit, is_shallow
+
+    if root is None or has_commit(repo, root) or is_shallow(repo):
+        return
+    raise RiskmlError(
+        f"{what} of another repository (its root commit {root[:12]} is not in {repo})"
+        + (f"; {hint}" if hint else "")
+    )
+
+
+def check_table_repository(frame, repo: str | Path, hint: str = "") -> None:
+    """:func:`check_repository` for a table read here (its ``attrs``)."""
+    check_repository(frame.attrs.get("root_commit"), repo, _what(frame), hint)
+
+
+def check_same_repository(frame, other) -> None:
+    """Refuse two tables read here that record different repositories (e.g. the labels of
+    one repository with the changes table of another); unrecorded ones pass."""
+    a, b = frame.attrs.get("root_commit"), other.attrs.get("root_commit")
+    if a is not None and b is not None and a != b:
+        raise RiskmlError(
+            f"{_what(other)} of another repository than {_what(frame).split(': ')[0]} "
+            f"(root commits {b[:12]} and {a[:12]})"
+        )
+
+
+def _what(frame) -> str:
+    return frame.attrs.get("what") or "the table"
 
 
 def _check_label_values(labels, path: Path) -> None:
@@ -431,11 +563,6 @@ def count_rows(path: str | Path) -> int:
 
 
 # --------------------------------------------------------------------------- writers
-
-
-def no_space(exc: BaseException) -> bool:
-    """Whether ``exc`` is a write that found no space (:data:`NO_SPACE_ERRNOS`)."""
-    return isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS
 
 
 def no_space_message(exc: OSError) -> str:
@@ -499,28 +626,60 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
-def write_frame(frame, path: str | Path) -> Path:
+def write_frame(frame, path: str | Path, *, root: str | None = None) -> Path:
     """Write any DataFrame (Parquet or CSV by suffix, no index) atomically; e.g. the trends
-    table, which is not one of the two contract tables but follows the same rules."""
-    path = Path(path)
+    table, which is not one of the two contract tables but follows the same rules. ``root``:
+    the repository's root commit, recorded in a Parquet file's metadata."""
+    return atomic_write(path, frame_writer(frame, path, root=root))
+
+
+def frame_writer(frame, path: str | Path, *, root: str | None = None) -> Callable[[Path], None]:
+    """``write(tmp)``: ``frame`` in ``path``'s format written to ``tmp`` (for
+    :func:`atomic_write` or :func:`riskml.snapshot.commit`)."""
     if table_format(path) == "csv":
-        return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
-    return atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+        return lambda tmp: frame.to_csv(tmp, index=False)
+    return lambda tmp: _write_parquet(frame, tmp, root)
 
 
-def write_changes(frame, path: str | Path, *, append_to=None) -> Path:
+def _write_parquet(frame, tmp: Path, root: str | None, compression: str = "snappy") -> None:
+    """``frame.to_parquet(tmp, index=False)``; with ``root``, the same table (pandas' own
+    metadata, so it reads back the same) with the repository's identity in its schema
+    metadata."""
+    if root is None:
+        if frame.attrs.keys() & set(_IDENTITY_ATTRS):  # what a reader set is not data
+            frame = frame.copy(deep=False)
+            frame.attrs = {k: v for k, v in frame.attrs.items() if k not in _IDENTITY_ATTRS}
+        frame.to_parquet(tmp, index=False, compression=compression)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    metadata = {**(table.schema.metadata or {}), **identity_metadata(root)}
+    pq.write_table(table.replace_schema_metadata(metadata), tmp, compression=compression)
+
+
+def write_changes(frame, path: str | Path, *, append_to=None, root: str | None = None) -> Path:
     """Write the changes table; with ``append_to`` (the table on disk, as read) add ``frame``
-    after it.
+    after it (:func:`changes_writer`)."""
+    return atomic_write(path, changes_writer(frame, path, append_to=append_to, root=root))
 
-    A CSV append copies the old bytes and adds the new lines (old rows byte-identical); a
-    Parquet append rewrites the old rows as read plus the new ones.
+
+def changes_writer(
+    frame, path: str | Path, *, append_to=None, root: str | None = None, old: bytes | None = None
+) -> Callable[[Path], None]:
+    """``write(tmp)`` for the changes table ``path``: ``frame``, after ``append_to`` when given.
+
+    A CSV append copies the old bytes (``old``, else the file's) and adds the new lines (old
+    rows byte-identical); a Parquet append rewrites the old rows as read plus the new ones, and
+    records ``root``. A CSV whose columns are not riskml's is refused here, before any write.
     """
     import pandas as pd
 
     path = Path(path)
     fmt = table_format(path)
     if fmt == "csv" and append_to is not None:
-        data = path.read_bytes()
+        data = old if old is not None else path.read_bytes()
         header = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
         if header != ",".join(frame.columns) or list(append_to.columns) != list(frame.columns):
             raise RiskmlError(
@@ -534,19 +693,41 @@ def write_changes(frame, path: str | Path, *, append_to=None) -> Path:
                     fh.write("\n")
                 frame.to_csv(fh, index=False, header=False)
 
-        return atomic_write(path, append)
+        return append
     full = frame if append_to is None else pd.concat([append_to, frame], ignore_index=True)
-    return write_frame(full, path)
+    return frame_writer(full, path, root=root)
 
 
 # --------------------------------------------------------------------------- the tokens file
 
 
 def tokens_path(changes: str | Path) -> Path:
-    """The tokens file beside the changes table ``changes``: ``<stem>.tokens.parquet``
-    (``data/<repo>/changes.tokens.parquet``), whatever the table's own format."""
+    """The tokens file of the changes table ``changes`` as it is now: ``tokens.parquet`` among
+    its companions (``data/<repo>/changes.state/<digest>.<n>/``, :mod:`riskml.snapshot`);
+    for a table without companions, where an earlier riskml kept it
+    (``<stem>.tokens.parquet`` beside the table)."""
     changes = Path(changes)
-    return changes.with_name(f"{changes.stem}.tokens.parquet")
+    if changes.is_file():
+        found = tokens_file(snapshot.read(changes))
+        if found is not None:
+            return found
+    return snapshot.legacy_tokens_path(changes)
+
+
+def tokens_file(snap: snapshot.Snapshot) -> Path | None:
+    """The tokens file of a snapshot's table (its companion, else an earlier riskml's file
+    beside a table without companions), or None when it has none."""
+    if snap.companions is not None:
+        path = snap.companion(TOKENS_FILE)
+        return path if path.is_file() else None
+    legacy = snapshot.legacy_tokens_path(snap.table)
+    return legacy if legacy.is_file() else None
+
+
+def tokens_of(snap: snapshot.Snapshot):
+    """The tokens file of a snapshot's table (:func:`read_tokens`), or None without one."""
+    path = tokens_file(snap)
+    return read_tokens(path) if path is not None else None
 
 
 def read_tokens(path: str | Path):
@@ -569,10 +750,13 @@ def read_tokens(path: str | Path):
 
 
 def read_tokens_beside(changes: str | Path):
-    """The tokens file beside the changes table ``changes`` (:func:`read_tokens`), or None
-    when there is none (a table mined before the diff content, a public table)."""
-    path = tokens_path(changes)
-    return read_tokens(path) if path.is_file() else None
+    """The tokens file of the changes table ``changes`` as it is now (:func:`read_tokens`), or
+    None when there is none (a table mined before the diff content, a public table). To read
+    a table and its tokens as one pair, use :func:`read_changes_and_tokens`."""
+    changes = Path(changes)
+    if not changes.is_file():
+        return None
+    return snapshot.read_with(changes, tokens_of)
 
 
 def attach_tokens(changes, tokens):
@@ -586,19 +770,24 @@ def attach_tokens(changes, tokens):
     return out
 
 
-def write_tokens(frame, path: str | Path, *, append_to=None) -> Path:
-    """Write the tokens file (Parquet, zstd) atomically; with ``append_to`` (the file as read)
-    ``frame``'s rows come after its rows."""
+def write_tokens(frame, path: str | Path, *, append_to=None, root: str | None = None) -> Path:
+    """Write a tokens file (Parquet, zstd) atomically (``mine`` writes it among the new
+    companions of its table, :mod:`riskml.snapshot`); with ``append_to`` (the file as read)
+    ``frame``'s rows come after its rows. ``root``: the repository's identity."""
     import pandas as pd
 
     full = frame if append_to is None else pd.concat([append_to, frame], ignore_index=True)
     full = full[list(TOKENS_COLUMNS)]
-    return atomic_write(path, lambda tmp: full.to_parquet(tmp, index=False, compression="zstd"))
+    return atomic_write(path, lambda tmp: _write_parquet(full, tmp, root, compression="zstd"))
 
 
-def write_labels(frame, path: str | Path) -> Path:
-    """Write the labels table (Parquet or CSV by suffix) atomically."""
-    return write_frame(frame, path)
+def write_labels(frame, path: str | Path, *, root: str | None = None) -> Path:
+    """Write the labels table (Parquet or CSV by suffix) atomically. ``root``: the labelled
+    repository's root commit (default ``frame.attrs["root_commit"]``, as ``label`` sets it),
+    recorded in a Parquet table's metadata; a CSV table has nowhere to keep it."""
+    if root is None:
+        root = frame.attrs.get("root_commit")
+    return write_frame(frame, path, root=root)
 
 
 def write_json(obj: Any, path: str | Path) -> Path:

@@ -47,7 +47,7 @@ def mined(tmp_path_factory):
 def test_mine_writes_under_data_dir(mined) -> None:
     root, _ = mined
     assert (root / "store" / "shop" / "changes.parquet").is_file()
-    assert (root / "store" / "shop" / "changes.state.joblib").is_file()
+    assert (root / "store" / "shop" / "changes.state").is_dir()
     assert not (root / "data").exists()
 
 
@@ -97,7 +97,7 @@ def test_score_looks_for_the_state_under_data_dir(cli, mined) -> None:
                cwd=root)  # fmt: skip
     assert done.returncode == 2
     assert done.stderr == (
-        f"riskml: error: no mining state at {root / 'other' / 'shop' / 'changes.state.joblib'}: "
+        f"riskml: error: no mining state at {root / 'other' / 'shop' / 'changes.state'}: "
         f"run `riskml mine --repo {repo}` first (scoring never mines the whole history)\n"
     )
 

@@ -90,7 +90,7 @@ def test_explicit_path_must_exist(tmp_path: Path) -> None:
 def test_default_paths() -> None:
     paths = data_paths("shop")
     assert paths.changes == Path("data/shop/changes.parquet")
-    assert paths.state == Path("data/shop/changes.state.joblib")
+    assert paths.state == Path("data/shop/changes.state")
     assert paths.labels == Path("data/shop/labels.parquet")
     assert paths.label_report == Path("data/shop/labels.report.json")
     assert models_dir("change-risk") == Path("models/change-risk")

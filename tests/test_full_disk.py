@@ -66,24 +66,30 @@ def test_a_model_copy_on_a_full_disk_keeps_the_old_copy(tmp_path):
 
 
 def test_the_mining_state_on_a_full_disk_leaves_no_temporary_file(tmp_path, monkeypatch):
-    import pickle
-
+    """The state is written among the companions of its table (riskml.snapshot): a full disk
+    half-way through its Arrow files is one line naming the table, and leaves neither a
+    temporary table nor a temporary companions directory."""
+    from riskml import snapshot
     from riskml.config import Config
+    from riskml.mine import state_files
     from riskml.mine.state import MiningState
 
-    path = tmp_path / "changes.state.joblib"
-    path.write_bytes(b"the old state")
+    table = tmp_path / "changes.parquet"
 
-    def full(obj, fh, protocol=None):
-        fh.write(b"half")
+    def full(state, directory):
+        (directory / "files.arrow").write_bytes(b"half")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(pickle, "dump", full)
+    monkeypatch.setattr(state_files, "write_parts", full)
     with pytest.raises(NoSpaceError) as caught:
-        MiningState("shop", Config()).save(path)
-    assert str(caught.value) == f"no space left writing {path}"
-    assert path.read_bytes() == b"the old state"
-    assert [p.name for p in tmp_path.iterdir()] == ["changes.state.joblib"]
+        snapshot.commit(
+            table,
+            MiningState("shop", Config()).save,
+            write_table=lambda tmp: tmp.write_bytes(b"the new table"),
+        )
+    assert str(caught.value) == f"no space left writing {table}"
+    assert not table.exists()
+    assert [p.name for p in tmp_path.rglob("*")] == ["changes.state"]  # empty, no .tmp
 
 
 def test_an_szz_cache_entry_on_a_full_disk_leaves_no_temporary_file(tmp_path, monkeypatch):
@@ -118,21 +124,21 @@ def test_mine_on_a_real_full_disk_keeps_table_and_state(synth_small, tmp_path, s
 
     first = tmp_path / "first" / "changes.parquet"
     mine(synth_small.repo, rev="HEAD~50", out=first)
-    for path in first.parent.iterdir():
-        if not path.name.endswith(".lock"):
-            shutil.copy(path, small_disk / path.name)
+    shutil.copy(first, small_disk / first.name)
+    shutil.copytree(first.with_name("changes.state"), small_disk / "changes.state")
     fill_up(small_disk)
     before = _files(small_disk)
     out = small_disk / "changes.parquet"
     with pytest.raises(NoSpaceError) as caught:
         mine(synth_small.repo, out=out)
-    assert str(caught.value) == f"no space left writing {small_disk / 'changes.tokens.parquet'}"
+    assert str(caught.value) == f"no space left writing {out}"  # its tokens and state with it
     after = _files(small_disk)
     assert after.pop("changes.parquet.lock") == b""
     assert after == before
-    assert sorted(before) == [
-        "changes.parquet", "changes.state.joblib", "changes.tokens.parquet", "filler",
-    ]  # fmt: skip
+    companions = [p.split("/")[1] for p in before if p.startswith("changes.state/")]
+    assert sorted({p.split("/", 1)[0] for p in before}) == ["changes.parquet", "changes.state",
+                                                            "filler"]  # fmt: skip
+    assert len(set(companions)) == 1
 
 
 @pytest.mark.slow

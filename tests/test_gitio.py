@@ -200,3 +200,32 @@ def test_a_worktree_read_in_a_long_running_process_never_runs_a_filter_added_lat
     assert not mark.exists()
     subprocess.run(["git", "-C", str(repo), "diff", "--quiet"], check=False)  # plain git runs it
     assert mark.exists()
+
+
+def test_the_root_commit_is_the_start_of_the_first_parent_chain(tmp_path: Path) -> None:
+    """A history with two roots (another project merged in, either way round): the root of
+    the first-parent chain, and commits added on top keep it."""
+    from gitrepo import commit, git, init
+
+    from riskml.gitio import has_commit, root_commit
+
+    repo = init(tmp_path / "two-roots")
+    first = commit(repo, "first", {"a.txt": "a\n"}, when=1_700_000_000)
+    commit(repo, "second", {"a.txt": "a\nb\n"}, when=1_700_000_100)
+    git(repo, "checkout", "-q", "--orphan", "vendor")
+    git(repo, "rm", "-q", "-rf", ".")
+    other = commit(repo, "vendored root", {"v.txt": "v\n"}, when=1_600_000_000)
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--allow-unrelated-histories", "-m", "merge vendor", "vendor")
+    assert sorted(git(repo, "rev-list", "--max-parents=0", "HEAD").split()) == sorted(
+        [first, other]
+    )
+    assert root_commit(repo) == first  # main's own chain, not the older vendored root
+    assert root_commit(repo, "vendor") == other
+    commit(repo, "third", {"a.txt": "c\n"}, when=1_700_000_200)
+    assert root_commit(repo) == first
+    assert has_commit(repo, first) and has_commit(repo, other)
+    assert not has_commit(repo, "0" * 40)
+    assert not has_commit(repo, "HEAD")  # only full SHAs, never a revision to resolve
+    blob = git(repo, "rev-parse", "HEAD:a.txt")
+    assert not has_commit(repo, blob)  # an object, but not a commit

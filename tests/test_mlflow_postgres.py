@@ -248,6 +248,6 @@ def test_score_resolves_an_alias_on_the_server(
     # the same change scored in process with the copy `riskml train` kept: the same risk
     local = history["work"] / step / "models" / NAME
     expected = score(repo, rev="HEAD", model=str(local),
-                     state=work / "data" / "shop" / "changes.state.joblib")  # fmt: skip
+                     state=work / "data" / "shop" / "changes.state")  # fmt: skip
     assert [c["risk"] for c in out["changes"]] == [c["risk"] for c in expected["changes"]]
     assert out["model"]["thresholds"] == expected["model"]["thresholds"]

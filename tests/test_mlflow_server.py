@@ -288,7 +288,7 @@ def test_cli_scores_with_the_servers_champion(cli, server, remote, mined_repo) -
         mined_repo["repo"],
         rev="HEAD",
         model=str(cache / "trained_model"),
-        state=root / "data" / "tiny" / "changes.state.joblib",
+        state=root / "data" / "tiny" / "changes.state",
     )
     assert [c["risk"] for c in out["changes"]] == [c["risk"] for c in expected["changes"]]
     assert out["model"]["thresholds"] == expected["model"]["thresholds"]

@@ -97,7 +97,8 @@ def test_first_run_summary_and_outputs(runs):
     )
     assert "mlflow ui --backend-store-uri sqlite:///" in out
     data = work / "data" / "small"
-    for name in ("changes.state.joblib", "labels.parquet", "labels.report.json"):
+    assert (data / "changes.state").is_dir()
+    for name in ("labels.parquet", "labels.report.json"):
         assert (data / name).is_file(), name
     assert (data / "trends" / "table" / "trends.csv").is_file()
     assert (work / "models" / MODEL).is_dir()

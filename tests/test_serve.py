@@ -242,7 +242,7 @@ def test_mlflow_models_serve_scores_feature_rows_the_same(world, cli_result, tmp
 def _repo_fingerprint(world: World) -> tuple[str, str, str]:
     refs = git(world.repo, "for-each-ref", "--format=%(refname) %(objectname)")
     status = git(world.repo, "status", "--porcelain", "--untracked-files=all")
-    state = (world.root / "data/repo/changes.state.joblib").stat().st_mtime_ns
+    state = (world.root / "data/repo/changes.state").stat().st_mtime_ns
     return refs, status, str(state)
 
 

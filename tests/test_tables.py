@@ -138,6 +138,61 @@ def test_tables_of_another_repository(tmp_path):
     assert len(read_labels(labels, commits=["a" * 40])) == 2
 
 
+@pytest.fixture
+def two_repositories(tmp_path):
+    """Two one-commit repositories, so two different root commits."""
+    from gitrepo import commit, init
+
+    from riskml.gitio import root_commit
+
+    a, b = init(tmp_path / "a"), init(tmp_path / "b")
+    commit(a, "a", {"a.txt": "a\n"}, when=1_700_000_000)
+    commit(b, "b", {"b.txt": "b\n"}, when=1_700_000_000)
+    return a, b, root_commit(a)
+
+
+def test_a_parquet_table_records_its_repository_and_is_refused_by_another(
+    tmp_path, two_repositories
+):
+    a, b, root = two_repositories
+    path = write_changes(changes_frame(), tmp_path / "changes.parquet", root=root)
+    changes = read_changes(path)
+    assert changes.attrs["root_commit"] == tables.table_root(path) == root
+    pd.testing.assert_frame_equal(changes, changes_frame())  # the data is as it was
+    tables.check_table_repository(changes, a)
+    with pytest.raises(RiskmlError) as err:
+        tables.check_table_repository(changes, b, "mine it again")
+    assert str(err.value) == (
+        f"{path}: a changes table of another repository (its root commit {root[:12]} is not "
+        f"in {b}); mine it again"
+    )
+    # the labels of another repository than the changes table: refused before the overlap
+    labels = write_labels(labels_frame(), tmp_path / "labels.parquet", root="f" * 40)
+    with pytest.raises(RiskmlError) as err:
+        read_labels(labels, changes=changes)
+    assert str(err.value) == (
+        f"{labels}: a labels table of another repository than {path} "
+        f"(root commits ffffffffffff and {root[:12]})"
+    )
+    ours = write_labels(labels_frame(), tmp_path / "ours.parquet", root=root)
+    assert read_labels(ours, changes=changes).attrs["root_commit"] == root
+
+
+def test_tables_without_a_recorded_repository_are_read_and_pass(tmp_path, two_repositories):
+    """Older tables, the public ones, a user's own and a CSV labels table record no
+    repository: they are read as before and cannot be checked (the commit overlap still is)."""
+    a, b, root = two_repositories
+    plain = read_changes(write_changes(changes_frame(), tmp_path / "plain.parquet"))
+    assert plain.attrs["root_commit"] is None
+    tables.check_table_repository(plain, b)
+    csv = read_labels(write_labels(labels_frame(), tmp_path / "labels.csv", root=root))
+    assert csv.attrs["root_commit"] is None and tables.table_root(tmp_path / "labels.csv") is None
+    tables.check_table_repository(csv, b)
+    tables.check_same_repository(plain, csv)
+    with pytest.raises(RiskmlError, match="none of its 2 commits is in the changes table"):
+        read_labels(tmp_path / "labels.csv", changes=plain.assign(commit=["c" * 40] * 2))
+
+
 def test_a_failed_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
     path = write_changes(changes_frame(), tmp_path / "changes.parquet")
     before = path.read_bytes()

@@ -44,13 +44,20 @@ def label_command(
 ) -> None:
     """Label each change: 1 caused an incident, 0 clean for the window, empty not yet known."""
     import dataclasses
+    import warnings
 
     from riskml.config import data_paths, load_config
     from riskml.gitio import ensure_repo
     from riskml.label import format_report, label, load_incidents, report_path, write_report
     from riskml.label.core import read_changes
+    from riskml.label.szz import LabelWarning
     from riskml.tables import table_format, write_labels
 
+    def show(message, category, filename, lineno, file=None, line=None):
+        typer.echo(f"riskml: warning: {message}", err=True)
+
+    warnings.showwarning = show
+    warnings.simplefilter("always", LabelWarning)
     as_of = deprecated_option(cutoff, as_of, "--cutoff", "--as-of")
     top = ensure_repo(repo)
     if out is not None:

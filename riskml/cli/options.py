@@ -99,7 +99,10 @@ PeriodOption = Annotated[
 QuietOption = Annotated[bool, typer.Option("--quiet", help="No stage progress on stderr.")]
 StateOption = Annotated[
     Path | None,
-    typer.Option("--state", help="Mining state (default: data/<repo>/changes.state.joblib)."),
+    typer.Option(
+        "--state",
+        help="Mining state (default: data/<repo>/changes.state, the companions of its table).",
+    ),
 ]
 FormatOption = Annotated[str, typer.Option("--format", help="json, table or markdown.")]
 FailOnOption = Annotated[

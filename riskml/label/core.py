@@ -30,7 +30,13 @@ from riskml.label.links import (
     incident_mentions,
     read_messages,
 )
-from riskml.tables import LABELS_COLUMNS, as_utc, normalize_labels, parse_cutoff
+from riskml.tables import (
+    LABELS_COLUMNS,
+    as_utc,
+    check_table_repository,
+    normalize_labels,
+    parse_cutoff,
+)
 from riskml.tables import read_changes as read_table
 
 LABEL_COLUMNS = list(LABELS_COLUMNS)
@@ -103,14 +109,22 @@ def label(
     ``incidents``: a path (loaded leniently, skipped records reported) or the DataFrame of
     :func:`load_incidents`; ``None`` means proxy labels. ``cutoff``: the data cut-off (default
     the newest commit time in the table). ``cache_dir``: where SZZ results are kept by fix SHA
-    (``None``: no disk cache). Returns :class:`LabelResult` (labels, report, proxy).
+    (``None``: no disk cache; one another repository's ``label`` wrote is not used, with a
+    :class:`~riskml.label.szz.LabelWarning`). Returns :class:`LabelResult` (labels, report,
+    proxy); ``labels.attrs["root_commit"]`` is the repository's identity, which
+    :func:`riskml.tables.write_labels` records. A changes table that records another
+    repository is a :class:`RiskmlError`.
     ``config`` is trusted: its values are checked when ``riskml.toml`` is read.
     """
     from riskml.label.report import build_report
+    from riskml.label.szz import usable_cache
 
     cfg = config or Config()
     repo = ensure_repo(repo)
     changes = read_changes(changes)
+    check_table_repository(changes, repo, "label it with the repository it was mined from")
+    root = changes.attrs.get("root_commit") or _root_of(repo)
+    cache_dir = usable_cache(cache_dir, root, repo)
     incidents, problems = _load_incidents(incidents, repo)
     proxy = incidents is None
     hist = _read_history(repo, changes)
@@ -157,7 +171,18 @@ def label(
         problems=problems,
         stats=stats,
     )
+    labels.attrs["root_commit"] = root
     return LabelResult(labels=labels, report=report, proxy=proxy)
+
+
+def _root_of(repo: Path) -> str | None:
+    """The root commit of ``repo``'s HEAD (a table without identity is labelled from it)."""
+    from riskml.gitio import root_commit
+
+    try:
+        return root_commit(repo)
+    except RiskmlError:  # no HEAD (a detached, unborn or broken one): nothing to record
+        return None
 
 
 def _observed_from(setting: str, incidents):

@@ -16,12 +16,59 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
-from riskml.gitio import git_env, run_git
+from riskml.gitio import git_env, has_commit, is_shallow, run_git
 
 CACHE_VERSION = "2"  # bump when what a traced row holds changes
 IGNORE_REVS_FILE = ".git-blame-ignore-revs"
+# The cache's repository: {"root_commit": "<40 hex>"} (riskml.gitio.root_commit).
+IDENTITY_FILE = "repository.json"
+
+
+class LabelWarning(UserWarning):
+    """Something ``label`` set aside and went on without (an SZZ cache of another repository)."""
+
+
+def usable_cache(cache_dir: str | Path | None, root: str | None, repo: Path) -> Path | None:
+    """``cache_dir`` when its results may be used for ``repo`` (root commit ``root``), else None.
+
+    A cache records the repository it was filled from (``repository.json``; a cache without
+    one is taken as this repository's and gets it). A cache of another repository — its root
+    commit not in ``repo`` — is neither read nor written, with a :class:`LabelWarning`: this
+    run traces every fix afresh, and the other repository's results stay as they are.
+    """
+    if cache_dir is None or root is None:
+        return None if cache_dir is None else Path(cache_dir)
+    cache_dir = Path(cache_dir)
+    path = cache_dir / IDENTITY_FILE
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")).get("root_commit")
+    except FileNotFoundError:
+        recorded = None
+    except (OSError, ValueError, AttributeError):
+        recorded = ""  # unreadable: not known to be ours
+    if recorded is None:
+        from riskml.tables import atomic_write
+
+        text = json.dumps({"root_commit": root}) + "\n"
+        atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        return cache_dir
+    if recorded == root or has_commit(repo, recorded) or is_shallow(repo):
+        return cache_dir
+    why = (
+        f"its root commit {str(recorded)[:12]} is not in {repo}"
+        if recorded
+        else (f"its {IDENTITY_FILE} is unreadable")
+    )
+    warnings.warn(
+        f"{cache_dir}: an SZZ cache of another repository ({why}); not used: every fix is "
+        "traced again and nothing is cached (remove the folder to cache again)",
+        LabelWarning,
+        stacklevel=3,
+    )
+    return None
 
 
 def _szz_git(path: str, ignore_comments: bool):

@@ -6,7 +6,8 @@
 2. extract raw records of the commits not yet mined (merges excluded) in ``workers`` processes,
    each over a contiguous range, with batched git (:mod:`riskml.mine.extract`);
 3. one sequential pass through :class:`MiningState` computes the history features;
-4. append the rows to the table and save the state beside it.
+4. append the rows to the table and save the state and the tokens with it, as one snapshot
+   (:mod:`riskml.snapshot`): a kill at any point leaves the old set or the new one.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from riskml import snapshot
 from riskml.config import Config, data_paths, load_config
 from riskml.errors import RiskmlError
-from riskml.gitio import ensure_repo, has_commits, is_shallow
+from riskml.gitio import ensure_repo, has_commits, is_shallow, resolve_rev, root_commit
 from riskml.mine import extract
 from riskml.mine.extract import MiningWarning
 from riskml.mine.provenance import read_ai_notes
@@ -32,15 +34,16 @@ from riskml.mine.state import (
     load_state,
     state_path,
 )
-from riskml.mine.table import (
-    COLUMNS,
-    normalize,
-    read_table,
-    table_format,
-    to_frame,
-    write_table,
+from riskml.mine.table import COLUMNS, normalize, table_format, to_frame
+from riskml.tables import (
+    TOKENS_FILE,
+    changes_of,
+    changes_writer,
+    check_repository,
+    make_parent,
+    read_tokens,
+    write_tokens,
 )
-from riskml.tables import make_parent, read_tokens, tokens_path, write_tokens
 
 # Below this many new commits the progress bar stays off in "auto" mode.
 PROGRESS_MIN_COMMITS = 1000
@@ -131,9 +134,10 @@ def _mine(repo, rev, out, workers, config, repo_name, progress, as_frame: bool):
     out = Path(out) if out is not None else data_paths(name).changes
     table_format(out)
     commits = extract.list_commits(top, rev)
+    root = root_commit(top, resolve_rev(top, rev))
     make_parent(out)  # a file in the way, a read-only file system: one line
     with _table_lock(out):
-        return _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame)
+        return _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame, root)
 
 
 def _table_lock(out: Path):
@@ -154,61 +158,27 @@ def _table_lock(out: Path):
     return file_lock(path, timeout, busy)
 
 
-def _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame: bool):
-    spath = state_path(out)
-    tpath = tokens_path(out)
-    old = None
-    state = None
-    old_tokens = None
-    rewrite = False  # the table on disk holds rows of a run stopped before its state was saved
-    if out.exists():
-        if not spath.exists():
-            raise RiskmlError(
-                f"{out} exists without its mining state {spath}; remove it to mine from scratch"
-            )
-        try:
-            state = load_state(spath)
-        except OutdatedStateError as exc:
-            # an older riskml's table lacks columns: re-mine every row rather than mix the two
-            warnings.warn(
-                f"{out} was mined by another riskml version (state format {exc.version}, "
-                f"this one writes {STATE_VERSION}); re-mining every row",
-                MiningWarning,
-                stacklevel=2,
-            )
+def _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame: bool, root: str):
+    current, state = _current(top, out, name)
+    old = old_tokens = None
     if state is not None:
-        old = read_table(out)
-        if len(old) > state.n_rows and _ends_at(old, state):
-            old, rewrite = old.iloc[: state.n_rows].reset_index(drop=True), True
+        old = changes_of(current)
         if state.n_rows != len(old):
             raise RiskmlError(
-                f"{out} has {len(old)} rows but its state {spath} knows {state.n_rows}; "
-                "remove both to mine from scratch"
-            )
-        if state.repo_name != name:
-            raise RiskmlError(
-                f"{out} holds repository {state.repo_name!r}, not {name!r} (see --repo-name)"
+                f"{out} has {len(old)} rows but its state {current.companions} knows "
+                f"{state.n_rows}; remove the table to mine from scratch"
             )
         if config_fingerprint(state.config) != config_fingerprint(cfg):
             warnings.warn(
                 "the configuration changed since the table was mined; new rows use the new one "
                 "(remove the table to re-mine every row with it)",
                 MiningWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         state.set_config(cfg)
-        if state.content:
-            old_tokens = _old_tokens(tpath, state, out)
-        else:
-            warnings.warn(
-                f"{out} was mined without the diff-content columns (an earlier riskml); new rows "
-                "leave them out too and no tokens file is written (remove the table and its "
-                "state to re-mine with them)",
-                MiningWarning,
-                stacklevel=2,
-            )
+        old_tokens = _old_tokens(current, state, out)
     else:
-        state = MiningState(name, cfg)
+        state = MiningState(name, cfg, root)
 
     ordered = order_commits(commits)
     boundary = extract.shallow_boundary(top) if is_shallow(top) else set()
@@ -252,7 +222,7 @@ def _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame: bool
         bar = tqdm(total=len(todo), unit="commit", desc=f"mining {name}", file=sys.stderr)
     notes = read_ai_notes(top, cfg.ai.notes_ref)
     keys = {key[2]: key for key, _ in todo}
-    content = extract.ContentReader(cfg.mine.config_globs) if state.content else False
+    content = extract.ContentReader(cfg.mine.config_globs)
     rows = []
     tokens = []
     try:
@@ -269,53 +239,109 @@ def _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame: bool
     for key, _ in todo:
         state.seen.add(key[2])  # commits git could not read stay skipped on later runs
 
-    columns = list(COLUMNS) if state.content else list(old.columns)
-    new = to_frame(rows, columns)
-    # tokens, table, then the state: the state is what a run commits to; a run stopped before
-    # it leaves extra rows at the end of the others, which the next run drops (see above)
     import pandas as pd
 
-    if state.content and (old_tokens is None or len(new) or rewrite):
-        new_tokens = pd.DataFrame({"commit": new["commit"].astype(str), "tokens": tokens})
-        write_tokens(new_tokens, tpath, append_to=old_tokens)
-    if rewrite:
-        write_table(pd.concat([old, new], ignore_index=True) if len(new) else old, out)
-    elif old is None or len(new):
-        write_table(new, out, append_to=old)
-    state.save(spath)
+    new = to_frame(rows, list(COLUMNS))
+    new_tokens = pd.DataFrame({"commit": new["commit"].astype(str), "tokens": tokens})
+    # the table, its tokens and the state change together: one snapshot (riskml.snapshot)
+    write_table = None  # nothing new: the table stays, byte for byte
+    if old is None or len(new):
+        write_table = changes_writer(new, out, append_to=old, root=state.root_commit,
+                                     old=current.data if old is not None else None)  # fmt: skip
+
+    def companions(directory: Path) -> None:
+        if len(new) == 0 and old_tokens is not None:
+            _link_or_copy(current.companion(TOKENS_FILE), directory / TOKENS_FILE)
+        else:
+            write_tokens(new_tokens, directory / TOKENS_FILE, append_to=old_tokens,
+                         root=state.root_commit)  # fmt: skip
+        state.save(directory)
+
+    meta = {"root_commit": state.root_commit, "repo_name": name, "rows": state.n_rows}
+    snapshot.commit(out, companions, write_table=write_table, current=current, meta=meta)
     if old is None:
         table = new
     else:
         table = normalize(pd.concat([old, new], ignore_index=True)) if len(new) else old
     table.attrs["new_rows"] = len(new)
+    table.attrs["root_commit"] = state.root_commit
+    table.attrs["what"] = f"{out}: a changes table"
     if not as_frame:
-        return MineResult(out, spath, len(new), len(table))
+        return MineResult(out, state_path(out), len(new), len(table))
     return table
 
 
-def _ends_at(table, state: MiningState) -> bool:
-    """True when ``table``'s first ``state.n_rows`` rows end at the state's last commit: the
-    rows after them were written by a run stopped before it saved its state."""
-    n = state.n_rows
-    if n == 0:
-        return True
-    return state.last_commit is not None and str(table["commit"].iloc[n - 1]) == state.last_commit
+def _link_or_copy(source: Path, target: Path) -> None:
+    """``target`` as the same bytes as ``source``: a hard link (snapshots are never changed
+    once in place), else a copy."""
+    import os
+    import shutil
+
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
-def _old_tokens(path: Path, state: MiningState, out: Path):
-    """The tokens file of a table with ``state.n_rows`` rows, cut to them (rows after them are
-    from a run stopped before its state was saved); anything else is a :class:`RiskmlError`."""
-    if not path.is_file():
-        raise RiskmlError(
-            f"{out} has no tokens file {path}; remove the table and its state to mine from scratch"
+def _current(top: Path, out: Path, name: str):
+    """``(snapshot, state)`` of the table ``out`` as it is: ``(None, None)`` when there is no
+    table, or when its state is of another format (re-mined from scratch, with a warning);
+    a table without a state, or of another repository, is a :class:`RiskmlError`."""
+    if not out.exists():
+        return None, None
+    current = snapshot.read(out)
+    if current.companions is None:
+        legacy = snapshot.legacy_state_path(out)
+        if not legacy.exists():
+            if snapshot.has_companions(out):
+                raise RiskmlError(
+                    f"{out} was changed after `riskml mine` wrote it: its mining state (in "
+                    f"{state_path(out)}) is of other bytes; remove it to mine from scratch"
+                )
+            raise RiskmlError(
+                f"{out} exists without its mining state (in {state_path(out)}); "
+                "remove it to mine from scratch"
+            )
+        warnings.warn(
+            f"{out} was mined by an earlier riskml, whose mining state {legacy.name} is a pickle "
+            "that riskml no longer reads; re-mining every row",
+            MiningWarning,
+            stacklevel=4,
         )
+        return current, None
+    try:
+        state = load_state(current.companions)
+    except OutdatedStateError as exc:
+        # an older riskml's table lacks columns: re-mine every row rather than mix the two
+        warnings.warn(
+            f"{out} was mined by another riskml version (state format {exc.version}, "
+            f"this one writes {STATE_VERSION}); re-mining every row",
+            MiningWarning,
+            stacklevel=4,
+        )
+        return current, None
+    if state.repo_name != name:
+        raise RiskmlError(
+            f"{out} holds repository {state.repo_name!r}, not {name!r} (see --repo-name)"
+        )
+    check_repository(
+        state.root_commit, top, f"{out}: the changes table",
+        "mine it into another --out (or --repo-name)",
+    )  # fmt: skip
+    return current, state
+
+
+def _old_tokens(current, state: MiningState, out: Path):
+    """The tokens file of the current table (one row per row); a missing or different one is a
+    :class:`RiskmlError`."""
+    path = current.companion(TOKENS_FILE)
+    if not path.is_file():
+        raise RiskmlError(f"{out} has no tokens file {path}; remove the table to mine from scratch")
     old = read_tokens(path)
-    if len(old) > state.n_rows and _ends_at(old, state):
-        old = old.iloc[: state.n_rows].reset_index(drop=True)
-    if len(old) != state.n_rows or not _ends_at(old, state):
+    if len(old) != state.n_rows:
         raise RiskmlError(
             f"{path} has {len(old)} rows but the table {out} has {state.n_rows}; "
-            "remove the table, its state and its tokens to mine from scratch"
+            "remove the table to mine from scratch"
         )
     return old
 

@@ -3,15 +3,23 @@
 ``riskml mine`` feeds every change through :meth:`MiningState.add` in author-time order; the
 history features of a change (files' authors, changes and age; the author's experience and
 familiarity) are computed from the state *before* the change is recorded, so a row never sees
-its own or a later commit. The state is saved beside the changes table (joblib) so that a later
-``mine`` continues incrementally and ``score`` / ``serve`` compute the same row for a pending
-change with :meth:`MiningState.features` without re-mining.
+its own or a later commit. The state is saved among the companions of the changes table
+(:mod:`riskml.snapshot`, ``data/<repo>/changes.state/<digest>.<n>/``) so that a later ``mine``
+continues incrementally and ``score`` / ``serve`` compute the same row for a pending change
+with :meth:`MiningState.features` without re-mining.
+
+On disk it is data, never code: ``state.json`` holds the scalars, the repository's identity
+and the configuration that shapes rows; one Arrow IPC file per history (``files.arrow``,
+``paths.arrow``, ``authors.arrow``, ``emails.arrow``, ``past.arrow``, ``author_ids.arrow``,
+``dir_fixes.arrow``, ``recent.arrow``, ``seen.arrow``, ``alive.arrow``) holds the rest as
+columns of numbers and strings, variable-length lists as Arrow list columns. Reading checks
+each file's columns and types and builds the objects itself; nothing in a file names a class
+or a function.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import pickle
+import json
 from bisect import bisect_right, insort
 from pathlib import Path
 
@@ -22,25 +30,29 @@ from riskml.mine import file_past as fp
 from riskml.mine.recent import RecentWindow
 
 # 2: the touched files' own past (riskml.mine.file_past); 3: the recent window of
-# riskml.mine.recent. A state of another version is re-mined from scratch by `riskml mine`
-# rather than continued (OutdatedStateError).
-STATE_VERSION = 3
+# riskml.mine.recent; 4: Arrow and JSON instead of a pickle, with the repository's root commit.
+# A state of another version is re-mined from scratch by `riskml mine` rather than continued
+# (OutdatedStateError); a version-3 pickle (``<stem>.state.joblib``) is never read at all.
+STATE_VERSION = 4
+STATE_FORMAT = "riskml mining state"
+STATE_FILE = "state.json"
 DAY = 86400
 # A "whole year" for rexp: 365.25 days, in seconds (an integer, so bucket edges are exact).
 YEAR = 31_557_600
 
 
 def state_path(out: str | Path) -> Path:
-    """Where the state of the table ``out`` lives: ``<stem>.state.joblib`` beside it."""
-    out = Path(out)
-    return out.with_name(f"{out.stem}.state.joblib")
+    """Where the state of the table ``out`` lives: the ``<stem>.state`` directory beside it,
+    which holds the companions of each version of the table (:mod:`riskml.snapshot`)."""
+    from riskml.snapshot import state_dir
+
+    return state_dir(out)
 
 
 class FileHistory:
     """One file (renames followed): its earlier commits by author, last change, line count,
     and what :mod:`riskml.mine.file_past` reads (fixes, reverts, churn, co-changes)."""
 
-    # also what it pickles, in this order (a version-1 state has the first five)
     __slots__ = (
         "authors", "commits", "last_time", "lines", "top", "fid", "first_time", "churn", "fixes",
         "reverts", "partners", "n_coupled",
@@ -60,12 +72,11 @@ class FileHistory:
         self.partners: dict[int, int] = {}  # fid -> commits changing both (coupling commits)
         self.n_coupled = 0  # its commits of at most file_past.COUPLING_MAX_FILES files
 
+    # copies in memory (score's scratch state for a branch's own commits); never on disk
     def __getstate__(self):
         return tuple(getattr(self, name) for name in self.__slots__)
 
     def __setstate__(self, state) -> None:
-        if len(state) == 5:  # a version-1 state: readable, so load_state can say it is old
-            state = (*state, -1, None, [], [], [], {}, 0)
         for name, value in zip(self.__slots__, state, strict=True):
             setattr(self, name, value)
 
@@ -80,7 +91,7 @@ class AuthorHistory:
         self.first_time = first_time
         self.subsystems: dict[str, list[int]] = {}  # subsystem -> indices of their commits
 
-    def __getstate__(self):
+    def __getstate__(self):  # copies in memory, as FileHistory's
         return (self.times, self.first_time, self.subsystems)
 
     def __setstate__(self, state) -> None:
@@ -99,9 +110,12 @@ class MiningState:
     ``features(record)`` treats everything already in the state as earlier than the record.
     """
 
-    def __init__(self, repo_name: str, config: Config | None = None) -> None:
+    def __init__(
+        self, repo_name: str, config: Config | None = None, root_commit: str | None = None
+    ) -> None:
         self.version = STATE_VERSION
         self.repo_name = repo_name
+        self.root_commit = root_commit  # the repository's identity (riskml.gitio.root_commit)
         self.config = config or Config()
         self.files: dict[str, FileHistory] = {}
         self.authors: dict[str, AuthorHistory] = {}
@@ -110,39 +124,49 @@ class MiningState:
         self.seen: set[str] = set()  # commits handled: rows, merges and skipped ones
         self.last_commit: str | None = None
         self.last_key: tuple[int, int, str] | None = None  # (author_time, generation, sha)
-        self.generation: dict[str, int] = {}
         self.recent = RecentWindow(self.config.mine.recent_window)
         self.past = fp.PastIndex()  # what each commit index stands for (file_past)
         self.alive: set[int] = set()  # fids of the live files (a partner must be one)
         self.next_fid = 0
-        # rows carry the diff-content columns and a tokens file is kept beside the table
-        # (False for a table mined by a riskml before them: it goes on without)
-        self.content = True
         self._paths: fg.PathClassifier | None = None
 
     # -- persistence -------------------------------------------------------------------------
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict:  # copies in memory (riskml.score.history); never on disk
         d = dict(self.__dict__)
         d["_paths"] = None
         return d
 
     def __setstate__(self, d: dict) -> None:
-        d.setdefault("content", False)  # a state saved before the diff-content columns
         self.__dict__.update(d)
 
-    def save(self, path: str | Path) -> None:
-        """Write atomically (a temporary file renamed over ``path``).
+    def save(self, directory: str | Path) -> None:
+        """Write the state into ``directory`` (created if needed): ``state.json`` and the
+        Arrow files of :mod:`riskml.mine.state_files`.
 
-        A plain pickle, which ``joblib.load`` reads too: joblib's own pickler is pure Python
-        and takes ten times longer on the many small objects of a state.
+        Not atomic by itself: ``mine`` saves into the new companions' directory of its table,
+        which :func:`riskml.snapshot.commit` renames into place whole.
         """
-        from riskml.tables import atomic_write
+        from riskml.mine import state_files
 
-        def dump(tmp: Path) -> None:
-            with tmp.open("wb") as fh:
-                pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
-
-        atomic_write(path, dump)  # a failed write (a full disk) leaves no temporary file
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        parts = state_files.write_parts(self, directory)
+        scalars = {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "repo_name": self.repo_name,
+            "root_commit": self.root_commit,
+            "config": config_fingerprint(self.config),
+            "n_commits": self.n_commits,
+            "n_rows": self.n_rows,
+            "last_commit": self.last_commit,
+            "last_key": list(self.last_key) if self.last_key is not None else None,
+            "next_fid": self.next_fid,
+            "recent_window": self.recent.size,
+            "parts": parts,
+        }
+        text = json.dumps(scalars, indent=1) + "\n"
+        (directory / STATE_FILE).write_text(text, encoding="utf-8")
 
     # -- rows --------------------------------------------------------------------------------
     @property
@@ -354,52 +378,104 @@ class OutdatedStateError(RiskmlError):
         self.version = version
 
 
-# Everything a state holds, and nothing else: loading resolves no other name, so a crafted
-# file cannot call a function (os.system, eval, …) while it is read; these classes' own
-# restoring only sets attributes.
-_STATE_CLASSES = {
-    ("riskml.mine.state", "MiningState"), ("riskml.mine.state", "FileHistory"),
-    ("riskml.mine.state", "AuthorHistory"), ("riskml.mine.recent", "RecentWindow"),
-    ("riskml.mine.file_past", "PastIndex"), ("collections", "deque"),
-    ("array", "array"), ("array", "_array_reconstructor"),
-}  # fmt: skip
-
-
-class _StateUnpickler(pickle.Unpickler):
-    """The mining state's reader: only the state's own classes and the configuration's
-    dataclasses may be named (the Python documentation's "restricting globals")."""
-
-    def find_class(self, module: str, name: str):
-        from riskml import config as config_module
-
-        allowed = (module, name) in _STATE_CLASSES or (
-            module == "riskml.config"
-            and dataclasses.is_dataclass(getattr(config_module, name, None))
-        )
-        if not allowed:
-            raise pickle.UnpicklingError(f"{module}.{name} is not part of a mining state")
-        return super().find_class(module, name)
-
-
 def load_state(path: str | Path) -> MiningState:
-    """Read a state saved by ``riskml mine``; a missing or foreign file is a :class:`RiskmlError`."""
+    """Read a state saved by ``riskml mine``; anything else is a :class:`RiskmlError`.
+
+    ``path``: the directory holding ``state.json`` (a snapshot's companions), or the table's
+    ``<stem>.state`` directory, whose current snapshot is the one of the table beside it. An
+    earlier riskml's pickle (``*.state.joblib``) is refused unread ("re-run `riskml mine`");
+    a state of another format version is an :class:`OutdatedStateError`.
+    """
     path = Path(path)
-    if not path.is_file():
+    if path.name.endswith(".joblib") and path.is_file():
+        raise OutdatedStateError(legacy_message(path), 3)
+    if path.is_dir() and not (path / STATE_FILE).is_file():
+        path = _current_companions(path)
+    if not path.is_dir():
         raise RiskmlError(f"mining state not found: {path}")
+    return read_state(path)
+
+
+def legacy_message(path: Path, command: str = "riskml mine") -> str:
+    """What to say of an earlier riskml's pickled state ``path`` (never unpickled)."""
+    return (
+        f"{path}: a mining state of an earlier riskml (a pickle, which riskml no longer reads); "
+        f"re-run `{command}`, which mines the table again from scratch"
+    )
+
+
+def _current_companions(directory: Path) -> Path:
+    """The companions' directory of the current snapshot of the table a ``<stem>.state``
+    directory belongs to."""
+    from riskml.snapshot import read
+    from riskml.tables import SUFFIXES
+
+    stem = directory.name.removesuffix(".state")
+    for suffix in SUFFIXES:
+        table = directory.with_name(stem + suffix)
+        if table.is_file():
+            snap = read(table)
+            if snap.companions is not None:
+                return snap.companions
+    raise RiskmlError(f"mining state not found: no table beside {directory} has one")
+
+
+def read_state(directory: Path) -> MiningState:
+    """The state saved in ``directory`` (``state.json`` and its Arrow files)."""
+    from riskml.config import config_from_dict
+    from riskml.mine import state_files
+
     try:
-        with path.open("rb") as fh:
-            state = _StateUnpickler(fh).load()
-    except Exception as exc:  # a truncated, foreign or crafted file, not a bug of ours
-        raise RiskmlError(f"{path}: not a riskml mining state ({type(exc).__name__})") from None
-    if not isinstance(state, MiningState):
-        raise RiskmlError(f"{path}: not a riskml mining state of version {STATE_VERSION}")
-    version = getattr(state, "version", None)
+        scalars = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RiskmlError(f"mining state not found: {directory / STATE_FILE}") from None
+    except (OSError, ValueError) as exc:
+        raise RiskmlError(
+            f"{directory}: not a riskml mining state ({type(exc).__name__})"
+        ) from None
+    if not isinstance(scalars, dict) or scalars.get("format") != STATE_FORMAT:
+        raise RiskmlError(f"{directory}: not a riskml mining state")
+    version = scalars.get("version")
     if version != STATE_VERSION:
         raise OutdatedStateError(
-            f"{path}: a mining state of format {version}, not {STATE_VERSION} (written by "
+            f"{directory}: a mining state of format {version}, not {STATE_VERSION} (written by "
             "another riskml version): run `riskml mine` again, which re-mines it from scratch",
             version,
         )
-    if not dataclasses.is_dataclass(state.config):
-        raise RiskmlError(f"{path}: mining state without its config")
+    try:
+        config = config_from_dict(scalars["config"])
+        state = MiningState(
+            str(scalars["repo_name"]), config, _optional_str(scalars, "root_commit")
+        )
+        state.n_commits = _int(scalars, "n_commits")
+        state.n_rows = _int(scalars, "n_rows")
+        state.last_commit = _optional_str(scalars, "last_commit")
+        key = scalars["last_key"]
+        state.last_key = None if key is None else (int(key[0]), int(key[1]), str(key[2]))
+        state.next_fid = _int(scalars, "next_fid")
+        state.recent = RecentWindow(_int(scalars, "recent_window"))
+        state_files.read_parts(state, directory, scalars["parts"])
+    except (KeyError, TypeError, ValueError, IndexError, RiskmlError) as exc:
+        raise RiskmlError(f"{directory}: not a riskml mining state ({_reason(exc)})") from None
+    except OSError as exc:  # the Arrow reader's errors (ArrowInvalid is an OSError too)
+        raise RiskmlError(f"{directory}: not a riskml mining state ({_reason(exc)})") from None
     return state
+
+
+def _int(d: dict, key: str) -> int:
+    value = d[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{key} is not an integer")
+    return value
+
+
+def _optional_str(d: dict, key: str) -> str | None:
+    value = d.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{key} is not text")
+    return value
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

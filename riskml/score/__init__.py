@@ -80,7 +80,7 @@ def score(
     Exactly one of ``rev`` (one commit), ``range`` (``"BASE..HEAD"``: the combined change, then
     each of its commits oldest first) or ``worktree`` selects the changes. ``repo`` is a path or
     a warm :class:`RepoHistory` (the server keeps one per repository); ``state`` overrides the
-    mining-state path (default ``data/<repo_name or folder name>/changes.state.joblib``).
+    mining-state path (default ``data/<repo_name or folder name>/changes.state``).
     ``model`` is a :class:`LoadedModel`, a path or an MLflow URI (default
     ``models:/<name>@champion``).
     """

@@ -1,7 +1,7 @@
 """History features for pending changes: the saved mining state, kept current incrementally.
 
-A :class:`RepoHistory` holds one repository's mining state (``data/<repo>/changes.state.joblib``)
-in memory. Before a change is scored, the main-line commits that come before it and that the
+A :class:`RepoHistory` holds one repository's mining state (``data/<repo>/changes.state/``, the
+state of the changes table's current snapshot, :mod:`riskml.snapshot`) in memory. Before a change is scored, the main-line commits that come before it and that the
 state has not seen yet are mined into it (only those, never the whole history), so ``exp``,
 ``nuc``, ``age``… count every earlier commit. The saved state file is never rewritten: the
 mined changes table and its state stay in step for ``riskml mine``'s own incremental runs.
@@ -54,8 +54,12 @@ def merge_base(repo: Path, a: str, b: str) -> str | None:
 class RepoHistory:
     """One repository's mining state, brought up to date on demand; safe to share across threads.
 
-    ``state_path`` defaults to ``data/<repo name>/changes.state.joblib``; the changes table
-    is the one the state was saved beside, the labels table ``labels.parquet`` beside it.
+    ``state_path`` defaults to ``data/<repo name>/changes.state`` (the directory of the
+    changes table's companions; the state read is the one of the table's current bytes, or a
+    snapshot's own directory); the changes table is the one beside it, the labels table
+    ``labels.parquet`` beside that. A state or labels table of another repository, an
+    earlier riskml's pickled state and a table changed since it was mined are one
+    :class:`RiskmlError` each, saying to run ``riskml mine``.
     """
 
     def __init__(
@@ -67,21 +71,19 @@ class RepoHistory:
         labels_path: str | Path | None = None,
         repo_name: str | None = None,
     ) -> None:
-        from riskml.mine.state import config_fingerprint, load_state
+        from riskml.mine.state import config_fingerprint
 
         self.repo = ensure_repo(repo)
         self.config = config or Config()
         self.name = repo_name or self.repo.name
         paths = data_paths(self.name)
         self.state_path = Path(state_path) if state_path else paths.state
-        if not self.state_path.is_file():
-            raise RiskmlError(missing_state_message(self.state_path, self.repo))
         self.changes_path = Path(changes_path) if changes_path else _beside(self.state_path)
         self.labels_path = (
-            Path(labels_path) if labels_path else self.state_path.with_name("labels.parquet")
+            Path(labels_path) if labels_path else self.changes_path.with_name("labels.parquet")
         )
         self.lock = threading.RLock()
-        self.state = load_state(self.state_path)
+        self.state = self._load_state()
         self.warnings: list[str] = []
         if config_fingerprint(self.state.config) != config_fingerprint(self.config):
             self.warnings.append(
@@ -104,8 +106,52 @@ class RepoHistory:
         # pending commit -> (size of the history it was computed against, its row, its record)
         self._pending: dict[str, tuple[int, dict, dict]] = {}
         self._tokens: dict[str, str] = {}  # mined commit -> its tokens (read from its diff)
-        self._tokens_file: dict[str, str] = {}  # the tokens file beside the table, by commit
-        self._tokens_file_key: int | None = None
+        self._tokens_path: Path | None = None  # the tokens file of the table as last read
+        self._tokens_file: dict[str, str] = {}  # that file, by commit
+        self._tokens_file_key: tuple | None = None
+
+    def _load_state(self):
+        """The mining state of ``state_path``: a snapshot's own directory, or the state of the
+        changes table's current snapshot; an earlier riskml's pickle is refused unread."""
+        from riskml import snapshot
+        from riskml.mine.state import STATE_FILE, legacy_message, read_state
+        from riskml.tables import check_repository, table_root
+
+        command = f"riskml mine --repo {self.repo}"
+        again = f"run `{command}`"
+        path = self.state_path
+        legacy = snapshot.legacy_state_path(self.changes_path)
+        if path.name.endswith(".joblib") or (not path.exists() and legacy.is_file()):
+            raise RiskmlError(legacy_message(path if path.name.endswith(".joblib") else legacy,
+                                             command))  # fmt: skip
+        if not path.is_dir():
+            raise RiskmlError(missing_state_message(path, self.repo))
+        if (path / STATE_FILE).is_file():
+            state = read_state(path)
+        else:
+            if not self.changes_path.is_file():
+                raise RiskmlError(
+                    f"no changes table {self.changes_path} beside the mining state {path}: {again}"
+                )
+
+            def state_of(snap):
+                if snap.companions is None:
+                    raise RiskmlError(
+                        f"{snap.table} has no mining state in {path} (it was changed after "
+                        f"`riskml mine` wrote it?): {again}"
+                    )
+                return read_state(snap.companions)
+
+            state = snapshot.read_with(self.changes_path, state_of)
+        check_repository(state.root_commit, self.repo, f"{path}: the mining state",
+                         f"{again} (or give its own --state / --repo-name)")  # fmt: skip
+        # the labels beside it too, before any work (re-checked whenever they are re-read)
+        check_repository(table_root(self.labels_path), self.repo,
+                         f"{self.labels_path}: a labels table", self._label_hint())  # fmt: skip
+        return state
+
+    def _label_hint(self) -> str:
+        return f"run `riskml label --repo {self.repo}`"
 
     # -- keeping the state current ---------------------------------------------------------
     def mainline(self) -> str:
@@ -305,15 +351,32 @@ class RepoHistory:
 
     # -- the mined tables ------------------------------------------------------------------
     def tables(self):
-        """``(changes, labels)`` DataFrames (None when absent), re-read when a file changes."""
+        """``(changes, labels)`` DataFrames (None when absent), re-read when a file changes.
+
+        The changes table is read with the path of its own tokens file (one snapshot); a
+        labels table of another repository is a :class:`RiskmlError`.
+        """
         key = (_mtime(self.changes_path), _mtime(self.labels_path))
         with self.lock:
             if self._tables is None or key != self._tables_key:
-                from riskml.tables import read_changes, read_labels
+                from riskml import snapshot
+                from riskml.tables import (
+                    changes_of,
+                    check_table_repository,
+                    read_labels,
+                    tokens_file,
+                )
 
-                changes = read_changes(self.changes_path) if key[0] is not None else None
+                changes, tokens = None, None
+                if key[0] is not None:
+                    changes, tokens = snapshot.read_with(
+                        self.changes_path, lambda snap: (changes_of(snap), tokens_file(snap))
+                    )
                 labels = read_labels(self.labels_path) if key[1] is not None else None
+                if labels is not None:
+                    check_table_repository(labels, self.repo, self._label_hint())
                 self._tables, self._tables_key = (changes, labels), key
+                self._tokens_path = tokens
             return self._tables
 
     def tables_key(self) -> tuple | None:
@@ -380,22 +443,25 @@ class RepoHistory:
         return row
 
     def mined_tokens(self) -> dict[str, str]:
-        """commit -> tokens of the tokens file beside the changes table (``{}`` without one),
-        re-read when the file changes."""
-        from riskml.tables import tokens_path
-
-        path = tokens_path(self.changes_path)
-        key = _mtime(path)
+        """commit -> tokens of the tokens file of the changes table as :meth:`tables` last read
+        it (``{}`` without one), read when first needed for that version."""
+        self.tables()
         with self.lock:
+            path = self._tokens_path
+            key = (self._tables_key, path)
             if key != self._tokens_file_key:
                 table = {}
-                if key is not None:
+                if path is not None:
                     from riskml.tables import read_tokens
 
-                    frame = read_tokens(path)
-                    table = dict(
-                        zip(frame["commit"].tolist(), frame["tokens"].tolist(), strict=True)
-                    )
+                    try:
+                        frame = read_tokens(path)
+                    except RiskmlError:  # removed by a newer mine: tokens come from the diffs
+                        frame = None
+                    if frame is not None:
+                        table = dict(
+                            zip(frame["commit"].tolist(), frame["tokens"].tolist(), strict=True)
+                        )
                 self._tokens_file, self._tokens_file_key = table, key
             return self._tokens_file
 
@@ -428,7 +494,7 @@ def missing_state_message(state_path: Path, repo: Path) -> str:
     try:
         names = sorted(
             p.parent.name for p in root.glob(f"*/{state_path.name}")
-            if p.is_file() and p != state_path
+            if p.is_dir() and p != state_path
         )  # fmt: skip
     except OSError:
         names = []
@@ -443,7 +509,12 @@ def missing_state_message(state_path: Path, repo: Path) -> str:
 
 
 def _beside(state_path: Path) -> Path:
-    """The changes table a state was saved beside (``changes.state.joblib`` -> ``changes.*``)."""
+    """The changes table a state belongs to: ``changes.state`` (or the ``changes.state.joblib``
+    of an earlier riskml, or a snapshot directory inside ``changes.state/``) -> ``changes.*``."""
+    from riskml.mine.state import STATE_FILE
+
+    if (state_path / STATE_FILE).is_file():
+        state_path = state_path.parent
     stem = state_path.name.split(".state", 1)[0]
     for suffix in SUFFIXES:
         candidate = state_path.with_name(stem + suffix)

@@ -47,7 +47,11 @@ def _read_inputs(
     ``repo_name``, else the folder name of ``repo``)."""
     from riskml.config import data_paths, load_config
     from riskml.gitio import ensure_repo, resolve_rev
-    from riskml.tables import read_changes, read_labels, read_tokens_beside
+    from riskml.tables import (
+        check_table_repository,
+        read_changes_and_tokens,
+        read_labels,
+    )
     from riskml.train import load_public_dataset
     from riskml.train.pipeline import report_beside
 
@@ -72,14 +76,16 @@ def _read_inputs(
             if not Path(path).is_file():
                 raise RiskmlError(f"table not found: {path} (run `riskml {verb}` first)")
     say(f"reading {changes}" + (f" and {labels}" if labels is not None else ""))
-    changes_frame = read_changes(changes, repo_name=repo_name)
+    changes_frame, tokens = read_changes_and_tokens(changes, repo_name=repo_name)
+    if repo_path is not None:
+        check_table_repository(changes_frame, repo_path, "give the changes table of --repo")
     if labels is None:
         raise RiskmlError("training needs labels: give --labels (from `riskml label`)")
-    labels_frame = read_labels(labels, repo_name=repo_name, commits=changes_frame["commit"])
+    labels_frame = read_labels(labels, repo_name=repo_name, changes=changes_frame)
     tables = {
         "changes": changes_frame,
         "labels": labels_frame,
-        "tokens": read_tokens_beside(changes),
+        "tokens": tokens,
         "label_report": report_beside(labels),
     }
     return _Inputs(config, tables, Path(changes), name, head_sha)

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 from riskml.config import Config, tracking_uri
 from riskml.tables import (
     attach_tokens,
-    read_changes,
+    check_same_repository,
+    read_changes_and_tokens,
     read_labels,
-    read_tokens_beside,
     split_list,
     write_frame,
 )
@@ -355,12 +355,15 @@ def scored_history(
     """
     config = config or Config()
     if not hasattr(changes, "columns"):
-        path = changes
-        changes = read_changes(path, repo_name=repo_name, required=("commit", "author_time"))
-        # a model with a text component reads each change's tokens, kept beside the table
-        changes = attach_tokens(changes, read_tokens_beside(path))
+        # a model with a text component reads each change's tokens, kept with the table
+        changes, tokens = read_changes_and_tokens(
+            changes, repo_name=repo_name, required=("commit", "author_time")
+        )
+        changes = attach_tokens(changes, tokens)
     if labels is not None and not hasattr(labels, "columns"):
-        labels = read_labels(labels, commits=changes["commit"])
+        labels = read_labels(labels, changes=changes)
+    elif labels is not None:
+        check_same_repository(changes, labels)
     if model is None or isinstance(model, (str, Path)):
         model, info = load_model(model, config)
     elif hasattr(model, "model") and hasattr(model, "uri"):  # riskml.score.LoadedModel

@@ -73,7 +73,7 @@ def ci_world(tmp_path_factory) -> CiWorld:
                           {"tests/test_throttle.py": "def test():\n    pass\n"},
                           who=who, when=last + 7200)  # fmt: skip
     git(repo, "checkout", "-q", "main")
-    return CiWorld(root, repo, config, root / "data/repo/changes.state.joblib",
+    return CiWorld(root, repo, config, root / "data/repo/changes.state",
                    root / "models/change-risk", base, head)  # fmt: skip
 
 

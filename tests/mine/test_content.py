@@ -16,6 +16,7 @@ from riskml.mine import COLUMNS, MiningWarning, load_state, mine, records_for, s
 from riskml.mine import content as content_mod
 from riskml.mine.content import format_bag, parse_bag, section_counts, subwords, tokens_of
 from riskml.mine.features import CONTENT_COLUMNS
+from riskml.mine.state import OutdatedStateError
 from riskml.tables import OPTIONAL_CHANGES_COLUMNS, read_tokens, tokens_path
 
 T0 = 1_700_000_000
@@ -193,9 +194,13 @@ def test_base_commit_has_no_flags_but_its_tokens(content_table):
 
 
 def test_tokens_file_rows_follow_the_table(content_table):
+    from riskml import snapshot
+
     out, table, _ = content_table
     tokens = read_tokens(tokens_path(out))
-    assert tokens_path(out) == out.with_name("changes.tokens.parquet")
+    # among the companions of exactly this table: changes.state/<digest>.<n>/tokens.parquet
+    assert tokens_path(out) == snapshot.read(out).companion("tokens.parquet")
+    assert tokens_path(out).parent.parent == state_path(out) == out.with_name("changes.state")
     assert tokens["commit"].tolist() == table.index.tolist()
     assert list(tokens.columns) == ["commit", "tokens"]
 
@@ -279,39 +284,50 @@ def test_csv_table_keeps_its_tokens_in_parquet(content_repo, tmp_path: Path):
     out = tmp_path / "changes.csv"
     mine(repo, rev=sha["nulls"], out=out)
     table = mine(repo, out=out)
-    tokens = read_tokens(tmp_path / "changes.tokens.parquet")
+    tokens = read_tokens(tokens_path(out))
+    assert tokens_path(out).name == "tokens.parquet"
     assert tokens["commit"].tolist() == table["commit"].tolist()
 
 
-@pytest.mark.parametrize("killed_in", ["write_table", "save"])
-def test_a_killed_run_is_mined_again(content_repo, tmp_path: Path, monkeypatch, killed_in):
-    """A run stopped after writing the tokens (and the table) but before its state: the next
-    run drops the rows the state does not know and mines them again."""
+def _files(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*"))
+            if p.is_file() and not p.name.endswith(".lock")}  # fmt: skip
+
+
+@pytest.mark.parametrize("killed_in", ["table", "tokens", "state"])
+def test_a_run_stopped_while_writing_leaves_the_old_set(
+    content_repo, tmp_path: Path, monkeypatch, killed_in
+):
+    """A run stopped while it writes the table, the tokens or the state leaves the table and
+    its companions as they were, and no temporary file; the next run mines the rest."""
     import riskml.mine.miner as miner
+    import riskml.tables as tables
     from riskml.mine.state import MiningState
 
     repo, sha = content_repo
     full, full_tokens = _mine_pair(repo, tmp_path / "full" / "changes.parquet")
     out = tmp_path / "killed" / "changes.parquet"
     _mine_pair(repo, out, sha["config"])
-    state_before = state_path(out).read_bytes()
+    before = _files(out.parent)
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        if killed_in == "save":
+        if killed_in == "state":
             patch.setattr(MiningState, "save", killed)
+        elif killed_in == "tokens":
+            patch.setattr(miner, "write_tokens", killed)
         else:
-            patch.setattr(miner, "write_table", killed)
+            patch.setattr(tables, "_write_parquet", killed)
         with pytest.raises(KeyboardInterrupt):
             mine(repo, out=out)
-    assert state_path(out).read_bytes() == state_before
-    assert len(read_tokens(tokens_path(out))) == len(full)  # tokens were written first
+    assert _files(out.parent) == before
     table, tokens = _mine_pair(repo, out)
     pd.testing.assert_frame_equal(table, full)
     pd.testing.assert_frame_equal(tokens, full_tokens)
     assert load_state(state_path(out)).n_rows == len(full)
+    assert len(list(state_path(out).iterdir())) == 1  # the older companions are gone
 
 
 def test_tokens_file_missing_is_refused(content_repo, tmp_path: Path):
@@ -325,23 +341,47 @@ def test_tokens_file_missing_is_refused(content_repo, tmp_path: Path):
         mine(repo, out=out)
 
 
-def test_a_table_mined_before_the_content_goes_on_without_it(content_repo, tmp_path: Path):
-    """An earlier riskml's table (no content columns, no tokens file, a state without the
-    flag) is read and appended to as it is, with a warning."""
+class _Runs:
+    """Pickles as a call of ``os.system``: what a crafted state file would hold."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (self.command,))
+
+
+def test_a_table_of_an_earlier_riskml_is_mined_again_and_its_pickle_never_read(
+    content_repo, tmp_path: Path
+):
+    """An earlier riskml's table (no content columns) with its pickled state
+    (``changes.state.joblib``) and tokens file beside it: the pickle is never unpickled (a
+    crafted one would run a command), every row is mined again with a warning, and the old
+    files make way for the new snapshot."""
     from riskml.tables import read_changes, write_changes
 
     repo, sha = content_repo
+    full = mine(repo, out=tmp_path / "full" / "changes.parquet")
     out = tmp_path / "changes.parquet"
     mine(repo, rev=sha["nulls"], out=out)
     legacy = [c for c in COLUMNS if c not in OPTIONAL_CHANGES_COLUMNS]
-    write_changes(read_changes(out)[legacy], out)
-    tokens_path(out).unlink()
-    state = load_state(state_path(out))
-    del state.__dict__["content"]  # as pickled by the earlier riskml
-    state_path(out).write_bytes(pickle.dumps(state))
-    assert load_state(state_path(out)).content is False
-    with pytest.warns(MiningWarning, match="mined without the diff-content columns"):
+    old_table = read_changes(out)[legacy]
+    import shutil
+
+    shutil.rmtree(state_path(out))
+    write_changes(old_table, out)
+    mark = tmp_path / "ran"
+    out.with_name("changes.state.joblib").write_bytes(pickle.dumps(_Runs(f"touch {mark}")))
+    out.with_name("changes.tokens.parquet").write_bytes(b"old tokens")
+    with pytest.raises(OutdatedStateError, match="a pickle, which riskml no longer reads"):
+        load_state(out.with_name("changes.state.joblib"))
+    with pytest.warns(MiningWarning, match="is a pickle that riskml no longer reads; re-mining"):
         table = mine(repo, out=out)
-    assert list(table.columns) == legacy
-    assert len(table) == 12 and not tokens_path(out).exists()
-    assert list(read_changes(out).columns) == legacy
+    assert not mark.exists()
+    pd.testing.assert_frame_equal(table, full)
+    assert table.attrs["new_rows"] == len(full)
+    assert not out.with_name("changes.state.joblib").exists()
+    assert not out.with_name("changes.tokens.parquet").exists()
+    assert read_tokens(tokens_path(out))["commit"].tolist() == full["commit"].tolist()

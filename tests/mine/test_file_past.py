@@ -13,7 +13,7 @@ import pytest
 from gitrepo import commit, git, init
 
 from riskml.mine import MiningWarning, load_state, mine, records_for, state_path
-from riskml.mine.state import STATE_VERSION, FileHistory, MiningState, OutdatedStateError
+from riskml.mine.state import STATE_VERSION, MiningState, OutdatedStateError
 
 T0 = 1_672_653_600  # Monday 2023-01-02 10:00 UTC
 DAY = 86_400
@@ -286,21 +286,31 @@ def test_pending_change_from_the_saved_state(past_repo, tmp_path: Path):
         assert row[column] == pytest.approx(expected[column]), column
 
 
-def test_a_state_of_the_previous_format_is_re_mined(past_repo, tmp_path: Path, monkeypatch):
+def test_a_state_of_the_previous_format_is_re_mined(past_repo, tmp_path: Path):
+    import json
+    import shutil
+
+    from riskml import snapshot
+    from riskml.tables import changes_writer
+
     repo, sha = past_repo
     full = mine(repo, out=tmp_path / "full.parquet")
     out = tmp_path / "old.parquet"
     old = mine(repo, rev=sha["k5"], out=out)
-    # what riskml wrote before: format 1, five fields per file, rows without these columns
-    state = load_state(state_path(out))
-    state.version = 1
-    monkeypatch.setattr(
-        FileHistory, "__getstate__", lambda h: (h.authors, h.commits, h.last_time, h.lines, h.top)
-    )
-    state.save(state_path(out))
-    monkeypatch.undo()
-    old.drop(columns=["file_fixes", "recent_devs"]).to_parquet(out)
-    with pytest.raises(OutdatedStateError, match="format 1, not 3"):
+    # what another riskml would have written: a table without these columns, a state of
+    # format 3, committed together as mine commits them
+    before = snapshot.read(out).companions
+
+    def companions(directory: Path) -> None:
+        for path in before.iterdir():
+            if path.name != "snapshot.json":
+                shutil.copyfile(path, directory / path.name)
+        scalars = json.loads((directory / "state.json").read_text())
+        (directory / "state.json").write_text(json.dumps({**scalars, "version": 3}))
+
+    short = old.drop(columns=["file_fixes", "recent_devs"])
+    snapshot.commit(out, companions, write_table=changes_writer(short, out))
+    with pytest.raises(OutdatedStateError, match="format 3, not 4"):
         load_state(state_path(out))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -311,4 +321,4 @@ def test_a_state_of_the_previous_format_is_re_mined(past_repo, tmp_path: Path, m
     )
     assert table.attrs["new_rows"] == len(full)
     pd.testing.assert_frame_equal(table, full)
-    assert load_state(state_path(out)).version == STATE_VERSION == 3
+    assert load_state(state_path(out)).version == STATE_VERSION == 4

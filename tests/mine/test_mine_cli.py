@@ -43,7 +43,7 @@ def test_cli_default_output_and_repo_name(cli, tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     table = pd.read_parquet(work / "data" / "shop" / "changes.parquet")
     assert set(table["repo"]) == {"shop"} and len(table) == 8
-    assert (work / "data" / "shop" / "changes.state.joblib").is_file()
+    assert (work / "data" / "shop" / "changes.state").is_dir()
 
 
 def test_cli_config_and_progress(cli, tmp_path: Path):

@@ -52,10 +52,12 @@ def test_unsupported_suffix_and_workers(history, tmp_path: Path):
 
 
 def test_table_without_state_is_refused(history, tmp_path: Path):
+    import shutil
+
     repo, _ = history
     out = tmp_path / "c.csv"
     mine(repo, out=out)
-    state_path(out).unlink()
+    shutil.rmtree(state_path(out))
     before = out.read_bytes()
     with pytest.raises(RiskmlError, match="exists without its mining state"):
         mine(repo, out=out)
@@ -63,13 +65,34 @@ def test_table_without_state_is_refused(history, tmp_path: Path):
 
 
 def test_table_and_state_that_disagree_are_refused(history, tmp_path: Path):
+    """A state copied in from another table (files edited by hand) is not continued."""
+    import shutil
+
+    from riskml import snapshot
+
     repo, sha = history
     out = tmp_path / "c.csv"
     mine(repo, rev=sha["c2"], out=out)
     other = tmp_path / "other.csv"
     mine(repo, rev=sha["c3"], out=other)
-    state_path(other).replace(state_path(out))
+    mine_dir, other_dir = snapshot.read(out).companions, snapshot.read(other).companions
+    for path in other_dir.iterdir():
+        if path.name != "snapshot.json":
+            shutil.copyfile(path, mine_dir / path.name)
     with pytest.raises(RiskmlError, match="has 2 rows but its state .* knows 3"):
+        mine(repo, out=out)
+
+
+def test_a_table_changed_after_mining_is_refused(history, tmp_path: Path):
+    """The state belongs to the table's bytes as mine wrote them: a table edited since (here
+    one row dropped) is not continued, whatever it still shares with the state."""
+    import pandas as pd
+
+    repo, _ = history
+    out = tmp_path / "c.parquet"
+    mine(repo, out=out)
+    pd.read_parquet(out).iloc[:-1].to_parquet(out)
+    with pytest.raises(RiskmlError, match="was changed after `riskml mine` wrote it"):
         mine(repo, out=out)
 
 
@@ -81,13 +104,111 @@ def test_other_repository_name_is_refused(history, tmp_path: Path):
         mine(repo, out=out, repo_name="other")
 
 
-def test_corrupt_state_is_refused(tmp_path: Path):
-    path = tmp_path / "x.state.joblib"
-    path.write_bytes(b"not a pickle")
-    with pytest.raises(RiskmlError, match="not a riskml mining state"):
-        load_state(path)
+def test_a_table_of_another_repository_is_not_continued(history, tmp_path: Path):
+    """The table and its state record the repository's root commit: mining another
+    repository into them (the same --repo-name, another folder) is refused, whatever its
+    name; a clone of the same repository continues them."""
+    from riskml.gitio import root_commit
+
+    repo, _ = history
+    out = tmp_path / "c.parquet"
+    mine(repo, out=out, repo_name="shop")
+    assert load_state(state_path(out)).root_commit == root_commit(repo)
+    other = init(tmp_path / "shop")
+    write(other, "x.txt", "x\n")
+    git(other, "add", "-A")
+    commit(other, ALICE, T0, "unrelated")
+    before = out.read_bytes()
+    with pytest.raises(RiskmlError) as caught:
+        mine(other, out=out, repo_name="shop")
+    assert str(caught.value) == (
+        f"{out}: the changes table of another repository (its root commit "
+        f"{root_commit(repo)[:12]} is not in {other}); mine it into another --out "
+        "(or --repo-name)"
+    )
+    assert out.read_bytes() == before
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    assert mine(clone, out=out, repo_name="shop").attrs["new_rows"] == 0
+
+
+def test_a_full_disk_is_one_line_and_leaves_the_old_set(history, tmp_path: Path, monkeypatch):
+    import errno
+
+    from riskml.mine import state_files
+
+    repo, sha = history
+    out = tmp_path / "c.parquet"
+    mine(repo, rev=sha["c3"], out=out)
+    before = _files(tmp_path)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(state_files, "write_parts", full)
+    with pytest.raises(RiskmlError) as caught:
+        mine(repo, out=out)
+    assert str(caught.value) == f"no space left writing {out}"
+    assert _files(tmp_path) == before  # no temporary file either
+    monkeypatch.undo()
+    assert len(mine(repo, out=out)) == 8
+
+
+def test_corrupt_state_is_refused(history, tmp_path: Path):
+    import shutil
+
+    from riskml import snapshot
+
+    repo, _ = history
+    out = tmp_path / "c.parquet"
+    mine(repo, out=out)
+    companions = snapshot.read(out).companions
+    damaged = tmp_path / "damaged"
+    for name, damage in [
+        ("state.json", b"not json"),
+        ("state.json", b'{"format": "something else"}'),
+        ("files.arrow", b"ARROW1 truncated"),
+        ("seen.arrow", None),  # missing
+    ]:
+        shutil.rmtree(damaged, ignore_errors=True)
+        shutil.copytree(companions, damaged)
+        if damage is None:
+            (damaged / name).unlink()
+        else:
+            (damaged / name).write_bytes(damage)
+        with pytest.raises(RiskmlError, match=f"{damaged}: not a riskml mining state"):
+            load_state(damaged)
     with pytest.raises(RiskmlError, match="mining state not found"):
-        load_state(tmp_path / "missing.joblib")
+        load_state(tmp_path / "missing")
+
+
+def test_a_state_whose_indices_point_nowhere_is_refused(history, tmp_path: Path):
+    """Arrow files of the right shape whose numbers are wrong (a commit index past the
+    history) are refused when read, not when a feature needs them."""
+    import shutil
+
+    import pyarrow as pa
+
+    from riskml import snapshot
+
+    repo, _ = history
+    out = tmp_path / "c.parquet"
+    mine(repo, out=out)
+    crafted = tmp_path / "crafted"
+    shutil.copytree(snapshot.read(out).companions, crafted)
+    with pa.OSFile(str(crafted / "files.arrow"), "rb") as source:
+        files = pa.ipc.open_file(source).read_all()
+    commits = files.column("commits").combine_chunks()
+    wrong = pa.LargeListArray.from_arrays(commits.offsets, pa.array([10**6] * len(commits.values)))
+    files = files.set_column(files.schema.get_field_index("commits"), "commits", wrong)
+    path = crafted / "files.arrow"
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, files.schema) as writer:
+        writer.write_table(files)
+    with pytest.raises(RiskmlError) as caught:
+        load_state(crafted)
+    assert str(caught.value) == (
+        f"{crafted}: not a riskml mining state (BadState: commits: an index outside 0..7)"
+    )
 
 
 class _Runs:
@@ -102,7 +223,9 @@ class _Runs:
         return (os.system, (self.command,))
 
 
-def test_a_crafted_state_runs_nothing_when_read(tmp_path: Path):
+def test_a_pickled_state_is_never_read(tmp_path: Path):
+    """An earlier riskml's state was a pickle: riskml never unpickles one, so a crafted file
+    runs nothing; it is refused with what to do instead."""
     import pickle
 
     mark = tmp_path / "ran"
@@ -110,7 +233,10 @@ def test_a_crafted_state_runs_nothing_when_read(tmp_path: Path):
     path.write_bytes(pickle.dumps(_Runs(f"touch {mark}")))
     with pytest.raises(RiskmlError) as caught:
         load_state(path)
-    assert str(caught.value) == f"{path}: not a riskml mining state (UnpicklingError)"
+    assert str(caught.value) == (
+        f"{path}: a mining state of an earlier riskml (a pickle, which riskml no longer "
+        "reads); re-run `riskml mine`, which mines the table again from scratch"
+    )
     assert not mark.exists()
 
 
@@ -231,7 +357,7 @@ def test_csv_with_other_column_order_is_not_appended_to(history, tmp_path: Path)
     frame = pd.read_csv(out)
     frame[list(reversed(frame.columns))].to_csv(out, index=False)
     before = out.read_bytes()
-    with pytest.raises(RiskmlError, match="not in riskml's order"):
+    with pytest.raises(RiskmlError, match="was changed after `riskml mine` wrote it"):
         mine(repo, out=out)
     assert out.read_bytes() == before
 
@@ -244,7 +370,7 @@ def test_a_second_writer_of_one_table_waits_for_the_lock(history, tmp_path: Path
     repo, _ = history
     out = tmp_path / "c.csv"
     mine(repo, out=out)
-    table, state = out.read_bytes(), state_path(out).read_bytes()
+    table, state = out.read_bytes(), _files(state_path(out))
     lock = tmp_path / "c.csv.lock"
     with lock_held_elsewhere(lock):
         monkeypatch.setenv("RISKML_MINE_LOCK_TIMEOUT", "0.2")
@@ -254,7 +380,12 @@ def test_a_second_writer_of_one_table_waits_for_the_lock(history, tmp_path: Path
             f"another riskml mine is writing {out} (lock {lock}, waited 0.2 s); "
             "try again when it has finished"
         )
-        assert (out.read_bytes(), state_path(out).read_bytes()) == (table, state)
+        assert (out.read_bytes(), _files(state_path(out))) == (table, state)
     again = mine(repo, out=out)  # the lock is free again: nothing new to mine
     assert again.attrs["new_rows"] == 0
     assert out.read_bytes() == table
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in directory.rglob("*")
+            if p.is_file()}  # fmt: skip

@@ -248,7 +248,7 @@ def test_every_column_exact(history, tmp_path: Path):
         else:
             assert table[col].tolist() == expected[col].tolist(), col
     pd.testing.assert_frame_equal(read_table(out), table)
-    assert state_path(out).is_file()
+    assert state_path(out).is_dir()
 
 
 def test_dtypes(history, tmp_path: Path):

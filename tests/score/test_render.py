@@ -174,15 +174,15 @@ def test_no_state_under_the_folder_name_names_repo_name_and_what_is_there(tmp_pa
     data = tmp_path / "data"
     for name in ("shop", "demo"):
         (data / name).mkdir(parents=True)
-        (data / name / "changes.state.joblib").write_bytes(b"")
+        (data / name / "changes.state").mkdir()
     (data / "empty").mkdir()  # a folder without state is not listed
-    wanted = data / "checkout" / "changes.state.joblib"
+    wanted = data / "checkout" / "changes.state"
     assert missing_state_message(wanted, Path("/src/checkout")) == (
         f"no mining state at {wanted}: mined under another name? pass --repo-name NAME "
         f"({data} has the mining state of: demo, shop); else run `riskml mine --repo "
         "/src/checkout` first (scoring never mines the whole history)"
     )
-    lonely = tmp_path / "other" / "repo" / "changes.state.joblib"
+    lonely = tmp_path / "other" / "repo" / "changes.state"
     assert missing_state_message(lonely, Path("/src/repo")) == (
         f"no mining state at {lonely}: run `riskml mine --repo /src/repo` first "
         "(scoring never mines the whole history)"

@@ -352,7 +352,7 @@ def test_pending_row_equals_the_row_mine_writes_later(world, tmp_path):
     from riskml.mine import mine
 
     config = load_config(world.config)
-    history = RepoHistory(world.repo, world.root / "data/repo/changes.state.joblib", config)
+    history = RepoHistory(world.repo, world.root / "data/repo/changes.state", config)
     before = history.state.n_rows
     row = history.row_for_rev(world.pending)
     assert history.state.n_rows == before  # the pending commit itself is not recorded
@@ -368,7 +368,7 @@ def test_pending_row_equals_the_row_mine_writes_later(world, tmp_path):
 
 def test_already_mined_commit_comes_from_the_table(world):
     config = load_config(world.config)
-    history = RepoHistory(world.repo, world.root / "data/repo/changes.state.joblib", config)
+    history = RepoHistory(world.repo, world.root / "data/repo/changes.state", config)
     row = history.row_for_rev(world.mined_head)
     from riskml.mine import read_table
 
@@ -382,7 +382,7 @@ def test_a_range_of_mined_commits_keeps_their_mined_rows(world):
     from riskml.mine import read_table
 
     config = load_config(world.config)
-    history = RepoHistory(world.repo, world.root / "data/repo/changes.state.joblib", config)
+    history = RepoHistory(world.repo, world.root / "data/repo/changes.state", config)
     base = git(world.repo, "rev-list", "--no-merges", "-n", "1", f"{world.mined_head}~3")
     warnings: list[str] = []
     rows = history.rows_for_range(base, world.mined_head, warnings)
@@ -399,7 +399,7 @@ def test_missing_state_is_a_user_error(tmp_path):
     repo.mkdir()
     git(repo, "init", "-q")
     with pytest.raises(RiskmlError, match="no mining state"):
-        RepoHistory(repo, tmp_path / "none.state.joblib")
+        RepoHistory(repo, tmp_path / "none.state")
 
 
 # --------------------------------------------------------------------------- stage function
@@ -422,7 +422,7 @@ def test_a_trailing_model_is_tiered_against_the_newest_changes_it_never_trained_
         **loaded.model.info,
         "tier_reference": {"trailing": {"window": 20, "min_reference": 5, "shares": shares}},
     }
-    history = RepoHistory(world.repo, world.root / "data/repo/changes.state.joblib", config)
+    history = RepoHistory(world.repo, world.root / "data/repo/changes.state", config)
     changes = read_changes(world.root / "data/repo/changes.parquet")
     since = pd.Timestamp(loaded.model.info["train_end"])
     unseen = changes[changes["author_time"] > since].sort_values("author_time").tail(20)
@@ -447,7 +447,7 @@ def test_a_trailing_model_is_tiered_against_the_newest_changes_it_never_trained_
 
 def test_score_function_rev(world):
     config = load_config(world.config)
-    state = world.root / "data/repo/changes.state.joblib"
+    state = world.root / "data/repo/changes.state"
     result = score(world.repo, rev=world.pending, config=config, state=state)
     (change,) = result["changes"]
     assert change["id"] == world.pending
@@ -475,7 +475,7 @@ def test_a_pending_change_is_scored_with_the_tokens_of_its_diff(world):
     from riskml.score.model import load_model
 
     config = load_config(world.config)
-    history = RepoHistory(world.repo, world.root / "data/repo/changes.state.joblib", config)
+    history = RepoHistory(world.repo, world.root / "data/repo/changes.state", config)
     row = history.row_for_rev(world.pending)
     # 20 times "def round_amount(x):" / "return round(x, 2)" added: numbers are not tokens
     assert row["tokens"] == "+def:20 +round_amount:20 +x:40 +return:20 +round:20"
@@ -497,7 +497,7 @@ def test_a_mined_commit_gets_its_tokens_from_the_tokens_file_or_its_diff(world, 
     from riskml.tables import read_tokens, tokens_path
 
     config = load_config(world.config)
-    history = RepoHistory(world.repo, world.root / "data/repo/changes.state.joblib", config)
+    history = RepoHistory(world.repo, world.root / "data/repo/changes.state", config)
     row = history.row_for_rev(world.mined_head)
     tokens = read_tokens(tokens_path(world.root / "data/repo/changes.parquet"))
     expected = tokens.set_index("commit").loc[world.mined_head, "tokens"]
@@ -507,7 +507,7 @@ def test_a_mined_commit_gets_its_tokens_from_the_tokens_file_or_its_diff(world, 
     copy = tmp_path / "data"
     shutil.copytree(world.root / "data/repo", copy)
     tokens_path(copy / "changes.parquet").unlink()
-    history = RepoHistory(world.repo, copy / "changes.state.joblib", config)
+    history = RepoHistory(world.repo, copy / "changes.state", config)
     assert history.row_for_rev(world.mined_head)["tokens"] == expected
 
 
@@ -516,7 +516,7 @@ def test_a_worktree_change_tokens_include_untracked_files(world, tmp_path):
     work = tmp_path / "clone"
     shutil.copytree(world.repo, work)
     (work / "notes.py").write_text("lock = make_lock()\n", encoding="utf-8")
-    history = RepoHistory(work, world.root / "data/repo/changes.state.joblib", config)
+    history = RepoHistory(work, world.root / "data/repo/changes.state", config)
     row = history.row_for_worktree("dev@x.example")
     assert row["tokens"] == "+lock +make_lock" and row["concurrency"] == 2
 
@@ -717,7 +717,7 @@ def test_cli_a_pending_merge_is_scored_as_the_branch_it_merged(world, tmp_path):
     git(clone, "merge", "-q", "--no-ff", "-m", "Merge branch 'feature'", "feature")
     git(clone, "checkout", "-q", "main")
     merge = git(clone, "rev-parse", "merged")
-    state = str(world.root / "data/repo/changes.state.joblib")
+    state = str(world.root / "data/repo/changes.state")
     args = ("score", "--repo", str(clone), "--config", str(world.config), "--state", state)
     from conftest import run_cli
 
@@ -747,7 +747,7 @@ def test_cli_state_mined_under_another_name_is_a_hint_to_repo_name(world, tmp_pa
     done = run_cli(*args, cwd=world.root)
     assert done.returncode == 2
     assert done.stderr == (
-        "riskml: error: no mining state at data/checkout/changes.state.joblib: mined under "
+        "riskml: error: no mining state at data/checkout/changes.state: mined under "
         "another name? pass --repo-name NAME (data has the mining state of: repo); else run "
         f"`riskml mine --repo {checkout}` first (scoring never mines the whole history)\n"
     )
