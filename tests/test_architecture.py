@@ -111,6 +111,7 @@ LAYERS = [
     {"errors", "config", "jsonvalue", "fmt", "locks", "gitio", "tables"},  # the kernel
     {"mine", "label"},
     {"synth", "train"},
+    {"fleet"},
     {"score"},
     {"serve", "trends"},
     {"run"},

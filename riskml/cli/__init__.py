@@ -81,6 +81,7 @@ _VERB_MODULES = (
     "trends",
     "run",
     "demo",
+    "fleet",
 )
 
 
