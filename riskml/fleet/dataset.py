@@ -71,9 +71,11 @@ def check_target(dataset: Path) -> None:
 
 def new_staging(dataset: Path) -> Path:
     """An empty staging folder beside ``dataset`` (same file system: the rename is atomic)."""
-    dataset.parent.mkdir(parents=True, exist_ok=True)
     staging = dataset.with_name(f".{dataset.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    staging.mkdir()
+    try:
+        staging.mkdir(parents=True)
+    except OSError as exc:
+        raise RiskmlError(f"--out {dataset}: cannot write beside it ({exc.strerror})") from None
     return staging
 
 

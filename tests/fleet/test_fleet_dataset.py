@@ -127,3 +127,12 @@ def test_a_repository_that_cannot_run_is_a_summary_not_an_exception(tmp_path: Pa
     row = mine_and_label(unknown, str(tmp_path / "data"))
     assert (row["status"], row["reason"]) == ("failed", "unknown revision: release")
     assert not (tmp_path / "data").exists()
+
+
+def test_a_dataset_that_cannot_be_written_is_one_line(tmp_path: Path):
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    with pytest.raises(RiskmlError) as caught:
+        new_staging(tmp_path / "file" / "fleet.parquet")
+    assert str(caught.value) == (
+        f"--out {tmp_path / 'file' / 'fleet.parquet'}: cannot write beside it (Not a directory)"
+    )
