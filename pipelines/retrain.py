@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -56,25 +57,38 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: usage error is 2, --help is 0
         return int(exc.code or 0)
     from riskml.config import Workspace, load_config
-    from riskml.errors import RiskmlError
+    from riskml.errors import NoSpaceError, RiskmlError
+    from riskml.processes import Interrupted, stop_on_signals
     from riskml.run import retrain
+    from riskml.tables import no_space, no_space_message
     from riskml.train.pipeline import TrackingError
 
     try:
-        config = load_config(args.config, repo=args.repo if args.repo.exists() else None)
-        workspace = Workspace(config, args.data_dir, args.models_dir, not args.quiet)
-        result = retrain(
-            args.repo, args.incidents, workspace, rev=args.rev, repo_name=args.repo_name
-        )
-    except TrackingError as exc:  # a store that is down: retry later, not the input's fault
+        with stop_on_signals():  # SIGTERM unwinds: the MLflow run ends KILLED
+            config = load_config(args.config, repo=args.repo if args.repo.exists() else None)
+            workspace = Workspace(config, args.data_dir, args.models_dir, not args.quiet)
+            result = retrain(
+                args.repo, args.incidents, workspace, rev=args.rev, repo_name=args.repo_name
+            )
+    except (TrackingError, NoSpaceError) as exc:  # a store down, a full disk: not the input
         print(f"retrain: error: {exc}", file=sys.stderr)
         print(json.dumps({"status": "failed", "error": str(exc)}))
         return EXIT_FAILURE
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        name = signal.Signals(signum).name
+        print(f"retrain: interrupted ({name})", file=sys.stderr)
+        print(json.dumps({"status": "interrupted", "error": name}))
+        return 128 + signum
     except RiskmlError as exc:
         print(f"retrain: error: {exc}", file=sys.stderr)
         print(json.dumps({"status": "bad_input", "error": str(exc)}))
         return EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 - a scheduler needs an exit code, not a crash
+        if no_space(exc):  # a write outside riskml's writers found the disk full
+            print(f"retrain: error: {no_space_message(exc)}", file=sys.stderr)
+            print(json.dumps({"status": "failed", "error": no_space_message(exc)}))
+            return EXIT_FAILURE
         traceback.print_exc()
         print(json.dumps({"status": "failed", "error": f"{type(exc).__name__}: {exc}"}))
         return EXIT_FAILURE

@@ -11,3 +11,12 @@ class RiskmlError(Exception):
 
 class TooLargeError(RiskmlError):
     """A request over a configured cap (the API answers 413, the CLI exit 2)."""
+
+
+class NoSpaceError(RiskmlError):
+    """A write found the disk full (or over quota, or the file over its size limit); what was
+    being written is left as it was, with no temporary file (:func:`riskml.tables.writing`)."""
+
+    def __init__(self, path) -> None:
+        super().__init__(f"no space left writing {path}")
+        self.path = path

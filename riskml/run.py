@@ -461,7 +461,8 @@ def format_summary(result: RunResult, mlflow_hint: bool = True) -> str:
     lines.append("")
     lines.append(f"total {t.get('total', 0.0):.1f} s")
     if mlflow_hint:
-        lines.append(f"open MLflow: {mlflow_ui_command()}")
+        then = f"   (then {result.trends.url})" if getattr(result.trends, "url", "") else ""
+        lines.append(f"open MLflow: {mlflow_ui_command()}{then}")
     return "\n".join(lines)
 
 

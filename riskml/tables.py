@@ -17,14 +17,21 @@ UTC timestamps (:func:`as_utc`) and the cut-off date (:func:`parse_cutoff`).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from riskml.errors import RiskmlError
+from riskml.errors import NoSpaceError, RiskmlError
+
+# a full disk, an exhausted quota, a file over its size limit: nothing to retry, say so
+NO_SPACE_ERRNOS = frozenset(
+    code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EFBIG) if code
+)
 
 # Column order of the changes table (../shared/spec/features.md, then the extras of docs/features.md).
 CHANGES_COLUMNS: dict[str, str] = {
@@ -426,23 +433,69 @@ def count_rows(path: str | Path) -> int:
 # --------------------------------------------------------------------------- writers
 
 
+def no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write that found no space (:data:`NO_SPACE_ERRNOS`)."""
+    return isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS
+
+
+def no_space_message(exc: OSError) -> str:
+    """The one line of a no-space error that escaped every writer (the CLI's last resort)."""
+    where = exc.filename or "a file"
+    return f"no space left writing {where}" + ("" if exc.filename else f" ({exc.strerror})")
+
+
+@contextlib.contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """For the block that writes ``path``: a full disk (:func:`no_space`) becomes one
+    :class:`~riskml.errors.NoSpaceError` naming ``path``; other errors pass unchanged. The
+    block removes its own temporary files (as :func:`atomic_write` does)."""
+    try:
+        yield
+    except OSError as exc:
+        if no_space(exc):
+            raise NoSpaceError(path) from None
+        raise
+
+
+def make_parent(path: str | Path) -> Path:
+    """Create the folder ``path`` goes into (and its parents); a folder that cannot be made
+    (a file in the way, a read-only or full file system) is one :class:`RiskmlError`."""
+    parent = Path(path).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if no_space(exc):
+            raise NoSpaceError(path) from None
+        in_the_way = next(
+            (p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), None
+        )
+        if in_the_way is not None:
+            reason = f"{in_the_way} is a file, not a folder"
+        else:
+            reason = exc.strerror or type(exc).__name__
+        raise RiskmlError(f"cannot create the folder {parent}: {reason}") from None
+    return parent
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``.
 
     A write that fails or is killed midway leaves the old file whole and (on failure) no
-    temporary file behind; the rename is atomic on one file system.
+    temporary file behind; the rename is atomic on one file system. A full disk is one
+    :class:`~riskml.errors.NoSpaceError` naming ``path`` (:func:`writing`).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(path)
     # a unique name the writer creates itself, so the file gets the umask's mode as a plain
     # write would (mkstemp's 0600 would hide the tables from other readers of a shared data/)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with writing(path):
+        try:
+            write(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return path
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: one real MLflow SQLite store per session, the real CLI, generated repos."""
+"""Shared fixtures: one real MLflow SQLite store per session, a real PostgreSQL and an
+``mlflow server`` on it (started on first use), the real CLI, generated repos."""
 
 from __future__ import annotations
 
@@ -50,6 +51,41 @@ def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     return uri
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server (``tests/pgserver.py``) on 127.0.0.1, in a temporary directory,
+    for the session; stopped and removed at teardown.
+
+    Skipped, with the reason printed, only where this machine has no PostgreSQL server binaries
+    at all."""
+    from pgserver import find_bin_dir, postgres_server
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        reason = "no PostgreSQL server binaries (initdb, pg_ctl, postgres) on this machine"
+        print(reason)
+        pytest.skip(reason)
+    with postgres_server(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mlflow_postgres(postgres, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A real ``mlflow server`` whose backend store is the database ``mlflow`` of ``postgres``,
+    its artifacts served from a temporary directory, for the session.
+
+    ``{"url", "artifacts", "log", "backend_uri", "postgres"}``; point a command at it with
+    ``mlflowserver.client_env(url)``. Shared by the modules that need a server-backed registry:
+    each registers models under names of its own."""
+    from mlflowserver import mlflow_server
+
+    root = tmp_path_factory.mktemp("mlflow_postgres")
+    backend = postgres.create_database("mlflow")
+    # creating MLflow's tables on an empty database takes longer than opening SQLite
+    with mlflow_server(backend, root, start_seconds=180) as server:
+        yield {**server, "backend_uri": backend, "postgres": postgres}
+
+
 _HOLD_LOCK = """
 import sys
 from filelock import FileLock
@@ -72,6 +108,68 @@ def lock_held_elsewhere(path: str | Path):
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+def _mount(*args: str) -> bool:
+    """``mount ARGS``; False when this machine does not let the tests mount (not root, no
+    mount, a container without the capability)."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        done = subprocess.run(["mount", *args], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def _unmount(path: Path) -> None:
+    subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """An empty real file system of 1 MiB (a tmpfs; skipped where the tests cannot mount).
+    :func:`fill_up` takes its last byte, after which writes into it fail with ENOSPC."""
+    root = tmp_path / "small"
+    root.mkdir()
+    if not _mount("-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", str(root)):
+        pytest.skip("cannot mount a small file system here (needs root)")
+    try:
+        yield root
+    finally:
+        _unmount(root)
+
+
+def fill_up(root: Path) -> Path:
+    """Fill the file system of ``root`` with the file ``root/filler`` until no byte is left."""
+    import errno
+
+    path = root / "filler"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC, exc
+    finally:
+        os.close(fd)
+    return path
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path):
+    """A folder on a read-only bind mount of itself (skipped where the tests cannot mount):
+    even root cannot create files in it."""
+    root = tmp_path / "read-only"
+    root.mkdir()
+    if not _mount("--bind", str(root), str(root)):
+        pytest.skip("cannot bind-mount here (needs root)")
+    try:
+        if not _mount("-o", "remount,bind,ro", str(root)):
+            pytest.skip("cannot remount read-only here")
+        yield root
+    finally:
+        _unmount(root)
 
 
 def run_cli(

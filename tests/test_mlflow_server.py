@@ -9,18 +9,15 @@ on it; ``riskml.score.model`` must then resolve ``models:/<name>@<alias>`` with 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
+from mlflowserver import ServerDidNotStart, client_env, free_port, mlflow_server
 from tracking_tables import kamei_table, write_kamei_csv
 
 from riskml.errors import RiskmlError
@@ -31,80 +28,24 @@ pytestmark = pytest.mark.slow
 
 NAME = "server-risk"
 URI = f"models:/{NAME}@champion"
-START_SECONDS = 60
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """``mlflow server`` on a free port; its URL. Killed (with its workers) at teardown."""
+    """``mlflow server`` on SQLite at a free port; its URL. Killed (with its workers) at
+    teardown."""
     root = tmp_path_factory.mktemp("mlflow_server")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (root / "server.log").open("wb")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    # no background job runner: it forks eight ~240 MB workers and leaves a store in /dev/shm
-    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
-    command = [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", f"sqlite:///{root / 'backend.db'}",
-        "--serve-artifacts",
-        "--artifacts-destination", str(root / "artifacts"),
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--workers", "1",
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        command,
-        cwd=root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + START_SECONDS
-    why = None
-    while not _healthy(url):
-        if proc.poll() is not None:
-            why = f"mlflow server exited with {proc.returncode}"
-            break
-        if time.monotonic() > deadline:
-            why = f"mlflow server not healthy after {START_SECONDS} s"
-            break
-        time.sleep(0.25)
-    try:
-        if why is not None:
-            tail = (root / "server.log").read_text(errors="replace")[-2000:]
-            print(f"{why}; log:\n{tail}")
-            pytest.skip(why)
-        yield {"url": url, "artifacts": root / "artifacts"}
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
+    with contextlib.ExitStack() as stack:
+        try:
+            started = stack.enter_context(mlflow_server(f"sqlite:///{root / 'backend.db'}", root))
+        except ServerDidNotStart as error:
+            print(error)
+            pytest.skip(str(error).split(";")[0])
+        yield started
 
 
 def _env(server) -> dict[str, str]:
-    # both: the session's SQLite fixture may have set MLFLOW_REGISTRY_URI in os.environ
-    return {"MLFLOW_TRACKING_URI": server["url"], "MLFLOW_REGISTRY_URI": server["url"]}
+    return client_env(server["url"])
 
 
 # the gate on one test window, as on SQLite in tests/train/test_tracking.py (the folds' gate is
@@ -404,7 +345,7 @@ def test_an_unreachable_registry_is_one_line_without_minutes_of_retries(monkeypa
     for the call only and puts the environment back."""
     from riskml.score.model import SCORING_HTTP_DEFAULTS, current_version
 
-    closed = f"http://127.0.0.1:{_free_port()}"
+    closed = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", closed)
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", closed)
     for key in SCORING_HTTP_DEFAULTS:

@@ -148,6 +148,22 @@ def test_trends_of_the_run_read_back_from_mlflow(runs, mlflow_uri):
     assert table["changes"].sum() == len(runs["changes1"]) + 1
 
 
+def test_both_experiments_open_in_mlflow_s_training_view_with_a_description(runs, mlflow_uri):
+    from mlflow.tracking import MlflowClient
+
+    from riskml.train.tracking import TRAINING_DESCRIPTION
+    from riskml.trends import EXPERIMENT_DESCRIPTION
+
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    for name, description in (
+        ("riskml", TRAINING_DESCRIPTION),
+        ("riskml-trends", EXPERIMENT_DESCRIPTION),
+    ):
+        tags = client.get_experiment_by_name(name).tags
+        assert tags["mlflow.experimentKind"] == "custom_model_development", name
+        assert tags["mlflow.note.content"] == description, name
+
+
 def test_trends_cli_with_a_local_model(runs, cli):
     work = runs["work"]
     proc = cli(
@@ -168,6 +184,38 @@ def test_trends_cli_with_a_local_model(runs, cli):
         f"trends: {len(runs['changes1']) + 1} changes, {len(table)} periods"
     )
     assert all(len(p) == 7 for p in table["period"])  # 2021-01
+    # the manager's summary, then the run's link in MLflow's training view
+    lines = proc.stdout.splitlines()
+    assert lines[3].startswith("riskml trends: small, ") and lines[4].startswith("Risk now: mean ")
+    assert max(len(line) for line in lines[3 : lines.index("", 3)]) <= 80
+    assert lines[-1].startswith("the run: http://127.0.0.1:5000/#/experiments/")
+    assert lines[-1].endswith("?workflowType=machine_learning")
+
+
+def test_budget_cli_on_the_run_s_tables(runs, cli):
+    from riskml.jsonvalue import plain
+    from riskml.trends import scored_history
+    from riskml.trends.budget import budget_text, review_budget
+
+    work = runs["work"]
+    model = str(work / "models" / MODEL)
+    data = work / "data" / "small"
+    proc = cli(
+        "budget", "--repo-name", "small", "--model", model, "--weeks", "8", "--json", cwd=work
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    history = scored_history(
+        data / "changes.parquet", data / "labels.parquet", model=model, repo_name="small"
+    )
+    expected = json.loads(json.dumps(plain(review_budget(history.scored, window_days=90, weeks=8))))
+    assert {k: v for k, v in out.items() if k not in ("repo", "model")} == expected
+    assert (out["repo"], out["model"]["name"], out["weeks"]) == ("small", MODEL, 8)
+    assert [g["tier"] for g in out["gates"]] == ["low", "medium", "high", "critical"]
+    text = cli("budget", "--repo-name", "small", "--model", model, cwd=work)
+    assert text.returncode == 0, text.stderr[-3000:]
+    quarter = review_budget(history.scored, window_days=90)
+    assert text.stdout.startswith(budget_text(quarter, "small") + "\nmodel: ")
 
 
 def test_run_bad_input_is_one_line(cli, tmp_path):

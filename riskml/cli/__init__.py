@@ -7,6 +7,7 @@ so ``riskml --help`` and light verbs start fast.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -16,24 +17,40 @@ from riskml.errors import RiskmlError
 
 
 class _RiskmlGroup(TyperGroup):
-    """The ``riskml`` group: a :class:`RiskmlError` from any verb is one line and exit 2.
+    """The ``riskml`` group: a :class:`RiskmlError` from any verb is one line and exit 2; so
+    is a write that found the disk full (:func:`riskml.tables.no_space`), wherever it
+    happened. SIGINT and SIGTERM unwind the verb (:func:`riskml.processes.stop_on_signals`:
+    its MLflow run ends as KILLED, its temporary files go) and end in one line, exit 130 / 143.
 
     Handled here rather than in :func:`main` so that every way of invoking :data:`app`
     (the console script, ``python -m riskml``, Click's test runner) reports it the same way.
     """
 
     def invoke(self, ctx):
+        from riskml.processes import Interrupted, stop_on_signals
+        from riskml.tables import no_space, no_space_message
+
         try:
-            return super().invoke(ctx)
+            with stop_on_signals():
+                return super().invoke(ctx)
         except RiskmlError as exc:
             typer.echo(f"riskml: error: {exc}", err=True)
             ctx.exit(2)
+        except OSError as exc:
+            if not no_space(exc):
+                raise
+            typer.echo(f"riskml: error: {no_space_message(exc)}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt as exc:
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            typer.echo(f"riskml: interrupted ({signal.Signals(signum).name})", err=True)
+            ctx.exit(128 + signum)
 
 
 app = typer.Typer(
     cls=_RiskmlGroup,
     name="riskml",
-    help="Deploy change-risk scoring: mine, label, train, evaluate, score, serve, trends.",
+    help="Deploy change-risk scoring: mine, label, train, evaluate, score, serve, trends, budget.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -79,8 +96,10 @@ _VERB_MODULES = (
     "score",
     "serve",
     "trends",
+    "budget",
     "run",
     "demo",
+    "ci",
     "fleet",
 )
 
@@ -109,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except KeyboardInterrupt:
-        typer.echo("riskml: interrupted", err=True)
+        typer.echo("riskml: interrupted (SIGINT)", err=True)
         return 130
     return 0
 

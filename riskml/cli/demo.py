@@ -55,4 +55,5 @@ def demo_command(
         f"--range HEAD~{pending}..HEAD --format markdown"
     )
     typer.echo(f"  trends again:   riskml trends --repo-name {result.run.retrain.repo_name}")
-    typer.echo(f"  open MLflow:    {mlflow_ui_command()}   (then http://127.0.0.1:5000)")
+    # the trends run's page, in MLflow's training view (riskml.train.tracking.ui_url)
+    typer.echo(f"  open MLflow:    {mlflow_ui_command()}   (then {result.run.trends.url})")

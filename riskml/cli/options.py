@@ -97,6 +97,16 @@ PeriodOption = Annotated[
     typer.Option("--period", help="Period of one trends point: W (week, default), D, M, Q, Y."),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", help="No stage progress on stderr.")]
+StateOption = Annotated[
+    Path | None,
+    typer.Option("--state", help="Mining state (default: data/<repo>/changes.state.joblib)."),
+]
+FormatOption = Annotated[str, typer.Option("--format", help="json, table or markdown.")]
+FailOnOption = Annotated[
+    str | None,
+    typer.Option("--fail-on", help="Exit 3 when any change is at this tier or above."),
+]
+TopOption = Annotated[int | None, typer.Option("--top", min=0, help="Reasons per change.")]
 
 DEFAULT_DATA_DIR = DATA_DIR
 DEFAULT_MODELS_DIR = Path("models")

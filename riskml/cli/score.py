@@ -11,8 +11,12 @@ from riskml.cli.options import (
     DEFAULT_DATA_DIR,
     ConfigOption,
     DataDirOption,
+    FailOnOption,
+    FormatOption,
     ModelOption,
     RepoNameOption,
+    StateOption,
+    TopOption,
 )
 
 
@@ -27,20 +31,57 @@ def score_command(
     model: ModelOption = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
-    state: Path | None = typer.Option(
-        None, "--state", help="Mining state (default: data/<repo>/changes.state.joblib)."
-    ),
+    state: StateOption = None,
     repo_name: RepoNameOption = None,
-    fmt: str = typer.Option("json", "--format", help="json, table or markdown."),
-    fail_on: str | None = typer.Option(
-        None, "--fail-on", help="Exit 3 when any change is at this tier or above."
-    ),
-    top: int | None = typer.Option(None, "--top", min=0, help="Reasons per change."),
+    fmt: FormatOption = "json",
+    fail_on: FailOnOption = None,
+    top: TopOption = None,
     author: str | None = typer.Option(
         None, "--author", help="Author of --worktree changes (default: git user.email)."
     ),
+    json_out: Path | None = typer.Option(
+        None, "--json", help="Also write the JSON result to FILE (whatever --format prints)."
+    ),
 ) -> None:
     """Score pending changes: risk, tier, the review they require, and why."""
+    score_and_report(
+        repo,
+        rev=rev,
+        range_=range_,
+        worktree=worktree,
+        model=model,
+        config=config,
+        data_dir=data_dir,
+        state=state,
+        repo_name=repo_name,
+        fmt=fmt,
+        fail_on=fail_on,
+        top=top,
+        author=author,
+        json_out=json_out,
+    )
+
+
+def score_and_report(
+    repo: Path,
+    *,
+    rev: str | None = None,
+    range_: str | None = None,
+    worktree: bool = False,
+    model: str | None = None,
+    config: Path | None = None,
+    data_dir: Path = DEFAULT_DATA_DIR,
+    state: Path | None = None,
+    repo_name: str | None = None,
+    fmt: str = "json",
+    fail_on: str | None = None,
+    top: int | None = None,
+    author: str | None = None,
+    json_out: Path | None = None,
+) -> None:
+    """Score, print the report in ``fmt`` (and write the JSON to ``json_out``), and exit 3
+    with one line on stderr naming the changes at ``fail_on`` or above (what `riskml score`
+    and `riskml ci pre-push` do)."""
     import os
 
     # One change at a time: LightGBM's OpenMP threads only add start-up and contention
@@ -49,7 +90,8 @@ def score_command(
     from riskml.config import data_paths, load_config
     from riskml.errors import RiskmlError
     from riskml.gitio import ensure_repo
-    from riskml.score import FORMATS, check_tier, fails_gate, render, score
+    from riskml.score import FORMATS, check_tier, render, score, summary
+    from riskml.score.render import NOTHING, gate_failure_line
 
     if fmt not in FORMATS:
         raise RiskmlError(f"unknown --format {fmt!r}: expected one of {', '.join(FORMATS)}")
@@ -70,9 +112,22 @@ def score_command(
         top=top,
         repo_name=repo_name,
     )
+    result["summary"] = summary(result["changes"], fail_on)
+    if json_out is not None:
+        from riskml.tables import atomic_write
+
+        text = render(result, "json") + "\n"
+        try:
+            atomic_write(json_out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        except OSError as exc:
+            raise RiskmlError(f"cannot write --json {json_out}: {exc.strerror or exc}") from None
     typer.echo(render(result, fmt))
-    for warning in result.get("warnings", []):
-        if fmt == "json":
+    if fmt == "json":
+        for warning in result.get("warnings", []):
             typer.echo(f"riskml: warning: {warning}", err=True)
-    if fails_gate(result, fail_on):
+        if not result["changes"]:
+            typer.echo(f"riskml: {NOTHING} {range_}", err=True)
+    failed = gate_failure_line(result)
+    if failed is not None:
+        typer.echo(f"riskml: {failed}", err=True)
         raise typer.Exit(3)

@@ -19,6 +19,24 @@ from riskml.cli.options import (
 )
 
 
+def history_inputs(
+    repo_name: str | None, changes: Path | None, labels: Path | None, data_dir: Path
+) -> tuple[Path, Path | None]:
+    """The changes and labels tables a trends view reads: given, or those of ``--repo-name``
+    (its labels when they exist)."""
+    from riskml.config import data_paths
+    from riskml.errors import RiskmlError
+
+    if changes is None and repo_name is None:
+        raise RiskmlError("give --repo-name NAME or --changes FILE")
+    if changes is None:
+        paths = data_paths(repo_name, data_dir)
+        changes = paths.changes
+        if labels is None and paths.labels.is_file():
+            labels = paths.labels
+    return changes, labels
+
+
 @app.command("trends")
 def trends_command(
     repo_name: RepoNameOption = None,
@@ -32,21 +50,14 @@ def trends_command(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     config: ConfigOption = None,
 ) -> None:
-    """Risk trends for managers: one MLflow point per period (step = period index)."""
+    """Risk trends for managers: the summary, and one MLflow point per period (step = index)."""
     from riskml.config import data_paths, load_config, tracking_uri
-    from riskml.errors import RiskmlError
     from riskml.trends import trends
 
     cfg = load_config(config)
-    if changes is None and repo_name is None:
-        raise RiskmlError("give --repo-name NAME or --changes FILE")
-    if changes is None:
-        paths = data_paths(repo_name, data_dir)
-        changes = paths.changes
-        if labels is None and paths.labels.is_file():
-            labels = paths.labels
-        if out is None:
-            out = paths.root / "trends"
+    if changes is None and repo_name is not None and out is None:
+        out = data_paths(repo_name, data_dir).root / "trends"
+    changes, labels = history_inputs(repo_name, changes, labels, data_dir)
     result = trends(
         changes, labels, model=model, config=cfg, period=period, out_dir=out, repo_name=repo_name
     )
@@ -58,6 +69,9 @@ def trends_command(
     )
     info = result.model
     typer.echo(f"model: {info.get('name', '')} v{info.get('version', '?')} ({info.get('uri', '')})")
+    typer.echo("")
+    typer.echo(result.summary_text)
+    typer.echo("")
     typer.echo(
         f"MLflow: experiment {result.experiment!r}, run {result.run_id}; "
         f"artifacts: {', '.join(result.artifacts)}"
@@ -65,3 +79,4 @@ def trends_command(
     if result.out_dir is not None:
         typer.echo(f"local copy: {result.out_dir}")
     typer.echo(f"open: mlflow ui --backend-store-uri {tracking_uri()}")
+    typer.echo(f"the run: {result.url}")

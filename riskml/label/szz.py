@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from riskml.gitio import git_env, run_git
@@ -237,12 +236,14 @@ def _trace_parallel(
     workers = max(1, min(int(workers), len(todo)))
     if workers == 1:
         return trace_fixes(repo, todo, ignore_comments, ignore_revs, skip_globs, store)
-    from joblib import Parallel, delayed
+    from joblib import delayed
+
+    from riskml.processes import parallel
 
     # A few batches per worker: one PyDriller Git per batch, even load at the tail.
     n_batches = min(len(todo), workers * 4)
     batches = [todo[i::n_batches] for i in range(n_batches)]
-    parts = Parallel(n_jobs=workers, backend="loky")(
+    parts = parallel(workers)(  # workers that exit when this process dies
         delayed(trace_fixes)(repo, batch, ignore_comments, ignore_revs, skip_globs, store)
         for batch in batches
     )
@@ -268,11 +269,11 @@ def _read_cached(store: Path | None, sha: str) -> dict | None:
 def _write_cached(store: Path | None, row: dict) -> None:
     if store is None:
         return
-    path = _cache_path(store, row["fix"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(row, sort_keys=True))
-    os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the new file
+    from riskml.tables import atomic_write
+
+    text = json.dumps(row, sort_keys=True)
+    # atomic: a concurrent reader sees the old or the new file; a full disk leaves no .tmp
+    atomic_write(_cache_path(store, row["fix"]), lambda tmp: tmp.write_text(text))
 
 
 def commit_times(repo: Path, shas: list[str]) -> dict[str, int]:

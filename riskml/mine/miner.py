@@ -40,7 +40,7 @@ from riskml.mine.table import (
     to_frame,
     write_table,
 )
-from riskml.tables import read_tokens, tokens_path, write_tokens
+from riskml.tables import make_parent, read_tokens, tokens_path, write_tokens
 
 # Below this many new commits the progress bar stays off in "auto" mode.
 PROGRESS_MIN_COMMITS = 1000
@@ -81,11 +81,14 @@ def _records(repo: Path, shas: list[str], workers: int, content) -> Iterator[dic
     if workers <= 1 or len(shas) < 2 * MIN_CHUNK_COMMITS:
         yield from extract.iter_records(repo, shas, content)
         return
-    from joblib import Parallel, delayed
+    from joblib import delayed
+
+    from riskml.processes import parallel
 
     n_chunks = max(workers, -(-len(shas) // CHUNK_COMMITS))
     chunks = list(extract.iter_chunks(shas, n_chunks))
-    results = Parallel(n_jobs=workers, backend="loky", return_as="generator")(
+    # workers that exit when this process dies, however it dies
+    results = parallel(workers, return_as="generator")(
         delayed(_extract_job)(repo, c, content) for c in chunks
     )
     for recs, problems in results:
@@ -128,7 +131,7 @@ def _mine(repo, rev, out, workers, config, repo_name, progress, as_frame: bool):
     out = Path(out) if out is not None else data_paths(name).changes
     table_format(out)
     commits = extract.list_commits(top, rev)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(out)  # a file in the way, a read-only file system: one line
     with _table_lock(out):
         return _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame)
 

@@ -11,7 +11,6 @@ change with :meth:`MiningState.features` without re-mining.
 from __future__ import annotations
 
 import dataclasses
-import os
 import pickle
 from bisect import bisect_right, insort
 from pathlib import Path
@@ -137,11 +136,13 @@ class MiningState:
         A plain pickle, which ``joblib.load`` reads too: joblib's own pickler is pure Python
         and takes ten times longer on the many small objects of a state.
         """
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        from riskml.tables import atomic_write
+
+        def dump(tmp: Path) -> None:
+            with tmp.open("wb") as fh:
+                pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+        atomic_write(path, dump)  # a failed write (a full disk) leaves no temporary file
 
     # -- rows --------------------------------------------------------------------------------
     @property

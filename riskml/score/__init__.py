@@ -22,7 +22,7 @@ from riskml.gitio import git_env, resolve_range, resolve_rev
 from riskml.jsonvalue import plain
 from riskml.score.history import RepoHistory, public_features
 from riskml.score.model import LoadedModel, default_model_uri, load_model
-from riskml.score.policy import check_tier, fails_gate, floor_of, review_for
+from riskml.score.policy import check_tier, fails_gate, floor_of, review_for, summary
 from riskml.score.render import FORMATS, render
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "score",
     "score_frame",
     "score_rows",
+    "summary",
     "tier_reference",
     "worktree_author",
 ]
@@ -96,17 +97,26 @@ def score(
         # a full SHA this history already read needs no git call; anything else is resolved
         known = isinstance(rev, str) and _SHA.match(rev) is not None and history.knows(rev)
         sha = rev if known else resolve_rev(history.repo, rev)
-        pending = [(sha, history.row_for_rev(sha))]
+        row, commits = history.change_for_rev(sha, notes)
+        pending = [(sha, row)]
+        made_of = [commits]
     elif range is not None:
         base, head = resolve_range(history.repo, range)
         pending = history.rows_for_range(base, head, notes)
+        # the branch as one change is made of its commits; each commit of itself
+        made_of = [[sha] for sha, _ in pending[1:]]
+        if pending:
+            made_of.insert(0, [sha for sha, _ in pending[1:]])
     else:
         who = author or worktree_author(history.repo, config)
         pending = [("worktree", history.row_for_worktree(who))]
+        made_of = [[]]
     loaded = model if isinstance(model, LoadedModel) else load_model(model, config)
     rows = [row for _, row in pending]
     frame = pending_frame(rows)
-    warnings = list(history.warnings) + notes + add_label_history(history, frame, loaded)
+    warnings = list(history.warnings) + notes
+    if rows:
+        warnings += add_label_history(history, frame, loaded)
     for column in (*LABEL_HISTORY, *(f"{c}_recent_pct" for c in LABEL_HISTORY)):
         if column in frame.columns:
             for row, value in zip(rows, frame[column].tolist(), strict=True):
@@ -116,7 +126,10 @@ def score(
         frame, loaded, config, top=top, ids=[i for i, _ in pending], rows=rows,
         thresholds=thresholds,
     )  # fmt: skip
+    for change, commits in zip(changes, made_of, strict=True):
+        change["commits"] = commits
     return {
+        "summary": summary(changes),
         "changes": changes,
         "model": loaded.describe(thresholds, reference),
         "warnings": warnings,
@@ -338,7 +351,7 @@ def score_frame(
                 "id": change_id,
                 "risk": float(risk[i]),
                 "tier": str(tiers[i]),
-                "review": review_for(str(tiers[i]), config),
+                "review": review_for(str(tiers[i]), config, row),
                 "reasons": [_reason(r) for r in reasons[i]],
                 "features": public_features(row),
                 "tier_floor": _tier_floor(str(tiers[i]), str(by_risk[i]), row),

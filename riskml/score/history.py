@@ -74,10 +74,7 @@ class RepoHistory:
         paths = data_paths(self.name)
         self.state_path = Path(state_path) if state_path else paths.state
         if not self.state_path.is_file():
-            raise RiskmlError(
-                f"no mining state at {self.state_path}: run `riskml mine --repo {self.repo}` "
-                "first (scoring never mines the whole history)"
-            )
+            raise RiskmlError(missing_state_message(self.state_path, self.repo))
         self.changes_path = Path(changes_path) if changes_path else _beside(self.state_path)
         self.labels_path = (
             Path(labels_path) if labels_path else self.state_path.with_name("labels.parquet")
@@ -175,39 +172,63 @@ class RepoHistory:
 
     # -- rows of pending changes -----------------------------------------------------------
     def row_for_rev(self, sha: str) -> dict:
-        """The changes-table row of commit ``sha`` (epoch-second times) as it would enter history.
+        """The changes-table row of commit ``sha`` (epoch-second times) as it would enter history
+        (:meth:`change_for_rev` without the commits it is made of)."""
+        return self.change_for_rev(sha)[0]
 
-        A merge commit that is not yet in the history is scored as the change it brings to
-        the main line: its diff against its first parent.
+    def change_for_rev(self, sha: str, warnings: list[str] | None = None) -> tuple[dict, list[str]]:
+        """``(row, commits)`` of commit ``sha``: its changes-table row (epoch-second times) as
+        it would enter history, and the non-merge commits the change is made of (``[sha]``).
+
+        A merge commit is scored as the branch it merged: its diff against its first parent
+        (``sha^1..sha`` as one change, authored as the merge), ``commits`` the merged ones,
+        oldest first. A merge not yet in the history sees the main line up to its first
+        parent; one the state already holds (merges have no row of their own) is scored
+        against the history mined so far, which then includes the merged commits (said in
+        ``warnings``).
         """
         from riskml.mine.extract import record_for_diff, records_for
 
         mined = None
+        mined_merge = False
         with self.lock:
             if sha in self.added:
-                return dict(self.added[sha])
+                return dict(self.added[sha]), [sha]
             if self.covers(sha):
                 mined = self._mined_row(sha)
-                if mined is None:
-                    raise RiskmlError(
-                        f"{sha[:12]} is already in the mined history but not in "
-                        f"{self.changes_path} (a merge? score its branch with "
-                        "--range FIRST_PARENT..SECOND_PARENT)"
-                    )
+                mined_merge = mined is None
         if mined is not None:
             mined["tokens"] = self._mined_tokens(sha)  # not in the table: beside it
-            return mined
+            return mined, [sha]
         with self.lock:
             cached = self._pending.get(sha)
             if cached is not None and cached[0] == self.state.n_commits:
-                return dict(cached[1])  # same commit, same history: the same row
+                # same commit, same history: the same row
+                return dict(cached[1]), list(cached[2].get("merged") or [sha])
         records = records_for(self.repo, [sha], self.reader)
         if not records:
             raise RiskmlError(f"git cannot read commit {sha[:12]}")
         parents = records[0]["parents"]
+        if mined_merge and len(parents) < 2:
+            raise RiskmlError(
+                f"{sha[:12]} is already in the mined history but not in {self.changes_path} "
+                "(re-mine the repository: the table and its state disagree)"
+            )
+        merged = None
         if len(parents) > 1:
             records = [record_for_diff(self.repo, parents[0], sha, self.reader)]
+            merged = _rev_list(
+                self.repo, "--reverse", "--topo-order", "--no-merges", sha, f"^{parents[0]}"
+            )
         record = self.with_notes(records)[0]
+        if merged is not None:
+            record["merged"] = merged  # a merge never enters the state: no column reads it
+        if mined_merge and warnings is not None:
+            warnings.append(
+                f"merge {sha[:12]} is already in the mined history: scored as the branch it "
+                "merged against the history mined so far, which includes its "
+                f"{len(merged)} commit(s)"
+            )
         with self.lock:
             if parents and not self.covers(parents[0]):
                 self.advance(merge_base(self.repo, parents[0], self.mainline()))
@@ -215,22 +236,23 @@ class RepoHistory:
             if len(self._pending) >= PENDING_CACHE:
                 self._pending.pop(next(iter(self._pending)))
             self._pending[sha] = (self.state.n_commits, row, record)
-            return dict(row)
+            return dict(row), list(merged or [sha])
 
     def rows_for_range(
         self, base: str, head: str, warnings: list[str] | None = None
     ) -> list[tuple[str, dict]]:
-        """``[("BASE..HEAD", combined row), (sha, row), …]``, the commits oldest first.
+        """``[("BASE..HEAD", combined row), (sha, row), …]``, the commits oldest first; ``[]``
+        when HEAD holds no commit that BASE does not (nothing to score).
 
         Commits of the range the state already holds (mined) keep their mined rows; the
         combined change then cannot be scored without them in its history, which is said in
-        ``warnings``.
+        ``warnings``. :meth:`range_commits` lists the commits the combined change is made of.
         """
         from riskml.mine.extract import record_for_diff, records_for
 
-        shas = _rev_list(self.repo, "--reverse", "--topo-order", "--no-merges", head, f"^{base}")
-        if not shas:
-            raise RiskmlError(f"empty range {base[:12]}..{head[:12]}: no commits to score")
+        if not _rev_list(self.repo, "--max-count=1", head, f"^{base}"):
+            return []
+        shas = self.range_commits(base, head)
         cap = self.config.score.max_range_commits
         if len(shas) > cap:
             from riskml.errors import TooLargeError
@@ -243,7 +265,7 @@ class RepoHistory:
         # request shows it), so commits that landed on BASE's side later are not counted
         fork = merge_base(self.repo, base, head) or base
         combined = record_for_diff(self.repo, fork, head, self.reader)
-        records = self.with_notes(records_for(self.repo, shas, self.reader))
+        records = self.with_notes(records_for(self.repo, shas, self.reader)) if shas else []
         target = merge_base(self.repo, base, self.mainline())
         with self.lock:
             self.advance(target)
@@ -262,6 +284,10 @@ class RepoHistory:
             sha = rec["commit"]
             out.append((sha, held[sha] if sha in held else scratch.add(rec)))
         return out
+
+    def range_commits(self, base: str, head: str) -> list[str]:
+        """The non-merge commits of ``BASE..HEAD``, oldest first (each a change of its own)."""
+        return _rev_list(self.repo, "--reverse", "--topo-order", "--no-merges", head, f"^{base}")
 
     def row_for_worktree(self, author_email: str) -> dict:
         """The uncommitted changes of the work tree as one change by ``author_email``."""
@@ -392,6 +418,28 @@ class RepoHistory:
                 self._tokens.pop(next(iter(self._tokens)))
             self._tokens[sha] = tokens
         return tokens
+
+
+def missing_state_message(state_path: Path, repo: Path) -> str:
+    """Why there is no state at ``state_path``, and what to do: ``--repo-name`` when the data
+    root beside it holds the mining state of other repositories (a checkout whose folder is
+    not the name it was mined under), else ``riskml mine``."""
+    root = state_path.parent.parent
+    try:
+        names = sorted(
+            p.parent.name for p in root.glob(f"*/{state_path.name}")
+            if p.is_file() and p != state_path
+        )  # fmt: skip
+    except OSError:
+        names = []
+    mine = f"run `riskml mine --repo {repo}` first (scoring never mines the whole history)"
+    if not names:
+        return f"no mining state at {state_path}: {mine}"
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return (
+        f"no mining state at {state_path}: mined under another name? pass --repo-name NAME "
+        f"({root} has the mining state of: {shown}); else {mine}"
+    )
 
 
 def _beside(state_path: Path) -> Path:

@@ -230,13 +230,16 @@ def _mlflow_env(**fixed: str):
 
 def _cached_copy(mv: ModelVersion, cache_root: Path) -> Path:
     """The version's TrainedModel directory in ``models/.cache/<name>/<version>/``."""
-    from filelock import FileLock
+    from riskml.locks import file_lock
+    from riskml.tables import make_parent
 
     target = cache_root / ".cache" / mv.name / mv.version
     meta = target / "registry.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # threads of this process, then other processes (serve --workers, parallel CI jobs)
-    with _cache_lock, FileLock(str(target.with_name(f"{mv.version}.lock"))):
+    make_parent(target)  # an unwritable models/: one line, not a traceback
+    # threads of this process, then other processes (serve --workers, parallel CI jobs); the
+    # lock waits as long as another download takes (-1), but an unwritable one fails at once
+    lock = file_lock(target.with_name(f"{mv.version}.lock"), -1, "")
+    with _cache_lock, lock:
         if meta.is_file():
             try:
                 if json.loads(meta.read_text()).get("run_id") == mv.run_id:

@@ -91,17 +91,22 @@ def identity_of(model: Any, uri: str | None = None, **known: Any) -> ModelIdenti
 
 
 def save_model_copy(model: Any, directory: str | Path) -> Path:
-    """Save ``model`` to ``directory``, replacing a previous copy only once the new one is complete."""
+    """Save ``model`` to ``directory``, replacing a previous copy only once the new one is
+    complete. A full disk is one :class:`~riskml.errors.NoSpaceError` naming ``directory``,
+    the old copy untouched and no staging folder left."""
+    from riskml.tables import make_parent, writing
+
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-    try:
-        model.save(staging / "model")
-        if directory.exists():
-            shutil.rmtree(directory)
-        (staging / "model").rename(directory)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    make_parent(directory)
+    with writing(directory):
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+        try:
+            model.save(staging / "model")
+            if directory.exists():
+                shutil.rmtree(directory)
+            (staging / "model").rename(directory)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return directory
 
 

@@ -13,6 +13,9 @@ version takes ``champion``, else ``challenger``. Where the comparison is made:
   new version and the champion on this training's test rows; the reason says why.
 :func:`gate_lock` is held from reading the champion to moving the alias, so two trainings of
 the same model on one machine cannot both be compared against the same old champion.
+:func:`register_and_alias` registers a version as ``promoted = pending`` and settles it only
+once the alias has moved, so a training stopped between the two never leaves a version that
+reads as promoted without its alias; :func:`settle_abandoned` settles those a SIGKILL left.
 
 mlflow is imported inside the functions: importing this module is cheap.
 """
@@ -270,6 +273,113 @@ def gate(
         "decision": "kept",
         "reason": "not promoted, champion kept: " + comparison,
     }
+
+
+# --------------------------------------------------------------------------- register, alias
+
+
+# The version tag that says whether the gate's decision took effect: "pending" from the
+# registration until the alias has moved, then "true" (it holds champion) or "false". A
+# reader treats anything but "true" as not promoted; a version registered before this tag
+# existed is read from its promotion.decision (promoted_version).
+PROMOTED_TAG = "promoted"
+PENDING = "pending"
+# what the gate decided, on the version from its registration (promotion.decision says
+# what took effect, once the alias has moved)
+INTENDED_TAG, ALIAS_TAG = "promotion.intended", "promotion.alias"
+# promotion.decision of a version whose training stopped before its alias moved
+INTERRUPTED = "interrupted"
+_PROMOTING = frozenset({"first", "promoted", "promoted_unreadable"})
+
+
+def promoted_version(tags: dict[str, str]) -> bool:
+    """Whether a model version's ``tags`` say it was promoted: ``promoted = "true"``, or for a
+    version without that tag, a promoting ``promotion.decision``. ``pending`` is not."""
+    if PROMOTED_TAG in tags:
+        return tags[PROMOTED_TAG] == "true"
+    return tags.get("promotion.decision") in _PROMOTING
+
+
+def _alias_holder(client, name: str, alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def _settle(client, name: str, version: str, intended: str, alias: str) -> str:
+    """Write the outcome of a version's gate from where its ``alias`` actually points:
+    ``intended`` (the gate's decision) when the alias reached the version, else
+    :data:`INTERRUPTED`. ``promotion.decision`` goes first, ``promoted`` last: stopped between
+    the two, the version still reads as not promoted (pending). Returns the decision written."""
+    moved = bool(alias) and _alias_holder(client, name, alias) == version
+    outcome = intended if moved else INTERRUPTED
+    client.set_model_version_tag(name, version, "promotion.decision", outcome)
+    promoted = moved and alias == CHAMPION
+    client.set_model_version_tag(name, version, PROMOTED_TAG, "true" if promoted else "false")
+    return outcome
+
+
+def register_and_alias(client, name: str, model_uri: str, tags: dict[str, str], decision: dict):
+    """Register ``model_uri`` as a new version of ``name`` and move the gate's alias to it,
+    so that a stop at any point leaves no version, or a version that reads as not promoted.
+
+    In order: the version is registered with ``promoted = pending``, ``promotion.decision =
+    pending`` and the gate's decision as ``promotion.intended`` / ``promotion.alias``; the
+    alias moves to it; then :func:`_settle` writes ``promotion.decision`` and ``promoted``. An
+    exception or a signal between the steps settles the version from where the alias points
+    (best effort; a SIGKILL leaves it pending, and the next gate of ``name`` settles it:
+    :func:`settle_abandoned`). Returns the new version number (a string).
+    """
+    import contextlib
+    import io
+
+    import mlflow
+
+    from riskml.processes import hold
+
+    intended, alias = decision["decision"], decision["alias"]
+    pending = {**tags, "promotion.decision": PENDING, PROMOTED_TAG: PENDING,
+               INTENDED_TAG: intended, ALIAS_TAG: alias}  # fmt: skip
+    with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered …"
+        version = str(mlflow.register_model(model_uri, name, tags=pending).version)
+    try:
+        hold("gate.alias")
+        client.set_registered_model_alias(name, alias, version)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            _settle(client, name, version, intended, alias)
+        raise
+    _settle(client, name, version, intended, alias)
+    return version
+
+
+def settle_abandoned(client, name: str) -> list[str]:
+    """Settle the versions of ``name`` still ``promoted = pending`` whose training process is
+    gone (its run's host, pid and start time: :func:`riskml.processes.is_running`), from where
+    their alias points. Called under :func:`gate_lock`; the version of a training still
+    running, or of one on another machine, is left alone. Returns the versions settled."""
+    from riskml.processes import HOST_TAG, PID_TAG, START_TAG, is_running
+
+    quote = "'" if "'" not in name else '"'
+    if quote in name:
+        return []  # a name with both quotes cannot be written in a filter: nothing to settle
+    settled = []
+    query = f"name = {quote}{name}{quote} and tags.{PROMOTED_TAG} = '{PENDING}'"
+    for mv in client.search_model_versions(query):
+        tags = dict(mv.tags or {})
+        run_id = mv.run_id or tags.get("run_id")  # the training run, whose process gated it
+        if tags.get(PROMOTED_TAG) != PENDING or not run_id:
+            continue
+        run = client.get_run(run_id).data.tags
+        if is_running(run.get(HOST_TAG), run.get(PID_TAG), run.get(START_TAG)) is not False:
+            continue
+        version = str(mv.version)
+        _settle(client, name, version, tags.get(INTENDED_TAG, ""), tags.get(ALIAS_TAG, ""))
+        settled.append(version)
+    return sorted(settled, key=int)
 
 
 def gate_lock_path(name: str, registry: str | None = None) -> Path:

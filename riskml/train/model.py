@@ -307,7 +307,9 @@ class TrainedModel:
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(str(directory / "booster.txt"))
+        # LightGBM's own text, written by Python: a full disk is an OSError naming no C logger
+        # line (save_model prints "[LightGBM] [Fatal]" and raises its own error type)
+        (directory / "booster.txt").write_text(self.booster.model_to_string(), encoding="utf-8")
         _write_json(directory / "calibrator.json", calibrator_to_dict(self.calibrator))
         if self.linear is not None:
             linear = {"columns": list(self.linear.columns)}

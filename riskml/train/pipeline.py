@@ -9,13 +9,17 @@ order (as Kedro composes nodes once into a pipeline):
 3. with ``[evaluate] in_train``, the rolling evaluation of the same recipe on the same table
    (:func:`riskml.train.rolling.rolling_evaluate`), its summary under ``"rolling"`` in
    ``metrics.json``; a table too small for the folds skips it (the reason is recorded);
-4. write ``metrics.json`` and the local model copy BEFORE MLflow is touched, so a failing
-   tracking server never loses a fit;
+4. write ``metrics.json`` BEFORE MLflow is touched;
 5. log the run (the folds as child runs), register the version and apply the promotion gate,
    which compares on the folds (:func:`riskml.train.tracking.log_and_register`); an MLflow
-   failure is a :class:`TrackingError` (one line) raised here and nowhere else;
-6. rewrite the local copy (now carrying its registry version and alias) and ``metrics.json``
-   (with its ``registry`` section).
+   failure is a :class:`TrackingError` (one line) raised here and nowhere else, after the
+   local model copy is written, so a failing tracking server never loses a fit;
+6. write the local copy (carrying its registry version and alias) and rewrite
+   ``metrics.json`` (with its ``registry`` section).
+
+The local copy ``models/<name>/`` is replaced only by a model that was registered (or whose
+registration failed with a :class:`TrackingError`): a training stopped during step 5 (Ctrl-C,
+SIGTERM, SIGKILL) leaves the previous copy as it was. Without MLflow it is written at step 4.
 """
 
 from __future__ import annotations
@@ -182,16 +186,22 @@ def train_and_register(
     metrics = dict(result.metrics)
     metrics.setdefault("labels", {"proxy": label_mode == "proxy", "mode": label_mode})
     metrics_path = write_metrics(metrics, metrics_path)
-    model_dir = save_model_copy(result.model, model_dir)
+    model_dir = Path(model_dir)
+    if not mlflow:
+        save_model_copy(result.model, model_dir)
 
     registry = None
     if mlflow:
         with stage("register"):
             say("logging the run to MLflow and registering the model")
-            registry = _log_and_register(
-                result, config, dataset, dataset_path, repo, head_sha, name, label_mode,
-                rolling, no_rolling,
-            )  # fmt: skip
+            try:
+                registry = _log_and_register(
+                    result, config, dataset, dataset_path, repo, head_sha, name, label_mode,
+                    rolling, no_rolling,
+                )  # fmt: skip
+            except TrackingError:
+                save_model_copy(result.model, model_dir)  # the store failed: keep the fit
+                raise
             save_model_copy(result.model, model_dir)
             metrics["registry"] = {k: registry.get(k) for k in REGISTRY_KEYS}
             write_metrics(metrics, metrics_path)

@@ -3,7 +3,8 @@
 :func:`log_and_register` takes a :class:`~riskml.train.TrainResult` and
 
 1. opens ONE run in the experiment ``config.train.experiment`` on
-   :func:`riskml.config.tracking_uri` (``MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``);
+   :func:`riskml.config.tracking_uri` (``MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``),
+   tagged with this process (:func:`riskml_run`: ended KILLED when the command is stopped);
 2. logs params (every setting, flattened: ``train.test_fraction``, ``tiers.shares.high``, …,
    plus ``fit.*`` and ``split.*``), tags (``repo``, ``head_sha``, ``data_cutoff``,
    ``label_mode``, …), the metrics of all three models as ``<model>.<metric>`` (tier rates as
@@ -14,16 +15,19 @@
    ``config.train.model_name``;
 4. applies the promotion gate (:mod:`riskml.train.gate`); the decision and its reason are
    written to the run (tags ``promotion.*``) and to the model version (tags). Step 3's
-   registration and 4 run under :func:`riskml.train.gate.gate_lock`.
+   registration and 4 run under :func:`riskml.train.gate.gate_lock`, in the order of
+   :func:`riskml.train.gate.register_and_alias` (a version reads as promoted only once its
+   alias has moved).
 
-:func:`ensure_experiment` is the one place an MLflow experiment is created (training and
-trends). mlflow is imported inside the functions: importing this module is cheap.
+:func:`ensure_experiment` is the one place an MLflow experiment is created or opened
+(training, evaluation and trends); opening one ends the runs that a killed riskml process
+left RUNNING (:func:`end_stale_runs`). mlflow is imported inside the functions: importing
+this module is cheap.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import tempfile
 import time
@@ -33,8 +37,16 @@ from typing import Any
 from riskml.config import Config, tracking_uri
 from riskml.errors import RiskmlError
 from riskml.jsonvalue import plain
+from riskml.processes import hold
 from riskml.train.artifact import ARTIFACT
-from riskml.train.gate import champion_version, check_metric, gate, gate_lock
+from riskml.train.gate import (
+    champion_version,
+    check_metric,
+    gate,
+    gate_lock,
+    register_and_alias,
+    settle_abandoned,
+)
 from riskml.train.metrics import MODELS
 
 # distributions the served model needs (the riskml package itself travels as code_paths)
@@ -155,29 +167,127 @@ def rolling_metrics(summary: dict, prefix: str = f"{ROLLING}.") -> dict[str, flo
 # --------------------------------------------------------------------------- the store
 
 
-def ensure_experiment(name: str, uri: str | None = None) -> str:
+# The MLflow UI (3.x) opens an experiment in its GenAI view (traces, sessions) unless the
+# experiment's kind says otherwise or the URL names the workflow: riskml's experiments hold
+# model-training runs, so each is tagged with the kind the UI shows as "Machine learning"
+# ("Model training"), and every link riskml prints names that workflow too.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+TRAINING_KIND = "custom_model_development"
+UI_WORKFLOW = "machine_learning"  # the UI's ?workflowType= for the training view
+# the description MLflow shows for an experiment or a run (markdown)
+NOTE_TAG = "mlflow.note.content"
+TRAINING_DESCRIPTION = (
+    "riskml training runs: one per `riskml train` / `riskml run`, with the metrics of riskml "
+    "and both baselines on the same test window, the rolling evaluation's folds as child "
+    "runs, the plots, and the model registered and gated (docs/mlflow.md)."
+)
+DEFAULT_UI = "http://127.0.0.1:5000"  # where `mlflow ui` listens by default
+
+
+def ensure_experiment(name: str, uri: str | None = None, description: str | None = None) -> str:
     """The id of experiment ``name``, created when missing.
 
     With a local SQLite store (``sqlite:///path/mlflow.db``) a new experiment keeps its
     artifacts in ``mlruns/<experiment>/`` beside the database file instead of MLflow's default
     (``./mlruns`` of the current directory), so a store and its artifacts stay together.
+    The experiment is tagged as a model-training experiment (:data:`EXPERIMENT_KIND_TAG`) and
+    given ``description`` (:data:`NOTE_TAG`) when it has none: a kind or a description someone
+    set in the UI is kept.
     """
     import mlflow
 
     uri = uri or tracking_uri()
     mlflow.set_tracking_uri(uri)
+    wanted = {EXPERIMENT_KIND_TAG: TRAINING_KIND}
+    if description:
+        wanted[NOTE_TAG] = description
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         if experiment.lifecycle_stage == "deleted":
             raise RiskmlError(
                 f"MLflow experiment {name!r} is deleted; restore it or choose another name"
             )
+        end_stale_runs(experiment.experiment_id, uri)
+        client = mlflow.MlflowClient(tracking_uri=uri)
+        for key, value in wanted.items():
+            if not experiment.tags.get(key):
+                client.set_experiment_tag(experiment.experiment_id, key, value)
         return experiment.experiment_id
     location = None
     if uri.startswith("sqlite:///"):
         db = Path(uri[len("sqlite:///") :]).resolve()
         location = (db.parent / "mlruns" / _key(name).replace("/", "_")).as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
+    return mlflow.create_experiment(name, artifact_location=location, tags=wanted)
+
+
+def ui_url(experiment_id: str, run_id: str | None = None, uri: str | None = None) -> str:
+    """The MLflow UI's page of an experiment (or of one of its runs), in the training view.
+
+    The UI's own address when the tracking URI is a server (``http(s)://…``), else where
+    ``mlflow ui`` listens by default (:data:`DEFAULT_UI`).
+    """
+    uri = uri or tracking_uri()
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else DEFAULT_UI
+    page = f"/experiments/{experiment_id}" + (f"/runs/{run_id}" if run_id else "")
+    return f"{base}/#{page}?workflowType={UI_WORKFLOW}"
+
+
+# what end_stale_runs writes on a run it ended, and how many RUNNING runs it looks at
+STALE_TAG = "riskml.stale"
+_STALE_SEARCH = 1000
+
+
+def end_stale_runs(experiment_id: str, uri: str | None = None) -> list[str]:
+    """End as KILLED the runs of ``experiment_id`` still RUNNING whose riskml process is gone.
+
+    Every run riskml opens carries its process's host, pid and start time
+    (:func:`riskml.processes.identity`, set when the run is created); a process stopped by
+    SIGKILL, a power cut or an OOM kill cannot end its run, so the next command that opens the
+    experiment does: a run whose host is this one and whose pid is not running, or now runs a
+    process with another start time, is ended KILLED with the tag ``riskml.stale`` saying why.
+    Runs without those tags (not riskml's, or from an older riskml), runs of other hosts and
+    runs of live processes are left alone. Returns the run ids ended.
+    """
+    from mlflow import MlflowClient
+
+    from riskml.processes import HOST_TAG, PID_TAG, START_TAG, is_running
+
+    client = MlflowClient(tracking_uri=uri or tracking_uri())
+    running = client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=_STALE_SEARCH
+    )
+    ended = []
+    for run in running:
+        tags = run.data.tags
+        host, pid = tags.get(HOST_TAG), tags.get(PID_TAG)
+        if is_running(host, pid, tags.get(START_TAG)) is not False:
+            continue
+        run_id = run.info.run_id
+        client.set_tag(
+            run_id, STALE_TAG, f"its process (pid {pid} on {host}) ended without ending it"
+        )
+        client.set_terminated(run_id, "KILLED")
+        ended.append(run_id)
+    return ended
+
+
+@contextlib.contextmanager
+def riskml_run(**start_run: Any):
+    """``mlflow.start_run(**start_run)`` for riskml's own runs: tagged at creation with this
+    process (:func:`riskml.processes.identity`, what :func:`end_stale_runs` reads) and ended
+    KILLED, not FAILED, when the command is stopped (Ctrl-C, SIGTERM: a
+    :class:`KeyboardInterrupt`) inside it."""
+    import mlflow
+
+    from riskml.processes import identity
+
+    tags = {**identity(), **(start_run.pop("tags", None) or {})}
+    with mlflow.start_run(tags=tags, **start_run) as run:
+        try:
+            yield run
+        except KeyboardInterrupt:
+            mlflow.end_run("KILLED")
+            raise
 
 
 def pip_requirements() -> list[str]:
@@ -319,7 +429,7 @@ def _log_and_register(
     started = time.perf_counter()
     uri = tracking_uri()
     name = model_name or config.train.model_name
-    experiment_id = ensure_experiment(config.train.experiment, uri)
+    experiment_id = ensure_experiment(config.train.experiment, uri, TRAINING_DESCRIPTION)
     client = MlflowClient(tracking_uri=uri)
     model = result.model
     info = dict(getattr(model, "info", {}) or {})
@@ -349,7 +459,7 @@ def _log_and_register(
     fit_params = {"cutoff": cutoff, "label_mode": label_mode, "model_name": name}
     out: dict[str, Any] = {"name": name, "experiment_id": experiment_id}
     nested = mlflow.active_run() is not None  # inside a caller's run (a pipeline): a child run
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested) as run:
+    with riskml_run(experiment_id=experiment_id, run_name=run_name, nested=nested) as run:
         run_id = run.info.run_id
         out["run_id"] = run_id
         mlflow.set_tags(run_tags)
@@ -379,22 +489,18 @@ def _log_and_register(
             model.save(saved)
             logged = _log_pyfunc(model, saved, frame)
         out["model_uri"] = logged.model_uri
+        hold("train.run")
 
         if not register:
             out.update(version=None, alias=None, decision="not_registered", reason="")
             out["seconds"] = round(time.perf_counter() - started, 3)
             return out
         with gate_lock(name):
+            settle_abandoned(client, name)  # versions of trainings killed before their alias
             decision = gate(client, name, model, result, frame, config, rolling, no_rolling)
-            with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered …"
-                version = mlflow.register_model(
-                    logged.model_uri,
-                    name,
-                    tags=version_tags(decision, result, cutoff, label_mode, run_id),
-                )
-            out["version"] = str(version.version)
+            tags = version_tags(decision, result, cutoff, label_mode, run_id)
+            out["version"] = register_and_alias(client, name, logged.model_uri, tags, decision)
             out.update(decision)
-            client.set_registered_model_alias(name, out["alias"], out["version"])
         client.update_model_version(name, out["version"], description=out["reason"])
         mlflow.set_tags(
             {
@@ -441,7 +547,7 @@ def log_rolling(rolling, experiment_id: str, *, tags: dict[str, str] | None = No
             "fold.cutoff": str(fold.get("cutoff") or ""),
             "fold.test_end": str(fold.get("test_end") or ""),
         }
-        with mlflow.start_run(
+        with riskml_run(
             experiment_id=experiment_id, run_name=f"fold {number}/{total}", nested=True
         ) as child:
             mlflow.set_tags({k: v for k, v in fold_tags.items() if v != ""})
@@ -485,7 +591,9 @@ def log_evaluation(
     with quiet():
         import mlflow
 
-        experiment_id = ensure_experiment(config.train.experiment, tracking_uri())
+        experiment_id = ensure_experiment(
+            config.train.experiment, tracking_uri(), TRAINING_DESCRIPTION
+        )
         run_tags = {
             "riskml.run": "evaluate",
             "repo": repo or (Path(dataset_path).stem if dataset_path else ""),
@@ -496,7 +604,7 @@ def log_evaluation(
         }
         run_tags = {_key(k): str(v)[:8000] for k, v in run_tags.items() if v not in (None, "")}
         nested = mlflow.active_run() is not None
-        with mlflow.start_run(
+        with riskml_run(
             experiment_id=experiment_id,
             run_name=run_name or f"rolling evaluation {run_tags.get('repo', '')}".strip(),
             nested=nested,

@@ -180,7 +180,13 @@ RESULT = {
                     "text": "author has 3 earlier commits (raises risk)",
                 },
             ],  # fmt: skip
-            "features": {"la": 10},
+            "features": {
+                "la": 10,
+                "subject": "Test login throttle",
+                "author_email": "erin@acme.example",
+                "n_test_files": 1,
+            },
+            "commits": ["e" * 40, "b" * 40],
         },
         {
             "id": "c" * 40,
@@ -188,7 +194,8 @@ RESULT = {
             "tier": "low",
             "review": review_for("low", Config()),
             "reasons": [],
-            "features": {"la": 1},
+            "features": {"la": 1, "subject": "Fix typo", "author_email": "dana@acme.example"},
+            "commits": ["c" * 40],
         },
     ],
     "model": {
@@ -209,28 +216,37 @@ def test_short_ids():
 
 def test_table_format():
     lines = render(RESULT, "table").splitlines()
-    assert lines[0].split() == ["change", "risk", "tier", "review", "top", "reasons"]
-    assert lines[2].startswith("aaaaaaaaaa..bbbbbbbbbb  0.412  high")
-    assert "2 reviewers, incl. code owner; rollout staged" in lines[2]
-    assert lines[2].endswith(
+    assert lines[0].split() == [
+        "change", "subject", "author", "risk", "tier", "review", "top", "reasons",
+    ]  # fmt: skip
+    assert lines[2] == (
+        "aaaaaaaaaa..bbbbbbbbbb  2 commits, last: Test login throttle  erin@acme.example  "
+        "0.412  high  2 reviewers, incl. code owner; rollout staged  "
         "touches 2 files on critical paths (raises risk); author has 3 earlier commits (raises risk)"
     )
-    assert lines[3].startswith("cccccccccc              0.020  low ")
-    assert (
-        lines[-1] == "model: change-risk v4 (tiers: medium ≥ 0.100, high ≥ 0.300, critical ≥ 0.600)"
+    assert lines[3] == (
+        f"cccccccccc              {'Fix typo':<36}  dana@acme.example  "
+        "0.020  low   1 reviewer; rollout normal"
     )
+    assert lines[-2:] == [
+        "model: change-risk v4 (tiers: medium ≥ 0.100, high ≥ 0.300, critical ≥ 0.600)",
+        "gate: none (--fail-on not set)",
+    ]
 
 
 def test_markdown_format_is_a_pr_comment():
     text = render(RESULT, "markdown")
     assert text.startswith("### riskml: deploy risk\n")
     assert "Highest tier: **high** 🟠 (risk 0.412) — requires 2 reviewers, incl. code owner" in text
+    assert "\nGate: none (`--fail-on` not set).\n" in text
     assert (
-        "| `aaaaaaaaaa..bbbbbbbbbb` | 0.412 | 🟠 high | 2 reviewers, incl. code owner; rollout staged |"
-        in text
-    )
+        "| `aaaaaaaaaa..bbbbbbbbbb` | 2 commits, last: Test login throttle | erin@acme.example "
+        "| 0.412 | 🟠 high | 2 reviewers, incl. code owner; rollout staged |"
+    ) in text
+    assert "| `cccccccccc` | Fix typo | dana@acme.example | 0.020 | 🟢 low |" in text
     assert "- touches 2 files on critical paths (raises risk)" in text
-    assert "Checks: tests touched or added; staged rollout" in text
+    # the branch touches a test file: that check is met, the rollout is still required
+    assert "Checks: tests touched or added: met; staged rollout: required" in text
     assert text.rstrip().endswith("<sub>model change-risk v4, run `r1`</sub>")
 
 
@@ -242,7 +258,13 @@ FLOORED = {
     "reasons": [
         {"feature": "la", "value": 4, "effect": 0.1, "text": "adds 4 lines (raises risk)"},
     ],
-    "features": {"la": 4, "touches_critical": True, "critical_areas": "auth;payments"},
+    "features": {
+        "la": 4,
+        "touches_critical": True,
+        "critical_areas": "auth;payments",
+        "subject": "Tighten session checks",
+        "author_email": "ann@acme.example",
+    },
     "tier_floor": {"rule": "critical_path", "tier_by_risk": "low", "areas": ["auth", "payments"]},
 }
 
@@ -255,7 +277,9 @@ def test_a_floored_tier_says_why_in_every_format():
     assert floor_text(FLOORED) == why
     assert floor_text(RESULT["changes"][0]) is None
     table = render(result, "table").splitlines()
-    assert table[2].startswith("dddddddddd  0.031  medium")
+    assert table[2].startswith(
+        "dddddddddd  Tighten session checks  ann@acme.example  0.031  medium"
+    )
     assert table[2].endswith(f"{why}; adds 4 lines (raises risk)")
     markdown = render(result, "markdown")
     assert f"- {why}\n- adds 4 lines (raises risk)\n" in markdown
@@ -436,7 +460,7 @@ def test_score_function_rev(world):
     # touches payments/: never below the critical-path floor (medium)
     assert change["features"]["touches_critical"] is True
     assert change["tier"] == (by_risk if at_least(by_risk, "medium") else "medium")
-    assert change["review"] == review_for(change["tier"], config)
+    assert change["review"] == review_for(change["tier"], config, change["features"])
     assert 1 <= len(change["reasons"]) <= 5
     assert {"feature", "value", "effect", "text"} <= set(change["reasons"][0])
     assert (
@@ -528,11 +552,35 @@ def test_cli_rev_json_table_markdown(world, cli_json):
     table = score_cli(world, "--rev", world.pending, "--format", "table")
     assert table.returncode == 0, table.stderr
     first = table.stdout.splitlines()[2]
-    assert first.startswith(f"{world.pending[:10]}  {change['risk']:.3f}  {change['tier']}")
+    assert first.startswith(
+        f"{world.pending[:10]}  Change payment rounding  dana@acme.example  "
+        f"{change['risk']:.3f}  {change['tier']}"
+    )
     md = score_cli(world, "--rev", world.pending, "--format", "markdown")
     assert md.returncode == 0, md.stderr
-    assert f"| `{world.pending[:10]}` | {change['risk']:.3f} |" in md.stdout
+    assert (
+        f"| `{world.pending[:10]}` | Change payment rounding | dana@acme.example | "
+        f"{change['risk']:.3f} |"
+    ) in md.stdout
     assert md.stdout.startswith("### riskml: deploy risk")
+    assert "\nGate: none (`--fail-on` not set).\n" in md.stdout
+
+
+def test_cli_json_has_the_summary_the_commits_and_each_checks_status(world, cli_json):
+    (change,) = cli_json["changes"]
+    assert list(cli_json) == ["summary", "changes", "model", "warnings"]
+    assert cli_json["summary"] == {
+        "highest_tier": change["tier"],
+        "changes": 1,
+        "gate": None,
+        "schema_version": 1,
+    }
+    assert change["commits"] == [world.pending]
+    assert change["features"]["subject"] == "Change payment rounding"
+    # the pending commit touches no test file: every check of its tier is still required
+    assert change["review"]["check_status"] == [
+        {"check": check, "status": "required"} for check in change["review"]["checks"]
+    ]
 
 
 def test_cli_range_scores_the_branch_and_each_commit(world):
@@ -540,6 +588,14 @@ def test_cli_range_scores_the_branch_and_each_commit(world):
     assert done.returncode == 0, done.stderr
     changes = json.loads(done.stdout)["changes"]
     assert [c["id"] for c in changes] == [f"{world.base}..{world.feature[1]}", *world.feature]
+    assert [c["commits"] for c in changes] == [world.feature, world.feature[:1], world.feature[1:]]
+    # the second commit adds tests/test_throttle.py: "tests touched or added" is met by it and
+    # by the branch, still required of the first commit (when its tier asks for it)
+    assert [c["features"]["n_test_files"] for c in changes] == [1, 0, 1]
+    for c, status in zip(changes, ("met", "required", "met"), strict=True):
+        tests = [s["status"] for s in c["review"]["check_status"]
+                 if s["check"] == "tests touched or added"]  # fmt: skip
+        assert tests == ([status] if "tests touched or added" in c["review"]["checks"] else [])
     combined, first, second = (c["features"] for c in changes)
     # the combined change: both commits' files, authored as the head commit
     assert combined["nf"] == 2 and combined["la"] == 33
@@ -565,12 +621,137 @@ def test_cli_worktree_uses_git_user_email(world):
 
 
 def test_cli_fail_on_exits_3(world, cli_json):
-    tier = cli_json["changes"][0]["tier"]
+    (change,) = cli_json["changes"]
+    tier = change["tier"]
     gated = score_cli(world, "--rev", world.pending, "--fail-on", tier, "--format", "table")
     assert gated.returncode == 3, gated.stderr
     assert world.pending[:10] in gated.stdout  # the report is printed before the gate
+    assert gated.stdout.splitlines()[-1] == (
+        f"gate --fail-on {tier}: failed (1 change at {tier} or above: {world.pending[:10]})"
+    )
+    # one line on stderr naming the change and its tier
+    assert gated.stderr == (
+        f"riskml: gate failed (--fail-on {tier}): {world.pending[:10]} {tier} "
+        f"(risk {change['risk']:.3f})\n"
+    )
+    as_json = score_cli(world, "--rev", world.pending, "--fail-on", tier)
+    assert as_json.returncode == 3
+    assert json.loads(as_json.stdout)["summary"]["gate"] == {
+        "fail_on": tier, "passed": False, "failing": [world.pending],
+    }  # fmt: skip
+    md = score_cli(world, "--rev", world.pending, "--fail-on", tier, "--format", "markdown")
+    assert md.returncode == 3
+    assert (
+        f"\nGate `--fail-on {tier}`: ❌ **failed** — 1 change at {tier} or above: "
+        f"`{world.pending[:10]}`.\n"
+    ) in md.stdout
     if tier != "critical":
-        assert score_cli(world, "--rev", world.pending, "--fail-on", "critical").returncode == 0
+        passed = score_cli(world, "--rev", world.pending, "--fail-on", "critical")
+        assert passed.returncode == 0 and passed.stderr == ""
+        assert json.loads(passed.stdout)["summary"]["gate"] == {
+            "fail_on": "critical", "passed": True, "failing": [],
+        }  # fmt: skip
+
+
+def test_cli_empty_range_is_nothing_to_score_in_every_format(world):
+    """A pull request with nothing new (BASE..HEAD holds no commit) passes any gate."""
+    done = score_cli(world, "--range", "HEAD..HEAD", "--fail-on", "low")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["changes"] == []
+    assert result["summary"] == {
+        "highest_tier": None,
+        "changes": 0,
+        "gate": {"fail_on": "low", "passed": True, "failing": []},
+        "schema_version": 1,
+    }
+    assert done.stderr == "riskml: nothing to score: no pending changes in the range HEAD..HEAD\n"
+    # a head already in main (a merged branch): nothing of its own left
+    merged = score_cli(world, "--range", f"main..{world.mined_head}")
+    assert merged.returncode == 0 and json.loads(merged.stdout)["changes"] == []
+    table = score_cli(world, "--range", "HEAD..HEAD", "--format", "table", "--fail-on", "low")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0] == "nothing to score: no pending changes in the range"
+    assert table.stdout.splitlines()[-1] == (
+        "gate --fail-on low: passed (no change at low or above)"
+    )
+    md = score_cli(world, "--range", "HEAD..HEAD", "--format", "markdown")
+    assert md.returncode == 0, md.stderr
+    assert md.stdout.startswith(
+        "### riskml: deploy risk\n\nNothing to score: no pending changes in the range.\n\n"
+        "Gate: none (`--fail-on` not set).\n\n<sub>model "
+    )
+
+
+def test_cli_a_mined_merge_is_scored_as_the_branch_it_merged(world):
+    """A merge already in the mined history (no row of its own): its first-parent diff as one
+    change, exactly what `--range MERGE^1..MERGE` gives as the branch's combined change."""
+    merge = git(world.repo, "rev-list", "--merges", "-n", "1", world.mined_head)
+    first_parent = git(world.repo, "rev-parse", f"{merge}^1")
+    merged = git(world.repo, "rev-list", "--reverse", "--topo-order", "--no-merges",
+                 merge, f"^{first_parent}").split()  # fmt: skip
+    assert merged
+    done = score_cli(world, "--rev", merge)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    (change,) = result["changes"]
+    assert change["id"] == merge and change["commits"] == merged
+    assert change["features"]["subject"] == git(world.repo, "log", "-1", "--format=%s", merge)
+    assert (
+        f"merge {merge[:12]} is already in the mined history: scored as the branch it merged "
+        f"against the history mined so far, which includes its {len(merged)} commit(s)"
+    ) in result["warnings"]
+    branch = json.loads(score_cli(world, "--range", f"{merge}^1..{merge}").stdout)["changes"][0]
+    assert branch["id"] == f"{first_parent}..{merge}" and branch["commits"] == merged
+    assert change["risk"] == branch["risk"]
+    assert change["features"] == branch["features"]
+    numstat = git(world.repo, "diff", "--numstat", first_parent, merge).splitlines()
+    assert change["features"]["la"] == sum(int(line.split()[0]) for line in numstat
+                                           if line.split()[0] != "-")  # fmt: skip
+
+
+def test_cli_a_pending_merge_is_scored_as_the_branch_it_merged(world, tmp_path):
+    clone = tmp_path / "repo"
+    shutil.copytree(world.repo, clone)
+    git(clone, "checkout", "-q", "-b", "merged", "main")
+    git(clone, "merge", "-q", "--no-ff", "-m", "Merge branch 'feature'", "feature")
+    git(clone, "checkout", "-q", "main")
+    merge = git(clone, "rev-parse", "merged")
+    state = str(world.root / "data/repo/changes.state.joblib")
+    args = ("score", "--repo", str(clone), "--config", str(world.config), "--state", state)
+    from conftest import run_cli
+
+    done = run_cli(*args, "--rev", "merged", cwd=world.root)
+    assert done.returncode == 0, done.stderr
+    (change,) = json.loads(done.stdout)["changes"]
+    assert change["id"] == merge and change["commits"] == world.feature
+    branch = json.loads(run_cli(*args, "--range", "main..merged", cwd=world.root).stdout)
+    combined = branch["changes"][0]
+    # the same row; scored alone rather than beside the branch's commits (last bit may differ)
+    assert change["risk"] == pytest.approx(combined["risk"], rel=1e-12)
+    assert {k: v for k, v in change["features"].items() if k != "commit"} == {
+        k: v for k, v in combined["features"].items() if k != "commit"
+    }
+    table = run_cli(*args, "--rev", "merged", "--format", "table", cwd=world.root)
+    assert table.stdout.splitlines()[2].startswith(
+        f"{merge[:10]}  Merge branch 'feature' (merges 2 commits)  "
+    )
+
+
+def test_cli_state_mined_under_another_name_is_a_hint_to_repo_name(world, tmp_path):
+    checkout = tmp_path / "checkout"
+    shutil.copytree(world.repo, checkout)
+    from conftest import run_cli
+
+    args = ("score", "--repo", str(checkout), "--config", str(world.config), "--rev", "HEAD")
+    done = run_cli(*args, cwd=world.root)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "riskml: error: no mining state at data/checkout/changes.state.joblib: mined under "
+        "another name? pass --repo-name NAME (data has the mining state of: repo); else run "
+        f"`riskml mine --repo {checkout}` first (scoring never mines the whole history)\n"
+    )
+    assert run_cli(*args, "--repo-name", "repo", cwd=world.root).returncode == 0
 
 
 def test_cli_local_model_directory_gives_the_same_risk(world, cli_json):
