@@ -21,6 +21,7 @@ from riskml.gitio import detect_main_branch, ensure_repo, has_commits, is_shallo
 from riskml.label import label_counts, label_file
 from riskml.mine import MiningWarning
 from riskml.mine.miner import mine_file
+from riskml.processes import hold
 
 # The summary of one repository, in the order the table shows them.
 SUMMARY_KEYS = (
@@ -64,6 +65,7 @@ def mine_and_label(repo: FleetRepo, data_dir: str, staging: str | None = None) -
 
 
 def _run(repo: FleetRepo, data_dir: Path, staging: Path | None, row: dict) -> None:
+    hold("fleet.task")
     top = ensure_repo(repo.path)
     if not has_commits(top):
         raise RiskmlError(f"{repo.path}: the repository has no commits")
