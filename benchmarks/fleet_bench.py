@@ -14,12 +14,14 @@ default 8 repositories of 5,000 commits, 40,000 in all) is mined and labelled fr
                      evaluates and registers: more work than the fleet does, not its baseline
 
 The fair baseline of `riskml fleet` is the mine + label loop: the same work. Every wall time
-is printed beside its CPU seconds (every process it started, Dask workers and git included)
-and the load average when it started: on a shared machine more processes take a larger share
+is printed beside its CPU seconds (every process it started, Dask workers and git included),
+the cores that kept busy on average (CPU / wall: one process already keeps more than one busy,
+git running beside Python) and the load average when it started: on a shared machine more processes take a larger share
 of the cores, so under load 2 workers can gain more than 2x over 1. The tables the fleet
-wrote are checked to be byte for byte those of the CLI loop.
+wrote are checked to be byte for byte those of the CLI loop. ``--repeat N`` runs each fleet
+N times, alternating which goes first, and shows the median and every draw.
 
-    python benchmarks/fleet_bench.py [--repos 8] [--commits 5000] [--seed 0] [--run-loop]
+    python benchmarks/fleet_bench.py [--repos 8] [--commits 5000] [--seed 0] [--repeat 1] [--run-loop]
     python benchmarks/fleet_bench.py --small      # 3 repositories of 150 commits: a smoke test
 """
 
@@ -69,6 +71,11 @@ def _timed(run) -> tuple[float, float, float]:
     return time.perf_counter() - start, _cpu() - cpu, load
 
 
+def _median(draws: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """The draw of median wall time (its CPU and load with it)."""
+    return sorted(draws)[len(draws) // 2]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repos", type=int, default=8)
@@ -76,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the first repository")
     ap.add_argument("--small", action="store_true", help="3 repositories of 150 commits")
     ap.add_argument("--run-loop", action="store_true", help="also time a loop of riskml run")
+    ap.add_argument("--repeat", type=int, default=1, help="fleet runs per worker count (median)")
     args = ap.parse_args(argv)
     if args.small:
         args.repos, args.commits = 3, 150
@@ -108,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             f"cores, {sys.platform}, python {sys.version.split()[0]}"
         )
 
-        def fleet_run(workers: int) -> tuple[float, float, float]:
-            data = tmp / f"fleet-{workers}"
+        def fleet_run(workers: int, draw: int) -> tuple[float, float, float]:
+            data = tmp / f"fleet-{workers}-{draw}"
             return _timed(lambda: _riskml("fleet", "--fleet", str(fleet), "--data-dir",
                                           str(data), "--workers", str(workers), "--no-progress",
                                           cwd=tmp))  # fmt: skip
@@ -137,9 +145,13 @@ def main(argv: list[str] | None = None) -> int:
                         "--repo-name", name, "--data-dir", str(tmp / "run-loop"),
                         "--models-dir", str(tmp / "models"), cwd=tmp, env=env)  # fmt: skip
 
+        draws: dict[int, list[tuple[float, float, float]]] = {2: [], 1: []}
+        for draw in range(args.repeat):  # alternate which goes first: the load drifts
+            for workers in (2, 1) if draw % 2 == 0 else (1, 2):
+                draws[workers].append(fleet_run(workers, draw))
         rows = [
-            ("riskml fleet, 2 workers", *fleet_run(2)),
-            ("riskml fleet, 1 worker", *fleet_run(1)),
+            ("riskml fleet, 2 workers", *_median(draws[2])),
+            ("riskml fleet, 1 worker", *_median(draws[1])),
             ("loop: riskml mine + label (CLI)", *_timed(cli_loop)),
             ("loop: mine_file + label_file (in process)", *_timed(in_process_loop)),
         ]
@@ -147,16 +159,20 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(("loop: riskml run (also trains)", *_timed(run_loop)))
         for name in repos:
             for file in FILES:
-                fleet_bytes = (tmp / "fleet-2" / name / file).read_bytes()
+                fleet_bytes = (tmp / "fleet-2-0" / name / file).read_bytes()
                 if fleet_bytes != (tmp / "cli-loop" / name / file).read_bytes():
                     raise SystemExit(f"{name}/{file}: the fleet's differs from riskml mine/label's")
 
         two, one, loop = rows[0][1], rows[1][1], rows[2][1]
-        print(f"  {'run':<44}{'wall':>9}  {'CPU':>8}  {'commits/s':>9}  {'vs 1 worker':>11}  "
-              f"{'vs CLI loop':>11}  load at start")  # fmt: skip
+        print(f"  {'run':<44}{'wall':>9}  {'CPU':>8}  {'cores':>5}  {'commits/s':>9}  "
+              f"{'vs 1 worker':>11}  {'vs CLI loop':>11}  load at start")  # fmt: skip
         for label, wall, cpu, load in rows:
-            print(f"  {label:<44}{wall:8.1f}s  {cpu:7.1f}s  {total / wall:9.0f}  "
+            print(f"  {label:<44}{wall:8.1f}s  {cpu:7.1f}s  {cpu / wall:5.2f}  {total / wall:9.0f}  "
                   f"{one / wall:10.2f}x  {loop / wall:10.2f}x  {load:.2f}")  # fmt: skip
+        if args.repeat > 1:
+            print(f"fleet draws ({args.repeat}, medians above): " + "; ".join(
+                f"{a[0]:.1f} s / {b[0]:.1f} s = {b[0] / a[0]:.2f}x (load {a[2]:.1f}, {b[2]:.1f})"
+                for a, b in zip(draws[2], draws[1], strict=True)))  # fmt: skip
         print(f"load average now: {os.getloadavg()[0]:.2f}")
         verdict = "met" if one / two >= TARGET else "not met"
         print(

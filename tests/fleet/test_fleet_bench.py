@@ -30,7 +30,7 @@ def test_the_fleet_benchmark_runs_small():
         "loop: riskml mine + label (CLI)",
         "loop: mine_file + label_file (in process)",
     ]
-    assert re.fullmatch(r"  riskml fleet, 1 worker\s+\d+\.\ds\s+\d+\.\ds\s+\d+\s+1\.00x\s+\d+\.\d\dx\s+[\d.]+",
+    assert re.fullmatch(r"  riskml fleet, 1 worker\s+\d+\.\ds\s+\d+\.\ds\s+\d\.\d\d\s+\d+\s+1\.00x\s+\d+\.\d\dx\s+[\d.]+",
                         lines[3])  # fmt: skip
     assert re.fullmatch(
         r"2 workers vs 1: \d+\.\d\dx \(target >= 1\.7x: (met|not met)\); vs the CLI loop: "
