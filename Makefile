@@ -44,6 +44,7 @@ bench: setup
 	$(BIN)/python benchmarks/tracking_bench.py
 	$(BIN)/python benchmarks/registry_bench.py
 	$(BIN)/python benchmarks/state_bench.py
+	$(BIN)/python benchmarks/fleet_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -23,6 +23,8 @@ _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 # What `git revert` writes: a `Revert "<subject>"` subject and a `This reverts commit <sha>.` line.
 _REVERTS_RE = re.compile(r"This reverts commit ([0-9a-fA-F]{7,40})")
 _REVERT_SUBJECT_RE = re.compile(r'^Revert "(.*?)"?$')
+# The names a main branch goes by, in the order detect_main_branch tries them.
+MAIN_CANDIDATES = ("main", "master", "trunk", "develop")
 
 # git must never prompt, page, or read the user's global hooks or config for our plumbing.
 GIT_ENV = {
@@ -272,6 +274,18 @@ def ensure_repo(path: str | Path) -> Path:
 
 def has_commits(repo: str | Path) -> bool:
     return run_git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False) != b""
+
+
+def detect_main_branch(repo: str | Path) -> str | None:
+    """The repository's main branch: ``origin/HEAD``'s target, else main/master/trunk/develop."""
+    out = run_git(repo, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD", check=False)
+    ref = out.decode().strip()
+    if ref:
+        return ref.removeprefix("refs/remotes/")
+    for name in MAIN_CANDIDATES:
+        if run_git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}", check=False):
+            return name
+    return None
 
 
 def is_shallow(repo: str | Path) -> bool:

@@ -174,7 +174,8 @@ def hold(point: str) -> None:
     """The test hook: with ``RISKML_TEST_HOLD=<point>:<file>`` set, reaching ``point`` writes
     this process's pid to ``file`` and waits there (up to :data:`HOLD_SECONDS`) for the test
     to signal it. Points: ``train.run`` (inside a training's MLflow run, before the gate),
-    ``gate.alias`` (a version registered, its alias not moved yet). Without the variable,
+    ``gate.alias`` (a version registered, its alias not moved yet), ``fleet.task`` (a fleet's
+    task in its Dask worker, before it mines). Without the variable,
     or at another point, it returns at once."""
     spec = os.environ.get(HOLD_ENV, "")
     name, _, marker = spec.partition(":")

@@ -22,14 +22,14 @@ from typing import Any
 from riskml.config import Config, DataPaths, Workspace, tracking_uri
 from riskml.errors import RiskmlError
 from riskml.fmt import number_text
-from riskml.gitio import ensure_repo, has_commits, resolve_rev, run_git
+from riskml.gitio import detect_main_branch, ensure_repo, has_commits, resolve_rev, run_git
+from riskml.label.report import label_counts
 from riskml.score.render import floor_text
 from riskml.tables import (
     attach_tokens,
     count_rows,
     read_changes_and_tokens,
     read_labels,
-    split_list,
     write_labels,
 )
 
@@ -38,7 +38,6 @@ DEMO_SEED = 0
 DEMO_PENDING = 5
 DEMO_NAME = "demo"
 _DEMO_MARKER = ".riskml-demo.json"
-MAIN_CANDIDATES = ("main", "master", "trunk", "develop")
 
 
 @dataclass
@@ -106,23 +105,6 @@ class _Stage:
 
     def __exit__(self, *exc: Any) -> None:
         self.clock.times[self.name] = time.perf_counter() - self.t0
-
-
-def label_counts(labels: Any) -> dict:
-    """Positive / negative / not-yet-known changes and distinct incidents linked."""
-    import pandas as pd
-
-    values = pd.to_numeric(labels["label"], errors="coerce") if len(labels) else pd.Series([])
-    ids: set[str] = set()
-    if "incident_ids" in labels.columns:
-        for value in labels["incident_ids"].dropna():
-            ids.update(split_list(value))
-    return {
-        "positive": int((values == 1).sum()),
-        "negative": int((values == 0).sum()),
-        "unknown": int(values.isna().sum()),
-        "incidents_linked": len(ids),
-    }
 
 
 def _write_labels(result: Any, paths: DataPaths) -> None:
@@ -220,18 +202,6 @@ def retrain(
 
 
 # --------------------------------------------------------------------------- pending
-
-
-def detect_main_branch(repo: Path) -> str | None:
-    """The repository's main branch: ``origin/HEAD``'s target, else main/master/trunk/develop."""
-    out = run_git(repo, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD", check=False)
-    ref = out.decode().strip()
-    if ref:
-        return ref.removeprefix("refs/remotes/")
-    for name in MAIN_CANDIDATES:
-        if run_git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}", check=False):
-            return name
-    return None
 
 
 def choose_pending(

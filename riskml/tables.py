@@ -794,3 +794,71 @@ def write_json(obj: Any, path: str | Path) -> Path:
     """Write a JSON side file (e.g. ``labels.report.json``) atomically, indented, UTF-8."""
     text = json.dumps(obj, indent=2, sort_keys=False) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- the fleet dataset
+
+# `riskml fleet`'s union of its repositories (docs/fleet.md): one Parquet file per project,
+# ``project=<name>/part-0.parquet`` (Hive partitioning: Dask and pyarrow read ``project`` back as
+# a categorical column), each row one change with its label columns and its diff's tokens.
+FLEET_PARTITION = "project"
+FLEET_COLUMNS: dict[str, str] = {
+    **CHANGES_COLUMNS,
+    **{column: kind for column, kind in LABELS_COLUMNS.items() if column != "commit"},
+    "tokens": "str",
+}
+# written last into the dataset's folder; a folder without it is not replaced
+FLEET_MARKER = "_fleet.json"
+
+
+def fleet_schema():
+    """The Arrow schema of every file of the fleet dataset, whatever a project's table lacks,
+    so the files of all projects read as one table."""
+    import pyarrow as pa
+
+    types = {
+        "str": pa.string(),
+        "nstr": pa.string(),
+        "int": pa.int64(),
+        "int8": pa.int8(),
+        "float": pa.float64(),
+        "bool": pa.bool_(),
+        "time": pa.timestamp("ns", tz="UTC"),
+    }
+    return pa.schema([(column, types[kind]) for column, kind in FLEET_COLUMNS.items()])
+
+
+def fleet_part_path(dataset: str | Path, project: str) -> Path:
+    """Where one project's file of the fleet dataset goes (its name percent-encoded, as
+    pyarrow's Hive partitioning decodes it)."""
+    from urllib.parse import quote
+
+    return Path(dataset) / f"{FLEET_PARTITION}={quote(project, safe='')}" / "part-0.parquet"
+
+
+def write_fleet_part(frame, dataset: str | Path, project: str) -> Path:
+    """Write one project's rows (:data:`FLEET_COLUMNS`; a column the project lacks is null)
+    as its file of the fleet dataset, atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = _cast(frame, FLEET_COLUMNS)
+    for column in FLEET_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    table = pa.Table.from_pandas(
+        frame[list(FLEET_COLUMNS)], schema=fleet_schema(), preserve_index=False
+    )
+    path = fleet_part_path(dataset, project)
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def read_fleet(path: str | Path, columns: list[str] | None = None):
+    """The fleet dataset as a Dask DataFrame (``project`` among its columns, categorical);
+    a folder that is not one is one :class:`RiskmlError`."""
+    import dask.dataframe as dd
+
+    path = Path(path)
+    if not (path / FLEET_MARKER).is_file():
+        raise RiskmlError(f"{path}: not a fleet dataset (no {FLEET_MARKER}; see riskml fleet)")
+    return dd.read_parquet(path, columns=columns)

@@ -123,6 +123,7 @@ LAYERS = [
     },  # fmt: skip
     {"mine", "label"},
     {"synth", "train"},
+    {"fleet"},
     {"score"},
     {"serve", "trends", "ci"},
     {"run"},

@@ -100,6 +100,7 @@ _VERB_MODULES = (
     "run",
     "demo",
     "ci",
+    "fleet",
 )
 
 

@@ -46,12 +46,10 @@ def label_command(
     import dataclasses
     import warnings
 
-    from riskml.config import data_paths, load_config
+    from riskml.config import load_config
     from riskml.gitio import ensure_repo
-    from riskml.label import format_report, label, load_incidents, report_path, write_report
-    from riskml.label.core import read_changes
+    from riskml.label import format_report, label_file
     from riskml.label.szz import LabelWarning
-    from riskml.tables import table_format, write_labels
 
     def show(message, category, filename, lineno, file=None, line=None):
         typer.echo(f"riskml: warning: {message}", err=True)
@@ -60,35 +58,14 @@ def label_command(
     warnings.simplefilter("always", LabelWarning)
     as_of = deprecated_option(cutoff, as_of, "--cutoff", "--as-of")
     top = ensure_repo(repo)
-    if out is not None:
-        table_format(out)  # a wrong suffix is said before any labelling, not after
     cfg = load_config(config, repo=top)
     if window_days is not None:
         cfg = dataclasses.replace(
             cfg, label=dataclasses.replace(cfg.label, window_days=window_days)
         )
-    guess = data_paths(top.name, data_dir)
-    table = read_changes(changes if changes is not None else guess.changes)
-    name = top.name
-    if "repo" in table.columns and len(table) and isinstance(table["repo"].iloc[0], str):
-        name = table["repo"].iloc[0]
-    paths = data_paths(name, data_dir)
-    inc = None
-    if incidents is not None:
-        inc, problems = load_incidents(incidents, top, strict=strict)
-        for msg in problems:
-            typer.echo(f"riskml: warning: {incidents}: skipped {msg}", err=True)
-    result = label(
-        top,
-        table,
-        inc,
-        config=cfg,
-        workers=workers,
-        cache_dir=cache_dir if cache_dir is not None else paths.szz_cache,
-        cutoff=as_of,
-    )
-    out_path = out if out is not None else paths.labels
-    write_labels(result.labels, out_path)
-    rpath = write_report(result.report, report_path(out_path))
+    result = label_file(top, changes, incidents, out, config=cfg, strict=strict, workers=workers,
+                        cache_dir=cache_dir, cutoff=as_of, data_dir=data_dir)  # fmt: skip
+    for msg in result.problems:
+        typer.echo(f"riskml: warning: {incidents}: skipped {msg}", err=True)
     typer.echo(format_report(result.report))
-    typer.echo(f"wrote {out_path} and {rpath}")
+    typer.echo(f"wrote {result.out} and {result.report_file}")

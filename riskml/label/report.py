@@ -80,6 +80,25 @@ def build_report(
     return report
 
 
+def label_counts(labels) -> dict:
+    """Positive / negative / not-yet-known changes and distinct incidents linked."""
+    import pandas as pd
+
+    from riskml.tables import split_list
+
+    values = pd.to_numeric(labels["label"], errors="coerce") if len(labels) else pd.Series([])
+    ids: set[str] = set()
+    if "incident_ids" in labels.columns:
+        for value in labels["incident_ids"].dropna():
+            ids.update(split_list(value))
+    return {
+        "positive": int((values == 1).sum()),
+        "negative": int((values == 0).sum()),
+        "unknown": int(values.isna().sum()),
+        "incidents_linked": len(ids),
+    }
+
+
 # share of the changes older than the first incident from which format_report suggests
 # [label] observed_from = "first-incident"
 EARLY_SHARE_HINT = 0.2
