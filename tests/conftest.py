@@ -38,6 +38,22 @@ def venv_env(env: dict | None = None) -> dict[str, str]:
     return out
 
 
+@pytest.fixture(autouse=True)
+def _mlflow_follows_the_environment():
+    """After each test, point MLflow's process-wide tracking URI back at ``MLFLOW_TRACKING_URI``.
+
+    ``mlflow.set_tracking_uri`` (riskml calls it when it opens an experiment) keeps the URI in a
+    module global as well as in the environment. A test that points riskml at its own server
+    under ``monkeypatch.setenv`` gets the environment back at its end, but not that global:
+    the next test's ``MlflowClient()`` would still talk to the stopped server.
+    """
+    yield
+    mlflow = sys.modules.get("mlflow")
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if mlflow is not None and uri and mlflow.get_tracking_uri() != uri:
+        mlflow.set_tracking_uri(uri)
+
+
 @pytest.fixture(scope="session")
 def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A real MLflow tracking store and registry (SQLite), migrated once per session.
