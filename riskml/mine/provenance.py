@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from riskml.config import AIConfig
 from riskml.gitio import read_objects, run_git
@@ -103,14 +104,15 @@ _TRAILER_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*?)\s*$")
 # Tool footers that are not ``Key: value`` lines (an emoji or bullet may precede them).
 _FOOTER_RE = re.compile(
     r"^[^\w\[]{0,8}(?:Generated with \[(?P<generated>Claude Code|Devin)\]"
-    r"|Link to (?P<devin_run>Devin) run: https?://app\.devin\.ai/"
+    # Devin's PR body, in squash merges: "Link to Devin run: …", the label often in bold
+    r"|Link to (?P<devin_run>Devin) run(?:\*\*)?:(?:\*\*)? *https?://app\.devin\.ai/"
     # Claude Code on the web ends its messages with the bare link of its session
     r"|(?P<claude_session>https://claude\.ai/code/session_)[A-Za-z0-9_-]+$)",
     re.IGNORECASE,
 )
 _FOOTER_TOOLS = {"claude code": "claude", "devin": "devin"}
 # Footer lines that carry no marker but belong to a tool's footer (Devin's "Requested by: name").
-_NEUTRAL_FOOTER_RE = re.compile(r"^Requested by: ")
+_NEUTRAL_FOOTER_RE = re.compile(r"^(?:\*\*)?Requested by(?:\*\*)?:(?:\*\*)? ")
 _ADDRESS_RE = re.compile(r"<([^<>@\s]+@[^<>\s]+)>")
 _BARE_ADDRESS_RE = re.compile(r"(?<![\w.+-])([\w.+-]+@[\w-]+(?:\.[\w-]+)+)")
 _NOREPLY_RE = re.compile(r"^(?:\d+\+)?([^@+]+)@users\.noreply\.github\.com$")
@@ -334,9 +336,9 @@ def _markers(message: str, rules: _Rules) -> list[tuple[int, str, str, str]]:
     found: list[tuple[int, str, str, str]] = []
     if "\n" in message:
         for line in _footer_lines(message, rules):
-            m = _TRAILER_RE.match(line)
+            f = _FOOTER_RE.match(line)  # first: a bare link would read as an "https:" trailer
+            m = None if f else _TRAILER_RE.match(line)
             if m is None:
-                f = _FOOTER_RE.match(line)
                 if f is None:
                     continue
                 if f.group("generated"):
@@ -398,8 +400,7 @@ def _model_of(markers: list[tuple[int, str, str, str]], tool: str, first: str = 
     return ""
 
 
-@dataclass(frozen=True)
-class Provenance:
+class Provenance(NamedTuple):
     """One commit's AI provenance: the four columns its identity and message decide."""
 
     ai_provenance: str
@@ -581,10 +582,11 @@ def _note_tool(name: object) -> str:
 
 
 def _dominant(weights: dict[tuple[str, str], float]) -> tuple[str, str]:
-    """The ``(tool, model)`` with the most lines (ties: the first in sorted order)."""
+    """The ``(tool, model)`` with the most lines (ties: one that names a tool, then a model,
+    then the first in sorted order)."""
     if not weights:
         return "", ""
-    return max(sorted(weights), key=lambda k: weights[k])
+    return max(sorted(weights), key=lambda k: (weights[k], bool(k[0]), bool(k[1])))
 
 
 def _git_ai_identity(metadata: dict, per_hash: dict[str, float]) -> tuple[str, str]:
