@@ -75,6 +75,8 @@ CHANGES_COLUMNS: dict[str, str] = {
     "ai_tool": "str",
     "ai_evidence": "str",
     "ai_line_share": "float",
+    "ai_model": "str",
+    "ai_lines_added": "float",
     "hour": "int",
     "weekday": "int",
     "n_added_files": "int",
@@ -134,6 +136,9 @@ OPTIONAL_CHANGES_COLUMNS = (
     "todo_added",
     "comments_only",
 )
+# Provenance columns added after the first tables were mined (docs/provenance.md): a table
+# without them is read as it is; `riskml mine` re-mines it rather than append to it.
+AI_DETAIL_COLUMNS = ("ai_model", "ai_lines_added")
 # The tokens file of a changes table (docs/features.md): commit, then the compact text.
 TOKENS_COLUMNS = ("commit", "tokens")
 TOKENS_FILE = "tokens.parquet"  # among the table's companions (riskml.snapshot)
@@ -381,7 +386,8 @@ def changes_of(snap: snapshot.Snapshot, *, repo_name=None, required=None):
     frame = _read_raw(path, "changes", CHANGES_COLUMNS, snap.data)
     full = required is None
     if full:
-        required = [c for c in CHANGES_COLUMNS if c not in OPTIONAL_CHANGES_COLUMNS]
+        optional = (*OPTIONAL_CHANGES_COLUMNS, *AI_DETAIL_COLUMNS)
+        required = [c for c in CHANGES_COLUMNS if c not in optional]
     _require(frame, path, "changes", required)
     _check_repo(frame, path, "changes", repo_name)
     if full:

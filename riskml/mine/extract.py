@@ -24,6 +24,7 @@ from pathlib import Path
 from riskml import budget
 from riskml.errors import RiskmlError
 from riskml.gitio import git_env, has_commits, resolve_rev, run_git
+from riskml.mine.mining_warning import MiningWarning
 
 # Starts every commit in the log stream; a commit message cannot hold NUL, a path would have to
 # start with \x01RISKML\x02 to fake it.
@@ -58,10 +59,6 @@ _GITLINK = "160000"
 _PIPELINED_BLOBS = 400
 _NULL_SHA = "0" * 40
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-
-
-class MiningWarning(UserWarning):
-    """Something in the repository could not be read; the rest is mined."""
 
 
 def _path(raw: bytes) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -16,7 +17,15 @@ from wcmatch import glob
 
 from riskml.config import AIConfig, Config, MineConfig
 from riskml.gitio import parse_revert, subject_of
-from riskml.mine.provenance import ai_line_share, classify
+from riskml.mine.mining_warning import MiningWarning
+from riskml.mine.provenance import (
+    AI_AGENT,
+    AI_ASSISTED,
+    HUMAN,
+    MalformedNote,
+    line_attribution,
+    provenance_of,
+)
 from riskml.tables import OPTIONAL_CHANGES_COLUMNS
 
 # Globs: `**` spans directories (GLOBSTAR); `*` also matches dot-files such as .env (DOTGLOB).
@@ -216,8 +225,39 @@ def content_flags(rec: dict, paths: PathClassifier) -> dict:
 
 
 def provenance(rec: dict, cfg: AIConfig) -> dict:
-    """ai_provenance, ai_tool, ai_evidence (provenance.md) and ai_line_share (git-ai notes)."""
-    cls, tool, evidence = classify(rec["author_name"], rec["author_email"], rec["message"], cfg)
+    """ai_provenance, ai_tool, ai_evidence, ai_model (provenance.md) and the line-level
+    ai_line_share, ai_lines_added (the git-ai or Agent Trace note in ``rec["ai_note"]``).
+
+    A note that says AI wrote lines of an otherwise ``human`` commit makes it ``ai_assisted``
+    (evidence ``note:git-ai <tool>`` / ``note:agent-trace <tool>``); a note none of the formats
+    reads is a :class:`MiningWarning`, and the commit keeps what its identity and trailers say.
+    """
+    p = provenance_of(rec["author_name"], rec["author_email"], rec["message"], cfg)
+    cls, tool, evidence, model = p.ai_provenance, p.ai_tool, p.ai_evidence, p.ai_model
     added = sum(f["added"] for f in rec["files"])
-    share = ai_line_share(rec.get("ai_note"), added)
-    return {"ai_provenance": cls, "ai_tool": tool, "ai_evidence": evidence, "ai_line_share": share}
+    try:
+        lines = line_attribution(rec.get("ai_note"), added)
+    except MalformedNote as exc:
+        warnings.warn(
+            f"commit {rec['commit'][:12]}: its AI note is not a git-ai log nor an Agent Trace "
+            f"record ({exc}); its provenance comes from the commit alone",
+            MiningWarning,
+            stacklevel=2,
+        )
+        lines = None
+    share = ai_lines = None
+    if lines is not None:
+        share, ai_lines = lines.share, lines.ai_lines
+        if cls == HUMAN and lines.source in ("git-ai", "agent-trace") and lines.ai_lines:
+            cls, tool = AI_ASSISTED, lines.tool
+            evidence = f"note:{lines.source} {tool}".rstrip()
+        if cls in (AI_ASSISTED, AI_AGENT) and not model:
+            model = lines.model
+    return {
+        "ai_provenance": cls,
+        "ai_tool": tool,
+        "ai_evidence": evidence,
+        "ai_line_share": share,
+        "ai_model": model,
+        "ai_lines_added": ai_lines,
+    }

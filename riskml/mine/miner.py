@@ -36,6 +36,7 @@ from riskml.mine.state import (
 )
 from riskml.mine.table import COLUMNS, normalize, table_format, to_frame
 from riskml.tables import (
+    AI_DETAIL_COLUMNS,
     TOKENS_FILE,
     changes_of,
     changes_writer,
@@ -163,6 +164,17 @@ def _mine_locked(top, commits, out, workers, cfg, name, progress, as_frame: bool
     old = old_tokens = None
     if state is not None:
         old = changes_of(current)
+        lacking = [c for c in AI_DETAIL_COLUMNS if c not in old.columns]
+        if lacking:
+            # rows mined before these columns would read as "no model, no note": re-mine them
+            warnings.warn(
+                f"{out} was mined before the {' and '.join(lacking)} column(s) existed; "
+                "re-mining every row",
+                MiningWarning,
+                stacklevel=3,
+            )
+            state = old = None
+    if state is not None:
         if state.n_rows != len(old):
             raise RiskmlError(
                 f"{out} has {len(old)} rows but its state {current.companions} knows "

@@ -89,6 +89,7 @@ class Authors:
                 model = r.choice(("Claude", "Claude Sonnet 4.5", "Claude Opus 4.1"))
                 lines += ["", "🤖 Generated with [Claude Code](https://claude.com/claude-code)"]
                 trailers.append(f"Co-Authored-By: {model} <noreply@anthropic.com>")
+                c.ai_model = "" if model == "Claude" else model
             elif tool == "copilot":
                 trailers.append(
                     "Co-authored-by: Copilot <175728472+Copilot@users.noreply.github.com>"
@@ -98,16 +99,19 @@ class Authors:
             elif tool == "aider":
                 model = r.choice(("gpt-4o", "claude-3-5-sonnet", "deepseek-chat"))
                 trailers.append(f"Co-authored-by: aider ({model}) <aider@aider.chat>")
+                c.ai_model = model
             elif tool == "codex":
                 trailers.append("Co-authored-by: Codex <codex@openai.com>")
             elif tool == "openhands":
                 trailers.append("Co-authored-by: openhands <openhands@all-hands.dev>")
             else:
                 trailers.append("Assisted-by: gemini-cli:gemini-2.5-pro")
+                c.ai_model = "gemini-2.5-pro"
         elif cls == "ai_agent" and person is not None:
             if tool == "aider":
                 model = r.choice(("gpt-4o", "claude-3-5-sonnet", "deepseek-chat"))
                 trailers.append(f"Co-authored-by: aider ({model}) <noreply@aider.chat>")
+                c.ai_model = model
             elif tool == "devin":
                 lines += ["", "Generated with [Devin](https://devin.ai)"]
             if tool != "aider":

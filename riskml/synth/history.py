@@ -9,12 +9,11 @@ The order of the draws is the order of this code: moving a draw changes every SH
 from __future__ import annotations
 
 import heapq
-import json
 import random
 from datetime import date
 from pathlib import Path
 
-from riskml.synth import bots, branches, incidents
+from riskml.synth import bots, branches, incidents, notes
 from riskml.synth.authors import Authors
 from riskml.synth.catalog import (
     AREAS,
@@ -31,13 +30,14 @@ from riskml.synth.catalog import (
 )
 from riskml.synth.clock import DAY, HOUR, Clock
 from riskml.synth.content import Content
-from riskml.synth.fastimport import Stream, data, modify
+from riskml.synth.fastimport import Stream, modify
 from riskml.synth.files import File, area_of, dep_line, dep_pkg, is_critical
 from riskml.synth.records import Branch, Commit, Incident
 from riskml.synth.risk import BOT_RISK, culprit_draw
 from riskml.synth.tree import Tree
 
-NOTES_REF = "refs/notes/ai"
+NOTES_REF = notes.NOTES_REF
+TRACE_REF = notes.TRACE_REF
 
 
 class History:
@@ -209,6 +209,12 @@ class History:
         if c.ai_class != "human" and c.la and r.random() < 0.5:
             c.ai_lines = max(1, int(c.la * r.uniform(0.5, 1.0)))
             c.flags.append("notes")
+            c.note_lines = notes.added_lines(touched, c.seq)
+            if branch:
+                c.parent_mark = branch.tip_mark if branch.commits else branch.base_mark
+            else:
+                c.parent_mark = self.main_mark
+            c.ai_model = c.ai_model or notes.note_model(c)
         if branch:
             frm = branch.base_mark if not branch.commits else 0
             self.stream.emit(c, message, ops, ref=f"refs/heads/{branch.name}", frm=frm)
@@ -378,18 +384,5 @@ class History:
 
     def _notes(self) -> None:
         noted = [c for c in self.commits if "notes" in c.flags]
-        if not noted:
-            return
-        last = max(c.time for c in self.commits)
-        ops = []
-        for c in noted:
-            note = json.dumps(
-                {"tool": c.ai_tool, "ai_lines": c.ai_lines, "total_lines": c.la},
-                sort_keys=True,
-            )
-            ops.append(f"N inline :{c.mark}\n".encode() + data(note.encode() + b"\n"))
-        head = (
-            f"commit {NOTES_REF}\nmark :{self.stream.next_mark()}\n"
-            f"committer git-ai <git-ai@notes.invalid> {last} +0000\n"
-        ).encode()
-        self.stream.write(head, data(b"Notes added by git-ai\n"), *ops, b"\n")
+        if noted:
+            notes.write(self.stream, noted, max(c.time for c in self.commits))

@@ -24,6 +24,10 @@ class Commit:
     ai_class: str = "human"
     ai_tool: str = ""
     ai_lines: int | None = None
+    ai_model: str = ""  # the model its markers (or, failing those, its note) name
+    # the note's added-line numbers per path (1-based, at this commit), and the parent's mark
+    note_lines: list[tuple[str, list[int]]] = field(default_factory=list)
+    parent_mark: int = 0
     risk: float = 0.0
     culprit: bool = False
     incident: Incident | None = None

@@ -46,6 +46,9 @@ NON_FEATURE_COLUMNS = frozenset(
         "tokens",
         "parents",
         "ai_evidence",
+        # for people and audits: the model reads ai_line_share (lines / la) and ai_tool
+        "ai_model",
+        "ai_lines_added",
         "label",
         "label_source",
         "incident_ids",

@@ -67,7 +67,7 @@ EXPECTED = {
         author_tenure_days=2 + 1 / 24,
         touches_critical=True, n_critical_files=1, critical_areas="payments",
         n_test_files=0, n_config_files=0, n_migration_files=0, n_dependency_files=0,
-        ai_provenance="ai_assisted", ai_tool="claude",
+        ai_provenance="ai_assisted", ai_tool="claude", ai_model="Claude Opus 4",
         ai_evidence="trailer:co-authored-by claude", ai_line_share=None,
         hour=11, weekday=2, n_added_files=0, n_deleted_files=1, n_renamed_files=1,
         n_binary_files=0, files="README.md;payments/pay.py;src/main.py",
@@ -131,6 +131,7 @@ EXPECTED = {
         touches_critical=True, n_critical_files=1, critical_areas="migrations",
         n_test_files=0, n_config_files=0, n_migration_files=1, n_dependency_files=1,
         ai_provenance="human", ai_tool="", ai_evidence="", ai_line_share=0.5,
+        ai_lines_added=2,  # the note {"ai_lines": 2}
         hour=13, weekday=2, n_added_files=2, n_deleted_files=0, n_renamed_files=0,
         n_binary_files=0, files="migrations/0001_init.sql;requirements.txt",
         **content(dependency_lines=1),
@@ -207,6 +208,9 @@ PAST = {
 }  # fmt: skip
 for _name, _columns in PAST.items():
     EXPECTED[_name].update(_columns)
+for _row in EXPECTED.values():  # the model the markers name, the AI lines of the note
+    _row.setdefault("ai_model", "")
+    _row.setdefault("ai_lines_added", None)
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def test_history_is_pinned_across_machines(tmp_path: Path) -> None:
     every_ref = hashlib.sha1(git(result.repo, "log", "--all", "--format=%H")).hexdigest()
     assert every_ref == "ced88d816be86fcc7765142d1411fe5c7381a31b"  # branches and AI notes too
     assert sha1(result.incidents) == "4e980cdf65db86560b980cbfe607834188672bc6"
-    assert sha1(result.truth) == "0871056360e131c0d1f3e835001e27bbd433650d"
+    assert sha1(result.truth) == "634c162d3a5549e986e07a4aa6e41f27490b02ec"  # with ai_model
 
 
 def test_synthetic_tables_are_pinned() -> None:
@@ -105,6 +105,7 @@ def test_repository_is_valid_and_clean(small) -> None:
     assert git(result.repo, "symbolic-ref", "HEAD").strip() == b"refs/heads/main"
     assert git(result.repo, "for-each-ref", "--format=%(refname)").split() == [
         b"refs/heads/main",
+        b"refs/notes/agent-trace",
         b"refs/notes/ai",
     ]
 
@@ -258,17 +259,65 @@ def test_provenance_markers_and_lookalikes(small) -> None:
     assert "<maria.lopez@acme.example> <mlopez@old-mail.example>" in mailmap
 
 
-def test_ai_notes_are_json(small) -> None:
+def test_ai_notes_in_the_formats_of_real_tools(small) -> None:
+    """Each noted commit's note, by its sequence number: riskml's JSON, a git-ai authorship
+    log or an Agent Trace record, each attributing exactly the truth's ai_lines lines."""
     result, truth, by_sha, _ = small
     noted = [r for r in truth if "notes" in r["flags"].split(";")]
-    assert noted
+    forms = {int(r["seq"]) % 3 for r in noted}
+    assert forms == {0, 1, 2}
     for r in noted:
-        note = json.loads(git(result.repo, "notes", "--ref=ai", "show", r["commit"]))
-        assert note == {
-            "tool": r["ai_tool"],
-            "ai_lines": int(r["ai_lines"]),
-            "total_lines": int(r["la"]),
-        }
+        form = int(r["seq"]) % 3
+        ref = "--ref=agent-trace" if form == 2 else "--ref=ai"
+        text = git(result.repo, "notes", ref, "show", r["commit"]).decode()
+        ai_lines = int(r["ai_lines"])
+        if form == 0:
+            assert json.loads(text) == {
+                "tool": r["ai_tool"],
+                "ai_lines": ai_lines,
+                "total_lines": int(r["la"]),
+            }
+            assert r["ai_model"] in ("", "Claude Sonnet 4.5", "Claude Opus 4.1", "gpt-4o",
+                                     "claude-3-5-sonnet", "deepseek-chat", "gemini-2.5-pro")  # fmt: skip
+            continue
+        if form == 1:
+            attestation, _, metadata = text.partition("\n---\n")
+            meta = json.loads(metadata)
+            assert meta["schema_version"] == "authorship/3.0.0"
+            parent = git(result.repo, "rev-parse", r["commit"] + "^").decode().strip()
+            assert meta["base_commit_sha"] == parent
+            ((key, prompt),) = meta["prompts"].items()
+            assert len(key) == 16 and prompt["accepted_lines"] == ai_lines
+            entries = [line.split() for line in attestation.splitlines() if line.startswith("  ")]
+            assert {e[0] for e in entries} == {key}
+            counted = 0
+            for _, spans in entries:
+                for span in spans.split(","):
+                    lo, _, hi = span.partition("-")
+                    counted += int(hi or lo) - int(lo) + 1
+            assert counted == ai_lines
+            model = prompt["agent_id"]["model"]
+        else:
+            record = json.loads(text)
+            assert record["version"] == "0.1.0" and record["vcs"] == {
+                "type": "git",
+                "revision": r["commit"],
+            }
+            kinds: dict[str, int] = {}
+            models = set()
+            for f in record["files"]:
+                for conv in f["conversations"]:
+                    who = conv["contributor"]
+                    n = sum(x["end_line"] - x["start_line"] + 1 for x in conv["ranges"])
+                    kinds[who["type"]] = kinds.get(who["type"], 0) + n
+                    models |= {who["model_id"]} if "model_id" in who else set()
+            assert kinds["ai"] == ai_lines and kinds.get("human", 0) == int(r["la"]) - ai_lines
+            (model,) = models
+        # the truth's model: the commit's own marker's, else the note's
+        assert r["ai_model"] == model or r["ai_model"] in (
+            "Claude Sonnet 4.5", "Claude Opus 4.1", "gpt-4o", "claude-3-5-sonnet",
+            "deepseek-chat", "gemini-2.5-pro",
+        )  # fmt: skip
 
 
 def test_culprit_prefix_grows_until_unique() -> None:
