@@ -193,6 +193,36 @@ def test_branch_request(api, world):
     assert ids == [f"{world.base}..{world.feature[1]}", *world.feature]
 
 
+def test_the_same_range_gets_the_same_answer_whatever_came_between(api, world):
+    """A range, a commit of the branch, another range, then the first range again: the first
+    range's answer never changes, and it is what `riskml score --range` prints for it (the
+    requests in between must not leave a history the next one sees)."""
+    first = (git(world.repo, "rev-parse", f"{world.mined_head}~4"), world.mined_head)
+    second = (world.base, world.feature[1])
+
+    def ask(body: dict) -> dict:
+        response = api.post("/v1/score", json={"repo": "repo", **body})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    answers = [ask({"base": first[0], "head": first[1]})]
+    rev = ask({"rev": world.feature[0]})
+    other = ask({"base": second[0], "head": second[1]})
+    answers.append(ask({"base": first[0], "head": first[1]}))
+    expected = {}
+    for name, args in (("first", ("--range", "..".join(first))),
+                       ("rev", ("--rev", world.feature[0])),
+                       ("other", ("--range", "..".join(second)))):  # fmt: skip
+        done = score_cli(world, *args)
+        assert done.returncode == 0, done.stderr
+        expected[name] = json.loads(done.stdout)
+    assert answers == [expected["first"], expected["first"]]
+    assert rev == expected["rev"]
+    assert other == expected["other"]
+    risks = [c["risk"] for c in answers[0]["changes"]]
+    assert risks == [c["risk"] for c in expected["first"]["changes"]] and len(risks) >= 5
+
+
 def _stored_tier(world, features: dict) -> str:
     """The tier of a feature row under the thresholds stored with the version: what a caller
     without the repository's history (the pyfunc) gets."""
