@@ -2,7 +2,9 @@
 
 Endpoints: ``POST /v1/score`` (a commit or a ``base``/``head`` branch of an allow-listed
 repository), ``POST /v1/score/features`` (feature rows, no git), ``GET /v1/model``,
-``GET /healthz``; OpenAPI at ``/docs``.
+``GET /healthz``; OpenAPI at ``/openapi.json`` (the answers' models: :mod:`riskml.score.schema`),
+Swagger UI at ``/docs`` and ReDoc at ``/redoc``, both from files shipped in the package
+(``riskml/static/``), so they work offline.
 
 Safety, in the order a request meets it:
 
@@ -22,6 +24,10 @@ request started are killed and its loops stop at their next check (:func:`within
 State updates are serialised per repository (:class:`riskml.score.history.RepoHistory`); the
 model is swapped atomically when the ``champion`` alias moves (checked every
 ``[serve] model_refresh_seconds``), without a restart.
+
+Logs: one startup line on stderr (the model version, where it comes from, the repositories,
+the address) and an access log: uvicorn's, or one JSON object per request on stdout with
+``log_format="json"`` (:class:`JsonAccessLog`).
 """
 
 from __future__ import annotations
@@ -32,7 +38,9 @@ import logging
 import os
 import re
 import socket
+import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,7 +48,9 @@ from typing import Any
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskml.budget import Budget, BudgetExceeded, within
@@ -48,11 +58,17 @@ from riskml.config import Config
 from riskml.errors import RiskmlError
 from riskml.gitio import check_rev_syntax
 from riskml.jsonvalue import plain
+from riskml.score import schema
 
 log = logging.getLogger("riskml.serve")
 
 TOKEN_ENV = "RISKML_API_TOKEN"
 MAX_ROWS = 1000
+# Swagger UI and ReDoc, vendored (riskml/static/README.md): the docs pages load nothing from
+# outside the server
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC_URL = "/static"
+LOG_FORMATS = ("text", "json")
 
 
 class ScoreRequest(BaseModel):
@@ -110,6 +126,50 @@ class ContentLengthLimit:
                     await send({"type": "http.response.body", "body": body})
                     return
         await self.app(scope, receive, send)
+
+
+class JsonAccessLog:
+    """Outermost ASGI wrapper: one JSON object per HTTP request on ``stream`` (default stdout)
+    when its answer is sent: ``time`` (ISO-8601 UTC, when it arrived), ``method``, ``path``,
+    ``status``, ``duration_ms`` and ``client`` (``host:port``, or null)."""
+
+    def __init__(self, app, stream=None) -> None:
+        self.app = app
+        self.stream = stream
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        arrived, start = time.time(), time.perf_counter()
+        status = None
+
+        async def sending(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            client = scope.get("client")
+            line = {
+                "time": _iso(arrived),
+                "method": scope.get("method"),
+                "path": scope.get("path"),
+                "status": 500 if status is None else status,  # no answer sent: the server failed
+                "duration_ms": round((time.perf_counter() - start) * 1000, 3),
+                "client": f"{client[0]}:{client[1]}" if client else None,
+            }
+            stream = self.stream or sys.stdout
+            stream.write(json.dumps(line) + "\n")
+            stream.flush()
+
+
+def _iso(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
 class Scorer:
@@ -266,9 +326,12 @@ def create_app(
     data_dir: str | Path = "data",
     cache_root: str | Path = "models",
     load: bool = True,
+    announce: str | None = None,
 ) -> FastAPI:
     """The API. ``token`` defaults to ``$RISKML_API_TOKEN`` (empty: no authentication);
-    repositories' mining states are read from ``<data_dir>/<name>/changes.state``."""
+    repositories' mining states are read from ``<data_dir>/<name>/changes.state``.
+    ``announce`` (the address served, from :func:`serve`): print :func:`startup_line` to stderr
+    once the model is loaded."""
     from contextlib import asynccontextmanager
 
     config = config or Config()
@@ -282,6 +345,8 @@ def create_app(
 
             await anyio.to_thread.run_sync(scorer.refresh_model)
             scorer.start_refresh()
+        if announce is not None:
+            print(startup_line(scorer, announce), file=sys.stderr, flush=True)
         yield
         scorer.stop()
 
@@ -290,11 +355,38 @@ def create_app(
         summary="Deploy change-risk scoring: risk, tier and the review a change requires.",
         version=_version(),
         lifespan=lifespan,
+        # the docs pages below load Swagger UI and ReDoc from the package, not from a CDN
+        docs_url=None,
+        redoc_url=None,
         # FastAPI's own limit: Content-Length checked up front, chunked bodies counted as
         # they stream; 413 before the body is parsed.
         max_body_size=int(config.serve.max_body_bytes),
     )
     app.state.scorer = scorer
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request):
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=root + app.openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}{STATIC_URL}/swagger_ui/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{STATIC_URL}/swagger_ui/swagger-ui.css",
+            swagger_favicon_url=f"{root}{STATIC_URL}/swagger_ui/favicon-32x32.png",
+            oauth2_redirect_url=None,
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request):
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=root + app.openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{STATIC_URL}/redoc/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{STATIC_URL}/swagger_ui/favicon-32x32.png",
+            with_google_fonts=False,
+        )
 
     @app.middleware("http")
     async def bearer(request: Request, call_next):
@@ -331,7 +423,8 @@ def create_app(
     def get_scorer() -> Scorer:
         return scorer
 
-    @app.get("/healthz", summary="Liveness and whether a model is loaded")
+    @app.get("/healthz", summary="Liveness and whether a model is loaded", response_model=None,
+             responses={200: {"model": schema.Health}})  # fmt: skip
     def healthz(s: Scorer = Depends(get_scorer)) -> dict:
         model = s.model
         return {
@@ -340,7 +433,9 @@ def create_app(
             "model": None if model is None else {"name": model.name, "version": model.version},
         }
 
-    @app.get("/v1/model", summary="The model that scores: version, thresholds, evaluation")
+    @app.get("/v1/model", summary="The model that scores: version, thresholds, evaluation",
+             response_model=None,
+             responses={200: {"model": schema.ModelInfo}, **schema.errors(401, 503)})  # fmt: skip
     def model_info(s: Scorer = Depends(get_scorer)) -> dict:
         model = s.require_model()
         out = model.describe()
@@ -351,7 +446,10 @@ def create_app(
         out["feature_columns"] = [str(c) for c in model.model.feature_columns]
         return out
 
-    @app.post("/v1/score", summary="Score one commit, or a branch as one change and per commit")
+    @app.post("/v1/score", summary="Score one commit, or a branch as one change and per commit",
+              response_model=None,
+              responses={200: {"model": schema.ScoreResponse},
+                         **schema.errors(400, 401, 404, 413, 422, 503)})  # fmt: skip
     async def score_change(body: ScoreRequest, s: Scorer = Depends(get_scorer)) -> dict:
         from riskml.score import score
 
@@ -379,7 +477,10 @@ def create_app(
         what = f"POST /v1/score {body.repo} {changes}"
         return await within_budget(s.config.serve.request_timeout_seconds, work, what)
 
-    @app.post("/v1/score/features", summary="Risk and tier of feature rows (no git access)")
+    @app.post("/v1/score/features", summary="Risk and tier of feature rows (no git access)",
+              response_model=None,
+              responses={200: {"model": schema.FeatureScoreResponse},
+                         **schema.errors(400, 401, 404, 413, 422, 503)})  # fmt: skip
     async def score_features(body: FeatureRequest, s: Scorer = Depends(get_scorer)) -> dict:
         from riskml.score import score_rows, tier_reference
 
@@ -408,6 +509,23 @@ def _version() -> str:
     return __version__
 
 
+def startup_line(scorer: Scorer, address: str) -> str:
+    """What the server serves, in one line: the model version and where it comes from (its
+    registry name and version, or its path), the repositories, the address."""
+    model = scorer.model
+    if model is None:
+        served = f"no model loaded from {scorer.model_uri} ({scorer.model_error or 'loading'})"
+    else:
+        version = f" version {model.version}" if model.version is not None else ""
+        served = f"model {model.name}{version} from {model.uri}"
+    repos = ", ".join(f"{name} ({path})" for name, path in scorer.config.serve.repos.items())
+    worker = f" [worker {os.getpid()}]" if os.environ.get(_WORKER_ENV) else ""
+    return (
+        f"riskml {_version()} serve{worker}: {served}; repositories: {repos or 'none'}; "
+        f"listening on {address}"
+    )
+
+
 # what `serve` hands to worker processes (uvicorn spawns them and imports the factory)
 _WORKER_ENV = "RISKML_SERVE_WORKER"
 
@@ -420,31 +538,42 @@ def serve(
     data_dir: str | Path = "data",
     workers: int | None = None,
     config_path: str | Path | None = None,
+    log_format: str = "text",
 ) -> None:
     """Run the API with uvicorn until interrupted.
 
     One process by default (requests run in threads). With ``workers`` > 1 (or
     ``[serve] workers``) uvicorn runs that many processes on one socket; each re-reads
     ``config_path`` (the same riskml.toml) and holds its own model and histories.
+
+    Each process prints :func:`startup_line` to stderr once its model is loaded. The access
+    log is uvicorn's (``log_format="text"``, on stdout) or one JSON object per request on
+    stdout (``"json"``, :class:`JsonAccessLog`).
     """
     workers = int(workers if workers is not None else config.serve.workers)
     if workers < 1:
         raise RiskmlError(f"workers must be at least 1 (--workers, [serve] workers), got {workers}")
+    if log_format not in LOG_FORMATS:
+        raise RiskmlError(
+            f"unknown log format {log_format!r} (--log-format): use one of {', '.join(LOG_FORMATS)}"
+        )
     common = {
         "host": host or config.serve.host,
         "port": int(port if port is not None else config.serve.port),
-        "log_level": "warning",
-        "access_log": False,
+        **_uvicorn_logging(log_format),
     }
     _check_address(common["host"], common["port"])
+    address = _address(common["host"], common["port"])
     if workers == 1:
-        uvicorn.run(_asgi_app(config, model_uri, data_dir), **common)
+        uvicorn.run(_asgi_app(config, model_uri, data_dir, address, log_format), **common)
         return
     os.environ[_WORKER_ENV] = json.dumps(
         {
             "config": str(Path(config_path).resolve()) if config_path else None,
             "model_uri": model_uri,
             "data_dir": str(Path(data_dir).resolve()),
+            "address": address,
+            "log_format": log_format,
         }
     )
     from uvicorn.supervisors import Multiprocess
@@ -452,6 +581,24 @@ def serve(
     # what uvicorn.run does for workers > 1, with a listening socket that keeps TCP_NODELAY
     config_ = _TcpConfig("riskml.serve:worker_app", factory=True, workers=workers, **common)
     Multiprocess(config_, sockets=[config_.bind_socket()]).run()
+
+
+def _uvicorn_logging(log_format: str) -> dict:
+    """uvicorn's logging: its own messages from warnings up; its access log (INFO) only for
+    the text format (the JSON one is :class:`JsonAccessLog`)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["uvicorn.error"]["level"] = "WARNING"
+    config["loggers"]["uvicorn.access"]["level"] = "INFO"
+    # log_level None: uvicorn leaves the levels above as they are
+    return {"log_config": config, "log_level": None, "access_log": log_format == "text"}
+
+
+def _address(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _check_address(host: str, port: int) -> None:
@@ -495,10 +642,20 @@ def worker_app():
     from riskml.config import load_config
 
     spec = json.loads(os.environ[_WORKER_ENV])
-    return _asgi_app(load_config(spec["config"], repo="."), spec["model_uri"], spec["data_dir"])
+    config = load_config(spec["config"], repo=".")
+    return _asgi_app(config, spec["model_uri"], spec["data_dir"], spec["address"],
+                     spec["log_format"])  # fmt: skip
 
 
-def _asgi_app(config: Config, model_uri: str | None, data_dir: str | Path):
-    """What uvicorn serves: the API behind the declared-body-size check."""
-    app = create_app(config, model_uri=model_uri, data_dir=data_dir)
-    return ContentLengthLimit(app, int(config.serve.max_body_bytes))
+def _asgi_app(
+    config: Config,
+    model_uri: str | None,
+    data_dir: str | Path,
+    address: str | None = None,
+    log_format: str = "text",
+):
+    """What uvicorn serves: the API behind the declared-body-size check (and the JSON access
+    log around both, so a refused body is logged too)."""
+    app = create_app(config, model_uri=model_uri, data_dir=data_dir, announce=address)
+    limited = ContentLengthLimit(app, int(config.serve.max_body_bytes))
+    return JsonAccessLog(limited) if log_format == "json" else limited

@@ -51,22 +51,30 @@ def world(tmp_path_factory, mlflow_uri) -> World:
 
 
 @pytest.fixture(scope="module")
-def server(world):
-    """`riskml serve` with the world's riskml.toml (allow-list: repo), token required."""
+def served(world, tmp_path_factory):
+    """`riskml serve` with the world's riskml.toml (allow-list: repo), token required; its
+    access log (stdout) goes to a file. (base URL, server process, that file)."""
     port = free_port()
     env = dict(os.environ, RISKML_API_TOKEN=TOKEN)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "riskml", "serve", "--config", str(world.config),
-         "--port", str(port)],
-        cwd=world.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    access = tmp_path_factory.mktemp("serve_log") / "stdout.log"
+    with access.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "riskml", "serve", "--config", str(world.config),
+             "--port", str(port)],
+            cwd=world.root, env=env, stdout=out, stderr=subprocess.PIPE,
+        )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         wait_up(f"{base}/healthz", proc)
-        yield base
+        yield base, proc, access
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(served) -> str:
+    return served[0]
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +199,194 @@ def test_branch_request(api, world):
     assert response.status_code == 200, response.text
     ids = [c["id"] for c in response.json()["changes"]]
     assert ids == [f"{world.base}..{world.feature[1]}", *world.feature]
+
+
+def test_the_same_range_gets_the_same_answer_whatever_came_between(api, world):
+    """A range, a commit of the branch, another range, then the first range again: the first
+    range's answer never changes, and it is what `riskml score --range` prints for it (the
+    requests in between must not leave a history the next one sees)."""
+    first = (git(world.repo, "rev-parse", f"{world.mined_head}~4"), world.mined_head)
+    second = (world.base, world.feature[1])
+
+    def ask(body: dict) -> dict:
+        response = api.post("/v1/score", json={"repo": "repo", **body})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    answers = [ask({"base": first[0], "head": first[1]})]
+    rev = ask({"rev": world.feature[0]})
+    other = ask({"base": second[0], "head": second[1]})
+    answers.append(ask({"base": first[0], "head": first[1]}))
+    expected = {}
+    for name, args in (("first", ("--range", "..".join(first))),
+                       ("rev", ("--rev", world.feature[0])),
+                       ("other", ("--range", "..".join(second)))):  # fmt: skip
+        done = score_cli(world, *args)
+        assert done.returncode == 0, done.stderr
+        expected[name] = json.loads(done.stdout)
+    assert answers == [expected["first"], expected["first"]]
+    assert rev == expected["rev"]
+    assert other == expected["other"]
+    risks = [c["risk"] for c in answers[0]["changes"]]
+    assert risks == [c["risk"] for c in expected["first"]["changes"]] and len(risks) >= 5
+
+
+def _asset_urls(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'(?:src|href)="([^"]+)"', html)
+
+
+def test_docs_pages_load_their_scripts_and_styles_from_the_server(api):
+    """Swagger UI (/docs) and ReDoc (/redoc) work offline: every script, style sheet and icon
+    the pages name is a path on this server (the files vendored in riskml/static/)."""
+    docs = api.get("/docs")
+    assert docs.status_code == 200 and "SwaggerUIBundle" in docs.text
+    assert _asset_urls(docs.text) == [
+        "/static/swagger_ui/swagger-ui.css",
+        "/static/swagger_ui/favicon-32x32.png",
+        "/static/swagger_ui/swagger-ui-bundle.js",
+    ]
+    assert "url: '/openapi.json'" in docs.text
+    redoc = api.get("/redoc")
+    assert redoc.status_code == 200 and '<redoc spec-url="/openapi.json">' in redoc.text
+    assert _asset_urls(redoc.text) == [
+        "/static/swagger_ui/favicon-32x32.png",
+        "/static/redoc/redoc.standalone.js",
+    ]
+    assert "://" not in docs.text + redoc.text  # no CDN, no web fonts
+    kinds = {}
+    for url in _asset_urls(docs.text) + _asset_urls(redoc.text):
+        response = api.get(url)
+        assert response.status_code == 200, url
+        kinds[url.rsplit("/", 1)[1]] = (response.headers["content-type"], len(response.content))
+    from riskml.serve import STATIC_DIR
+
+    def size(name: str) -> int:
+        return next(STATIC_DIR.rglob(name)).stat().st_size
+
+    assert kinds == {
+        "swagger-ui.css": ("text/css; charset=utf-8", size("swagger-ui.css")),
+        "favicon-32x32.png": ("image/png", size("favicon-32x32.png")),
+        "swagger-ui-bundle.js": ("text/javascript; charset=utf-8", size("swagger-ui-bundle.js")),
+        "redoc.standalone.js": ("text/javascript; charset=utf-8", size("redoc.standalone.js")),
+    }
+    assert api.get("/static/swagger_ui/swagger-ui-bundle.js").text.count("SwaggerUIBundle") > 0
+    assert httpx.get(f"{api.base_url}/redoc").status_code == 401  # behind the token too
+
+
+def test_openapi_declares_a_response_model_for_every_path(api):
+    spec = api.get("/openapi.json").json()
+    declared = {
+        (path, method): op["responses"]["200"]["content"]["application/json"]["schema"]
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+    }
+    assert declared == {
+        ("/healthz", "get"): {"$ref": "#/components/schemas/Health"},
+        ("/v1/model", "get"): {"$ref": "#/components/schemas/ModelInfo"},
+        ("/v1/score", "post"): {"$ref": "#/components/schemas/ScoreResponse"},
+        ("/v1/score/features", "post"): {"$ref": "#/components/schemas/FeatureScoreResponse"},
+    }
+    score = spec["paths"]["/v1/score"]["post"]["responses"]
+    errors = {s: r["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+              for s, r in score.items() if s != "200"}  # fmt: skip
+    assert errors == {"400": "ErrorMessage", "401": "ErrorMessage", "404": "ErrorMessage",
+                      "413": "ErrorMessage", "422": "ValidationErrors", "503": "ErrorMessage"}  # fmt: skip
+    assert "Change" not in spec["components"]["schemas"]  # the models' own names
+    assert spec["components"]["schemas"]["CommitChange"]["additionalProperties"] is False
+
+
+def test_every_answer_is_exactly_its_declared_model(api, world, cli_result):
+    """Real answers validate against their models (which forbid unknown keys) and dump back to
+    the same JSON: the models describe the answers key for key, renaming nothing."""
+    from riskml.score import schema
+
+    def exactly(model, response, status: int = 200) -> None:
+        assert response.status_code == status, response.text
+        body = response.json()
+        assert model.model_validate(body).model_dump(mode="json", exclude_unset=True) == body
+
+    exactly(schema.Health, api.get("/healthz"))
+    exactly(schema.ModelInfo, api.get("/v1/model"))
+    exactly(
+        schema.ScoreResponse, api.post("/v1/score", json={"repo": "repo", "rev": world.pending})
+    )
+    branch = {"repo": "repo", "base": "main", "head": "feature"}
+    exactly(schema.ScoreResponse, api.post("/v1/score", json=branch))
+    rows = {"rows": [cli_result["changes"][0]["features"], {"la": 3}]}
+    exactly(schema.FeatureScoreResponse, api.post("/v1/score/features", json=rows))
+    exactly(schema.FeatureScoreResponse, api.post("/v1/score/features",
+                                                  json={**rows, "repo": "repo"}))  # fmt: skip
+    exactly(schema.ErrorMessage, api.post("/v1/score", json={"repo": "repo", "rev": "-n1"}), 400)
+    exactly(schema.ErrorMessage, api.post("/v1/score", json={"repo": "x", "rev": "HEAD"}), 404)
+    exactly(schema.ValidationErrors, api.post("/v1/score", json={"repo": "repo", "top": -1}), 422)
+    exactly(schema.ErrorMessage, httpx.get(f"{api.base_url}/v1/model"), 401)
+
+
+def test_the_access_log_is_uvicorns_by_default(served, api):
+    base, proc, access = served
+    api.get("/v1/model")
+    deadline = time.monotonic() + 10
+    expected = '"GET /v1/model HTTP/1.1" 200'
+    while expected not in access.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = [line for line in access.read_text().splitlines() if expected in line]
+    assert lines and lines[-1].startswith("INFO:     127.0.0.1:")
+
+
+def test_startup_line_and_json_access_log(world):
+    """`riskml serve --log-format json`: one startup line on stderr, one JSON object per
+    request on stdout (a 413 refused before the app too)."""
+    port = free_port()
+    env = dict(os.environ)
+    env.pop("RISKML_API_TOKEN", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "riskml", "serve", "--config", str(world.config),
+         "--port", str(port), "--log-format", "json"],
+        cwd=world.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_up(f"{base}/healthz", proc)
+        with httpx.Client(base_url=base, timeout=60) as client:
+            assert (
+                client.post("/v1/score", json={"repo": "repo", "rev": world.pending}).status_code
+                == 200
+            )
+            assert client.post("/v1/score", json={"repo": "nope", "rev": "HEAD"}).status_code == 404
+            assert client.get("/v1/model?x=1").status_code == 200
+            big = client.post("/v1/score/features", content=b"x" * 2_000_000,
+                              headers={"Content-Type": "application/json"})  # fmt: skip
+            assert big.status_code == 413
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    from riskml import __version__
+
+    assert err.decode().splitlines()[0] == (
+        f"riskml {__version__} serve: model {MODEL} version 1 from {world.uri}; "
+        f"repositories: repo ({world.repo}); listening on {base}"
+    )
+    lines = [json.loads(line) for line in out.decode().splitlines()]
+    assert all(set(line) == {"time", "method", "path", "status", "duration_ms", "client"}
+               for line in lines)  # fmt: skip
+    assert all(line["client"].startswith("127.0.0.1:") and line["duration_ms"] >= 0
+               and line["time"].endswith("+00:00") for line in lines)  # fmt: skip
+    ours = [(line["method"], line["path"], line["status"]) for line in lines
+            if line["path"] != "/healthz"]  # fmt: skip
+    assert ours == [("POST", "/v1/score", 200), ("POST", "/v1/score", 404),
+                    ("GET", "/v1/model", 200), ("POST", "/v1/score/features", 413)]  # fmt: skip
+    assert {line["path"] for line in lines} == {"/healthz", "/v1/score", "/v1/model",
+                                                "/v1/score/features"}  # fmt: skip
+
+
+def test_an_unknown_log_format_is_a_user_error(world, cli):
+    done = cli("serve", "--config", str(world.config), "--log-format", "xml", cwd=world.root)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "riskml: error: unknown log format 'xml' (--log-format): use one of text, json"
+    )
 
 
 def _stored_tier(world, features: dict) -> str:
@@ -409,7 +605,7 @@ def test_two_workers_serve_the_same_answers(world, cli_result):
     proc = subprocess.Popen(
         [sys.executable, "-m", "riskml", "serve", "--config", str(world.config),
          "--port", str(port), "--workers", "2"],
-        cwd=world.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=world.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:

@@ -20,8 +20,14 @@ def serve_command(
     workers: int | None = typer.Option(
         None, "--workers", help="Worker processes (default: [serve] workers, 1); one per core."
     ),
+    log_format: str = typer.Option(
+        "text",
+        "--log-format",
+        help="Access log: text (uvicorn's) or json (one object per request on stdout).",
+    ),
 ) -> None:
-    """Serve POST /v1/score, POST /v1/score/features, GET /v1/model, GET /healthz (docs: /docs)."""
+    """Serve POST /v1/score, POST /v1/score/features, GET /v1/model, GET /healthz (docs: /docs,
+    /redoc)."""
     import os
 
     # One change at a time: LightGBM's OpenMP threads only add start-up and contention
@@ -36,4 +42,4 @@ def serve_command(
         if not Path(path).is_dir():
             raise RiskmlError(f"[serve.repos] {name}: {path} is not a directory")
     serve(cfg, host=host, port=port, model_uri=model, data_dir=data_dir, workers=workers,
-          config_path=config)  # fmt: skip
+          config_path=config, log_format=log_format)  # fmt: skip

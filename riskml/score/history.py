@@ -17,13 +17,23 @@ Which history a pending change sees (scoring.md leaves it open; docs/scoring.md)
   it (on a scratch copy of the state, so the shared state only ever holds main-line commits).
 - the work tree: the main line up to ``merge-base(HEAD, mainline)``.
 
-Thread safety: one lock per repository guards the state and its additions.
+A request's answer depends on the request and the repository only, never on the requests
+before it: the saved state is never changed, and the history a change is scored against is
+the saved state advanced to its target exactly as a fresh ``riskml score`` advances it (the
+same commits, in the same order). Those advanced histories are cached by target
+(:data:`HISTORY_CACHE` of them); a new target continues a cached one only when the commits
+it adds come after all of that one's in mine's order, else it starts from the saved state
+again (the commits' records are cached, so git reads each commit once).
+
+Thread safety: one lock per repository guards the caches; a cached history is never changed.
 """
 
 from __future__ import annotations
 
 import pickle
 import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,11 +42,15 @@ from riskml.config import Config, data_paths
 from riskml.errors import RiskmlError
 from riskml.gitio import ensure_repo, resolve_rev, run_git
 from riskml.jsonvalue import plain
+from riskml.mine.extract import records_for
 from riskml.mine.miner import order_commits
 from riskml.tables import SUFFIXES
 
-# Rows of pending commits kept for repeated requests (release tooling polls the same commit).
+# Rows of pending commits kept for repeated requests (release tooling polls the same commit);
+# also the number of main-line commits' records and of merge bases kept.
 PENDING_CACHE = 1024
+# Histories advanced to a target kept in memory (each a copy of the state).
+HISTORY_CACHE = 4
 # Columns of a row that feed other stages rather than a reviewer.
 HIDDEN = ("files", "tokens")
 
@@ -49,6 +63,34 @@ def merge_base(repo: Path, a: str, b: str) -> str | None:
     """The best common ancestor of two full SHAs, or None for unrelated histories."""
     out = run_git(repo, "merge-base", a, b, check=False).decode().strip()
     return out or None
+
+
+@dataclass
+class Advanced:
+    """The saved state advanced to one target: the saved state plus the main-line commits
+    before the target that it lacks (``todo``, in mine's order, and the merges among them)."""
+
+    todo: tuple[str, ...]
+    merges: frozenset[str]
+    state: object  # riskml.mine.state.MiningState; never changed once built
+    added: dict[str, dict] = field(default_factory=dict)  # rows of ``todo`` as they entered
+
+    def continues(self, todo: list[str], merges: set[str]) -> bool:
+        """True when this history is a prefix of the one of (``todo``, ``merges``)."""
+        n = len(self.todo)
+        return tuple(todo[:n]) == self.todo and self.merges <= merges
+
+
+def _copy(state):
+    """A deep copy of a mining state (pickle: 2x faster than deepcopy)."""
+    return pickle.loads(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _put(cache: OrderedDict, key, value, size: int = PENDING_CACHE) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > size:
+        cache.popitem(last=False)
 
 
 class RepoHistory:
@@ -95,7 +137,10 @@ class RepoHistory:
         # diff content read as the history was mined (its configuration files), whatever the
         # state's age: a model with a text component needs a pending change's tokens
         self.reader = ContentReader(self.state.config.mine.config_globs)
-        self.added: dict[str, dict] = {}  # rows of the commits this scorer mined into the state
+        # target -> the saved state advanced to it (self.state itself is never changed)
+        self._advanced: OrderedDict[str, Advanced] = OrderedDict()
+        self._records: OrderedDict[str, dict] = OrderedDict()  # main-line commit -> record
+        self._merge_bases: OrderedDict[tuple[str, str], str | None] = OrderedDict()
         self._tables: tuple | None = None
         self._tables_key: tuple | None = None
         self.cache: dict[str, tuple] = {}  # name -> (key, value) of what scoring derives
@@ -103,8 +148,9 @@ class RepoHistory:
         self._incidents_key: tuple | None = None
         self._index: dict[str, int] = {}  # commit -> row position in the changes table
         self._index_key: tuple | None = None
-        # pending commit -> (size of the history it was computed against, its row, its record)
-        self._pending: dict[str, tuple[int, dict, dict]] = {}
+        # pending commit -> (its first parent, the target of the history it was scored
+        # against, its row, its record)
+        self._pending: OrderedDict[str, tuple[str | None, str | None, dict, dict]] = OrderedDict()
         self._tokens: dict[str, str] = {}  # mined commit -> its tokens (read from its diff)
         self._tokens_path: Path | None = None  # the tokens file of the table as last read
         self._tokens_file: dict[str, str] = {}  # that file, by commit
@@ -159,21 +205,63 @@ class RepoHistory:
 
     def knows(self, sha: str) -> bool:
         """True when ``sha`` (a full SHA) is a commit this history has read from the repository."""
-        return sha in self.state.seen or sha in self.added or sha in self._pending
+        with self.lock:
+            return sha in self.state.seen or sha in self._pending or sha in self._records
 
     def covers(self, sha: str) -> bool:
-        """True when the state already holds commit ``sha``."""
+        """True when the saved state holds commit ``sha`` (it was mined)."""
         return sha in self.state.seen
 
-    def advance(self, target: str | None) -> int:
-        """Mine into the state the commits reachable from ``target`` that it has not seen.
+    def merge_base(self, a: str, b: str) -> str | None:
+        """:func:`merge_base` of two full SHAs, remembered (it never changes for them)."""
+        key = (a, b)
+        with self.lock:
+            if key in self._merge_bases:
+                return self._merge_bases[key]
+        found = merge_base(self.repo, a, b)
+        with self.lock:
+            _put(self._merge_bases, key, found)
+        return found
 
-        Caller holds :attr:`lock`. Returns the number of commits added.
+    def target_of(self, commit: str | None) -> str | None:
+        """The commit a change based on ``commit`` sees the main line up to:
+        ``merge-base(commit, mainline)``; None when the saved state already holds ``commit``
+        (the change sees the saved state as it is)."""
+        if commit is None or self.covers(commit):
+            return None
+        return self.merge_base(commit, self.mainline())
+
+    def advanced(self, target: str | None) -> Advanced:
+        """The saved state with the commits reachable from ``target`` that it has not seen,
+        added in mine's order: what a fresh ``riskml score`` scores a change based on
+        ``target`` against, whatever this history was asked before. Never change it.
+
+        Cached by target; built on a copy (of the saved state, or of a cached history it
+        continues), so a build stopped by a request's time budget leaves every cache as it was.
         """
         if target is None or self.covers(target):
-            return 0
-        from riskml.mine.extract import records_for
+            return Advanced((), frozenset(), self.state)
+        with self.lock:
+            known = self._advanced.get(target)
+            if known is not None:
+                self._advanced.move_to_end(target)
+                return known
+            todo, merges = self._plan(target)
+            start = max(
+                (a for a in self._advanced.values() if a.continues(todo, merges)),
+                key=lambda a: len(a.todo),
+                default=None,
+            )
+            if start is not None and start.todo == tuple(todo) and start.merges == merges:
+                built = start  # another target with the same history (an empty merge)
+            else:
+                built = self._build(todo, merges, start)
+            _put(self._advanced, target, built, HISTORY_CACHE)
+            return built
 
+    def _plan(self, target: str) -> tuple[list[str], set[str]]:
+        """The commits ``advance`` adds to the saved state for ``target``: the non-merge ones in
+        mine's order (author time, then topology), and the merges (only marked seen)."""
         # The history is closed under ancestry (every commit reachable from a mined one was
         # handled), so excluding the last recorded commit's ancestors only drops seen commits.
         last = self.state.last_commit
@@ -187,24 +275,41 @@ class RepoHistory:
             sha, at, *parents = line.split()
             if sha not in self.state.seen:
                 commits.append((sha, parents, int(at)))
-        todo, merges = [], []
+        todo, merges = [], set()
         for key, parents in order_commits(commits):  # mine's order: author time, then topology
-            (merges if len(parents) > 1 else todo).append(key[2])  # merges are not changes
-        # commits scored while pending were read already
-        by_sha = {sha: self._pending[sha][2] for sha in todo if sha in self._pending}
-        unread = [sha for sha in todo if sha not in by_sha]
-        # read everything before changing anything: a read stopped by a request's time budget
-        # (riskml.budget) leaves the state as it was, and the next request walks the same commits
+            if len(parents) > 1:
+                merges.add(key[2])  # merges are not changes
+            else:
+                todo.append(key[2])
+        return todo, merges
+
+    def _build(self, todo: list[str], merges: set[str], start: Advanced | None) -> Advanced:
+        """``start`` (default: the saved state) on a copy, with the rest of ``todo`` added."""
+        done = len(start.todo) if start is not None else 0
+        rest = todo[done:]
+        # commits scored while pending, and main-line commits of earlier builds, were read
+        by_sha = {}
+        for sha in rest:
+            if sha in self._pending:
+                by_sha[sha] = self._pending[sha][3]
+            elif sha in self._records:
+                by_sha[sha] = self._records[sha]
+        unread = [sha for sha in rest if sha not in by_sha]
+        # read everything before building: a read stopped by a request's time budget
+        # (riskml.budget) changes nothing, and the next request reads the same commits
         records = self.with_notes(records_for(self.repo, unread, self.reader)) if unread else []
-        self.state.seen.update(merges)
+        budget.check()
         by_sha.update((rec["commit"], rec) for rec in records)
-        for sha in todo:
+        state = _copy(start.state if start is not None else self.state)
+        added = dict(start.added) if start is not None else {}
+        state.seen.update(merges)
+        for sha in rest:
             rec = by_sha.get(sha)
             if rec is not None:
-                self.added[sha] = self.state.add(rec)
-                self._pending.pop(sha, None)
-            self.state.seen.add(sha)
-        return len(by_sha)
+                added[sha] = state.add(rec)
+                _put(self._records, sha, rec)
+            state.seen.add(sha)
+        return Advanced(tuple(todo), frozenset(merges), state, added)
 
     def with_notes(self, records: list[dict]) -> list[dict]:
         """Attach the git-ai note of each commit (``ai_line_share``), as ``riskml mine`` does."""
@@ -232,24 +337,24 @@ class RepoHistory:
         against the history mined so far, which then includes the merged commits (said in
         ``warnings``).
         """
-        from riskml.mine.extract import record_for_diff, records_for
+        from riskml.mine.extract import record_for_diff
 
         mined = None
         mined_merge = False
-        with self.lock:
-            if sha in self.added:
-                return dict(self.added[sha]), [sha]
-            if self.covers(sha):
-                mined = self._mined_row(sha)
-                mined_merge = mined is None
+        if self.covers(sha):
+            mined = self._mined_row(sha)
+            mined_merge = mined is None
         if mined is not None:
             mined["tokens"] = self._mined_tokens(sha)  # not in the table: beside it
             return mined, [sha]
         with self.lock:
             cached = self._pending.get(sha)
-            if cached is not None and cached[0] == self.state.n_commits:
-                # same commit, same history: the same row
-                return dict(cached[1]), list(cached[2].get("merged") or [sha])
+        if cached is not None:
+            parent, target, row, record = cached
+            if self.target_of(parent) == target:  # same commit, same history: the same row
+                with self.lock:
+                    self._pending.move_to_end(sha)
+                return dict(row), list(record.get("merged") or [sha])
         records = records_for(self.repo, [sha], self.reader)
         if not records:
             raise RiskmlError(f"git cannot read commit {sha[:12]}")
@@ -274,14 +379,12 @@ class RepoHistory:
                 "merged against the history mined so far, which includes its "
                 f"{len(merged)} commit(s)"
             )
+        parent = parents[0] if parents else None
+        target = self.target_of(parent)
+        row = self.advanced(target).state.features(record)
         with self.lock:
-            if parents and not self.covers(parents[0]):
-                self.advance(merge_base(self.repo, parents[0], self.mainline()))
-            row = self.state.features(record)
-            if len(self._pending) >= PENDING_CACHE:
-                self._pending.pop(next(iter(self._pending)))
-            self._pending[sha] = (self.state.n_commits, row, record)
-            return dict(row), list(merged or [sha])
+            _put(self._pending, sha, (parent, target, row, record))
+        return dict(row), list(merged or [sha])
 
     def rows_for_range(
         self, base: str, head: str, warnings: list[str] | None = None
@@ -293,7 +396,7 @@ class RepoHistory:
         combined change then cannot be scored without them in its history, which is said in
         ``warnings``. :meth:`range_commits` lists the commits the combined change is made of.
         """
-        from riskml.mine.extract import record_for_diff, records_for
+        from riskml.mine.extract import record_for_diff
 
         if not _rev_list(self.repo, "--max-count=1", head, f"^{base}"):
             return []
@@ -308,23 +411,26 @@ class RepoHistory:
             )
         # the branch as one change: what HEAD adds since it forked from BASE (as a pull
         # request shows it), so commits that landed on BASE's side later are not counted
-        fork = merge_base(self.repo, base, head) or base
+        fork = self.merge_base(base, head) or base
         combined = record_for_diff(self.repo, fork, head, self.reader)
         records = self.with_notes(records_for(self.repo, shas, self.reader)) if shas else []
-        target = merge_base(self.repo, base, self.mainline())
-        with self.lock:
-            self.advance(target)
-            out = [(f"{base}..{head}", self.state.features(combined))]
-            held = {rec["commit"]: self.row_for_rev(rec["commit"]) for rec in records
-                    if self.covers(rec["commit"])}  # fmt: skip
-            # a scratch copy for the branch's own commits (pickle: 2x faster than deepcopy)
-            scratch = pickle.loads(pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL))
+        history = self.advanced(self.merge_base(base, self.mainline()))
+        out = [(f"{base}..{head}", history.state.features(combined))]
+        held = {}
+        for rec in records:
+            sha = rec["commit"]
+            if sha in history.added:
+                held[sha] = dict(history.added[sha])
+            elif sha in history.state.seen:
+                held[sha] = self.row_for_rev(sha)
         if held and warnings is not None:
             warnings.append(
                 f"{len(held)} commit(s) of {base[:12]}..{head[:12]} are already in the mined "
                 "history: they keep their mined rows, and the combined change's history "
                 "includes them"
             )
+        # a scratch copy for the branch's own commits, each seeing the ones before it
+        scratch = _copy(history.state) if len(held) < len(records) else None
         for rec in records:
             budget.check()  # the branch's own commits, on the scratch copy: stop between them
             sha = rec["commit"]
@@ -344,10 +450,8 @@ class RepoHistory:
             raise RiskmlError(f"no uncommitted changes in {self.repo}")
         head = run_git(self.repo, "rev-parse", "--verify", "--quiet", "HEAD", check=False)
         head = head.decode().strip()
-        target = merge_base(self.repo, head, self.mainline()) if head else None
-        with self.lock:
-            self.advance(target)
-            return self.state.features(rec)
+        target = self.merge_base(head, self.mainline()) if head else None
+        return self.advanced(target).state.features(rec)
 
     # -- the mined tables ------------------------------------------------------------------
     def tables(self):
