@@ -23,7 +23,15 @@ from riskml.gitio import git_env, resolve_range, resolve_rev
 from riskml.jsonvalue import plain
 from riskml.score.history import RepoHistory, public_features
 from riskml.score.model import LoadedModel, default_model_uri, load_model
-from riskml.score.policy import check_tier, fails_gate, floor_of, review_for, summary
+from riskml.score.policy import (
+    ai_policy,
+    check_tier,
+    fails_gate,
+    floor_of,
+    policy_entries,
+    review_for,
+    summary,
+)
 from riskml.score.render import FORMATS, render
 
 __all__ = [
@@ -314,8 +322,9 @@ def score_frame(
     ``rows`` (the same rows as plain dicts, when the caller has them) give ``features``
     without converting the frame back; times as epoch seconds become ISO-8601 UTC.
 
-    Tiers come from ``thresholds`` (default: the model version's; :func:`tier_reference`)
-    and the critical-path floor of ``config``;
+    Tiers come from ``thresholds`` (default: the model version's; :func:`tier_reference`),
+    the critical-path floor of ``config``, then its ``[review.ai]`` rules
+    (:func:`riskml.score.policy.ai_policy`: ``policy`` lists the rules that applied);
     reasons are the ``top`` largest contributions (``pred_contrib``) with a sentence each.
     """
     config = config or Config()
@@ -349,15 +358,17 @@ def score_frame(
     out = []
     for i, row in enumerate(records):
         change_id = ids[i] if ids else str(row.get("commit") or i)
+        outcome = ai_policy(str(tiers[i]), row, config)
         out.append(
             {
                 "id": change_id,
                 "risk": float(risk[i]),
-                "tier": str(tiers[i]),
-                "review": review_for(str(tiers[i]), config, row),
+                "tier": outcome.tier,
+                "review": review_for(outcome.tier, config, row, outcome),
                 "reasons": [_reason(r) for r in reasons[i]],
                 "features": public_features(row),
                 "tier_floor": _tier_floor(str(tiers[i]), str(by_risk[i]), row),
+                "policy": policy_entries(outcome),
             }
         )
     return out
