@@ -422,6 +422,37 @@ class TierConfig(_Section):
             check_section(policy, f"tiers.review.{tier}")
 
 
+@dataclass
+class AIReviewConfig(_Section):
+    """The review rules by AI provenance (``[review.ai]``), applied after the model's tier and
+    the critical-path floor (docs/scoring.md "Review policy by provenance"). Conservative by
+    default; a team loosens a rule here or turns all of them off with ``enabled = false``."""
+
+    _section = "review.ai"
+
+    enabled: bool = True
+    # an ai_agent change touching a critical path is at least this tier ("" = no floor)
+    agent_critical_tier: str = field(default="high", metadata=rule(Options(("", *TIERS))))
+    # ... and needs the approval of a code owner other than its author and committer (the
+    # person who prompted the agent)
+    agent_critical_other_owner: bool = True
+    # an ai_assisted change touching a critical path needs a code owner's review
+    assisted_critical_code_owner: bool = True
+    # a change whose added lines are at least this share AI-written (ai_line_share, from
+    # line-level notes) needs tests touched or added
+    mostly_ai_tests: bool = True
+    mostly_ai_share: float = field(default=0.5, metadata=rule(Interval(0, 1, "right")))
+
+
+@dataclass
+class ReviewConfig(_Section):
+    """Review rules beyond each tier's own (``[tiers.review.<tier>]``)."""
+
+    _section = "review"
+
+    ai: AIReviewConfig = field(default_factory=AIReviewConfig)
+
+
 _NAME = Matches(r"\S(.*\S)?", "a non-empty name without surrounding spaces")
 _FRACTION = Interval(0, 1, "neither")
 _POSITIVE = Interval(0, None, "neither")
@@ -569,6 +600,7 @@ class Config(_Section):
     ai: AIConfig = field(default_factory=AIConfig)
     label: LabelConfig = field(default_factory=LabelConfig)
     tiers: TierConfig = field(default_factory=TierConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)

@@ -24,7 +24,7 @@ from riskml.errors import RiskmlError
 from riskml.fmt import number_text
 from riskml.gitio import detect_main_branch, ensure_repo, has_commits, resolve_rev, run_git
 from riskml.label.report import label_counts
-from riskml.score.render import floor_text
+from riskml.score.render import floor_text, policy_texts
 from riskml.tables import (
     attach_tokens,
     count_rows,
@@ -492,7 +492,7 @@ def format_pending(result: RunResult) -> list[str]:
         reasons = change.get("reasons") or []
         top = reasons[0] if reasons else {}
         why = top.get("text") or (f"{top.get('feature')}={top.get('value')}" if top else "")
-        why = floor_text(change) or why
+        why = floor_text(change) or next(iter(policy_texts(change)), None) or why
         cid = str(change.get("id", ""))
         cid = f"{cid[:8]}..{cid.split('..')[1][:8]}" if ".." in cid else cid[:10]
         lines.append(

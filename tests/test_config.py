@@ -201,6 +201,26 @@ def test_default_paths() -> None:
         ),
         ("[score]\ntop_reasons = -1\n", "[score] top_reasons: must be >= 0, got -1"),
         ("[tiers]\nreview = 3\n", "[tiers] review: must be a table, got int"),
+        ('[review.ai]\nenabled = "no"\n', "[review.ai] enabled: must be true or false, got str"),
+        (
+            '[review.ai]\nagent_critical_tier = "severe"\n',
+            "[review.ai] agent_critical_tier: must be one of '', 'low', 'medium', 'high', "
+            "'critical', got 'severe'",
+        ),
+        (
+            "[review.ai]\nmostly_ai_share = 0\n",
+            "[review.ai] mostly_ai_share: must be in (0, 1], got 0.0",
+        ),
+        (
+            "[review.ai]\nmostly_ai_share = 1.5\n",
+            "[review.ai] mostly_ai_share: must be in (0, 1], got 1.5",
+        ),
+        (
+            "[review.ai]\nmostly_ai_tests = 1\n",
+            "[review.ai] mostly_ai_tests: must be true or false, got int",
+        ),
+        ("[review.ai]\nreviewers = 2\n", "unknown key(s) in [riskml.review.ai]: reviewers"),
+        ("[review]\nai = true\n", "[review.ai] must be a table"),
     ],
 )
 def test_bad_values_are_one_line_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -208,6 +228,29 @@ def test_bad_values_are_one_line_naming_the_key(tmp_path: Path, text: str, messa
     with pytest.raises(RiskmlError) as info:
         load_config(repo=tmp_path)
     assert str(info.value) == f"riskml.toml: {message}"
+
+
+def test_the_ai_review_rules_default_on_and_a_team_can_loosen_or_turn_them_off(
+    tmp_path: Path,
+) -> None:
+    rules = load_config(repo=tmp_path).review.ai
+    assert (rules.enabled, rules.agent_critical_tier, rules.agent_critical_other_owner) == (
+        True, "high", True
+    )  # fmt: skip
+    assert (rules.assisted_critical_code_owner, rules.mostly_ai_tests, rules.mostly_ai_share) == (
+        True, True, 0.5
+    )  # fmt: skip
+    (tmp_path / "riskml.toml").write_text(
+        '[review.ai]\nagent_critical_tier = "medium"\nmostly_ai_share = 0.8\n'
+    )
+    loose = load_config(repo=tmp_path).review.ai
+    assert (loose.enabled, loose.agent_critical_tier, loose.mostly_ai_share) == (
+        True,
+        "medium",
+        0.8,
+    )
+    (tmp_path / "riskml.toml").write_text("[review.ai]\nenabled = false\n")
+    assert load_config(repo=tmp_path).review.ai.enabled is False
 
 
 def test_the_message_names_the_file_given(tmp_path: Path) -> None:

@@ -19,11 +19,19 @@ from typing import Any
 from riskml import budget
 from riskml.config import Config
 from riskml.errors import RiskmlError
-from riskml.gitio import git_env, resolve_range, resolve_rev
+from riskml.gitio import git_env, resolve_range, resolve_rev, run_git
 from riskml.jsonvalue import plain
 from riskml.score.history import RepoHistory, public_features
 from riskml.score.model import LoadedModel, default_model_uri, load_model
-from riskml.score.policy import check_tier, fails_gate, floor_of, review_for, summary
+from riskml.score.policy import (
+    ai_policy,
+    check_tier,
+    fails_gate,
+    floor_of,
+    policy_entries,
+    review_for,
+    summary,
+)
 from riskml.score.render import FORMATS, render
 
 __all__ = [
@@ -112,6 +120,7 @@ def score(
         who = author or worktree_author(history.repo, config)
         pending = [("worktree", history.row_for_worktree(who))]
         made_of = [[]]
+    committers = committers_of(history.repo, [i for i, _ in pending])
     budget.check()  # the rows are read: what follows is the model's work on them
     loaded = model if isinstance(model, LoadedModel) else load_model(model, config)
     rows = [row for _, row in pending]
@@ -126,7 +135,7 @@ def score(
     thresholds, reference = tier_reference(history, loaded)
     changes = score_frame(
         frame, loaded, config, top=top, ids=[i for i, _ in pending], rows=rows,
-        thresholds=thresholds,
+        thresholds=thresholds, committers=committers,
     )  # fmt: skip
     for change, commits in zip(changes, made_of, strict=True):
         change["commits"] = commits
@@ -136,6 +145,21 @@ def score(
         "model": loaded.describe(thresholds, reference),
         "warnings": warnings,
     }
+
+
+def committers_of(repo: str | Path, ids: list[str]) -> list[str]:
+    """The committer's e-mail of each change id (a SHA, or ``BASE..HEAD``: its head's; ``""``
+    for the work tree), from one ``git show``. The review rule for an AI agent's change names
+    the person who committed (prompted) it, who may not approve it; it is not a feature (the
+    changes table has no such column), so it never enters the model's rows."""
+    heads = {i: i.rsplit("..", 1)[-1] for i in ids}
+    shas = sorted({sha for sha in heads.values() if _SHA.match(sha)})
+    if not shas:
+        return ["" for _ in ids]
+    out = run_git(repo, "show", "-s", "--no-notes", "--format=%H%x00%ce", *shas)
+    text = out.decode("utf-8", "replace")
+    emails = dict(line.split("\x00", 1) for line in text.splitlines() if "\x00" in line)
+    return [emails.get(heads[i], "").strip().lower() for i in ids]
 
 
 def tier_reference(history: RepoHistory, loaded: LoadedModel) -> tuple[dict[str, float], dict]:
@@ -308,14 +332,19 @@ def score_frame(
     ids: list[str] | None = None,
     rows: list[dict] | None = None,
     thresholds: dict[str, float] | None = None,
+    committers: list[str] | None = None,
 ) -> list[dict]:
     """A frame of feature rows -> ``[{id, risk, tier, review, reasons, features}]``.
+
+    ``committers``: each change's committer e-mail (:func:`committers_of`), which the review
+    rule for an AI agent's change names beside its author.
 
     ``rows`` (the same rows as plain dicts, when the caller has them) give ``features``
     without converting the frame back; times as epoch seconds become ISO-8601 UTC.
 
-    Tiers come from ``thresholds`` (default: the model version's; :func:`tier_reference`)
-    and the critical-path floor of ``config``;
+    Tiers come from ``thresholds`` (default: the model version's; :func:`tier_reference`),
+    the critical-path floor of ``config``, then its ``[review.ai]`` rules
+    (:func:`riskml.score.policy.ai_policy`: ``policy`` lists the rules that applied);
     reasons are the ``top`` largest contributions (``pred_contrib``) with a sentence each.
     """
     config = config or Config()
@@ -349,15 +378,18 @@ def score_frame(
     out = []
     for i, row in enumerate(records):
         change_id = ids[i] if ids else str(row.get("commit") or i)
+        who = committers[i] if committers else ""
+        outcome = ai_policy(str(tiers[i]), {**row, "committer_email": who} if who else row, config)
         out.append(
             {
                 "id": change_id,
                 "risk": float(risk[i]),
-                "tier": str(tiers[i]),
-                "review": review_for(str(tiers[i]), config, row),
+                "tier": outcome.tier,
+                "review": review_for(outcome.tier, config, row, outcome),
                 "reasons": [_reason(r) for r in reasons[i]],
                 "features": public_features(row),
                 "tier_floor": _tier_floor(str(tiers[i]), str(by_risk[i]), row),
+                "policy": policy_entries(outcome),
             }
         )
     return out

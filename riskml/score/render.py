@@ -73,12 +73,21 @@ def floor_text(change: dict) -> str | None:
     )
 
 
+def policy_texts(change: dict) -> list[str]:
+    """One sentence per ``[review.ai]`` rule that applied to the change (its ``policy``):
+    ``review rule ai_agent_critical: <reason>: <effect>``."""
+    return [
+        f"review rule {entry['rule']}: {entry['reason']}: {entry['effect']}"
+        for entry in change.get("policy") or []
+    ]
+
+
 def shown_reasons(change: dict, k: int) -> list[str]:
-    """What a reader sees as the why of a change: the floor first (if it applied), then the
-    ``k`` top reasons."""
+    """What a reader sees as the why of a change: the floor first (if it applied), the review
+    rules by AI provenance that applied, then the ``k`` top reasons."""
     texts = [r.get("text") or r["feature"] for r in change["reasons"][:k]]
     floor = floor_text(change)
-    return [floor, *texts] if floor else texts
+    return [*([floor] if floor else []), *policy_texts(change), *texts]
 
 
 def checks_of(change: dict) -> list[tuple[str, str]]:

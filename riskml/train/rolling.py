@@ -8,7 +8,8 @@ it. The cut-offs split the newest ``K × fold_fraction`` of the labelled changes
 slices (default 5 × 10 %: cut-offs at 50, 60, 70, 80 and 90 %).
 
 Per fold and pooled over the folds' test windows, every metric of evaluation.md for riskml and
-both baselines; paired bootstrap intervals (changes resampled within each fold, the same draw
+both baselines, and riskml's mean risk and the incident rate by AI-provenance class
+(:mod:`riskml.train.by_provenance`); paired bootstrap intervals (changes resampled within each fold, the same draw
 for every model) of riskml's metric minus each baseline's, for the mean over folds and for the
 pooled windows. Folds are numbered from 1, oldest first, everywhere (JSON, table, MLflow).
 
@@ -47,6 +48,9 @@ class RollingResult:
     # the dataset rows of every fold's test window, in ``predictions`` order (the promotion
     # gate scores the champion on them); None when the folds' rows were not kept
     test_rows: pd.DataFrame | None = None
+    # riskml's risk and the incident rate by AI-provenance class over the pooled test windows
+    # (riskml.train.by_provenance.provenance_report); None without the rows' provenance
+    provenance: dict | None = None
 
     def summary(self) -> dict:
         return plain(
@@ -56,6 +60,7 @@ class RollingResult:
                 "mean": self.mean,
                 "pooled": self.pooled,
                 "intervals": self.intervals,
+                "provenance": self.provenance,
             }
         )
 
@@ -196,6 +201,17 @@ def combine_folds(
         rows = pd.concat([f.reset_index(drop=True) for f in test_frames], ignore_index=True)
         if len(rows) != len(pooled_frame):
             rows = None
+    provenance = None
+    if rows is not None and "ai_provenance" in rows.columns and f"risk_{RISKML}" in pooled_frame:
+        from riskml.train.by_provenance import provenance_report
+
+        provenance = provenance_report(
+            rows["ai_provenance"].astype(object).where(rows["ai_provenance"].notna(), "human"),
+            pooled_frame[f"risk_{RISKML}"].to_numpy(dtype=float),
+            y,
+            resamples=bootstrap,
+            seed=seed,
+        )
     return RollingResult(
         folds=folds,
         pooled=pooled,
@@ -204,6 +220,7 @@ def combine_folds(
         predictions=pooled_frame,
         settings=dict(settings or {}),
         test_rows=rows,
+        provenance=provenance,
     )
 
 
@@ -385,6 +402,11 @@ def format_rolling(result: RollingResult) -> str:
                 f"{part} {key}: {value['diff']:+.4f} "
                 f"[{_num(value['low'])}, {_num(value['high'])}] (95 %, paired bootstrap)"
             )
+    if result.provenance is not None:
+        from riskml.train.by_provenance import provenance_lines
+
+        lines.append("")
+        lines += provenance_lines(result.provenance, "By AI provenance, pooled test windows")
     return "\n".join(lines)
 
 

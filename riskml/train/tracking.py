@@ -142,8 +142,9 @@ def run_metrics(metrics: dict) -> dict[str, float]:
 
 def rolling_metrics(summary: dict, prefix: str = f"{ROLLING}.") -> dict[str, float]:
     """A rolling evaluation's figures as run metrics: ``rolling.mean.<model>.<metric>``,
-    ``rolling.pooled.<model>.<metric>`` and ``rolling.interval.<mean|pooled>.<metric>.riskml-
-    <baseline>.<diff|low|high>`` (``summary``: :meth:`RollingResult.summary`)."""
+    ``rolling.pooled.<model>.<metric>``, ``rolling.interval.<mean|pooled>.<metric>.riskml-
+    <baseline>.<diff|low|high>`` and ``rolling.provenance.<class>.<changes|mean_risk|incidents|
+    incident_rate>`` (``summary``: :meth:`RollingResult.summary`)."""
     out: dict[str, float] = {}
     for part in ("mean", "pooled"):
         for model in MODELS:
@@ -161,6 +162,11 @@ def rolling_metrics(summary: dict, prefix: str = f"{ROLLING}.") -> dict[str, flo
                     # ":" is not allowed in a metric name on every platform
                     name = f"{prefix}interval.{part}.{key.replace(':', '.')}.{end}"
                     out[_key(name)] = number
+    for group in (summary.get("provenance") or {}).get("classes", []):
+        for key in ("changes", "mean_risk", "incidents", "incident_rate"):
+            number = _number(group.get(key))
+            if number is not None:
+                out[_key(f"{prefix}provenance.{group['class']}.{key}")] = number
     return out
 
 

@@ -61,6 +61,7 @@ from riskml.trends.table import (
     score_history,
     table_metrics,
     trends_table,
+    with_review_policy,
     write_table,
 )
 
@@ -85,6 +86,7 @@ __all__ = [
     "scored_history",
     "summary_text",
     "trends_views",
+    "with_review_policy",
     "metric_columns",
     "metric_safe",
     "model_text",
@@ -370,7 +372,8 @@ def scored_history(
         model, info = model.model, _loaded_info(model)
     else:
         info = dict(getattr(model, "info", {}) or {})
-    scored = score_history(changes, model, labels)
+    # the review rules by AI provenance, after each change's tier (what its review required)
+    scored = with_review_policy(score_history(changes, model, labels), config)
     return ScoredHistory(
         scored=scored,
         model=info,

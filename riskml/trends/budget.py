@@ -4,7 +4,11 @@ For each gate "tier >= X" (X in ``riskml.config.TIERS``) over the last ``weeks``
 of the scored history (Monday to Sunday, UTC, of ``author_time``, counted back from the week of
 the newest change): the changes gated per week, the extra reviews (the gated changes), their
 share of all changes, and the capture at that gate — of the changes labelled as having caused
-an incident, the share at or above the gate. Changes still inside the labelling window
+an incident, the share at or above the gate. With the review rules by AI provenance applied
+(``[review.ai]``, the ``policy_*`` columns of :func:`riskml.trends.with_review_policy`), what
+they cost beside that model-only gate: the changes they applied to, the extra reviews (changes
+whose review they made need more than their tier's), and each gate again on the tiers after
+them. Changes still inside the labelling window
 (``[label] window_days``) have final labels only when already positive, so the capture of a
 window that reaches into it counts the incidents known so far; the result says so.
 
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from riskml.config import TIERS
 from riskml.errors import RiskmlError
+from riskml.score.policy import AI_RULES
 from riskml.trends.table import commit_times, label_horizon
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,6 +52,11 @@ def review_budget(
     committed after the horizon: the newest change always is), and ``final``: the same gates
     over the ``weeks`` weeks that ended by the horizon, whose labels are final (``from``,
     ``to``, ``changes``, ``incident_changes``, ``gates``; None when the history is shorter).
+    ``policy`` (None when the rules were not applied): ``changes`` (a rule applied),
+    ``raised`` (their tier raised), ``extra_reviews`` and ``extra_reviews_per_week``, ``rules``
+    (``{"rule", "changes"}`` each) and ``gates`` (``{"tier", "gated", "gated_per_week",
+    "extra", "extra_per_week"}``: the gate on the tiers after the rules, and how many more
+    changes than the model-only gate it holds).
     """
     import pandas as pd
 
@@ -118,6 +128,37 @@ def _window(frame: pd.DataFrame, week: pd.Series, last: Any, weeks: int) -> dict
         "changes": len(part),
         "incident_changes": n_positive,
         "gates": gates,
+        "policy": _policy_cost(part, level, rank, weeks),
+    }
+
+
+def _policy_cost(part: pd.DataFrame, level: Any, rank: dict, weeks: int) -> dict | None:
+    """What the review rules by AI provenance cost in the window, beside the model-only gate."""
+    if "policy_tier" not in part.columns:
+        return None
+    after = part["policy_tier"].map(rank).to_numpy(dtype=int)
+    applied = [set(str(r).split(";")) - {""} for r in part["policy_rules"].tolist()]
+    extra = int(part["policy_stricter"].to_numpy(dtype=bool).sum())
+    gates = []
+    for tier in TIERS:
+        gated = int((after >= rank[tier]).sum())
+        more = gated - int((level >= rank[tier]).sum())
+        gates.append(
+            {
+                "tier": tier,
+                "gated": gated,
+                "gated_per_week": gated / weeks,
+                "extra": more,
+                "extra_per_week": more / weeks,
+            }
+        )
+    return {
+        "changes": sum(1 for a in applied if a),
+        "raised": int((after != level).sum()),
+        "extra_reviews": extra,
+        "extra_reviews_per_week": extra / weeks,
+        "rules": [{"rule": r, "changes": sum(1 for a in applied if r in a)} for r in AI_RULES],
+        "gates": gates,
     }
 
 
@@ -141,6 +182,7 @@ def budget_text(budget: dict[str, Any], repo: str | None = None) -> str:
             f"  {'tier >= ' + gate['tier']:<17}{gate['gated_per_week']:>11.1f}"
             f"{gate['gated']:>15}{share:>12}{_caught(gate, positives):>19}"
         )
+    lines.extend(_policy_lines(budget))
     labels = budget["labels"]
     if labels is None:
         lines.append("  no labels given: the capture is unknown")
@@ -167,6 +209,31 @@ def budget_text(budget: dict[str, Any], repo: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def _policy_lines(budget: dict[str, Any]) -> list[str]:
+    """What the review rules by AI provenance cost, beside the model-only gates above."""
+    policy = budget.get("policy")
+    if policy is None:
+        return []
+    lines = [
+        f"  review rules by AI provenance ([review.ai]): applied to {policy['changes']} "
+        f"changes, raised {policy['raised']}",
+        f"    extra reviews: {policy['extra_reviews']} "
+        f"({policy['extra_reviews_per_week']:.1f}/week) beside the model-only gate",
+    ]
+    applied = [f"{r['rule']} {r['changes']}" for r in policy["rules"] if r["changes"]]
+    if applied:
+        lines.append(f"    rules: {', '.join(applied)}")
+    lines.append(
+        "    gated/week with them: "
+        + ", ".join(
+            f"{g['tier']} {g['gated_per_week']:.1f}"
+            + (f" (+{g['extra_per_week']:.1f})" if g["extra"] else "")
+            for g in policy["gates"]
+        )
+    )
+    return lines
+
+
 def _percent(share: float | None) -> str:
     return "n/a" if share is None else f"{100 * share:.0f} %"
 
@@ -189,12 +256,20 @@ def budget_frame(budget: dict[str, Any]) -> pd.DataFrame:
     frame.insert(2, "to", budget["to"])
     final = {g["tier"]: g["capture"] for g in (budget["final"] or {}).get("gates", [])}
     frame["final_capture"] = frame["tier"].map(final).astype(float)
+    policy = budget.get("policy")
+    if policy is not None:
+        by_tier = {g["tier"]: g for g in policy["gates"]}
+        frame["policy_gated"] = frame["tier"].map(lambda t: by_tier[t]["gated"])
+        frame["policy_extra"] = frame["tier"].map(lambda t: by_tier[t]["extra"])
     return frame
 
 
 def budget_metrics(budget: dict[str, Any]) -> dict[str, float]:
     """``budget.<tier>.<gated|gated_per_week|share|capture>``, ``budget.weeks``, ``budget.changes``,
-    ``budget.incident_changes``, ``budget.not_final_changes``, and with final labels
+    ``budget.incident_changes``, ``budget.not_final_changes``; with the review rules applied
+    ``budget.policy.<changes|raised|extra_reviews|extra_reviews_per_week>``,
+    ``budget.policy.<rule>.changes`` and ``budget.policy.<tier>.<gated|gated_per_week|extra>``;
+    and with final labels
     ``budget.final.incident_changes`` and ``budget.final.<tier>.capture`` (absent values left
     out)."""
     out: dict[str, Any] = {
@@ -206,6 +281,15 @@ def budget_metrics(budget: dict[str, Any]) -> dict[str, float]:
     for gate in budget["gates"]:
         for key in ("gated", "gated_per_week", "share", "capture"):
             out[f"budget.{gate['tier']}.{key}"] = gate[key]
+    policy = budget.get("policy")
+    if policy is not None:
+        for key in ("changes", "raised", "extra_reviews", "extra_reviews_per_week"):
+            out[f"budget.policy.{key}"] = policy[key]
+        for rule in policy["rules"]:
+            out[f"budget.policy.{rule['rule']}.changes"] = rule["changes"]
+        for gate in policy["gates"]:
+            for key in ("gated", "gated_per_week", "extra"):
+                out[f"budget.policy.{gate['tier']}.{key}"] = gate[key]
     final = budget["final"]
     if final is not None:
         out["budget.final.incident_changes"] = final["incident_changes"]

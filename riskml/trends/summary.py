@@ -7,7 +7,11 @@ Sunday, UTC, of ``author_time``) counted back from the week of the newest change
   each difference with a bootstrap interval and a direction (up, down, no clear change);
 * **the riskiest critical areas** in the last 4 weeks;
 * **AI-provenance against human changes** over the last 13 weeks (mean risk, counts, the
-  difference's interval), or "too few AI changes to tell";
+  difference's interval), or "too few AI changes to tell"; and over the whole history, by
+  provenance class, the mean risk and the incident rate (labels final by the horizon) with
+  their intervals, each AI class against human changes in words
+  (:mod:`riskml.train.by_provenance`: too few changes or incidents to tell, no measurable
+  difference, higher, lower);
 * **incidents** caused by each 4 weeks' changes, per week, the blocks still inside the
   labelling window (``[label] window_days``) marked not final.
 
@@ -22,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from riskml.fmt import number_text
 from riskml.tables import split_list
-from riskml.trends.table import AI_CLASSES, label_horizon
+from riskml.train.by_provenance import comparison_text, provenance_lines, provenance_report
+from riskml.trends.table import AI_CLASSES, commit_times, label_horizon
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -91,8 +96,11 @@ def manager_summary(
 
     ``window_days`` is the labelling window (``[label] window_days``); ``areas`` the critical
     areas to rank (those of ``[critical_paths]`` and any seen). Keys: ``cutoff``, ``horizon``,
-    ``changes``, ``risk``, ``areas``, ``ai``, ``incidents`` (None without labels); every time
-    an ISO date, every number a plain float or int.
+    ``changes``, ``risk``, ``areas``, ``ai``, ``provenance`` (the whole history by class:
+    :func:`riskml.train.by_provenance.provenance_report`, incident rates over the changes
+    committed by the horizon, ``labels_final_to`` that horizon, None without labels),
+    ``incidents`` (None without labels); every time an ISO date, every number a plain float or
+    int.
     """
     import pandas as pd
 
@@ -125,6 +133,7 @@ def manager_summary(
         "risk": _risk_now(risk, high, now, [weeks(NOW_WEEKS, n) for n in BEFORE_WEEKS], resamples, seed),
         "areas": _areas(frame, risk, high, now["mask"], weeks(NOW_WEEKS, BEFORE_WEEKS[-1])["mask"], areas),
         "ai": _ai_against_human(frame, risk, weeks(0, AI_WEEKS), resamples, seed),
+        "provenance": _by_provenance(frame, risk, horizon, resamples, seed),
         "incidents": _incidents(frame, offset, last, horizon) if "label" in frame.columns else None,
     }  # fmt: skip
 
@@ -198,6 +207,24 @@ def _ai_against_human(frame, risk, part, resamples: int, seed: int) -> dict[str,
     diff = mean_difference(risk[ai], risk[human], resamples, seed)
     out.update(diff, verdict=_direction(diff, "riskier", "safer", "same"))
     return out
+
+
+def _by_provenance(frame, risk, horizon, resamples: int, seed: int) -> dict[str, Any]:
+    """Every scored change by provenance class; a label counts only when final (the change was
+    committed by the horizon), so a class's incident rate is not raised by the positives the
+    labelling window already shows while its negatives are still unknown."""
+    import numpy as np
+    import pandas as pd
+
+    label = None
+    if "label" in frame.columns:
+        label = pd.to_numeric(frame["label"], errors="coerce").to_numpy(dtype=float).copy()
+        label[(commit_times(frame) > horizon).to_numpy()] = np.nan
+    report = provenance_report(
+        frame["ai_provenance"].tolist(), risk, label, resamples=resamples, seed=seed
+    )
+    report["labels_final_to"] = horizon.isoformat() if label is not None else None
+    return report
 
 
 def _incidents(frame, offset, last, horizon) -> dict[str, Any]:
@@ -322,9 +349,15 @@ def summary_text(summary: dict[str, Any], head: dict[str, Any] | None = None) ->
         )
     else:
         lines.append(f"  difference {_interval(ai)}: {AI_WORDS[ai['verdict']]}")
+    lines.extend(provenance_lines(summary["provenance"], _provenance_title(summary)))
     lines.extend(_incident_lines(summary))
     lines.append(f"[a, b]: {_percent(LEVEL)} bootstrap interval of a difference in mean risk")
     return "\n".join(lines)
+
+
+def _provenance_title(summary: dict[str, Any]) -> str:
+    final = summary["provenance"].get("labels_final_to")
+    return "AI provenance, all changes" + (f"; labels to {final[:10]}" if final else "")
 
 
 def _incident_lines(summary: dict[str, Any]) -> list[str]:
@@ -409,6 +442,7 @@ def summary_markdown(summary: dict[str, Any], head: dict[str, Any] | None = None
         out.append(f"Too few AI changes to tell (at least {ai['min_changes']} of each are needed).")
     else:
         out.append(f"Difference {_interval(ai)}: {AI_WORDS[ai['verdict']]}.")
+    out += _provenance_markdown(summary)
     out += ["", "### Incidents", ""]
     incidents = summary["incidents"]
     if incidents is None:
@@ -440,8 +474,48 @@ def summary_markdown(summary: dict[str, Any], head: dict[str, Any] | None = None
     return "\n".join(out) + "\n"
 
 
+def _provenance_markdown(summary: dict[str, Any]) -> list[str]:
+    report = summary["provenance"]
+    final = report.get("labels_final_to")
+    out = ["", "### By AI provenance (all changes)", ""]
+    if final:
+        out += [f"Incident rates over the changes committed up to {final[:10]} (final labels).", ""]
+    out.append(
+        "| class | changes | mean risk [95 %] | incidents / labelled | incident rate [95 %] |"
+    )
+    out.append("|---|---|---|---|---|")
+    for row in report["classes"]:
+        if row["class"] == "ai" or not row["changes"]:
+            continue
+        out.append(
+            f"| {row['class']} | {row['changes']} | {_with_interval(row, 'mean_risk')} | "
+            f"{row['incidents']} / {row['labelled']} | {_with_interval(row, 'incident_rate')} |"
+        )
+    out.append("")
+    for row in report["comparisons"]:
+        for key in ("mean_risk", "incident_rate"):
+            out.append(f"- {comparison_text(report, row, key)}")
+    out += [
+        "",
+        f"A class with fewer than {report['min_changes']} changes or {report['min_incidents']} "
+        "incidents is not compared; an interval including 0 is no measurable difference. Mean "
+        "risk is the model's opinion, the incident rate what happened; a missing AI marker does "
+        "not prove human authorship.",
+    ]
+    return out
+
+
+def _with_interval(row: dict[str, Any], key: str) -> str:
+    low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
+    if low is None:
+        return _num(row[key])
+    return f"{_num(row[key])} [{_num(low)}, {_num(high)}]"
+
+
 def summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
-    """The ``summary.*`` metrics: the figures above as numbers (absent ones left out)."""
+    """The ``summary.*`` metrics: the figures above as numbers (absent ones left out), with
+    ``summary.provenance.<class>.<changes|mean_risk|incidents|incident_rate>`` and
+    ``summary.provenance.<class>_vs_human.<mean_risk|incident_rate>.<difference|low|high>``."""
     risk = summary["risk"]
     out: dict[str, Any] = {
         "summary.now.changes": risk["now"]["changes"],
@@ -466,6 +540,14 @@ def summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
     )
     for name in ("difference", "low", "high"):
         out[f"summary.ai.{name}"] = ai.get(name)
+    report = summary.get("provenance") or {}
+    for row in report.get("classes", []):
+        for key in ("changes", "mean_risk", "incidents", "incident_rate"):
+            out[f"summary.provenance.{row['class']}.{key}"] = row.get(key)
+    for row in report.get("comparisons", []):
+        for key in ("mean_risk", "incident_rate"):
+            for end in ("difference", "low", "high"):
+                out[f"summary.provenance.{row['class']}_vs_human.{key}.{end}"] = row[key][end]
     incidents = summary["incidents"]
     if incidents is not None:
         final = [b for b in incidents["blocks"] if b["final"]]

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from riskml.config import TIERS
+from riskml.config import TIERS, Config
 from riskml.errors import RiskmlError
 from riskml.fmt import is_missing
 from riskml.tables import split_list, write_frame
@@ -26,6 +26,11 @@ _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 
 # Columns of the scored frame that trends_table reads.
 SCORED_COLUMNS = ("commit", "author_time", "risk", "tier", "ai_provenance", "critical_areas")
+# the changes-table columns the review rules by AI provenance read, kept in the scored frame
+POLICY_INPUTS = {"ai_tool": "", "touches_critical": False, "ai_line_share": float("nan"),
+                 "n_test_files": 0.0, "n_critical_files": 0.0}  # fmt: skip
+# what an AI change whose tool is not known counts under (ai.tool.<tool>.changes)
+UNKNOWN_TOOL = "unknown"
 
 
 # --------------------------------------------------------------------------- periods
@@ -93,8 +98,9 @@ def score_history(
     """Score every mined change with ``model`` (a ``TrainedModel``).
 
     Returns one row per change: ``commit``, ``author_time``, ``commit_time`` (the author time
-    when the table has none), ``risk``, ``tier``, ``ai_provenance``, ``critical_areas``, and,
-    when labels are given, ``label`` and ``incident_ids``. Reasons are not computed here (``TrainedModel.predict`` with ``k=0``):
+    when the table has none), ``risk``, ``tier``, ``ai_provenance``, ``critical_areas``, the
+    columns the review rules by AI provenance read (``POLICY_INPUTS``), and, when labels are
+    given, ``label`` and ``incident_ids``. Reasons are not computed here (``TrainedModel.predict`` with ``k=0``):
     trends need the risk and the tier only.
     """
     import pandas as pd
@@ -116,6 +122,15 @@ def score_history(
             "critical_areas": _column(frame, "critical_areas", ""),
         }
     )
+    for name, default in POLICY_INPUTS.items():
+        if name not in frame.columns:
+            scored[name] = default
+        elif isinstance(default, str):
+            scored[name] = _column(frame, name, default)
+        elif isinstance(default, bool):
+            scored[name] = [not absent(v) and bool(v) for v in frame[name].tolist()]
+        else:
+            scored[name] = pd.to_numeric(frame[name], errors="coerce").astype(float).to_numpy()
     scored["author_time"] = pd.to_datetime(scored["author_time"], utc=True)
     committed = frame["commit_time"] if "commit_time" in frame.columns else frame["author_time"]
     scored.insert(2, "commit_time", pd.to_datetime(committed, utc=True).to_numpy())
@@ -123,6 +138,30 @@ def score_history(
     if labels is not None and len(labels) > 0:
         scored = attach_labels(scored, labels)
     return scored
+
+
+def with_review_policy(scored: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """``scored`` with the review rules by AI provenance of ``config`` (``[review.ai]``,
+    :func:`riskml.score.policy.ai_policy`) applied to each change after its tier:
+    ``policy_tier`` (the tier after them), ``policy_rules`` (the rules that applied, ``;``
+    separated) and ``policy_stricter`` (they made its review need more than its tier's: a
+    higher tier, or a code owner the tier did not require)."""
+    from riskml.score.policy import ai_policy, stricter_review
+
+    inputs = ("ai_provenance", "critical_areas", *POLICY_INPUTS)
+    present = [c for c in inputs if c in scored.columns]
+    rows = scored[present].to_dict("records")
+    tiers, rules, stricter = [], [], []
+    for tier, row in zip(scored["tier"].astype(str).tolist(), rows, strict=True):
+        outcome = ai_policy(tier, row, config)
+        tiers.append(outcome.tier)
+        rules.append(";".join(r["rule"] for r in outcome.rules))
+        stricter.append(stricter_review(tier, outcome, config))
+    out = scored.copy()
+    out["policy_tier"] = tiers
+    out["policy_rules"] = rules
+    out["policy_stricter"] = stricter
+    return out
 
 
 def label_horizon(scored: pd.DataFrame, window_days: int) -> tuple[Any, Any]:
@@ -230,6 +269,57 @@ def _group_metrics(part: pd.DataFrame, prefix: str, with_labels: bool) -> dict[s
     return out
 
 
+def ai_tools(scored: pd.DataFrame) -> list[str]:
+    """The tools of the AI-provenance changes of ``scored``, sorted, ``unknown`` for those
+    whose marker names none (each a metric-safe name)."""
+    if "ai_provenance" not in scored.columns:
+        return []
+    ai = scored["ai_provenance"].isin(AI_CLASSES).to_numpy()
+    return sorted({_tool_name(v) for v in _tool_values(scored)[ai]})
+
+
+def _tool_values(part: pd.DataFrame) -> Any:
+    import numpy as np
+
+    if "ai_tool" not in part.columns:
+        return np.array([""] * len(part), dtype=object)
+    return part["ai_tool"].to_numpy(dtype=object)
+
+
+def _tool_name(value: Any) -> str:
+    return (
+        metric_safe(str(value).strip())
+        if not absent(value) and str(value).strip()
+        else (UNKNOWN_TOOL)
+    )
+
+
+def _ai_counts(part: pd.DataFrame, tools: list[str]) -> dict[str, float]:
+    """AI-provenance changes of one period per class, per tier (the model's), per tool; with
+    the review rules applied (``policy_*`` columns), the changes they applied to, raised, and
+    made stricter."""
+    import numpy as np
+
+    provenance = part["ai_provenance"].to_numpy(dtype=object)
+    ai = np.isin(provenance, AI_CLASSES)
+    out: dict[str, float] = {}
+    for name in AI_CLASSES:
+        out[f"{name}.changes"] = float((provenance == name).sum())
+    tiers = part["tier"].to_numpy(dtype=object)
+    for tier in TIERS:
+        out[f"ai.tier.{tier}.changes"] = float((ai & (tiers == tier)).sum())
+    names = np.array([_tool_name(v) for v in _tool_values(part)], dtype=object)
+    for tool in tools:
+        out[f"ai.tool.{tool}.changes"] = float((ai & (names == tool)).sum())
+    if "policy_tier" in part.columns:
+        applied = np.array([bool(r) for r in part["policy_rules"].tolist()], dtype=bool)
+        raised = part["policy_tier"].to_numpy(dtype=object) != tiers
+        out["policy.changes"] = float(applied.sum())
+        out["policy.raised"] = float(raised.sum())
+        out["policy.extra_reviews"] = float(part["policy_stricter"].to_numpy(dtype=bool).sum())
+    return out
+
+
 def trends_table(
     scored: pd.DataFrame,
     period: str = "W",
@@ -272,6 +362,7 @@ def trends_table(
     names = sorted(set(areas) if areas is not None else set().union(*frame["_areas"]))
     safe = {name: metric_safe(name) for name in names}
 
+    tools = ai_tools(frame)
     full = pd.period_range(periods.min(), periods.max(), freq=alias)
     groups = {key: part for key, part in frame.groupby("_period", sort=True)}
     rows = []
@@ -286,6 +377,7 @@ def trends_table(
             "timestamp": _ms(start),
         }
         row.update(_group_metrics(part, "", with_labels))
+        row.update(_ai_counts(part, tools))
         for name in names:
             mask = np.array([name in s for s in part["_areas"].tolist()], dtype=bool)
             row.update(_group_metrics(part.loc[mask], f"area.{safe[name]}.", with_labels))

@@ -576,6 +576,7 @@ def test_cli_json_has_the_summary_the_commits_and_each_checks_status(world, cli_
         "schema_version": 1,
     }
     assert change["commits"] == [world.pending]
+    assert change["policy"] == []  # a human's change: no review rule by AI provenance applies
     assert change["features"]["subject"] == "Change payment rounding"
     # the pending commit touches no test file: every check of its tier is still required
     assert change["review"]["check_status"] == [
@@ -736,6 +737,62 @@ def test_cli_a_pending_merge_is_scored_as_the_branch_it_merged(world, tmp_path):
     assert table.stdout.splitlines()[2].startswith(
         f"{merge[:10]}  Merge branch 'feature' (merges 2 commits)  "
     )
+
+
+def test_cli_an_agent_change_on_a_critical_path_gets_the_ai_review_rule(world, tmp_path):
+    """The `policy` key through the real CLI: an AI agent's commit touching payments/ is at
+    least high and needs a code owner other than its author and committer; a team that turns
+    the rules off gets the model's tier and review back."""
+    from conftest import run_cli
+
+    from riskml.score.policy import OTHER_OWNER_CHECK, at_least
+
+    clone = tmp_path / "repo"
+    shutil.copytree(world.repo, clone)
+    last = int(git(clone, "log", "-1", "--format=%at"))
+    gitrepo.write(clone, {"payments/refund.py": "def refund(x):\n    return -x\n" * 10})
+    agent = "198982749+copilot-swe-agent[bot]@users.noreply.github.com"
+    env = {
+        "GIT_AUTHOR_NAME": "copilot-swe-agent[bot]",
+        "GIT_AUTHOR_EMAIL": agent,
+        "GIT_COMMITTER_NAME": "dana",
+        "GIT_COMMITTER_EMAIL": "dana@acme.example",
+        "GIT_AUTHOR_DATE": f"@{last + DAY} +0000",
+        "GIT_COMMITTER_DATE": f"@{last + DAY} +0000",
+    }
+    git(clone, "commit", "-q", "-m", "Add refunds", env=env)  # fmt: skip
+    state = str(world.root / "data/repo/changes.state")
+    args = ("score", "--repo", str(clone), "--state", state, "--rev", "HEAD")
+    done = run_cli(*args, "--config", str(world.config), cwd=world.root)
+    assert done.returncode == 0, done.stderr
+    (change,) = json.loads(done.stdout)["changes"]
+    assert change["features"]["ai_provenance"] == "ai_agent"
+    assert change["features"]["ai_tool"] == "copilot"
+    off = tmp_path / "off.toml"
+    off.write_text(world.config.read_text() + "[review.ai]\nenabled = false\n")
+    (plain,) = json.loads(run_cli(*args, "--config", str(off), cwd=world.root).stdout)["changes"]
+    assert plain["policy"] == [] and plain["risk"] == change["risk"]
+    assert OTHER_OWNER_CHECK not in plain["review"]["checks"]
+    # the rule applies after the model's tier (and the critical-path floor): at least high
+    model_tier = plain["tier"]
+    raised = not at_least(model_tier, "high")
+    assert change["tier"] == ("high" if raised else model_tier)
+    tier_effect = (
+        f"tier raised to high from {model_tier}" if raised
+        else f"tier at least high (already {model_tier})"
+    )  # fmt: skip
+    assert change["policy"] == [
+        {
+            "rule": "ai_agent_critical",
+            "effect": f"{tier_effect}; requires {OTHER_OWNER_CHECK}: not {agent} or "
+            "dana@acme.example",
+            "reason": "an AI agent (copilot) authored it and it touches a critical path (payments)",
+        }
+    ]
+    assert change["review"]["code_owner"] is True
+    assert {"check": OTHER_OWNER_CHECK, "status": "required"} in change["review"]["check_status"]
+    table = run_cli(*args, "--config", str(world.config), "--format", "table", cwd=world.root)
+    assert "review rule ai_agent_critical: an AI agent (copilot) authored it" in table.stdout
 
 
 def test_cli_state_mined_under_another_name_is_a_hint_to_repo_name(world, tmp_path):

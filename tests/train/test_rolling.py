@@ -285,7 +285,8 @@ def test_each_fold_tests_only_its_window_after_training_before_it(public_table, 
 def test_the_summary_is_strict_json_with_its_settings(rolled) -> None:
     summary = rolled.summary()
     json.dumps(summary, allow_nan=False)
-    assert list(summary) == ["settings", "folds", "mean", "pooled", "intervals"]
+    assert list(summary) == ["settings", "folds", "mean", "pooled", "intervals", "provenance"]
+    assert summary["provenance"] is None  # the public table has no provenance column
     assert summary["settings"] == {
         "folds": 3,
         "fold_fraction": 0.1,

@@ -142,6 +142,14 @@ def test_the_printed_summary_fits_80_columns(summary):
     def interval(row):
         return f"{row['difference']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]"
 
+    classes = {row["class"]: row for row in summary["provenance"]["classes"]}
+    both = summary["provenance"]["comparisons"][2]["mean_risk"]
+    assert both["difference"] == pytest.approx(0.2)
+
+    def span(name, key):
+        row = classes[name]
+        return f"{row[key]:.3f} [{row[key + '_low']:.3f}, {row[key + '_high']:.3f}]"
+
     assert text.splitlines() == [
         "riskml trends: sixteen, 64 changes to 2024-04-18, model change-risk v2",
         "Risk now: mean 0.400 in the last 4 weeks (2024-03-25 .. 2024-04-21: 16 changes)",
@@ -155,6 +163,24 @@ def test_the_printed_summary_fits_80_columns(summary):
         "AI-provenance against human changes, last 13 weeks (from 2024-01-22)",
         "  AI-marked: 26 changes, mean risk 0.362; human: 26 changes, 0.162",
         f"  difference {interval(ai)}: AI-marked changes are riskier",
+        "AI provenance, all changes; labels to 2024-02-18 (95 % bootstrap intervals)",
+        "  class        changes  mean risk             incidents  incident rate",
+        f"  human             32  {span('human', 'mean_risk')}       1/14  "
+        f"{span('human', 'incident_rate')}",
+        f"  ai_assisted       16  {span('ai_assisted', 'mean_risk')}        1/7  "
+        f"{span('ai_assisted', 'incident_rate')}",
+        f"  ai_agent          16  {span('ai_agent', 'mean_risk')}        1/7  "
+        f"{span('ai_agent', 'incident_rate')}",
+        "  against human changes (ai: both AI classes together):",
+        "    ai_assisted, mean risk: too few changes to tell (16 vs 32 changes; need 30)",
+        "    ai_assisted, incident rate: too few changes to tell",
+        "      (7 vs 14 labelled; need 30)",
+        "    ai_agent, mean risk: too few changes to tell (16 vs 32 changes; need 30)",
+        "    ai_agent, incident rate: too few changes to tell (7 vs 14 labelled; need 30)",
+        f"    ai, mean risk: higher {interval(both)}",
+        "    ai, incident rate: too few changes to tell (14 vs 14 labelled; need 30)",
+        "  fewer than 30 changes or 5 incidents in a class: not compared;",
+        "  an interval including 0: no measurable difference; mean risk is the model's",
         "Incidents per week caused by each 4 weeks' changes",
         "  from       11-06   12-04   01-01   01-29   02-26   03-25",
         "  per week    0.00    0.00    0.50    0.00*   0.00*   0.25*",
@@ -185,12 +211,25 @@ def test_the_markdown_description(summary):
     assert (
         "| per week | 0.00 | 0.00 | 0.50 | 0.00 *not final* | 0.00 *not final* | 0.25 *not final* |"
     ) in note
+    assert (
+        "### By AI provenance (all changes)\n\n"
+        "Incident rates over the changes committed up to 2024-02-18 (final labels).\n"
+    ) in note
+    assert (
+        "\n- ai vs human, incident rate: too few changes to tell (14 vs 14 labelled; need 30)\n"
+        in (note)
+    )
     assert "Artifacts: `charts/risk.png`, `charts/areas.png`." in note
 
 
 def test_the_summary_metrics(summary):
     metrics = summary_metrics(summary)
     four = summary["risk"]["before"][0]
+    assert metrics["summary.provenance.human.changes"] == 32.0
+    assert metrics["summary.provenance.ai_agent.incidents"] == 1.0
+    assert metrics["summary.provenance.ai_agent.incident_rate"] == pytest.approx(1 / 7)
+    assert metrics["summary.provenance.ai_vs_human.mean_risk.difference"] == pytest.approx(0.2)
+    metrics = {k: v for k, v in metrics.items() if not k.startswith("summary.provenance.")}
     assert {k: v for k, v in metrics.items() if not k.startswith("summary.before_12w")} == {
         "summary.now.changes": 16.0,
         "summary.now.mean_risk": pytest.approx(0.4),
