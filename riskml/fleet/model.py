@@ -295,7 +295,7 @@ def per_project(
                     try:
                         got = _fleet_fold(frame, config, cutoff, test_end, label_mode, project)
                         fold[f"{key}_roc_auc"] = got["auc"]
-                        fold.setdefault("n", got["n"])
+                        fold[f"{key}_n"] = got["n"]
                     except RiskmlError as exc:
                         fold[f"{key}_error"] = str(exc)
                 row.folds.append(fold)
