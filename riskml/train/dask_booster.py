@@ -18,8 +18,15 @@ ends it, and the booster keeps every tree with ``best_iteration`` at the best ro
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
+
+from riskml.errors import RiskmlError
+
+# lightgbm.dask picks free ports on the workers for each training; one taken in between, or
+# a worker's peer gone, is a socket error of that training: it is tried again this often
+_ATTEMPTS = 3
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -68,9 +75,23 @@ def train_booster_dask(
     fit_kwargs = {"categorical_feature": list(categorical_idx) or "auto"}
 
     def boost(rounds: int, init_model=None):
-        model = DaskLGBMClassifier(client=client, **_sklearn_params(params, rounds))
-        model.fit(X, y, sample_weight=w, init_model=init_model, **fit_kwargs)
-        return model.booster_
+        from lightgbm.basic import LightGBMError
+
+        for attempt in range(1, _ATTEMPTS + 1):
+            model = DaskLGBMClassifier(client=client, **_sklearn_params(params, rounds))
+            try:
+                with warnings.catch_warnings():
+                    # n_jobs: the workers' own threads are used, as intended
+                    warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored")
+                    model.fit(X, y, sample_weight=w, init_model=init_model, **fit_kwargs)
+                return model.booster_
+            except LightGBMError as exc:
+                text = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                if "socket" not in text.lower() or attempt == _ATTEMPTS:
+                    raise RiskmlError(
+                        f"lightgbm.dask training failed after {attempt} attempt(s): {text}"
+                    ) from None
+        raise AssertionError("unreachable")
 
     if X_valid is None:
         return boost(max_rounds), float("nan")
