@@ -15,6 +15,7 @@ dataset `riskml fleet` wrote (e.g. of real repositories).
 
     python benchmarks/fleet_gain.py [--repo NAME:COMMITS:SEED[:START] ...] [--config riskml.toml]
     python benchmarks/fleet_gain.py --dataset data/fleet.parquet [--config riskml.toml]
+    python benchmarks/fleet_gain.py --repo small:400:3:2018-01-01 --project activemq=data/activemq
     python benchmarks/fleet_gain.py --small      # 3 repositories of 300-600 commits: a smoke test
 """
 
@@ -67,10 +68,32 @@ def generated_fleet(
     return result.dataset
 
 
+def add_tables(dataset: Path, projects: list[str]) -> None:
+    """Add each ``NAME=DIR`` (a folder holding a repository's ``changes.parquet`` and
+    ``labels.parquet``, e.g. mined and labelled with ``riskml label --as-of``) to the fleet
+    dataset as its project ``NAME``."""
+    from riskml.fleet.dataset import write_project
+    from riskml.tables import FLEET_MARKER, write_json
+
+    marker = json.loads((dataset / FLEET_MARKER).read_text(encoding="utf-8"))
+    for spec in projects:
+        name, _, folder = spec.partition("=")
+        if not name or not folder:
+            raise SystemExit(f"--project {spec!r}: expected NAME=DIR")
+        folder = Path(folder)
+        marker["projects"][name] = write_project(
+            dataset, name, folder / "changes.parquet", folder / "labels.parquet"
+        )
+    write_json(marker, dataset / FLEET_MARKER)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repo", action="append", help="NAME:COMMITS:SEED[:START] (repeatable)")
     ap.add_argument("--dataset", type=Path, help="a fleet dataset instead of a generated fleet")
+    ap.add_argument("--project", action="append", default=[],
+                    help="NAME=DIR: a repository's tables (changes.parquet, labels.parquet) "
+                    "added to the generated fleet (repeatable)")  # fmt: skip
     ap.add_argument("--config", type=Path, help="riskml.toml ([train], [evaluate])")
     ap.add_argument("--no-normalised", action="store_true", help="skip the normalised model")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON")
@@ -86,11 +109,15 @@ def main(argv: list[str] | None = None) -> int:
         per_project,
     )
 
+    if args.dataset and args.project:
+        raise SystemExit("--project adds to the generated fleet, not to a --dataset")
     cfg = load_config(args.config)
     specs = [_repo(s) for s in (args.repo or (SMALL_REPOS if args.small else DEFAULT_REPOS))]
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="riskml-fleet-gain-") as tmp:
         dataset = args.dataset or generated_fleet(Path(tmp), specs, args.config)
+        if args.project:
+            add_tables(dataset, args.project)
         rows = fleet_frame(dataset)
     table = fleet_table(rows, cfg)
     normalised = None if args.no_normalised else fleet_table(rows, cfg, normalise=True)

@@ -50,14 +50,21 @@ def fleet_train_pipeline(cli, root: Path, small, env: dict | None = None) -> dic
     head = next(i for i, line in enumerate(lines) if line.startswith("project "))
     assert lines[head].split() == ["project", "changes", "labelled", "pos", "folds", "own",
                                    "fleet", "fleet-own", "fleet>=own"]  # fmt: skip
+    from riskml.tables import read_fleet
+
+    rows = read_fleet(dataset).compute()
+    labelled = rows[rows["label"].notna()].groupby("project", observed=True).size().to_dict()
     assert [line.split()[:3] for line in lines[head + 1 : head + 3]] == [
-        ["other", "500", lines[head + 1].split()[2]],
-        ["small", "400", "246"],
+        ["other", "500", str(labelled["other"])],
+        ["small", "400", str(labelled["small"])],
     ]
     assert lines[head + 3].startswith("fleet >= own on ")
     evaluation = json.loads((out / "fleet-evaluation.json").read_text())
     assert [p["project"] for p in evaluation["projects"]] == ["other", "small"]
     assert [len(p["folds"]) for p in evaluation["projects"]] == [3, 3]
+    # both models tested on the same rows of each fold
+    for project in evaluation["projects"]:
+        assert all(f["n"] == f["fleet_n"] > 0 for f in project["folds"]), project
     assert len(evaluation["run_id"]) == 32
 
     scored = cli("score", "--repo", str(small.repo), "--repo-name", "small", "--rev", "HEAD",

@@ -126,9 +126,9 @@ def fleet_train_command(
     _check_out_dir(out_dir)
     cfg = fleet_config(load_config(config), model_name)
     say = lambda message: typer.echo(message, err=True)  # noqa: E731
-    say(f"reading {dataset}")
     rows = fleet_frame(dataset)
     table = fleet_table(rows, cfg)
+    say(f"read {dataset}: {len(table):,} changes of {table['project'].nunique()} project(s)")
     label_mode = label_mode_of_fleet(rows)
     evaluation = None
     with training_cluster(workers, scheduler) as client:
