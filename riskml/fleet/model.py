@@ -357,7 +357,9 @@ def log_per_project(rows: list[ProjectRow], config: Config, dataset_path=None) -
         gained = 0
         for r in rows:
             s = r.summary()
-            with mlflow.start_run(run_name=f"project {r.project}", nested=True):
+            with mlflow.start_run(
+                experiment_id=experiment, run_name=f"project {r.project}", nested=True
+            ):
                 mlflow.set_tags({"riskml.project": r.project, "riskml.kind": "fleet-project"})
                 mlflow.log_metrics(
                     {"changes": r.changes, "labelled": r.labelled, "positives": r.positives}
