@@ -10,7 +10,7 @@ same) run twice in one process: every booster locally, then every booster on
 side; the per-row costs feed docs/fleet.md's projection.
 
     python benchmarks/fleet_train_bench.py [--repos 8] [--commits 5000] [--dataset PATH]
-    python benchmarks/fleet_train_bench.py --small      # 3 repositories of 300 commits
+    python benchmarks/fleet_train_bench.py --small      # 3 repositories of 800 commits
 """
 
 from __future__ import annotations
@@ -56,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--commits", type=int, default=5000, help="commits per repository")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dataset", type=Path, help="an existing fleet dataset instead")
-    ap.add_argument("--small", action="store_true", help="3 repositories of 300 commits")
+    ap.add_argument("--small", action="store_true", help="3 repositories of 800 commits")
     args = ap.parse_args(argv)
     if args.small:
-        args.repos, args.commits = 3, 300
+        args.repos, args.commits = 3, 800
 
     from distributed import Client, LocalCluster
 
