@@ -131,22 +131,26 @@ def main(argv: list[str] | None = None) -> int:
         if args.dataset
         else "generated: " + ", ".join(f"{n} {c}" for n, c, _, _ in specs)
     )
+    if args.project:
+        source += "; tables: " + ", ".join(p.partition("=")[0] for p in args.project)
     ev = cfg.evaluate
+    gap = cfg.train.gap_days if cfg.train.gap_days is not None else cfg.label.window_days
     print(
         f"fleet gain, {today}: {source}; {len(table):,} changes, {mode} labels, "
-        f"{ev.folds} folds x {ev.fold_fraction:g} per project, gap {cfg.train.gap_days} days"
+        f"{ev.folds} folds x {ev.fold_fraction:g} per project, gap {gap:g} days"
     )
     print(format_per_project(result))
     if normalised is not None:
         done = [r.summary() for r in result]
         pairs = [
-            (s["fleet_norm_roc_auc"], s["fleet_roc_auc"])
+            (s["fleet_norm_roc_auc_all_folds"], s["fleet_roc_auc_all_folds"])
             for s in done
-            if s.get("fleet_norm_roc_auc") is not None and s["fleet_roc_auc"] is not None
+            if s.get("fleet_norm_roc_auc_all_folds") is not None
+            and s["fleet_roc_auc_all_folds"] is not None
         ]
         better = sum(a > b for a, b in pairs)
-        print(f"per-project normalisation: higher mean fold ROC-AUC on {better} of {len(pairs)} "
-              "project(s) than the fleet model without it")  # fmt: skip
+        print(f"per-project normalisation: higher mean ROC-AUC over all folds on {better} of "
+              f"{len(pairs)} project(s) than the fleet model without it")  # fmt: skip
     print(f"({time.perf_counter() - start:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps([r.summary() for r in result], indent=2) + "\n")

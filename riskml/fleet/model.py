@@ -204,8 +204,15 @@ class ProjectRow:
     folds: list[dict] = field(default_factory=list)  # fold, cutoff, n, positives, own, fleet…
     skipped: str | None = None
 
-    def mean(self, key: str) -> float | None:
-        values = [f[key] for f in self.folds if f.get(key) is not None and f[key] == f[key]]
+    def paired(self) -> list[dict]:
+        """The folds where both models were tested (a project's own model cannot train on a
+        fold whose history is too short): the means compare these only."""
+        return [f for f in self.folds if _known(f.get("own_roc_auc"))
+                and _known(f.get("fleet_roc_auc"))]  # fmt: skip
+
+    def mean(self, key: str, folds: list[dict] | None = None) -> float | None:
+        folds = self.paired() if folds is None else folds
+        values = [f[key] for f in folds if _known(f.get(key))]
         return float(np.mean(values)) if values else None
 
     def summary(self) -> dict:
@@ -215,14 +222,23 @@ class ProjectRow:
             "labelled": self.labelled,
             "positives": self.positives,
             "folds": self.folds,
+            "paired_folds": len(self.paired()),
+            # over the paired folds
             "own_roc_auc": self.mean("own_roc_auc"),
             "fleet_roc_auc": self.mean("fleet_roc_auc"),
+            # the fleet model over every fold it was tested on
+            "fleet_roc_auc_all_folds": self.mean("fleet_roc_auc", self.folds),
         }
         if any("fleet_norm_roc_auc" in f for f in self.folds):
             out["fleet_norm_roc_auc"] = self.mean("fleet_norm_roc_auc")
+            out["fleet_norm_roc_auc_all_folds"] = self.mean("fleet_norm_roc_auc", self.folds)
         if self.skipped:
             out["skipped"] = self.skipped
         return out
+
+
+def _known(value) -> bool:
+    return value is not None and value == value
 
 
 def _auc_or_none(y: np.ndarray, risk: np.ndarray) -> float | None:
@@ -308,7 +324,8 @@ def _num(value) -> str:
 
 def format_per_project(rows: list[ProjectRow]) -> str:
     """The per-project table: mean fold ROC-AUC of the project's own model and of the fleet
-    model (and the normalised fleet model when evaluated), and which is at least the other."""
+    model (and the normalised fleet model when evaluated) over the folds where both were
+    tested (``folds``: those of all), and which is at least the other."""
     norm = any("fleet_norm_roc_auc" in f for r in rows for f in r.folds)
     head = ["project", "changes", "labelled", "pos", "folds", "own", "fleet"]
     head += ["fleet+norm"] if norm else []
@@ -317,12 +334,14 @@ def format_per_project(rows: list[ProjectRow]) -> str:
     for r in rows:
         s = r.summary()
         own, fleet = s["own_roc_auc"], s["fleet_roc_auc"]
-        cells = [r.project, str(r.changes), str(r.labelled), str(r.positives), str(len(r.folds)),
+        folds = f"{s['paired_folds']}/{len(r.folds)}"
+        cells = [r.project, str(r.changes), str(r.labelled), str(r.positives), folds,
                  _num(own), _num(fleet)]  # fmt: skip
         if norm:
             cells.append(_num(s.get("fleet_norm_roc_auc")))
         if own is None or fleet is None:
-            cells += ["-", r.skipped and f"skipped: {r.skipped}" or "-"]
+            why = f"skipped: {r.skipped}" if r.skipped else "- (its own model trained on no fold)"
+            cells += ["-", why]
         else:
             cells += [f"{fleet - own:+.4f}", "yes" if fleet >= own else "no"]
         body.append(cells)

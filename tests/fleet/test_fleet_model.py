@@ -141,7 +141,7 @@ def test_per_project_evaluation_tests_both_models_on_the_projects_own_folds(flee
     text = format_per_project(rows).splitlines()
     assert text[0].split() == ["project", "changes", "labelled", "pos", "folds", "own", "fleet",
                                "fleet-own", "fleet>=own"]  # fmt: skip
-    assert text[1].split()[:5] == ["tiny", "400", "361", str(row.positives), "3"]
+    assert text[1].split()[:5] == ["tiny", "400", "361", str(row.positives), "3/3"]
     assert text[-1].startswith("fleet >= own on ")
 
 
