@@ -129,11 +129,11 @@ def training_cluster(workers: int | None, scheduler: str | None) -> Iterator[Any
     if workers is None and scheduler is None:
         yield None
         return
-    from riskml.fleet.runner import _client, check_scheduler
+    from riskml.fleet.runner import check_scheduler, cluster_client
 
     if scheduler is not None:
         check_scheduler(scheduler)
-    with _client(workers or 1, scheduler) as (client, _):
+    with cluster_client(workers or 1, scheduler) as (client, _):
         yield client
 
 
