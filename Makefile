@@ -45,6 +45,8 @@ bench: setup
 	$(BIN)/python benchmarks/registry_bench.py
 	$(BIN)/python benchmarks/state_bench.py
 	$(BIN)/python benchmarks/fleet_bench.py
+	$(BIN)/python benchmarks/fleet_train_bench.py
+	$(BIN)/python benchmarks/fleet_gain.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -185,6 +185,7 @@ class Scorer:
         from riskml.score.model import default_model_uri
 
         self.config = config
+        self.repos = served_repos(config)
         self.model_uri = model_uri or default_model_uri(config)
         self.data_dir = Path(data_dir)
         self.cache_root = cache_root
@@ -254,7 +255,7 @@ class Scorer:
         from riskml.config import data_paths
         from riskml.score.history import RepoHistory
 
-        repos = self.config.serve.repos
+        repos = self.repos
         if name not in repos:
             raise HTTPException(404, f"unknown repository {name!r}: not in [serve.repos]")
         with self._histories_lock:
@@ -273,6 +274,27 @@ class Scorer:
                     ) from None
                 self._histories[name] = history
         return history
+
+
+# `[serve.repos] fleet = "fleet.toml"`: every repository of that fleet file (docs/fleet.md)
+FLEET_KEY = "fleet"
+
+
+def served_repos(config: Config) -> dict[str, str]:
+    """``[serve.repos]`` with its ``fleet`` entry, when that names a fleet file (not a
+    folder), replaced by every repository of the file (name -> path); an entry of its own
+    wins over a fleet repository of the same name. A bad fleet file is one
+    :class:`RiskmlError` line."""
+    repos = dict(config.serve.repos)
+    fleet = repos.get(FLEET_KEY)
+    if fleet is None or Path(fleet).is_dir():
+        return repos
+    from riskml.fleet.file import load_fleet
+
+    del repos[FLEET_KEY]
+    for repo in load_fleet(fleet).repos:
+        repos.setdefault(repo.name, str(repo.path))
+    return repos
 
 
 def budget_message(seconds: float) -> str:

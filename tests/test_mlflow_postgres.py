@@ -251,3 +251,30 @@ def test_score_resolves_an_alias_on_the_server(
                      state=work / "data" / "shop" / "changes.state")  # fmt: skip
     assert [c["risk"] for c in out["changes"]] == [c["risk"] for c in expected["changes"]]
     assert out["model"]["thresholds"] == expected["model"]["thresholds"]
+
+
+# ------------------------------------------------------- the fleet model on the server
+
+
+def test_fleet_training_the_gate_and_scoring_against_the_server(
+    cli, mlflow_postgres, client, tmp_path, synth_small
+) -> None:
+    """`riskml fleet-train` twice (lightgbm.dask, then local with the per-project runs) and
+    `riskml score` of a fleet repository, all against the PostgreSQL-backed server."""
+    from fleet_pipeline import fleet_train_pipeline
+
+    got = fleet_train_pipeline(cli, tmp_path, synth_small, env=client_env(mlflow_postgres["url"]))
+    versions = sorted(client.search_model_versions("name='change-risk-fleet'"),
+                      key=lambda v: int(v.version))  # fmt: skip
+    assert [v.version for v in versions] == ["1", "2"]
+    champion = client.get_model_version_by_alias("change-risk-fleet", "champion")
+    assert got["score"]["model"]["version"] == champion.version
+    rows = _sql(mlflow_postgres, "SELECT version FROM model_versions WHERE name = %s "
+                "ORDER BY version", "change-risk-fleet")  # fmt: skip
+    assert rows == [(1,), (2,)]
+    parent = client.get_run(got["evaluation"]["run_id"])
+    assert parent.data.tags["riskml.kind"] == "fleet-evaluation"
+    nested = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    assert sorted(r.data.tags["riskml.project"] for r in nested) == ["other", "small"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from riskml.cli import app
-from riskml.cli.options import DEFAULT_DATA_DIR, ConfigOption, DataDirOption
+from riskml.cli.options import DEFAULT_DATA_DIR, ConfigOption, DataDirOption, NoMlflowOption
 
 
 @app.command("fleet")
@@ -66,3 +66,106 @@ def fleet_command(
             f"none of the {len(result.rows)} repositories could be mined and labelled "
             f"(first: {first['repo']}: {first['reason']})"
         )
+
+
+@app.command("fleet-train")
+def fleet_train_command(
+    dataset: Path = typer.Option(
+        Path("data/fleet.parquet"),
+        "--dataset",
+        help="The fleet dataset `riskml fleet` wrote (one Parquet file per project).",
+    ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Train with lightgbm.dask on a local Dask cluster of N processes "
+        "(default: local LightGBM in this process).",
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="Train with lightgbm.dask on an existing Dask cluster: its scheduler, "
+        "tcp://HOST:PORT.",
+    ),
+    model_name: str | None = typer.Option(
+        None, "--model-name", help="Registered model name (default: change-risk-fleet)."
+    ),
+    out_dir: Path = typer.Option(
+        Path("."),
+        "--out-dir",
+        help="Where metrics.json, fleet-evaluation.json and models/<name>/ are written.",
+    ),
+    per_project: bool = typer.Option(
+        True,
+        "--per-project/--no-per-project",
+        help="Evaluate per project: its own folds, the fleet model beside its own model.",
+    ),
+    config: ConfigOption = None,
+    no_mlflow: NoMlflowOption = False,
+) -> None:
+    """Train the fleet model on the fleet dataset (the project a feature); gate and register it."""
+    from riskml.cli.train import format_summary as train_summary
+    from riskml.config import load_config, models_dir
+    from riskml.fleet.model import (
+        fleet_config,
+        fleet_frame,
+        fleet_table,
+        format_per_project,
+        label_mode_of_fleet,
+        log_per_project,
+        train_fleet,
+        training_cluster,
+    )
+    from riskml.fleet.runner import check_scheduler
+    from riskml.tables import write_json
+    from riskml.train.from_files import _check_out_dir
+
+    if scheduler is not None:
+        check_scheduler(scheduler)
+    _check_out_dir(out_dir)
+    cfg = fleet_config(load_config(config), model_name)
+    say = lambda message: typer.echo(message, err=True)  # noqa: E731
+    rows = fleet_frame(dataset)
+    table = fleet_table(rows, cfg)
+    say(f"read {dataset}: {len(table):,} changes of {table['project'].nunique()} project(s)")
+    label_mode = label_mode_of_fleet(rows)
+    evaluation = None
+    with training_cluster(workers, scheduler) as client:
+        trained = train_fleet(
+            table, cfg, out_dir=out_dir, label_mode=label_mode, client=client,
+            mlflow=not no_mlflow, dataset_path=dataset, progress=say,
+        )  # fmt: skip
+        if per_project:
+            from riskml.fleet.model import per_project as evaluate_projects
+
+            evaluation = evaluate_projects(
+                table, cfg, label_mode=label_mode, client=client, progress=say
+            )
+    typer.echo(
+        train_summary(
+            {
+                "metrics": trained.metrics,
+                "metrics_path": trained.metrics_path,
+                "model_dir": trained.model_dir,
+                "registry": trained.registry,
+                "label_mode": trained.label_mode,
+            }
+        )
+    )
+    if evaluation is not None:
+        typer.echo(format_per_project(evaluation))
+        summary = {
+            "model_name": cfg.train.model_name,
+            "dataset": str(dataset),
+            "projects": [row.summary() for row in evaluation],
+        }
+        if not no_mlflow:
+            from riskml.train.pipeline import tracking_errors
+
+            with tracking_errors("the model and fleet-evaluation.json were written"):
+                write_json(summary, Path(out_dir) / "fleet-evaluation.json")
+                summary["run_id"] = log_per_project(evaluation, cfg, dataset)
+        write_json(summary, Path(out_dir) / "fleet-evaluation.json")
+        typer.echo(f"per-project evaluation: {Path(out_dir) / 'fleet-evaluation.json'}")
+    typer.echo(f"fleet model: {Path(out_dir) / models_dir(cfg.train.model_name)}")

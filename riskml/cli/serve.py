@@ -35,10 +35,10 @@ def serve_command(
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from riskml.config import load_config
     from riskml.errors import RiskmlError
-    from riskml.serve import serve
+    from riskml.serve import serve, served_repos
 
     cfg = load_config(config, repo=".")
-    for name, path in cfg.serve.repos.items():
+    for name, path in served_repos(cfg).items():
         if not Path(path).is_dir():
             raise RiskmlError(f"[serve.repos] {name}: {path} is not a directory")
     serve(cfg, host=host, port=port, model_uri=model, data_dir=data_dir, workers=workers,

@@ -131,6 +131,10 @@ def _client(workers: int, scheduler: str | None) -> Iterator[tuple[object, str]]
         yield client, f"LocalCluster, {workers} worker(s)"
 
 
+# the cluster `riskml fleet` runs on, for others that need one (the fleet model's training)
+cluster_client = _client
+
+
 def _collect(client, fleet: Fleet, data_dir: Path, staging: Path, progress: bool) -> list[dict]:
     """Submit one task per repository and gather the summaries, in fleet-file order, as they
     finish; a task that died or raised (a riskml bug, a worker killed) is its summary too."""

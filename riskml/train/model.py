@@ -12,8 +12,11 @@ without MLflow.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,8 @@ from riskml.train.reasons import reason_text
 FORMAT_VERSION = 2
 # the booster's column holding the text component's margin (docs/training.md)
 TEXT_COLUMN = "text_score"
+# a fleet model's categorical feature: the repository a change belongs to (docs/fleet.md)
+PROJECT_COLUMN = "project"
 # the raw columns riskml.train.dataset.derived_features reads
 DERIVED_INPUTS = ("la", "ld", "lt", "nf", "author_time")
 TIER_RANK = {name: rank for rank, name in enumerate(TIERS)}
@@ -161,7 +166,16 @@ class TrainedModel:
         return self.text.margin(frame["tokens"].tolist())
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        """Float matrix in :attr:`model_columns` order; categoricals as codes, unknown -> NaN."""
+        """Float matrix in :attr:`model_columns` order; categoricals as codes, unknown -> NaN.
+
+        A fleet model reads ``project``: a row without that column takes its repository's name
+        (the changes table's ``repo``), so a fleet repository's changes score as they are."""
+        if (
+            PROJECT_COLUMN in self.categorical_columns
+            and PROJECT_COLUMN not in frame.columns
+            and "repo" in frame.columns
+        ):
+            frame = frame.assign(**{PROJECT_COLUMN: frame["repo"]})
         X = build_matrix(
             frame,
             self.feature_columns,
@@ -591,6 +605,22 @@ def tier_thresholds(risk, y, config_tiers) -> dict[str, float]:
     return _non_decreasing(out)
 
 
+# the Dask client boosters are trained on (lightgbm.dask), None: local LightGBM
+_DASK_CLIENT: contextvars.ContextVar = contextvars.ContextVar("riskml_dask_client", default=None)
+
+
+@contextlib.contextmanager
+def boosters_on(client) -> Iterator[None]:
+    """Inside the block every :func:`train_booster` trains on the Dask ``client``'s workers
+    (``lightgbm.dask.DaskLGBMClassifier``, the same parameters) instead of in this process;
+    ``None`` keeps local LightGBM."""
+    token = _DASK_CLIENT.set(client)
+    try:
+        yield
+    finally:
+        _DASK_CLIENT.reset(token)
+
+
 def train_booster(
     X_fit: np.ndarray,
     y_fit: np.ndarray,
@@ -612,9 +642,17 @@ def train_booster(
     at the first tree, and one stump is no model. Without one (``X_valid=None``): exactly
     ``max_rounds`` rounds (the refit on the whole training period), AUC NaN.
     """
+    full = {**params, "metric": "auc", "seed": seed, "deterministic": True, "force_row_wise": True}
+    client = _DASK_CLIENT.get()
+    if client is not None:
+        from riskml.train.dask_booster import train_booster_dask
+
+        return train_booster_dask(
+            client, X_fit, y_fit, X_valid, y_valid, categorical_idx, full,
+            max_rounds=max_rounds, patience=patience, weight=weight, min_rounds=min_rounds,
+        )  # fmt: skip
     import lightgbm as lgb
 
-    full = {**params, "metric": "auc", "seed": seed, "deterministic": True, "force_row_wise": True}
     train_set = lgb.Dataset(
         X_fit,
         label=y_fit,

@@ -37,3 +37,51 @@ def test_the_fleet_benchmark_runs_small():
         r"\d+\.\d\dx; tables identical to the CLI loop's: yes",
         lines[-1],
     )
+
+
+TRAIN_BENCH = BENCH.with_name("fleet_train_bench.py")
+GAIN_BENCH = BENCH.with_name("fleet_gain.py")
+
+
+def test_the_fleet_training_benchmark_runs_small():
+    proc = subprocess.run(
+        [sys.executable, str(TRAIN_BENCH), "--small"],
+        capture_output=True, text=True, timeout=900, env=dict(os.environ),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith(("[", "Finding"))]
+    table = next(i for i, line in enumerate(lines) if line.startswith("training table: "))
+    assert lines[table].startswith("training table: 2,400 rows of 3 projects in ")
+    head = next(i for i, line in enumerate(lines) if line.startswith("fit "))
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[head + 1 : head + 3]]
+    assert [(row[0], row[1]) for row in rows] == [
+        ("local LightGBM", "2,400"),
+        ("lightgbm.dask, 2 workers", "2,400"),
+    ]
+    assert re.fullmatch(
+        r"same held-out rows: yes; ROC-AUC dask - local: [+-]\d\.\d{4} \(target \|diff\| <= "
+        r"0\.005: (met|not met)\); LocalCluster start \d+\.\d s \(not in the dask seconds\)",
+        lines[-1],
+    )
+
+
+def test_the_fleet_gain_benchmark_runs_small(tmp_path):
+    config = tmp_path / "riskml.toml"
+    config.write_text("[label]\nwindow_days = 30\n\n[train]\ngap_days = 30\n\n"
+                      "[evaluate]\nfolds = 3\n", encoding="utf-8")  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(GAIN_BENCH), "--small", "--config", str(config),
+         "--json", str(tmp_path / "gain.json")],
+        capture_output=True, text=True, timeout=900, env=dict(os.environ),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith(("[", "Finding"))]
+    assert lines[0].startswith("fleet gain, ")
+    assert lines[0].endswith("generated: one 600, two 400, three 300; 1,300 changes, incidents "
+                             "labels, 3 folds x 0.1 per project, gap 30 days")  # fmt: skip
+    assert lines[1].split() == ["project", "changes", "labelled", "pos", "folds", "own", "fleet",
+                                "fleet+norm", "fleet-own", "fleet>=own"]  # fmt: skip
+    assert [line.split()[:2] for line in lines[2:5]] == [["one", "600"], ["three", "300"],
+                                                        ["two", "400"]]  # fmt: skip
+    assert re.fullmatch(r"fleet >= own on \d of \d project\(s\) \(mean fold ROC-AUC\)", lines[5])
+    assert lines[6].startswith("per-project normalisation: higher mean ROC-AUC over all folds on ")

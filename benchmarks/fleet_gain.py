@@ -1,0 +1,161 @@
+"""Do small repositories gain from the fleet model? Per project, on its own folds.
+
+For each project of a fleet dataset: the same forward-chaining folds the rolling evaluation
+uses (`[evaluate] folds` x `fold_fraction` of the project's labelled changes), and at each
+fold three models tested on the project's test window: its own model (its rows alone), the
+fleet model (every project's rows before the cut-off, the project a categorical feature) and
+the fleet model with the per-project percentiles of la, ld, lt, nf and churn
+(`<metric>_project_pct`, leak-free). The table prints each project's mean fold ROC-AUC of the
+three and whether the fleet model's is at least the project's own (`riskml.fleet.model`).
+
+The fleet is generated (`riskml.synth.generate`, mined and labelled by `riskml fleet`: by
+default two large repositories, one middling and three small ones of a few hundred commits,
+the small ones started later, inside the large ones' years) or given: `--dataset` a fleet
+dataset `riskml fleet` wrote (e.g. of real repositories).
+
+    python benchmarks/fleet_gain.py [--repo NAME:COMMITS:SEED[:START] ...] [--config riskml.toml]
+    python benchmarks/fleet_gain.py --dataset data/fleet.parquet [--config riskml.toml]
+    python benchmarks/fleet_gain.py --repo small:400:3:2018-01-01 --project activemq=data/activemq
+    python benchmarks/fleet_gain.py --small      # 3 repositories of 300-600 commits: a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+DEFAULT_REPOS = (
+    "large-a:3000:0", "large-b:2500:1", "middle:1200:2",
+    "small-a:400:3:2022-03-01", "small-b:300:4:2022-06-01", "small-c:250:5:2022-09-01",
+)  # fmt: skip
+SMALL_REPOS = ("one:600:0", "two:400:1:2021-02-01", "three:300:2:2021-03-01")
+
+
+def _repo(spec: str) -> tuple[str, int, int, str]:
+    parts = spec.split(":")
+    if len(parts) not in (3, 4):
+        raise SystemExit(f"--repo {spec!r}: expected NAME:COMMITS:SEED[:START]")
+    return parts[0], int(parts[1]), int(parts[2]), parts[3] if len(parts) == 4 else "2021-01-04"
+
+
+def generated_fleet(
+    root: Path, repos: list[tuple[str, int, int, str]], config: Path | None = None
+) -> Path:
+    """The repositories generated, mined and labelled by `riskml fleet` (with ``config``,
+    the same riskml.toml as the evaluation: its label window is the one labels were made
+    with); returns the fleet dataset."""
+    from riskml.fleet import load_fleet, run_fleet
+    from riskml.synth import generate
+
+    lines = [f'[defaults]\nconfig = "{config.resolve()}"\n\n'] if config else []
+    for name, commits, seed, start in repos:
+        gen = generate(root / "repos" / name, commits=commits, seed=seed, start=start)
+        lines.append(f'[[repo]]\nname = "{name}"\npath = "{gen.repo}"\n'
+                     f'incidents = "{gen.incidents}"\n')  # fmt: skip
+    fleet = root / "fleet.toml"
+    fleet.write_text("".join(lines), encoding="utf-8")
+    result = run_fleet(load_fleet(fleet), root / "data", workers=2)
+    if result.dataset is None:
+        raise SystemExit("no repository of the generated fleet ran")
+    return result.dataset
+
+
+def add_tables(dataset: Path, projects: list[str]) -> None:
+    """Add each ``NAME=DIR`` (a folder holding a repository's ``changes.parquet`` and
+    ``labels.parquet``, e.g. mined and labelled with ``riskml label --as-of``) to the fleet
+    dataset as its project ``NAME``."""
+    from riskml.fleet.dataset import write_project
+    from riskml.tables import FLEET_MARKER, write_json
+
+    marker = json.loads((dataset / FLEET_MARKER).read_text(encoding="utf-8"))
+    for spec in projects:
+        name, _, folder = spec.partition("=")
+        if not name or not folder:
+            raise SystemExit(f"--project {spec!r}: expected NAME=DIR")
+        folder = Path(folder)
+        marker["projects"][name] = write_project(
+            dataset, name, folder / "changes.parquet", folder / "labels.parquet"
+        )
+    write_json(marker, dataset / FLEET_MARKER)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repo", action="append", help="NAME:COMMITS:SEED[:START] (repeatable)")
+    ap.add_argument("--dataset", type=Path, help="a fleet dataset instead of a generated fleet")
+    ap.add_argument("--project", action="append", default=[],
+                    help="NAME=DIR: a repository's tables (changes.parquet, labels.parquet) "
+                    "added to the generated fleet (repeatable)")  # fmt: skip
+    ap.add_argument("--config", type=Path, help="riskml.toml ([train], [evaluate])")
+    ap.add_argument("--no-normalised", action="store_true", help="skip the normalised model")
+    ap.add_argument("--json", type=Path, help="also write the rows as JSON")
+    ap.add_argument("--small", action="store_true", help="3 small repositories: a smoke test")
+    args = ap.parse_args(argv)
+
+    from riskml.config import load_config
+    from riskml.fleet.model import (
+        fleet_frame,
+        fleet_table,
+        format_per_project,
+        label_mode_of_fleet,
+        per_project,
+    )
+
+    if args.dataset and args.project:
+        raise SystemExit("--project adds to the generated fleet, not to a --dataset")
+    cfg = load_config(args.config)
+    specs = [_repo(s) for s in (args.repo or (SMALL_REPOS if args.small else DEFAULT_REPOS))]
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="riskml-fleet-gain-") as tmp:
+        dataset = args.dataset or generated_fleet(Path(tmp), specs, args.config)
+        if args.project:
+            add_tables(dataset, args.project)
+        rows = fleet_frame(dataset)
+    table = fleet_table(rows, cfg)
+    normalised = None if args.no_normalised else fleet_table(rows, cfg, normalise=True)
+    mode = label_mode_of_fleet(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tier warnings of small folds
+        result = per_project(table, cfg, label_mode=mode, normalised=normalised)
+    today = dt.date.today().isoformat()
+    source = (
+        str(args.dataset)
+        if args.dataset
+        else "generated: " + ", ".join(f"{n} {c}" for n, c, _, _ in specs)
+    )
+    if args.project:
+        source += "; tables: " + ", ".join(p.partition("=")[0] for p in args.project)
+    ev = cfg.evaluate
+    gap = cfg.train.gap_days if cfg.train.gap_days is not None else cfg.label.window_days
+    print(
+        f"fleet gain, {today}: {source}; {len(table):,} changes, {mode} labels, "
+        f"{ev.folds} folds x {ev.fold_fraction:g} per project, gap {gap:g} days"
+    )
+    print(format_per_project(result))
+    if normalised is not None:
+        done = [r.summary() for r in result]
+        pairs = [
+            (s["fleet_norm_roc_auc_all_folds"], s["fleet_roc_auc_all_folds"])
+            for s in done
+            if s.get("fleet_norm_roc_auc_all_folds") is not None
+            and s["fleet_roc_auc_all_folds"] is not None
+        ]
+        better = sum(a > b for a, b in pairs)
+        print(f"per-project normalisation: higher mean ROC-AUC over all folds on {better} of "
+              f"{len(pairs)} project(s) than the fleet model without it")  # fmt: skip
+    print(f"({time.perf_counter() - start:.0f} s)")
+    if args.json:
+        args.json.write_text(json.dumps([r.summary() for r in result], indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""The fleet model fitted with lightgbm.dask on a 2-worker LocalCluster against local LightGBM.
+
+A fleet of generated repositories (`riskml.synth.generate` with fleet_bench's settings: default
+8 repositories of 5,000 commits, seeds from 0, each with its incidents file) is mined and
+labelled by `riskml fleet` (not timed), its dataset turned into the fleet training table
+(`riskml.fleet.model.fleet_table`), and the same fit (`riskml.train.fit`, every setting the
+same) run twice in one process: every booster locally, then every booster on
+`DaskLGBMClassifier` over a `LocalCluster(n_workers=2, threads_per_worker=1, processes=True)`
+(the cluster's start is timed separately). Rows, test ROC-AUC and seconds are printed side by
+side; the per-row costs feed docs/fleet.md's projection.
+
+    python benchmarks/fleet_train_bench.py [--repos 8] [--commits 5000] [--dataset PATH]
+    python benchmarks/fleet_train_bench.py --small      # 3 repositories of 800 commits
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def generated_fleet(root: Path, repos: list[tuple[str, int, int]], workers: int = 2) -> Path:
+    """``repos`` ((name, commits, seed)) generated under ``root``, mined and labelled by
+    `riskml fleet`; returns the fleet dataset."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from riskml.fleet import load_fleet, run_fleet
+    from riskml.synth import generate
+
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        made = list(pool.map(generate, [root / "repos" / n for n, _, _ in repos],
+                             [c for _, c, _ in repos], [s for _, _, s in repos]))  # fmt: skip
+    fleet = root / "fleet.toml"
+    fleet.write_text(
+        "".join(
+            f'[[repo]]\nname = "{name}"\npath = "{gen.repo}"\nincidents = "{gen.incidents}"\n'
+            for (name, _, _), gen in zip(repos, made, strict=True)
+        ),
+        encoding="utf-8",
+    )
+    result = run_fleet(load_fleet(fleet), root / "data", workers=workers)
+    if result.dataset is None:
+        raise SystemExit("no repository of the generated fleet ran")
+    return result.dataset
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repos", type=int, default=8)
+    ap.add_argument("--commits", type=int, default=5000, help="commits per repository")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dataset", type=Path, help="an existing fleet dataset instead")
+    ap.add_argument("--small", action="store_true", help="3 repositories of 800 commits")
+    args = ap.parse_args(argv)
+    if args.small:
+        args.repos, args.commits = 3, 800
+
+    from distributed import Client, LocalCluster
+
+    from riskml.config import Config
+    from riskml.fleet.model import fleet_frame, fleet_table, label_mode_of_fleet
+    from riskml.train import fit
+    from riskml.train.model import boosters_on
+
+    with tempfile.TemporaryDirectory(prefix="riskml-fleet-train-bench-") as tmp:
+        dataset = args.dataset
+        if dataset is None:
+            start = time.perf_counter()
+            repos = [(f"r{s}", args.commits, s) for s in range(args.seed, args.seed + args.repos)]
+            dataset = generated_fleet(Path(tmp), repos)
+            print(f"fleet of {args.repos} x {args.commits} commits generated, mined and labelled "
+                  f"in {time.perf_counter() - start:.1f} s (not timed below)")  # fmt: skip
+        rows = fleet_frame(dataset)
+        start = time.perf_counter()
+        table = fleet_table(rows)
+        built = time.perf_counter() - start
+        mode = label_mode_of_fleet(rows)
+        cfg = Config()
+        print(f"training table: {len(table):,} rows of {table['project'].nunique()} projects "
+              f"in {built:.1f} s ({mode} labels)")  # fmt: skip
+
+        start = time.perf_counter()
+        local = fit(table, cfg, label_mode=mode)
+        local_s = time.perf_counter() - start
+        start = time.perf_counter()
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+            up = time.perf_counter() - start
+            start = time.perf_counter()
+            with boosters_on(client):
+                dask = fit(table, cfg, label_mode=mode)
+            dask_s = time.perf_counter() - start
+
+    n_train = local.metrics["split"]["n_fit"] + local.metrics["split"]["n_valid"]
+    print(f"{'fit':<34}{'rows':>8}{'train':>8}{'test':>7}{'roc_auc':>9}{'rounds':>8}{'seconds':>9}"
+          f"{'ms/row':>8}")  # fmt: skip
+    for name, res, secs in (("local LightGBM", local, local_s),
+                            ("lightgbm.dask, 2 workers", dask, dask_s)):  # fmt: skip
+        m = res.metrics
+        print(f"{name:<34}{len(table):>8,}{n_train:>8,}{m['split']['n_test']:>7,}"
+              f"{m['riskml']['roc_auc']:>9.4f}{res.model.info['rounds']:>8}{secs:>9.1f}"
+              f"{1000 * secs / len(table):>8.3f}")  # fmt: skip
+    same = dask.test_predictions["commit"].tolist() == local.test_predictions["commit"].tolist()
+    diff = dask.metrics["riskml"]["roc_auc"] - local.metrics["riskml"]["roc_auc"]
+    print(
+        f"same held-out rows: {'yes' if same else 'no'}; ROC-AUC dask - local: {diff:+.4f} "
+        f"(target |diff| <= 0.005: {'met' if abs(diff) <= 0.005 else 'not met'}); "
+        f"LocalCluster start {up:.1f} s (not in the dask seconds)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""One LightGBM booster trained on a Dask cluster (``lightgbm.dask.DaskLGBMClassifier``).
+
+:func:`riskml.train.model.train_booster` calls :func:`train_booster_dask` inside
+:func:`riskml.train.model.boosters_on` (the fleet model with ``--scheduler`` or
+``--workers``): the same parameters, the same rounds and the same early stopping as local
+LightGBM, the training rows split across the workers (data-parallel LightGBM: each worker
+builds histograms of its rows, they are merged every tree).
+
+``lightgbm.dask`` has no early-stopping callback, so it is done here, as
+``lightgbm.early_stopping`` does it: the boosting runs in steps of ``patience`` rounds, each
+step continuing the booster of the one before (``init_model``); after each step every new
+tree's contribution to the validation slice is added up in this process (the slice is small
+and whole here, where a worker would see only its part of it) and the validation ROC-AUC of
+each round computed; the first round after which ``patience`` rounds bring no improvement
+ends it, and the booster keeps every tree with ``best_iteration`` at the best round.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from riskml.errors import RiskmlError
+
+# lightgbm.dask picks free ports on the workers for each training; one taken in between, or
+# a worker's peer gone, is a socket error of that training: it is tried again this often
+_ATTEMPTS = 3
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(np.asarray(y, dtype=int), score))
+
+
+def _sklearn_params(params: dict, rounds: int) -> dict:
+    """LightGBM's native parameters as the scikit-learn estimator takes them."""
+    # the workers set their own threads (one each: `dask worker --nthreads 1`)
+    out = {k: v for k, v in params.items() if k not in ("seed", "metric", "num_threads")}
+    out["random_state"] = int(params.get("seed", 0))
+    out["n_estimators"] = int(rounds)
+    return out
+
+
+def _chunks(n: int, parts: int) -> int:
+    return max(1, math.ceil(n / max(1, parts)))
+
+
+def train_booster_dask(
+    client,
+    X_fit: np.ndarray,
+    y_fit: np.ndarray,
+    X_valid: np.ndarray | None,
+    y_valid: np.ndarray | None,
+    categorical_idx: list[int],
+    params: dict,
+    *,
+    max_rounds: int,
+    patience: int,
+    weight: np.ndarray | None = None,
+    min_rounds: int = 0,
+):
+    """``(booster, best validation AUC)`` as :func:`riskml.train.model.train_booster` returns,
+    the boosting done by ``DaskLGBMClassifier`` on ``client``'s workers."""
+    import dask.array as da
+    from lightgbm.dask import DaskLGBMClassifier
+
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    rows = _chunks(len(X_fit), workers)
+    X = da.from_array(np.asarray(X_fit, dtype=float), chunks=(rows, X_fit.shape[1]))
+    y = da.from_array(np.asarray(y_fit, dtype=float), chunks=rows)
+    w = None if weight is None else da.from_array(np.asarray(weight, dtype=float), chunks=rows)
+    fit_kwargs = {"categorical_feature": list(categorical_idx) or "auto"}
+
+    def boost(rounds: int, init_model=None):
+        from lightgbm.basic import LightGBMError
+
+        for attempt in range(1, _ATTEMPTS + 1):
+            model = DaskLGBMClassifier(client=client, **_sklearn_params(params, rounds))
+            try:
+                with warnings.catch_warnings():
+                    # n_jobs: the workers' own threads are used, as intended
+                    warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored")
+                    model.fit(X, y, sample_weight=w, init_model=init_model, **fit_kwargs)
+                return model.booster_
+            except LightGBMError as exc:
+                text = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                if "socket" not in text.lower() or attempt == _ATTEMPTS:
+                    raise RiskmlError(
+                        f"lightgbm.dask training failed after {attempt} attempt(s): {text}"
+                    ) from None
+        raise AssertionError("unreachable")
+
+    if X_valid is None:
+        return boost(max_rounds), float("nan")
+
+    X_valid = np.asarray(X_valid, dtype=float)
+    booster, history = None, []
+    raw = np.zeros(len(X_valid))
+    best_round, best_auc = 0, -math.inf
+    while len(history) < max_rounds:
+        booster = boost(min(patience, max_rounds - len(history)), booster)
+        for i in range(len(history), booster.current_iteration()):
+            raw += booster.predict(X_valid, raw_score=True, start_iteration=i, num_iteration=1)
+            auc = _auc(y_valid, raw)
+            history.append(auc)
+            if auc > best_auc:
+                best_round, best_auc = i, auc
+        if len(history) - 1 - best_round >= patience:
+            break
+    booster.best_iteration = max(best_round + 1, min(int(min_rounds), len(history)))
+    return booster, float(history[booster.best_iteration - 1])
