@@ -52,6 +52,7 @@ from riskml.train.model import (
     train_booster,
     with_text_column,
 )
+from riskml.train.reasons import distribution
 from riskml.train.split import Split, time_split
 
 
@@ -556,6 +557,27 @@ def _evaluate(
     return metrics, preds, test
 
 
+def typical_distributions(model: TrainedModel, rows: pd.DataFrame) -> dict[str, dict]:
+    """Each numeric column of the model (raw and derived, as the booster reads them) over the
+    training ``rows``: :func:`riskml.train.reasons.distribution`, what a reason's number is
+    said against. Categoricals, ``_recent_pct`` ranks (already a place among recent changes)
+    and the text score are left out."""
+    columns = [*model.feature_columns, *model.derived_columns]
+    X = build_matrix(
+        rows, model.feature_columns, model.categorical_columns, model.categories,
+        model.derived_columns,
+    )  # fmt: skip
+    skip = set(model.categorical_columns)
+    out = {}
+    for j, column in enumerate(columns):
+        if column in skip or column.endswith(RECENT_SUFFIX):
+            continue
+        dist = distribution(X[:, j])
+        if dist is not None:
+            out[column] = dist
+    return out
+
+
 def _importance(model: TrainedModel) -> pd.DataFrame:
     """LightGBM's gain and split importance per model column, largest gain first."""
     return pd.DataFrame(
@@ -680,6 +702,7 @@ def fit_all(
         text=text,
         text_mode=data.text.mode if text is not None else "",
     )
+    model.typical = typical_distributions(model, data.rows(data.split.train_index))
     model.thresholds, reference, reference_risk, gap_risk = _recent_thresholds(
         data, model, cfg, (thresholds, valid_risk)
     )
