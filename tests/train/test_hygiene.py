@@ -92,9 +92,8 @@ def test_run_metrics_hold_the_intervals(trained):
 def test_collapsed_tiers_warn_in_the_log_and_the_metrics(dataset, caplog):
     from riskml.train.fitting import TierWarning
 
-    with caplog.at_level(logging.WARNING, "riskml.train.fitting"):
-        with pytest.warns(TierWarning):
-            result = fit(dataset, _collapsing())
+    with caplog.at_level(logging.WARNING, "riskml.train.fitting"), pytest.warns(TierWarning):
+        result = fit(dataset, _collapsing())
     thresholds = result.model.thresholds
     assert thresholds["medium"] == thresholds["high"] == thresholds["critical"]
     t = f"{thresholds['critical']:.4g}"
