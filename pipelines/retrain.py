@@ -6,7 +6,8 @@ A scheduler (cron, Airflow, a CI schedule...) calls::
     python pipelines/retrain.py --repo PATH [--incidents FILE] [--rev REV]
 
 Exit codes (pipelines/README.md):
-    0   trained and promoted: the new version is the `champion`
+    0   trained and promoted: the new version is the `champion`; or (status "identical") the
+        same data and settings as the champion: nothing registered, the champion stays
     10  trained but not promoted: the new version is the `challenger` (the gate said why)
     2   bad input (not a repository, missing incidents file, unknown rev, no labels...)
     1   failure: MLflow could not be reached or written (one line on stderr; metrics.json and
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     info = result.model_info
     ours = result.metrics.get("riskml", {}) if isinstance(result.metrics, dict) else {}
     status = "promoted" if result.promoted else "challenger"
+    if info.get("decision") == "identical":  # the champion is this model: nothing registered
+        status = "identical"
     summary = {
         "status": status,
         "repo": result.repo_name,

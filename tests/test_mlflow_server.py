@@ -51,11 +51,14 @@ def _env(server) -> dict[str, str]:
 # the gate on one test window, as on SQLite in tests/train/test_tracking.py (the folds' gate is
 # tests/train/test_gate.py)
 ONE_WINDOW = "[evaluate]\nin_train = false\n"
+# one other setting that makes the model, which leaves this one as it was: not an identical
+# retrain (that registers nothing), so the gate compares the two
+MAX_ROUNDS = "[train]\nmax_rounds = 2999\n"
 
 
-def _train(cli, server, dataset: Path, cwd: Path, out: str) -> dict:
-    config = cwd / "one-window.toml"
-    config.write_text(ONE_WINDOW)
+def _train(cli, server, dataset: Path, cwd: Path, out: str, extra: str = "") -> dict:
+    config = cwd / f"one-window-{out}.toml"
+    config.write_text(ONE_WINDOW + extra)
     result = cli(
         "train", "--dataset", str(dataset), "--out-dir", str(cwd / out), "--model-name", NAME,
         "--config", str(config),
@@ -308,10 +311,14 @@ def test_cli_unknown_alias_is_exit_2_and_one_line(cli, server, remote, mined_rep
 
 
 def test_gate_moves_champion_on_the_server_as_on_sqlite(cli, server, remote, trained) -> None:
-    """An equal version takes champion (v2); a worse one (training labels shuffled, the same
-    test window) gets challenger (v3) and champion stays; scoring follows the alias."""
+    """An identical retrain registers nothing; an equal version (one other model setting)
+    takes champion (v2); a worse one (training labels shuffled, the same test window) gets
+    challenger (v3) and champion stays; scoring follows the alias."""
     root = trained["root"]
-    equal = _train(cli, server, trained["dataset"], root, "equal")["registry"]
+    same = _train(cli, server, trained["dataset"], root, "same")["registry"]
+    assert (same["version"], same["alias"], same["decision"]) == ("1", "champion", "identical")
+    assert [str(v.version) for v in remote.search_model_versions(f"name = '{NAME}'")] == ["1"]
+    equal = _train(cli, server, trained["dataset"], root, "equal", MAX_ROUNDS)["registry"]
     assert (equal["version"], equal["alias"], equal["decision"]) == ("2", "champion", "promoted")
     assert str(remote.get_model_version_by_alias(NAME, "champion").version) == "2"
 

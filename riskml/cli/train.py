@@ -122,9 +122,21 @@ def format_summary(summary: dict) -> str:
                 for tier, r in rates.items()
             )
         )
+    riskml = metrics.get("riskml", {})
+    intervals = [
+        f"{label} [{_cell(riskml.get(f'{key}_ci_low'))}, {_cell(riskml.get(f'{key}_ci_high'))}]"
+        for key, label in _SUMMARY_METRICS
+        if riskml.get(f"{key}_ci_low") is not None
+    ]
+    if intervals:
+        lines.append("riskml 95 % bootstrap intervals (test): " + ", ".join(intervals))
     lines.append(_rolling_line(metrics.get("rolling")))
+    reference = (metrics.get("model") or {}).get("tier_reference") or {}
+    lines += [f"riskml: warning: tier thresholds: {w}" for w in reference.get("warnings") or []]
     registry = summary.get("registry")
-    if registry and registry.get("version"):
+    if registry and registry.get("decision") == "identical":
+        lines.append(f"not registered: {registry['reason']} (run {registry['run_id']})")
+    elif registry and registry.get("version"):
         lines.append(
             f"registered {registry['name']} v{registry['version']} -> {registry['alias']} "
             f"(run {registry['run_id']}): {registry['reason']}"

@@ -368,7 +368,8 @@ def score_frame(
     thresholds = trained.thresholds if thresholds is None else thresholds
     tiers = assign_tiers(risk, thresholds, frame, floor_of(config) or "")
     by_risk = assign_tiers(risk, thresholds, frame, "")
-    reasons = trained.reasons(frame, k=k, X=X, rows=rows)
+    # a change its risk alone leaves in low is told what keeps it low first
+    reasons = trained.reasons(frame, k=k, X=X, rows=rows, lowering=[t == "low" for t in by_risk])
     records = rows if rows is not None else frame.to_dict(orient="records")
     if margin is not None:
         # the features object leaves the bulky tokens out: it carries their score instead, so

@@ -8,6 +8,7 @@ as scikit-learn's ``fit`` delegates to small private helpers.
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import math
 import warnings
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from riskml.train.dataset import (
     derived_features,
     feature_columns,
 )
-from riskml.train.metrics import RISKML, effort_of, evaluate
+from riskml.train.metrics import RISKML, bootstrap_intervals, effort_of, evaluate
 from riskml.train.model import (
     DEFAULT_PARAMS,
     SEARCH_HALF_LIVES,
@@ -52,7 +53,10 @@ from riskml.train.model import (
     train_booster,
     with_text_column,
 )
+from riskml.train.reasons import distribution
 from riskml.train.split import Split, time_split
+
+_log = logging.getLogger(__name__)
 
 
 class TierWarning(UserWarning):
@@ -414,11 +418,14 @@ def _iso(ts: pd.Timestamp) -> str:
     return ts.isoformat().replace("+00:00", "Z")
 
 
-def tier_warnings(thresholds: dict[str, float], risk: np.ndarray, shares: dict) -> list[str]:
+def tier_warnings(
+    thresholds: dict[str, float], risk: np.ndarray, shares: dict, valid_risk=None
+) -> list[str]:
     """What is wrong with a set of thresholds on the risk they were cut from, in words.
 
     Two tiers on one threshold leave the lower one empty; a tier holding no change of the
-    reference (or far below its configured share) will not do its job on new changes either.
+    reference (or far below its configured share) will not do its job on new changes either;
+    nor will a tier that no change of the validation slice (``valid_risk``) reaches.
     """
     out = []
     ordered = [t for t in ("medium", "high", "critical") if t in thresholds]
@@ -438,6 +445,15 @@ def tier_warnings(thresholds: dict[str, float], risk: np.ndarray, shares: dict) 
                 out.append(
                     f"tier {tier} holds {held:.1%} of the reference changes "
                     f"(configured share {want:.0%})"
+                )
+    valid = np.asarray([] if valid_risk is None else valid_risk, dtype=float)
+    if len(valid):
+        top = float(np.max(valid))
+        for tier in ordered:
+            if not top >= thresholds[tier]:
+                out.append(
+                    f"no validation change reaches tier {tier} (threshold "
+                    f"{thresholds[tier]:.4g}, highest validation risk {top:.4g})"
                 )
     return out
 
@@ -501,8 +517,14 @@ def _evaluate(
     cfg: Config,
     label_mode: str,
     unseen_risk: np.ndarray | None = None,
+    intervals: bool = True,
 ) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """``(metrics, test predictions, test rows)``: riskml and both baselines on the test window.
+
+    ``intervals``: each model's headline metrics get their bootstrap interval beside them
+    (``<metric>_ci_low`` / ``_ci_high``; :func:`riskml.train.metrics.bootstrap_intervals`,
+    ``[evaluate] bootstrap`` resamples seeded by ``[train] seed``, the same draws for every
+    model); a rolling fold's fit leaves them out (the rolling evaluation has its own).
 
     The baselines are fitted on the whole training period, labels as known at the cut-off.
     ``unseen_risk``: the gap's risk, oldest first, when the tiers trail the newest unseen
@@ -545,6 +567,14 @@ def _evaluate(
         b_risk = baseline.risk(test)
         preds[f"risk_{baseline.name}"] = b_risk
         metrics[baseline.name] = evaluate(y_test, b_risk, effort)
+    if intervals:
+        for name in list(metrics):
+            metrics[name].update(
+                bootstrap_intervals(
+                    y_test, preds[f"risk_{name}"].to_numpy(dtype=float), effort,
+                    resamples=cfg.evaluate.bootstrap, seed=seed, point=metrics[name],
+                )
+            )  # fmt: skip
     preds["tier"] = tiers
     metrics["split"] = dict(split.info)
     metrics["labels"] = {
@@ -554,6 +584,27 @@ def _evaluate(
         "test_base_rate": float(np.mean(y_test)),
     }
     return metrics, preds, test
+
+
+def typical_distributions(model: TrainedModel, rows: pd.DataFrame) -> dict[str, dict]:
+    """Each numeric column of the model (raw and derived, as the booster reads them) over the
+    training ``rows``: :func:`riskml.train.reasons.distribution`, what a reason's number is
+    said against. Categoricals, ``_recent_pct`` ranks (already a place among recent changes)
+    and the text score are left out."""
+    columns = [*model.feature_columns, *model.derived_columns]
+    X = build_matrix(
+        rows, model.feature_columns, model.categorical_columns, model.categories,
+        model.derived_columns,
+    )  # fmt: skip
+    skip = set(model.categorical_columns)
+    out = {}
+    for j, column in enumerate(columns):
+        if column in skip or column.endswith(RECENT_SUFFIX):
+            continue
+        dist = distribution(X[:, j])
+        if dist is not None:
+            out[column] = dist
+    return out
 
 
 def _importance(model: TrainedModel) -> pd.DataFrame:
@@ -680,14 +731,20 @@ def fit_all(
         text=text,
         text_mode=data.text.mode if text is not None else "",
     )
+    model.typical = typical_distributions(model, data.rows(data.split.train_index))
     model.thresholds, reference, reference_risk, gap_risk = _recent_thresholds(
         data, model, cfg, (thresholds, valid_risk)
     )
-    reference["warnings"] = tier_warnings(model.thresholds, reference_risk, cfg.tiers.shares)
+    reference["warnings"] = tier_warnings(
+        model.thresholds, reference_risk, cfg.tiers.shares, valid_risk
+    )
     for message in reference["warnings"]:
+        _log.warning("tier thresholds: %s", message)
         warnings.warn(message, TierWarning, stacklevel=2)
     model.info["tier_reference"] = {k: v for k, v in reference.items() if k != "warnings"}
-    metrics, preds, test = _evaluate(data, model, cfg, label_mode, gap_risk)
+    metrics, preds, test = _evaluate(
+        data, model, cfg, label_mode, gap_risk, intervals=test_end is None
+    )
     metrics["model"] = _model_summary(model, data, search, valid_risk, blended)
     metrics["model"]["tier_reference"] = reference
     # strict JSON for metrics.json: NaN and infinities become null

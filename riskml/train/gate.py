@@ -36,12 +36,72 @@ from riskml.train.artifact import CHALLENGER, CHAMPION, load_trained_model
 
 # metrics the gate may compare on (keys of riskml.train.metrics.evaluate)
 PROMOTION_METRICS = SCALAR_METRICS
+# the gate's decision for a retrain of the champion's data and parameters: nothing registered
+IDENTICAL = "identical"
 # metrics where a smaller value is better; every other promotion metric is "higher is better"
 LOWER_IS_BETTER = frozenset({"brier", "log_loss"})
 
 
 # fewer folds than this after the champion's training end: compare on one window instead
 MIN_FOLDS = 2
+
+# the run and version tags that say what a model was trained from (fingerprints below)
+DATA_FINGERPRINT_TAG, PARAMS_FINGERPRINT_TAG = "data_fingerprint", "params_fingerprint"
+# what of the configuration makes the model (the gate's own settings and where runs go do not)
+_MODEL_SECTIONS = ("critical_paths", "mine", "ai", "label", "tiers", "train")
+_NOT_OF_THE_MODEL = {"train": ("model_name", "experiment", "promotion_metric",
+                               "promotion_tolerance")}  # fmt: skip
+
+
+def data_fingerprint(dataset) -> str:
+    """A digest of a training table's every row and column (names, dtypes, values; a column
+    pandas cannot hash, such as token lists, by its text): the same table, the same digest.
+    MLflow's own dataset digest reads the first rows only, so it cannot say two tables equal."""
+    import pandas as pd
+
+    frame = dataset.reset_index(drop=True)
+    digest = hashlib.sha256(f"{len(frame)}".encode())
+    for column in frame.columns:
+        values = frame[column]
+        try:
+            hashed = pd.util.hash_pandas_object(values, index=False)
+        except TypeError:
+            hashed = pd.util.hash_pandas_object(values.map(repr), index=False)
+        digest.update(f"\n{column}:{values.dtype}\n".encode())
+        digest.update(hashed.to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def params_fingerprint(config: Config, label_mode: str | None, cutoff: Any) -> str:
+    """A digest of what makes the model besides its data: the settings of
+    :data:`_MODEL_SECTIONS` (not the promotion metric, tolerance, model or experiment name),
+    the label mode, the cut-off as given and the riskml version that trains."""
+    import json
+
+    from riskml import __version__
+
+    tree = config.to_dict()
+    settings = {k: dict(tree.get(k) or {}) if isinstance(tree.get(k), dict) else tree.get(k)
+                for k in _MODEL_SECTIONS}  # fmt: skip
+    for section, keys in _NOT_OF_THE_MODEL.items():
+        for key in keys:
+            settings[section].pop(key, None)
+    text = json.dumps(
+        {"settings": settings, "label_mode": label_mode or "", "cutoff": "" if cutoff is None
+         else str(cutoff), "riskml": __version__},
+        sort_keys=True, default=str,
+    )  # fmt: skip
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def identical_to(current, fingerprints: dict[str, str] | None) -> bool:
+    """Whether the champion ``current`` (an MLflow ModelVersion) was trained on the same data
+    with the same parameters as ``fingerprints`` describe (both tags present and equal)."""
+    if not fingerprints or current is None:
+        return False
+    tags = dict(getattr(current, "tags", None) or {})
+    keys = (DATA_FINGERPRINT_TAG, PARAMS_FINGERPRINT_TAG)
+    return all(fingerprints.get(k) and tags.get(k) == fingerprints[k] for k in keys)
 
 
 def _metric_of(risk, predictions, metric: str) -> float:
@@ -170,6 +230,7 @@ def gate(
     config: Config,
     rolling=None,
     no_rolling: str | None = None,
+    fingerprints: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Decide the alias of a new version against the current champion, on the same changes.
 
@@ -182,8 +243,11 @@ def gate(
     "window"), "folds" (the fold numbers compared, [] on one window), "new_value",
     "champion_value", "champion_version"}``; on the folds the values are means over them.
     ``decision`` is ``first`` (no champion yet), ``promoted``, ``kept`` (champion stays; the
-    new version becomes challenger) or ``promoted_unreadable`` (the champion could not be
-    loaded or evaluated, so it cannot serve either).
+    new version becomes challenger), ``promoted_unreadable`` (the champion could not be
+    loaded or evaluated, so it cannot serve either) or ``identical`` (the champion was trained
+    on the same data with the same parameters, ``fingerprints`` =
+    ``{"data_fingerprint", "params_fingerprint"}`` against its version tags: nothing is to be
+    registered, the champion stays).
     """
     metric = check_metric(config.train.promotion_metric)
     tolerance = float(config.train.promotion_tolerance)
@@ -208,6 +272,16 @@ def gate(
         }
     version = str(current.version)
     out["champion_version"] = version
+    if identical_to(current, fingerprints):
+        return out | {
+            "alias": CHAMPION,
+            "decision": IDENTICAL,
+            "reason": (
+                f"identical to champion v{version}: the same data (fingerprint "
+                f"{fingerprints[DATA_FINGERPRINT_TAG]}) and the same parameters (fingerprint "
+                f"{fingerprints[PARAMS_FINGERPRINT_TAG]}); no new version registered"
+            ),
+        }
     try:
         old_model = load_trained_model(f"models:/{name}/{version}")
         folds, new_values, old_values, why = _fold_comparison(old_model, rolling, metric, version)

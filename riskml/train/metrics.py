@@ -165,3 +165,113 @@ def evaluate(y, risk, effort, tiers: Sequence[str] | None = None) -> dict:
     if tiers is not None:
         out["tier_rates"] = tier_rates(y, tiers)
     return out
+
+
+# the metrics given a bootstrap interval beside them (``<metric>_ci_low`` / ``_ci_high``)
+CI_METRICS = (
+    "roc_auc", "pr_auc", "brier", "capture_at_5", "capture_at_10", "capture_at_30",
+    "recall_at_20_effort",
+)  # fmt: skip
+CI_LEVEL = 0.95
+_CI_CHUNK_CELLS = 2_000_000  # resamples × changes held in memory at once
+
+
+class _Weighted:
+    """One window's labels, risk and effort in the orders the metrics read, so a bootstrap
+    resample — a count per change — is scored for a whole chunk of resamples at once. With
+    every count 1 each metric is :func:`evaluate`'s, ties and all."""
+
+    def __init__(self, y: np.ndarray, risk: np.ndarray, effort: np.ndarray) -> None:
+        self.y, self.risk, self.effort = y, risk, effort
+        up = np.argsort(risk, kind="stable")
+        self.up = up
+        sorted_risk = risk[up]
+        # distinct risks in ascending order: the groups ties form
+        self.starts = np.flatnonzero(np.r_[True, sorted_risk[1:] != sorted_risk[:-1]])
+        self.down = np.argsort(-risk, kind="stable")
+        self.by_density = np.argsort(-(risk / effort), kind="stable")
+
+    def groups(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positive and negative weight per distinct risk, ascending."""
+        c = counts[:, self.up]
+        y = self.y[self.up]
+        return (np.add.reduceat(c * y, self.starts, axis=1),
+                np.add.reduceat(c * (1.0 - y), self.starts, axis=1))  # fmt: skip
+
+    def scores(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        y, n = self.y, counts.shape[1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pos_w, neg_w = self.groups(counts)
+            positives, negatives = pos_w.sum(axis=1), neg_w.sum(axis=1)
+            below = np.cumsum(neg_w, axis=1) - neg_w
+            auc = (pos_w * (below + 0.5 * neg_w)).sum(axis=1) / (positives * negatives)
+            tp = np.cumsum(pos_w[:, ::-1], axis=1)
+            fp = np.cumsum(neg_w[:, ::-1], axis=1)
+            precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+            ap = (pos_w[:, ::-1] * precision).sum(axis=1) / positives
+            both = (positives > 0) & (negatives > 0)
+            out = {
+                "roc_auc": np.where(both, auc, np.nan),
+                "pr_auc": np.where(both, ap, np.nan),
+                "brier": (counts * (self.risk - y) ** 2).sum(axis=1) / n,
+            }
+            c = counts[:, self.down]
+            before = np.cumsum(c, axis=1) - c
+            for k in CAPTURE_SHARES:
+                top = math.ceil(k / 100.0 * n - 1e-9)
+                taken = np.clip(top - before, 0, c)
+                out[f"capture_at_{k}"] = (taken * y[self.down]).sum(axis=1) / positives
+            c = counts[:, self.by_density]
+            e = self.effort[self.by_density]
+            limit = 0.2 * (counts * self.effort).sum(axis=1, keepdims=True) + 1e-9
+            spent = np.cumsum(c * e, axis=1) - c * e
+            copies = np.clip(np.floor((limit - spent) / e), 0, c)
+            out["recall_at_20_effort"] = (copies * y[self.by_density]).sum(axis=1) / positives
+        for key in ("capture_at_5", "capture_at_10", "capture_at_30", "recall_at_20_effort"):
+            out[key] = np.where(positives > 0, out[key], np.nan)
+        return out
+
+
+def bootstrap_intervals(y, risk, effort, *, resamples: int = 1000, seed: int = 0,
+                        point: dict | None = None) -> dict[str, float | None]:  # fmt: skip
+    """95 % percentile bootstrap intervals of :data:`CI_METRICS` on one window, as
+    ``{"<metric>_ci_low": …, "<metric>_ci_high": …}``.
+
+    Each of ``resamples`` draws as many changes as the window holds, with replacement
+    (``numpy.random.default_rng(seed)``: the same inputs, the same intervals); a draw where a
+    metric is undefined (one class) is left out of that metric's interval. ``point``: the
+    window's own metrics (:func:`evaluate`); an interval is widened to hold its point value when
+    the percentiles miss it (skewed, discrete metrics such as capture). None where no draw
+    defines the metric, or with ``resamples`` 0.
+    """
+    y, risk, effort = _arrays(y, risk, effort)
+    n = len(y)
+    out: dict[str, float | None] = {}
+    if n == 0 or resamples <= 0:
+        return {f"{m}_ci_{end}": None for m in CI_METRICS for end in ("low", "high")}
+    window = _Weighted(y, risk, effort)
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(int(resamples), _CI_CHUNK_CELLS // n))
+    draws: dict[str, list[np.ndarray]] = {m: [] for m in CI_METRICS}
+    remaining = int(resamples)
+    while remaining > 0:
+        rows = min(chunk, remaining)
+        picks = rng.integers(0, n, size=(rows, n))
+        flat = (np.arange(rows)[:, None] * n + picks).ravel()
+        counts = np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(float)
+        for name, values in window.scores(counts).items():
+            draws[name].append(values)
+        remaining -= rows
+    tail = (1.0 - CI_LEVEL) / 2.0 * 100.0
+    for name in CI_METRICS:
+        values = np.concatenate(draws[name])
+        values = values[np.isfinite(values)]
+        if len(values) == 0:
+            out[f"{name}_ci_low"] = out[f"{name}_ci_high"] = None
+            continue
+        low, high = (float(v) for v in np.percentile(values, [tail, 100.0 - tail]))
+        value = (point or {}).get(name)
+        if value is not None and np.isfinite(value):
+            low, high = min(low, float(value)), max(high, float(value))
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = low, high
+    return out

@@ -29,7 +29,7 @@ from riskml.config import TIERS
 from riskml.errors import RiskmlError
 from riskml.jsonvalue import plain
 from riskml.train.dataset import DERIVED_COLUMNS, derived_features
-from riskml.train.reasons import reason_text
+from riskml.train.reasons import RECENT_SUFFIX, group_of, reason_text
 
 # 2: every part but the booster as JSON (riskml.train.parts); 1 held pickled parts (joblib)
 FORMAT_VERSION = 2
@@ -108,7 +108,9 @@ class TrainedModel:
     ``derived_columns``: row-local columns it adds itself (:func:`derived_features`);
     ``thresholds``: ``{"medium": t1, "high": t2, "critical": t3}``, risk >= t -> tier;
     ``metrics``: its evaluation on the test window (incl. ``tier_rates``);
-    ``info``: name, version, run_id, cutoff, trained_at, label mode, params, floor.
+    ``info``: name, version, run_id, cutoff, trained_at, label mode, params, floor;
+    ``typical``: each numeric model column's distribution over the training rows (the
+    reasons' "more than 92 % of changes").
     """
 
     feature_columns: list[str]
@@ -129,6 +131,9 @@ class TrainedModel:
     # log-odds blended into the score, blend["text"]); None / "" without one
     text: Any = None
     text_mode: str = ""
+    # column -> its distribution over the training rows (riskml.train.reasons.distribution):
+    # what the reasons compare a change's numbers with; {} for a model saved before it
+    typical: dict = field(default_factory=dict)
 
     # ---- inputs
     @property
@@ -243,12 +248,17 @@ class TrainedModel:
         k: int = 5,
         X: np.ndarray | None = None,
         rows: list[dict] | None = None,
+        lowering=None,
     ) -> list[list[dict]]:
-        """Top ``k`` contributions per row that raise its risk (largest first).
+        """Top ``k`` contributions per row, the largest first, one per fact.
 
         Each reason: ``{"feature", "value", "effect", "text"}``; ``effect`` is the LightGBM
-        contribution in log-odds (``pred_contrib``), ``value`` the row's value of that column.
-        When fewer than ``k`` contributions raise the risk, the largest lowering ones follow.
+        contribution in log-odds (``pred_contrib``), ``value`` the row's value of that column,
+        ``text`` its sentence against the training distribution (:attr:`typical`).
+        Columns that say one fact (:func:`riskml.train.reasons.group_of`) give one reason: the
+        strongest contribution of the group. A row gets the contributions that raise its risk
+        first, then the lowering ones; a row of ``lowering`` (a sequence of bools, one per
+        row: a low-risk change) gets the lowering ones first, then the raising ones.
         ``X`` is ``self.matrix(frame)`` and ``rows`` the frame's rows as dicts when the caller
         already has them. A blended text component is one more reason, ``text_score``
         (:meth:`text_effect`).
@@ -265,18 +275,29 @@ class TrainedModel:
             X = np.concatenate([X, margin[:, None]], axis=1)
             columns = [*columns, TEXT_COLUMN]
         derived = set(self.derived_columns)
-        present = [c for c in self.feature_columns if c in frame.columns]
+        # the row's features, and what their sentences name besides (a rank's count, areas)
+        wanted = list(self.feature_columns)
+        wanted += [c.removesuffix(RECENT_SUFFIX) for c in wanted if c.endswith(RECENT_SUFFIX)]
+        wanted.append("critical_areas")
+        present = [c for c in dict.fromkeys(wanted) if c in frame.columns]
         if rows is None:
             values = [frame[c].tolist() for c in present]
             rows = [dict(zip(present, row, strict=True)) for row in zip(*values, strict=True)]
         records = [{c: row.get(c) for c in present} for row in rows]
+        groups = [group_of(c) for c in columns]
+        lowering = [False] * len(X) if lowering is None else [bool(v) for v in lowering]
         out: list[list[dict]] = []
         for i in range(len(X)):
             row_c = contrib[i]
             order = np.argsort(-row_c, kind="stable")
             positive = [j for j in order if row_c[j] > 0]
             negative = [j for j in order[::-1] if row_c[j] < 0]
-            chosen = (positive + negative)[:k]
+            strongest: dict[str, int] = {}
+            for j in np.argsort(-np.abs(row_c), kind="stable"):
+                strongest.setdefault(groups[j], int(j))
+            kept = set(strongest.values())
+            ranked = negative + positive if lowering[i] else positive + negative
+            chosen = [j for j in ranked if j in kept][:k]
             row = records[i]
             reasons = []
             for j in chosen:
@@ -293,21 +314,23 @@ class TrainedModel:
                         "feature": name,
                         "value": value,
                         "effect": round(effect, 4),
-                        "text": reason_text(name, value, effect, row),
+                        "text": reason_text(name, value, effect, row, self.typical),
                     }
                 )
             out.append(reasons)
         return out
 
     def predict(self, frame: pd.DataFrame, k: int = 5) -> pd.DataFrame:
-        """``risk``, ``tier`` and ``reasons`` (list of dicts) per row, indexed like ``frame``."""
+        """``risk``, ``tier`` and ``reasons`` (list of dicts) per row, indexed like ``frame``;
+        a change whose risk alone puts it in ``low`` lists what lowers its risk first."""
         X = self.matrix(frame)
         risk = self.risk(frame, X)
+        low = [tier == "low" for tier in assign_tiers(risk, self.thresholds, floor="")]
         return pd.DataFrame(
             {
                 "risk": risk,
                 "tier": self.tiers(risk, frame, floor=None),
-                "reasons": self.reasons(frame, k=k, X=X),
+                "reasons": self.reasons(frame, k=k, X=X, lowering=low),
             },
             index=frame.index,
         )
@@ -343,6 +366,7 @@ class TrainedModel:
             "text_blend": self.blend.get("text", {}) if self.text is not None else {},
             "metrics": self.metrics,
             "info": self.info,
+            "typical": self.typical,
         }
         (directory / "model.json").write_text(
             # NaN and infinite thresholds stay as JSON's NaN / Infinity so a load restores them
@@ -397,6 +421,8 @@ class TrainedModel:
             blend=blend,
             text=text,
             text_mode=text_mode,
+            # a model saved before the distributions were kept: reasons state numbers alone
+            typical=dict(meta.get("typical") or {}),
         )
 
 

@@ -40,10 +40,15 @@ from riskml.jsonvalue import plain
 from riskml.processes import hold
 from riskml.train.artifact import ARTIFACT
 from riskml.train.gate import (
+    DATA_FINGERPRINT_TAG,
+    IDENTICAL,
+    PARAMS_FINGERPRINT_TAG,
     champion_version,
     check_metric,
+    data_fingerprint,
     gate,
     gate_lock,
+    params_fingerprint,
     register_and_alias,
     settle_abandoned,
 )
@@ -309,20 +314,49 @@ def pip_requirements() -> list[str]:
     return out
 
 
-def model_signature(feature_columns: list[str], output_example):
-    """Inputs: every feature column, optional, of MLflow type ``any``; outputs: risk/tier/reasons.
+def column_types(columns: list[str], frame=None, categorical=()) -> dict[str, str]:
+    """Each input column's MLflow type, from the training rows' dtypes: ``boolean`` for a
+    flag, ``long`` for a count (int64), ``double`` for any other number (and a column the rows
+    lack), ``string`` for text, a categorical and a time (a time travels as ISO-8601 text)."""
+    import pandas as pd
 
-    ``any`` because MLflow's schema enforcement refuses int64 for a ``double`` column (JSON
-    rows with whole numbers) and category for ``string``; the model casts each column itself
-    (numbers to float, categoricals to the training categories, absent columns as missing).
-    Param ``k``: how many reasons per change (default 5).
+    out = {}
+    for column in columns:
+        dtype = frame[column].dtype if frame is not None and column in frame.columns else None
+        if column in categorical:
+            out[column] = "string"
+        elif dtype is None:
+            out[column] = "double"
+        elif pd.api.types.is_bool_dtype(dtype):
+            out[column] = "boolean"
+        elif pd.api.types.is_integer_dtype(dtype):
+            out[column] = "long"
+        elif pd.api.types.is_numeric_dtype(dtype):
+            out[column] = "double"
+        else:  # text, categoricals, times
+            out[column] = "string"
+    return out
+
+
+def model_signature(
+    feature_columns: list[str], output_example, types: dict[str, str] | None = None
+):
+    """Inputs: every feature column, optional, typed (:func:`column_types`: ``double``,
+    ``long``, ``boolean``, ``string``; times as ``string``); outputs: risk/tier/reasons.
+
+    MLflow enforces the types: a caller in process passes each column in its training dtype
+    (counts as integers, flags as booleans); JSON rows sent to ``mlflow models serve`` are read
+    with the schema, so a whole number in a ``double`` column is fine there. Absent columns are
+    missing values. Param ``k``: how many reasons per change (default 5).
     """
     from mlflow.models import ModelSignature
     from mlflow.models.signature import infer_signature
     from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
-    from mlflow.types.schema import AnyType
 
-    inputs = Schema([ColSpec(AnyType(), name, required=False) for name in feature_columns])
+    types = types or {}
+    inputs = Schema(
+        [ColSpec(types.get(name, "double"), name, required=False) for name in feature_columns]
+    )
     outputs = infer_signature(output_example.head(1), output_example).inputs
     return ModelSignature(
         inputs=inputs, outputs=outputs, params=ParamSchema([ParamSpec("k", "long", 5)])
@@ -350,12 +384,51 @@ def test_frame(result, dataset=None):
 # --------------------------------------------------------------------------- the run
 
 
-def _dataset_input(dataset, dataset_path, dataset_name):
+# the run tag holding the fit's tier-threshold warnings (riskml.train.fitting.tier_warnings)
+TIER_WARNINGS_TAG = "tiers.warnings"
+
+
+def training_run_name(repo: str | None, head_sha: str | None, label_mode: str | None) -> str:
+    """A training run's name, for what it trained: ``<repo> @ <short sha> (<label mode>)``;
+    without a commit (a public table) ``<repo> (<label mode>)``."""
+    name = repo or "riskml"
+    if head_sha:
+        name += f" @ {head_sha[:SHORT_SHA]}"
+    return f"{name} ({label_mode})" if label_mode else name
+
+
+SHORT_SHA = 10  # as riskml score's table and Markdown shorten a SHA
+
+
+def _tier_warnings(metrics: dict) -> list[str]:
+    """The fit's warnings about its tier thresholds (``metrics["model"]["tier_reference"]``)."""
+    reference = ((metrics or {}).get("model") or {}).get("tier_reference") or {}
+    return [str(w) for w in reference.get("warnings") or []]
+
+
+def _dataset_input(frame, dataset_path, dataset_name):
     import mlflow
 
     source = str(Path(dataset_path).resolve()) if dataset_path else "riskml.train.build_dataset"
-    targets = "label" if "label" in dataset.columns else None
-    return mlflow.data.from_pandas(dataset, source=source, targets=targets, name=dataset_name)
+    targets = "label" if "label" in frame.columns else None
+    return mlflow.data.from_pandas(frame, source=source, targets=targets, name=dataset_name)
+
+
+def _log_datasets(result, dataset, test_rows, dataset_path, dataset_name) -> None:
+    """The run's inputs: the rows the model learnt from (the training period of the split) as
+    context ``training``, the test window it was evaluated on as ``evaluation``."""
+    import mlflow
+
+    name = dataset_name or "dataset"
+    if dataset is not None:
+        index = getattr(getattr(result, "split", None), "train_index", None)
+        rows = dataset.reset_index(drop=True)
+        rows = rows.iloc[index].reset_index(drop=True) if index is not None else rows
+        mlflow.log_input(_dataset_input(rows, dataset_path, f"{name} training"), context="training")
+    if test_rows is not None:
+        mlflow.log_input(
+            _dataset_input(test_rows, dataset_path, f"{name} test window"), context="evaluation"
+        )
 
 
 def log_and_register(
@@ -459,23 +532,27 @@ def _log_and_register(
     }
     if dataset_path:
         run_tags["dataset_path"] = str(Path(dataset_path).resolve())
+    fingerprints = {PARAMS_FINGERPRINT_TAG: params_fingerprint(config, label_mode, cutoff)}
+    if dataset is not None:
+        fingerprints[DATA_FINGERPRINT_TAG] = data_fingerprint(dataset)
+    run_tags.update(fingerprints)
+    tier_warnings = _tier_warnings(result.metrics)
+    if tier_warnings:
+        run_tags[TIER_WARNINGS_TAG] = "; ".join(tier_warnings)
     run_tags.update(tags or {})
     run_tags = {_key(k): str(v)[:8000] for k, v in run_tags.items() if v not in (None, "")}
 
     fit_params = {"cutoff": cutoff, "label_mode": label_mode, "model_name": name}
     out: dict[str, Any] = {"name": name, "experiment_id": experiment_id}
     nested = mlflow.active_run() is not None  # inside a caller's run (a pipeline): a child run
+    run_name = run_name or training_run_name(run_tags.get("repo"), head_sha, label_mode)
     with riskml_run(experiment_id=experiment_id, run_name=run_name, nested=nested) as run:
         run_id = run.info.run_id
         out["run_id"] = run_id
         mlflow.set_tags(run_tags)
         mlflow.log_params(run_params(config, result, fit_params))
         mlflow.log_metrics(run_metrics(result.metrics))
-        if dataset is not None:
-            mlflow.log_input(
-                _dataset_input(dataset, dataset_path, dataset_name or run_tags.get("repo")),
-                context="training",
-            )
+        _log_datasets(result, dataset, frame, dataset_path, dataset_name or run_tags.get("repo"))
         mlflow.log_dict(plain(result.metrics), "metrics.json")
 
         with tempfile.TemporaryDirectory(prefix="riskml-run-") as tmp:
@@ -503,11 +580,21 @@ def _log_and_register(
             return out
         with gate_lock(name):
             settle_abandoned(client, name)  # versions of trainings killed before their alias
-            decision = gate(client, name, model, result, frame, config, rolling, no_rolling)
-            tags = version_tags(decision, result, cutoff, label_mode, run_id)
-            out["version"] = register_and_alias(client, name, logged.model_uri, tags, decision)
+            decision = gate(
+                client, name, model, result, frame, config, rolling, no_rolling, fingerprints
+            )
             out.update(decision)
-        client.update_model_version(name, out["version"], description=out["reason"])
+            if decision["decision"] == IDENTICAL:  # the champion is this model: keep it
+                out["version"] = decision["champion_version"]
+            else:
+                tags = {**version_tags(decision, result, cutoff, label_mode, run_id),
+                        **fingerprints}  # fmt: skip
+                out["version"] = register_and_alias(client, name, logged.model_uri, tags, decision)
+        registered = {"registered.version": out["version"]}
+        if decision["decision"] == IDENTICAL:
+            registered = {"promotion.identical_to": out["version"]}
+        else:
+            client.update_model_version(name, out["version"], description=out["reason"])
         mlflow.set_tags(
             {
                 "promotion.decision": decision["decision"],
@@ -515,7 +602,7 @@ def _log_and_register(
                 "promotion.reason": decision["reason"][:8000],
                 "promotion.metric": decision["metric"],
                 "promotion.basis": decision["basis"],
-                "registered.version": out["version"],
+                **registered,
             }
         )
     model.info = {
@@ -659,11 +746,15 @@ def _log_pyfunc(model, saved: Path, frame):
     # text score a row without tokens carries): the signature must let each of them through
     columns = list(model.input_columns)
     text = getattr(model, "text", None) is not None
+    types = column_types(columns, frame, set(model.categorical_columns))
     if frame is not None and len(frame):
         head = frame.head(_INPUT_EXAMPLE_ROWS).reset_index(drop=True)
         example = head.reindex(columns=columns)
         if text:
             example[TEXT_COLUMN] = model.text_margin(head)
+        for column, kind in types.items():
+            if kind == "string" and pd.api.types.is_datetime64_any_dtype(example[column]):
+                example[column] = example[column].map(_iso_time)  # a time travels as text
     else:
         example = pd.DataFrame({c: [float("nan")] for c in columns})
     output = RiskModel(model).predict(None, example)
@@ -672,10 +763,21 @@ def _log_pyfunc(model, saved: Path, frame):
         python_model=RiskModel(),
         artifacts={ARTIFACT: str(saved)},
         code_paths=[str(_package_copy(saved.parent / "code"))],
-        signature=model_signature(columns, output),
+        signature=model_signature(columns, output, types),
         input_example=example,
         pip_requirements=pip_requirements(),
     )
+
+
+def _iso_time(value) -> str | None:
+    """A time as ISO-8601 UTC text (``2024-05-01T12:00:00Z``), None when missing."""
+    import pandas as pd
+
+    if value is None or pd.isna(value):
+        return None
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _package_copy(directory: Path) -> Path:

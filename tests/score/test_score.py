@@ -837,3 +837,30 @@ def test_cli_bad_input_is_one_line_exit_2(world, args, message):
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
+
+
+def test_scored_reasons_say_what_lowers_a_low_risk_change_one_per_fact(world):
+    """Reasons that make sense, through scoring: a change its risk alone puts in low hears
+    what keeps it low first; one reason per fact; numbers against the repository's changes."""
+    from riskml.score import score_frame
+    from riskml.score.model import load_model
+    from riskml.tables import read_changes
+    from riskml.train.reasons import group_of
+
+    config = load_config(world.config)
+    frame = read_changes(world.root / "data/repo/changes.parquet").tail(60)
+    changes = score_frame(frame, load_model(world.uri, config), config, top=5)
+    low = [c for c in changes if (c["tier_floor"] or {}).get("tier_by_risk", c["tier"]) == "low"]
+    raised = [c for c in changes if c not in low]
+    assert low and raised
+    for change in low:
+        assert change["reasons"][0]["effect"] < 0
+        assert change["reasons"][0]["text"].endswith("(lowers risk)")
+    for change in raised:
+        assert change["reasons"][0]["effect"] > 0
+    for change in changes:
+        groups = [group_of(r["feature"]) for r in change["reasons"]]
+        assert len(groups) == len(set(groups))
+    texts = [r["text"] for c in changes for r in c["reasons"]]
+    assert any("% of changes" in t or "% of recent changes" in t for t in texts)
+    assert not any(" days before" in t and "." in t.split(" days before")[0][-4:] for t in texts)

@@ -78,6 +78,28 @@ def test_train_on_a_public_table(cli, mlflow_uri, tmp_path) -> None:
     assert run.data.metrics["kamei_lr.roc_auc"] == metrics["kamei_lr"]["roc_auc"]
     # artifacts live beside the store, not in the working directory
     assert not (tmp_path / "mlruns").exists()
+    assert run.info.run_name == "jit (public)"
+    riskml = metrics["riskml"]
+    for key in ("roc_auc", "pr_auc", "capture_at_10"):
+        assert riskml[f"{key}_ci_low"] <= riskml[key] <= riskml[f"{key}_ci_high"]
+        assert run.data.metrics[f"riskml.{key}_ci_low"] == riskml[f"{key}_ci_low"]
+    assert (
+        f"riskml 95 % bootstrap intervals (test): roc_auc [{_cell(riskml['roc_auc_ci_low'])}, "
+        f"{_cell(riskml['roc_auc_ci_high'])}]"
+    ) in result.stdout
+
+    # the same table and settings again: the gate says so and registers nothing
+    again = cli(
+        "train", "--dataset", str(data), "--out-dir", str(tmp_path / "again"),
+        "--model-name", "cli-public", cwd=tmp_path,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    second = json.loads((tmp_path / "again" / "metrics.json").read_text())["registry"]
+    assert second["decision"] == "identical" and second["version"] == "1"
+    assert f"not registered: {second['reason']} (run {second['run_id']})" in again.stdout
+    assert second["reason"].startswith("identical to champion v1: the same data (fingerprint ")
+    versions = client.search_model_versions("name = 'cli-public'")
+    assert [str(v.version) for v in versions] == ["1"]
 
 
 SHORT_WINDOW = "[label]\nwindow_days = 30\n\n[train]\ngap_days = 14\n"
@@ -136,7 +158,11 @@ def test_train_on_mined_changes_and_labels(cli, mlflow_uri, mined, tmp_path) -> 
     assert run.data.params["train.gap_days"] == "14"
     assert metrics["split"]["gap_days"] == 14
     assert float(run.data.params["split.n_test"]) == metrics["split"]["n_test"]
-    assert len(run.inputs.dataset_inputs) == 1
+    assert run.info.run_name == f"{mined['repo'].name} @ {head[:10]} (incidents)"
+    contexts = sorted(
+        {t.key: t.value for t in i.tags}["mlflow.data.context"] for i in run.inputs.dataset_inputs
+    )
+    assert contexts == ["evaluation", "training"]
 
 
 @pytest.mark.parametrize(

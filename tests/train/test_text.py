@@ -246,7 +246,7 @@ def test_blend_text_by_hand():
         ("text_score", 1.25, "its diff's tokens resemble those of earlier incident-causing "
                              "changes (text score 1.25)"),
         ("text_score", -0.5, "its diff's tokens resemble those of changes without incidents "
-                             "(text score -0.50)"),
+                             "(text score -0.5)"),
         ("text_score", None, "its diff has no tokens the text model knows"),
     ],
 )  # fmt: skip

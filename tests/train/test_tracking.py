@@ -75,10 +75,15 @@ def registry(mlflow_uri, fits):
 
     client = MlflowClient(tracking_uri=mlflow_uri)
     steps = []
-    for which in ("bad", "good", "bad", "good"):
+    for step, which in enumerate(("bad", "good", "bad", "good")):
+        config = _config()
+        if step == 3:
+            # the same model under one other setting: not an identical retrain (that registers
+            # nothing: test_an_identical_retrain_registers_no_version), so the gate compares
+            config.train.max_rounds = 2999
         out = log_and_register(
             fits[which],
-            _config(),
+            config,
             dataset=fits["data"] if which == "good" else fits["shuffled"],
             dataset_path=fits["path"],
             repo="jit-demo",
@@ -301,17 +306,53 @@ def test_run_has_plots_and_metrics_json(registry, fits, tmp_path) -> None:
     assert set(logged) == set(fits["good"].metrics)
 
 
-def test_run_has_the_dataset_as_input(registry, fits) -> None:
+def test_run_has_the_training_rows_and_the_test_window_as_inputs(registry, fits) -> None:
     import mlflow
 
+    good = fits["good"]
     run = registry["client"].get_run(registry["steps"][1]["out"]["run_id"])
-    inputs = run.inputs.dataset_inputs
-    assert len(inputs) == 1
-    dataset = inputs[0].dataset
-    expected = mlflow.data.from_pandas(fits["data"], source=str(fits["path"].resolve()))
-    assert dataset.digest == expected.digest
-    assert json.loads(dataset.source) == {"uri": str(fits["path"].resolve())}
-    assert {t.key: t.value for t in inputs[0].tags}["mlflow.data.context"] == "training"
+    inputs = {
+        {t.key: t.value for t in i.tags}["mlflow.data.context"]: i.dataset
+        for i in run.inputs.dataset_inputs
+    }
+    assert sorted(inputs) == ["evaluation", "training"]
+    source = str(fits["path"].resolve())
+    train_rows = fits["data"].iloc[good.split.train_index].reset_index(drop=True)
+    expected = mlflow.data.from_pandas(train_rows, source=source)
+    assert inputs["training"].digest == expected.digest
+    assert inputs["training"].name == "jit-demo training"
+    assert json.loads(inputs["training"].source) == {"uri": source}
+    test_rows = mlflow.data.from_pandas(good.test_frame, source=source)
+    assert inputs["evaluation"].digest == test_rows.digest
+    assert inputs["evaluation"].name == "jit-demo test window"
+    assert json.loads(inputs["evaluation"].profile)["num_rows"] == len(good.split.test_index)
+
+
+def test_run_is_named_for_what_it_trained_and_carries_its_fingerprints(registry, fits) -> None:
+    from riskml.train.gate import data_fingerprint, params_fingerprint
+
+    run = registry["client"].get_run(registry["steps"][1]["out"]["run_id"])
+    assert run.info.run_name == "jit-demo @ 0000000000 (public)"
+    tags = run.data.tags
+    assert tags["data_fingerprint"] == data_fingerprint(fits["data"])
+    assert tags["params_fingerprint"] == params_fingerprint(
+        _config(), "public", fits["good"].model.info["cutoff"]
+    )
+    version = registry["client"].get_model_version(MODEL_NAME, "2")
+    assert version.tags["data_fingerprint"] == tags["data_fingerprint"]
+    assert version.tags["params_fingerprint"] == tags["params_fingerprint"]
+    # another table, or another setting that makes the model: another fingerprint
+    assert data_fingerprint(fits["shuffled"]) != tags["data_fingerprint"]
+    other = _config()
+    other.train.seed = 7
+    assert params_fingerprint(other, "public", None) != params_fingerprint(
+        _config(), "public", None
+    )
+    gate_only = _config()
+    gate_only.train.promotion_tolerance = 0.01
+    assert params_fingerprint(gate_only, "public", None) == params_fingerprint(
+        _config(), "public", None
+    )
 
 
 def test_version_has_signature_tags_and_requirements(registry, fits) -> None:
@@ -320,6 +361,13 @@ def test_version_has_signature_tags_and_requirements(registry, fits) -> None:
     good = fits["good"]
     info = mlflow.models.get_model_info(f"models:/{MODEL_NAME}/2")
     assert info.signature.inputs.input_names() == good.model.feature_columns
+    types = {c["name"]: c["type"] for c in info.signature.inputs.to_dict()}
+    assert types == {
+        c: "boolean" if fits["data"][c].dtype == bool
+        else "long" if fits["data"][c].dtype == "int64" else "double"
+        for c in good.model.feature_columns
+    }  # fmt: skip
+    assert all(not c["required"] for c in info.signature.inputs.to_dict())
     assert info.signature.outputs.input_names() == ["risk", "tier", "reasons"]
     assert info.signature.params.to_dict() == [
         {"name": "k", "default": 5, "shape": None, "type": "long"}
@@ -355,12 +403,18 @@ def test_pyfunc_predicts_exactly_what_the_trained_model_predicts(registry, fits)
     assert inner.info["run_id"] == registry["steps"][3]["out"]["run_id"]
 
 
-def test_pyfunc_accepts_whole_numbers_and_missing_columns(registry, fits) -> None:
+def test_pyfunc_takes_rows_in_their_training_types_and_missing_columns(registry, fits) -> None:
+    """Typed inputs: in process, a column comes in its training dtype (here every column is a
+    double); a whole-number int64 column for a double is MLflow's refusal (JSON rows through
+    the scoring server are read with the schema instead: the test below)."""
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     good = fits["good"]
     loaded = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
-    rows = good.test_frame[good.model.feature_columns].head(20).round().astype("int64")
+    rows = good.test_frame[good.model.feature_columns].head(20).round()
+    with pytest.raises(MlflowException, match="Incompatible input types for column ns"):
+        loaded.predict(rows.astype("int64"))
     rows = rows.drop(columns=["sexp"])
     out = loaded.predict(rows, params={"k": 2})
     expected = good.model.predict(rows.reset_index(drop=True), k=2)
@@ -448,6 +502,40 @@ def test_unknown_promotion_metric_is_a_user_error_before_any_run(mlflow_uri, fit
         log_and_register(fits["good"], config, dataset=fits["data"])
     experiment = mlflow.get_experiment_by_name(EXPERIMENT)
     assert len(mlflow.search_runs([experiment.experiment_id])) == before
+
+
+def test_an_identical_retrain_registers_no_version(mlflow_uri, fits) -> None:
+    """The same table and the same settings as the champion: the gate says so, one version."""
+    from mlflow import MlflowClient
+
+    from riskml.train.fitting import fit_all
+    from riskml.train.tracking import log_and_register
+
+    name = "identical-test"
+    first = log_and_register(
+        fits["good"], _config(), dataset=fits["data"], model_name=name, repo="jit-demo",
+        dataset_path=fits["path"],
+    )  # fmt: skip
+    again = fit_all(fits["data"], _config(), label_mode="public")  # the retrain, from scratch
+    second = log_and_register(
+        again, _config(), dataset=fits["data"], model_name=name, repo="jit-demo",
+        dataset_path=fits["path"],
+    )  # fmt: skip
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    versions = client.search_model_versions(f"name = '{name}'")
+    assert [str(v.version) for v in versions] == ["1"]
+    assert first["decision"] == "first" and second["decision"] == "identical"
+    assert second["version"] == "1" and second["alias"] == "champion"
+    fingerprint = client.get_run(second["run_id"]).data.tags
+    assert second["reason"] == (
+        f"identical to champion v1: the same data (fingerprint {fingerprint['data_fingerprint']}) "
+        f"and the same parameters (fingerprint {fingerprint['params_fingerprint']}); "
+        "no new version registered"
+    )
+    assert fingerprint["promotion.decision"] == "identical"
+    assert fingerprint["promotion.identical_to"] == "1"
+    assert "registered.version" not in fingerprint
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
 
 
 def test_inside_a_callers_run_it_logs_a_child_run(mlflow_uri, fits) -> None:
