@@ -204,8 +204,8 @@ def build_fixtures(tree: Tree) -> None:
     _riskml(tree, "synth", "--out", str(other), "--commits", "40", "--seed", "11", cwd=fx)
     _riskml(tree, "mine", "--repo", str(other / "repo"), "--repo-name", "repo", "--data-dir",
             str(other / "data"), cwd=other)  # fmt: skip
-    _riskml(tree, "label", "--repo", str(other / "repo"), "--repo-name", "repo", "--data-dir",
-            str(other / "data"), "--incidents", str(other / "incidents.csv"), cwd=other)  # fmt: skip
+    _riskml(tree, "label", "--repo", str(other / "repo"), "--data-dir", str(other / "data"),
+            "--incidents", str(other / "incidents.csv"), cwd=other)  # fmt: skip
     tree.places = {
         "repo": str(fx / "s" / "repo"),
         "incidents": str(fx / "s" / "incidents.csv"),
@@ -424,7 +424,7 @@ def run_step(step: dict, tree: Tree, tmp: Path, places: dict, case: dict) -> tup
     hold = case.get("hold") if step is case else None
     copies = case.get("parallel", 1) if step is case else 1
     procs = []
-    for i in range(copies):
+    for _ in range(copies):
         if hold:
             env["RISKML_TEST_HOLD"] = f"{hold['point']}:{tmp / 'hold.pid'}"
         procs.append(subprocess.Popen([str(RISKML), *argv], cwd=tmp, env=env, text=True,
