@@ -11,8 +11,9 @@ directory). The fixtures the cases read — a generated repository mined, labell
 once per tree by that tree's own CLI and shared read-only. A case *holds* when:
 
 - its exit code is the one expected (``exit``; a negative code is the signal that ended it);
-- for an expected exit 2: stderr is exactly one ``riskml: error: …`` line (``riskml: warning:``
-  lines aside) and that line matches ``message`` (a regex); for any other exit ``message`` is
+- for an expected exit 2: stderr holds exactly one ``riskml: error: …`` line, its last (the
+  progress and warning lines a verb printed before it aside), and that line matches ``message``
+  (a regex; for Click's usage errors, the text of its box); for any other exit ``message`` is
   searched in stdout + stderr;
 - no ``Traceback`` appears in stdout or stderr;
 - it wrote nothing outside ``{tmp}``: the fixtures are byte-for-byte (size and mtime) as before
@@ -404,11 +405,12 @@ def judge(step: dict, code: int, out: str, err: str, places: dict[str, str]) -> 
         if not re.search(message, box):
             return f"usage error {box[:300]!r} does not match {step['message']!r}"
     elif step["exit"] == 2:
-        lines = [x for x in err.splitlines() if x.strip() and not x.startswith("riskml: warning:")]
-        if len(lines) != 1 or not lines[0].startswith("riskml: error: "):
-            return f"stderr is not one 'riskml: error:' line: {err[-300:]!r}"
-        if not re.search(message, lines[0]):
-            return f"message {lines[0][:300]!r} does not match {step['message']!r}"
+        lines = [x for x in err.splitlines() if x.strip()]
+        errors = [x for x in lines if x.startswith("riskml: error: ")]
+        if len(errors) != 1 or lines[-1] != errors[0]:
+            return f"stderr does not end in one 'riskml: error:' line: {err[-300:]!r}"
+        if not re.search(message, errors[0]):
+            return f"message {errors[0][:300]!r} does not match {step['message']!r}"
     elif not re.search(message, out + err, re.MULTILINE):
         return f"output does not match {step['message']!r}: {(err or out)[-300:]!r}"
     return ""
