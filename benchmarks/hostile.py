@@ -187,7 +187,9 @@ def _riskml(tree: Tree, *args: str, cwd: Path, env: dict | None = None) -> None:
     done = subprocess.run([str(RISKML), *args], cwd=cwd, env=tree.env(env), capture_output=True,
                           text=True, timeout=900)  # fmt: skip
     if done.returncode != 0:
-        raise RuntimeError(f"[{tree.label}] fixture: riskml {' '.join(args)}: {done.stderr[-2000:]}")
+        raise RuntimeError(
+            f"[{tree.label}] fixture: riskml {' '.join(args)}: {done.stderr[-2000:]}"
+        )
 
 
 def build_fixtures(tree: Tree) -> None:
@@ -309,7 +311,9 @@ def prepare(case: dict, tree: Tree, tmp: Path, stack: contextlib.ExitStack) -> d
         info = Path(places["repo"]) / ".git" / "info"
         info.mkdir(exist_ok=True)
         (info / "attributes").write_text("* filter=evil diff=evil\n")
-        edited = next(p for p in sorted(Path(places["repo"]).rglob("*.py")) if ".git" not in p.parts)
+        edited = next(
+            p for p in sorted(Path(places["repo"]).rglob("*.py")) if ".git" not in p.parts
+        )
         edited.write_text(edited.read_text() + "\nprint('pending')\n")
     if "small_disk" in setup:
         small = tmp / "small"
@@ -421,7 +425,9 @@ def run_step(step: dict, tree: Tree, tmp: Path, places: dict, case: dict) -> tup
     argv = [fill(a, places) for a in step["argv"]]
     env = tree.env({"MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}",
                     "MLFLOW_REGISTRY_URI": f"sqlite:///{tmp / 'mlflow.db'}"})  # fmt: skip
-    env.update({k: fill(v, places) for k, v in {**case.get("env", {}), **step.get("env", {})}.items()})
+    env.update(
+        {k: fill(v, places) for k, v in {**case.get("env", {}), **step.get("env", {})}.items()}
+    )
     timeout = case.get("timeout", 180)
     hold = case.get("hold") if step is case else None
     copies = case.get("parallel", 1) if step is case else 1
@@ -438,7 +444,10 @@ def run_step(step: dict, tree: Tree, tmp: Path, places: dict, case: dict) -> tup
         while time.monotonic() < deadline and procs[0].poll() is None:
             if pid_file.is_file() and pid_file.read_text().strip():
                 time.sleep(0.3)
-                os.kill(int(pid_file.read_text().split()[0]), getattr(signal, f"SIG{hold['signal']}"))
+                # the process that reached the point, or (target = "command") the command
+                pid = procs[0].pid if hold.get("target") == "command" else None
+                pid = pid or int(pid_file.read_text().split()[0])
+                os.kill(pid, getattr(signal, f"SIG{hold['signal']}"))
                 break
             time.sleep(0.1)
     results = []
@@ -551,7 +560,9 @@ def start_server(tree: Tree, stack: contextlib.ExitStack) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"[{tree.label}] serve exited: {(home / 'serve.log').read_text()[-2000:]}")
+            raise RuntimeError(
+                f"[{tree.label}] serve exited: {(home / 'serve.log').read_text()[-2000:]}"
+            )
         try:
             with urllib.request.urlopen(f"{base}/healthz", timeout=2) as answer:
                 if answer.status == 200:
@@ -691,7 +702,9 @@ def main(argv: list[str] | None = None) -> int:
         wanted = set(args.only.split(","))
         unknown = wanted - set(CLASSES)
         if unknown:
-            parser.error(f"unknown class(es) {', '.join(sorted(unknown))}: use {', '.join(CLASSES)}")
+            parser.error(
+                f"unknown class(es) {', '.join(sorted(unknown))}: use {', '.join(CLASSES)}"
+            )
         cases = [c for c in cases if c["class"] in wanted]
     if args.ids:
         wanted = set(args.ids.split(","))

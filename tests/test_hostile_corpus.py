@@ -54,7 +54,7 @@ def test_a_malformed_case_is_named_with_what_is_wrong(tmp_path: Path) -> None:
     path.write_text(
         '[[case]]\nid = "a"\nclass = "cli"\nargv = ["mine"]\nexit = 2\nmessage = "("\n'
         '[[case]]\nid = "a"\nclass = "nosuch"\nargv = []\nmessage = "x"\nsetup = ["disk"]\n'
-        'color = 1\n'
+        "color = 1\n"
     )
     with pytest.raises(ValueError) as info:
         hostile.load_corpus(path)
