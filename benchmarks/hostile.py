@@ -534,8 +534,9 @@ def start_server(tree: Tree, stack: contextlib.ExitStack) -> None:
     home = tree.root / "serve"
     home.mkdir()
     config = home / "riskml.toml"
+    cap = "[score]\nmax_range_commits = 50\n" if tree.has_text("max_range_commits") else ""
     config.write_text(f'[label]\nwindow_days = 30\n[serve.repos]\nrepo = "{tree.places["repo"]}"\n'
-                      "[score]\nmax_range_commits = 50\n")  # fmt: skip
+                      + cap)  # fmt: skip
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
