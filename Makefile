@@ -4,7 +4,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-fast lint format bench clean
+.PHONY: setup demo test test-fast lint format bench hostile clean
 
 $(BIN)/riskml: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -47,6 +47,11 @@ bench: setup
 	$(BIN)/python benchmarks/fleet_bench.py
 	$(BIN)/python benchmarks/fleet_train_bench.py
 	$(BIN)/python benchmarks/fleet_gain.py
+
+# The hostile corpus (benchmarks/hostile/cases.toml) through the real CLI, and against the
+# project before the robustness work (1309518) side by side: docs/robustness.md.
+hostile: setup
+	$(BIN)/python benchmarks/hostile.py --ref $(or $(REF),1309518)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

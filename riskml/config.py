@@ -61,6 +61,10 @@ SCALAR_METRICS = (
 # a Config built in code are all refused the same way, before any stage runs.
 
 
+# the longest span of days a key may name: a time window beyond it overflows pandas' timestamps
+MAX_DAYS = 36_500
+
+
 class Constraint:
     """One rule a value must satisfy; :meth:`problem` says how it fails, or None."""
 
@@ -119,6 +123,8 @@ class Regex(Constraint):
     """A pattern Python's ``re`` compiles."""
 
     def problem(self, value: Any) -> str | None:
+        if not isinstance(value, str):
+            return f"must be a string, got {type(value).__name__}"
         try:
             re.compile(value)
         except re.error as exc:
@@ -130,6 +136,8 @@ class Glob(Constraint):
     """A path glob relative to the repository root (git reports paths without a leading /)."""
 
     def problem(self, value: Any) -> str | None:
+        if not isinstance(value, str):
+            return f"must be a string, got {type(value).__name__}"
         if not value.strip():
             return "must be a non-empty glob"
         if value.startswith("/"):
@@ -145,6 +153,8 @@ class Matches(Constraint):
     what: str
 
     def problem(self, value: Any) -> str | None:
+        if not isinstance(value, str):
+            return f"must be {self.what}, got {type(value).__name__}"
         if re.fullmatch(self.pattern, value):
             return None
         return f"must be {self.what}, got {value!r}"
@@ -324,7 +334,9 @@ class LabelConfig(_Section):
 
     _section = "label"
 
-    window_days: int = field(default=90, metadata=rule(Interval(0, None, "neither")))
+    window_days: int = field(
+        default=90, metadata=rule(Interval(0, None, "neither"), Interval(None, MAX_DAYS))
+    )
     incident_pattern: str = field(default=r"\bINC-\d+\b", metadata=rule(Regex()))
     szz_max_files: int = field(default=20, metadata=rule(Interval(0, None, "neither")))
     szz_ignore_comments: bool = True
@@ -469,7 +481,9 @@ class TrainConfig(_Section):
     test_fraction: float = field(default=0.2, metadata=rule(_FRACTION))
     valid_fraction: float = field(default=0.15, metadata=rule(_FRACTION))
     # None: the label window
-    gap_days: int | None = field(default=None, metadata=rule(Interval(0, None)))
+    gap_days: int | None = field(
+        default=None, metadata=rule(Interval(0, None), Interval(None, MAX_DAYS))
+    )
     # sigmoid keeps every distinct score distinct (tier shares stay exact); isotonic plateaus
     calibration: str = field(default="sigmoid", metadata=rule(Options(("sigmoid", "isotonic"))))
     promotion_metric: str = field(default="roc_auc", metadata=rule(MetricName()))
@@ -714,18 +728,42 @@ def load_config(path: str | Path | None = None, repo: str | Path | None = None) 
         raise RiskmlError(f"{candidate.name}: {exc}") from None
 
 
+# the store URI schemes MLflow's tracking and registry accept (a scheme-less path is a folder)
+STORE_SCHEMES = ("", "file", "sqlite", "postgresql", "mysql", "mssql", "http", "https",
+                 "databricks", "databricks-uc", "uc")  # fmt: skip
+
+
+def _store_uri(variable: str, uri: str) -> str:
+    """``uri`` when MLflow can open its scheme, else a one-line :class:`RiskmlError`."""
+    from urllib.parse import urlsplit
+
+    try:
+        scheme = urlsplit(uri).scheme
+    except ValueError:
+        scheme = "?"
+    if scheme.split("+", 1)[0] not in STORE_SCHEMES and len(scheme) != 1:  # C: is a drive
+        raise RiskmlError(
+            f"unsupported MLflow store URI {uri!r} ({variable}): use a path, or a "
+            "file:, sqlite:, postgresql:, mysql:, mssql:, http(s): or databricks URI"
+        )
+    return uri
+
+
 def tracking_uri() -> str:
     """MLflow tracking URI: ``MLFLOW_TRACKING_URI`` when set, else the embedded SQLite store."""
     import os
 
-    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    return _store_uri(
+        "MLFLOW_TRACKING_URI", os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    )
 
 
 def registry_uri() -> str:
     """MLflow model registry URI: ``MLFLOW_REGISTRY_URI`` when set, else :func:`tracking_uri`."""
     import os
 
-    return os.environ.get("MLFLOW_REGISTRY_URI") or tracking_uri()
+    registry = os.environ.get("MLFLOW_REGISTRY_URI")
+    return _store_uri("MLFLOW_REGISTRY_URI", registry) if registry else tracking_uri()
 
 
 def sqlite_path(uri: str) -> Path | None:

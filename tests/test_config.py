@@ -221,6 +221,16 @@ def test_default_paths() -> None:
         ),
         ("[review.ai]\nreviewers = 2\n", "unknown key(s) in [riskml.review.ai]: reviewers"),
         ("[review]\nai = true\n", "[review.ai] must be a table"),
+        (
+            "[serve.repos]\nshop = 3\n",
+            "[serve] repos: shop: must be a non-empty name without surrounding spaces, got int",
+        ),
+        (
+            "[critical_paths]\npay = [3]\n",
+            "[critical_paths] maps a name to a list of globs",
+        ),
+        ("[label]\nwindow_days = 100000\n", "[label] window_days: must be <= 36500, got 100000"),
+        ("[train]\ngap_days = 99999\n", "[train] gap_days: must be <= 36500, got 99999"),
     ],
 )
 def test_bad_values_are_one_line_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -269,3 +279,20 @@ def test_configs_built_in_code_are_checked_the_same_way() -> None:
         TrainConfig(blend_weight=-0.1)
     assert str(info.value) == "[train] blend_weight: must be in [0, 1], got -0.1"
     assert LabelConfig(window_days=1).window_days == 1
+
+
+def test_an_mlflow_store_of_an_unsupported_scheme_is_one_line(monkeypatch) -> None:
+    from riskml.config import registry_uri, tracking_uri
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "gopher://x")
+    with pytest.raises(RiskmlError) as info:
+        tracking_uri()
+    assert str(info.value) == (
+        "unsupported MLflow store URI 'gopher://x' (MLFLOW_TRACKING_URI): use a path, or a "
+        "file:, sqlite:, postgresql:, mysql:, mssql:, http(s): or databricks URI"
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql+psycopg://u@h/db")
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", "ftp://x")
+    assert tracking_uri() == "postgresql+psycopg://u@h/db"
+    with pytest.raises(RiskmlError, match=r"'ftp://x' \(MLFLOW_REGISTRY_URI\)"):
+        registry_uri()

@@ -92,9 +92,12 @@ def pre_push_command(
     import os
 
     from riskml.ci.prepush import push_range
-    from riskml.cli.score import score_and_report
+    from riskml.cli.score import check_report_options, score_and_report
+    from riskml.config import load_config
     from riskml.gitio import ensure_repo
 
+    check_report_options(fmt, fail_on)  # a mistake is refused even when nothing is pushed
+    load_config(config, repo=repo)
     span = push_range(ensure_repo(repo), os.environ)
     if span is None:
         typer.echo(

@@ -62,6 +62,16 @@ def score_command(
     )
 
 
+def check_report_options(fmt: str, fail_on: str | None) -> str | None:
+    """Refuse an unknown ``--format`` or ``--fail-on`` tier before any work; the tier."""
+    from riskml.errors import RiskmlError
+    from riskml.score import FORMATS, check_tier
+
+    if fmt not in FORMATS:
+        raise RiskmlError(f"unknown --format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    return check_tier(fail_on) if fail_on is not None else None
+
+
 def score_and_report(
     repo: Path,
     *,
@@ -90,13 +100,10 @@ def score_and_report(
     from riskml.config import data_paths, load_config
     from riskml.errors import RiskmlError
     from riskml.gitio import ensure_repo
-    from riskml.score import FORMATS, check_tier, render, score, summary
+    from riskml.score import render, score, summary
     from riskml.score.render import NOTHING, gate_failure_line
 
-    if fmt not in FORMATS:
-        raise RiskmlError(f"unknown --format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    if fail_on is not None:
-        fail_on = check_tier(fail_on)
+    fail_on = check_report_options(fmt, fail_on)
     cfg = load_config(config, repo=repo)
     if state is None:
         state = data_paths(repo_name or ensure_repo(repo).name, data_dir).state

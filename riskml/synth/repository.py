@@ -89,12 +89,14 @@ def generate(
         home = tmpdir / "home"
         home.mkdir()
         env = _git_env(home)
-        subprocess.run(
+        init = subprocess.run(
             ["git", "init", "-q", "--template=", "-b", "main", str(repo)],
-            check=True,
             env=env,
             capture_output=True,
         )
+        if init.returncode != 0:  # a full disk, a folder that cannot be written
+            reason = (init.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
+            raise RiskmlError(f"cannot create the repository {repo}: git init: {reason}")
         shas = gen.run(repo, env, tmpdir)
         heads = subprocess.run(
             ["git", "-C", str(repo), "for-each-ref", "--format=%(refname)", "refs/heads/feature/"],
