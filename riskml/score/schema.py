@@ -54,6 +54,14 @@ class TierFloor(_Strict):
     areas: list[str]
 
 
+class PolicyEntry(_Strict):
+    """A review rule of ``[review.ai]`` that applied to the change (docs/scoring.md)."""
+
+    rule: str = Field(description="ai_agent_critical, ai_assisted_critical or mostly_ai_lines")
+    effect: str = Field(description="what the rule did: the tier it raised, the review it adds")
+    reason: str
+
+
 class ScoredChange(_Strict):
     """One scored change: risk, tier, the review it requires and why."""
 
@@ -64,6 +72,7 @@ class ScoredChange(_Strict):
     reasons: list[Reason]
     features: dict[str, Any] = Field(description="the change's columns (times ISO-8601 UTC)")
     tier_floor: TierFloor | None
+    policy: list[PolicyEntry] = Field(description="the review rules that applied; [] for none")
 
 
 class CommitChange(ScoredChange):

@@ -75,10 +75,12 @@ def data_fingerprint(dataset) -> str:
 def params_fingerprint(config: Config, label_mode: str | None, cutoff: Any) -> str:
     """A digest of what makes the model besides its data: the settings of
     :data:`_MODEL_SECTIONS` (not the promotion metric, tolerance, model or experiment name),
-    the label mode, the cut-off as given and the riskml version that trains."""
+    the label mode, the cut-off as given, the engine that fits the boosters (local LightGBM
+    or lightgbm.dask) and the riskml version that trains."""
     import json
 
     from riskml import __version__
+    from riskml.train.model import booster_engine
 
     tree = config.to_dict()
     settings = {k: dict(tree.get(k) or {}) if isinstance(tree.get(k), dict) else tree.get(k)
@@ -88,7 +90,7 @@ def params_fingerprint(config: Config, label_mode: str | None, cutoff: Any) -> s
             settings[section].pop(key, None)
     text = json.dumps(
         {"settings": settings, "label_mode": label_mode or "", "cutoff": "" if cutoff is None
-         else str(cutoff), "riskml": __version__},
+         else str(cutoff), "engine": booster_engine(), "riskml": __version__},
         sort_keys=True, default=str,
     )  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()[:16]

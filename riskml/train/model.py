@@ -647,6 +647,13 @@ def boosters_on(client) -> Iterator[None]:
         _DASK_CLIENT.reset(token)
 
 
+def booster_engine() -> str:
+    """What trains the boosters here and now: ``"lightgbm.dask"`` inside :func:`boosters_on`
+    with a client, else ``"lightgbm"`` (part of the gate's parameter fingerprint: the two fit
+    differently, so a model of one is not the same model as the other's)."""
+    return "lightgbm" if _DASK_CLIENT.get() is None else "lightgbm.dask"
+
+
 def train_booster(
     X_fit: np.ndarray,
     y_fit: np.ndarray,
