@@ -93,11 +93,17 @@ class Interval(Constraint):
     def _describe(self) -> str:
         left = self.closed in ("both", "left")
         right = self.closed in ("both", "right")
+        low, high = _bound(self.low), _bound(self.high)
         if self.high is None:
-            return f"{'>=' if left else '>'} {self.low:g}"
+            return f"{'>=' if left else '>'} {low}"
         if self.low is None:
-            return f"{'<=' if right else '<'} {self.high:g}"
-        return f"in {'[' if left else '('}{self.low:g}, {self.high:g}{']' if right else ')'}"
+            return f"{'<=' if right else '<'} {high}"
+        return f"in {'[' if left else '('}{low}, {high}{']' if right else ')'}"
+
+
+def _bound(value: float | None) -> str:
+    """An interval's end as written: an int in full (2147483647, not 2.14748e+09)."""
+    return str(value) if value is None or isinstance(value, int) else f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,23 @@ class Matches(Constraint):
         return f"must be {self.what}, got {value!r}"
 
 
+class ModelName(Constraint):
+    """A registered-model name MLflow accepts (``mlflow.utils.validation._validate_model_name``)
+    that is also one folder under ``models/``: not blank, no surrounding spaces, no ``/``,
+    ``:``, ``\\`` or NUL, not ``.`` and not starting with ``..``."""
+
+    def problem(self, value: Any) -> str | None:
+        problem = _NAME.problem(value)
+        if problem is not None:
+            return problem
+        if any(c in value for c in "/:\\\0") or value == "." or value.startswith(".."):
+            return (
+                "must be an MLflow registered-model name (without '/', ':', '\\' or NUL, "
+                f"not '.' nor starting with '..'), got {value!r}"
+            )
+        return None
+
+
 @dataclass(frozen=True)
 class Each(Constraint):
     """Every item of a list, or every value of a table, satisfies ``inner``."""
@@ -201,6 +224,92 @@ class AllOf(Constraint):
             problem = part.problem(value)
             if problem is not None:
                 return problem
+        return None
+
+
+@dataclass(frozen=True)
+class Integer(Constraint):
+    """An int (not a bool, not a float) satisfying ``within`` when given."""
+
+    within: Constraint | None = None
+
+    def problem(self, value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"must be an int, got {value!r}"
+        return None if self.within is None else self.within.problem(value)
+
+
+class Boolean(Constraint):
+    """true or false."""
+
+    def problem(self, value: Any) -> str | None:
+        return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+
+
+# The LightGBM parameters `[train] lgbm_params` may override (riskml.train.model.DEFAULT_PARAMS
+# and the usual tuning knobs), each with the type and range LightGBM 4 checks at the fit
+# (its config_auto.cpp), so a bad value is refused when the file is read, not as a LightGBM
+# traceback after the tables are built. riskml sets the objective, metric, seed and rounds.
+LGBM_PARAMS: dict[str, Constraint] = {
+    "learning_rate": Interval(0, None, "neither"),
+    "num_leaves": Integer(Interval(2, 131_072)),
+    "max_depth": Integer(),  # <= 0: no limit
+    "min_child_samples": Integer(Interval(0, None)),
+    "min_sum_hessian_in_leaf": Interval(0, None),
+    "min_split_gain": Interval(0, None),
+    "reg_lambda": Interval(0, None),
+    "reg_alpha": Interval(0, None),
+    "feature_fraction": Interval(0, 1, "right"),
+    "feature_fraction_bynode": Interval(0, 1, "right"),
+    "bagging_fraction": Interval(0, 1, "right"),
+    "bagging_freq": Integer(Interval(0, None)),  # 0: no bagging
+    "extra_trees": Boolean(),
+    "path_smooth": Interval(0, None),
+    "max_bin": Integer(Interval(2, None)),
+    "cat_smooth": Interval(0, None),
+    "cat_l2": Interval(0, None),
+    "min_data_per_group": Integer(Interval(1, None)),
+    "max_cat_to_onehot": Integer(Interval(1, None)),
+    "max_cat_threshold": Integer(Interval(1, None)),
+    "scale_pos_weight": Interval(0, None, "neither"),
+    "num_threads": Integer(Interval(0, None)),  # 0: OpenMP's default
+    "verbosity": Integer(),
+}
+# LightGBM's other spellings of those: given beside riskml's default under the canonical name,
+# LightGBM would keep one of the two and warn, so riskml asks for the name it uses
+LGBM_ALIASES: dict[str, str] = {
+    "eta": "learning_rate", "shrinkage_rate": "learning_rate", "num_leaf": "num_leaves",
+    "max_leaves": "num_leaves", "max_leaf": "num_leaves", "max_leaf_nodes": "num_leaves",
+    "min_data_in_leaf": "min_child_samples", "min_data_per_leaf": "min_child_samples",
+    "min_data": "min_child_samples", "min_child_weight": "min_sum_hessian_in_leaf",
+    "min_sum_hessian": "min_sum_hessian_in_leaf", "min_sum_hessian_per_leaf": "min_sum_hessian_in_leaf",
+    "min_hessian": "min_sum_hessian_in_leaf", "min_gain_to_split": "min_split_gain",
+    "lambda_l2": "reg_lambda", "lambda": "reg_lambda", "l2_regularization": "reg_lambda",
+    "lambda_l1": "reg_alpha", "l1_regularization": "reg_alpha", "sub_feature": "feature_fraction",
+    "colsample_bytree": "feature_fraction", "sub_feature_bynode": "feature_fraction_bynode",
+    "colsample_bynode": "feature_fraction_bynode", "sub_row": "bagging_fraction",
+    "subsample": "bagging_fraction", "bagging": "bagging_fraction",
+    "subsample_freq": "bagging_freq", "extra_tree": "extra_trees", "max_bins": "max_bin",
+    "num_thread": "num_threads", "nthread": "num_threads", "nthreads": "num_threads",
+    "n_jobs": "num_threads", "verbose": "verbosity",
+}  # fmt: skip
+
+
+class LightGBMParams(Constraint):
+    """A table of :data:`LGBM_PARAMS` names, each value of its declared type and range."""
+
+    def problem(self, value: Any) -> str | None:
+        for name, item in value.items():
+            if name in LGBM_ALIASES:
+                return f"{name}: write {LGBM_ALIASES[name]!r} (LightGBM's name riskml uses)"
+            if name not in LGBM_PARAMS:
+                return (
+                    f"{name}: not a LightGBM parameter riskml lets you set; one of "
+                    f"{', '.join(LGBM_PARAMS)} (docs/training.md)"
+                )
+            problem = LGBM_PARAMS[name].problem(item)
+            if problem is not None:
+                return f"{name}: {problem}"
         return None
 
 
@@ -476,7 +585,7 @@ class TrainConfig(_Section):
 
     _section = "train"
 
-    model_name: str = field(default="change-risk", metadata=rule(_NAME))
+    model_name: str = field(default="change-risk", metadata=rule(ModelName()))
     experiment: str = field(default="riskml", metadata=rule(_NAME))
     test_fraction: float = field(default=0.2, metadata=rule(_FRACTION))
     valid_fraction: float = field(default=0.15, metadata=rule(_FRACTION))
@@ -489,16 +598,20 @@ class TrainConfig(_Section):
     promotion_metric: str = field(default="roc_auc", metadata=rule(MetricName()))
     # negative is meaningful: a new version must then beat the champion by that much
     promotion_tolerance: float = 0.0
-    seed: int = 0
+    # LightGBM's seed is a C int; scikit-learn's and numpy's refuse a negative one
+    seed: int = field(default=0, metadata=rule(Interval(0, 2**31 - 1)))
     # LightGBM: overrides of riskml.train.model.DEFAULT_PARAMS; search = try the few settings
     # of model.SEARCH_SPACE on the fit slice and keep the best by validation ROC-AUC. Unset:
     # on for public tables (final labels) only; on real histories the choice by one validation
     # slice of young labels lost 0.005-0.02 ROC-AUC in every development backtest
     # (docs/training.md, "Real histories")
-    lgbm_params: dict[str, float] = field(default_factory=dict)
+    # (each name and value checked against LGBM_PARAMS)
+    lgbm_params: dict[str, float | int | bool] = field(
+        default_factory=dict, metadata=rule(LightGBMParams())
+    )
     search: bool | None = None
-    max_rounds: int = field(default=3000, metadata=rule(_POSITIVE))
-    early_stopping_rounds: int = field(default=100, metadata=rule(_POSITIVE))
+    max_rounds: int = field(default=3000, metadata=rule(Interval(1, None)))
+    early_stopping_rounds: int = field(default=100, metadata=rule(Interval(1, None)))
     # early stopping keeps at least this many rounds (capped at early_stopping_rounds): on real
     # histories a validation slice of young labels peaked at the first tree (docs/training.md)
     min_rounds: int = field(default=100, metadata=rule(Interval(0, None)))

@@ -134,3 +134,43 @@ def test_a_bad_riskml_toml_is_one_line_before_any_work(cli, tmp_path, args, mess
     assert done.stderr == f"riskml: error: {message}\n"
     assert not out.exists()
     assert not (tmp_path / "data").exists()
+
+
+MODEL_NAME_RULE = (
+    "must be an MLflow registered-model name (without '/', ':', '\\' or NUL, not '.' nor "
+    "starting with '..')"
+)
+
+
+@pytest.mark.parametrize(
+    ("verb", "name", "problem"),
+    [
+        ("train", " ", "must be a non-empty name without surrounding spaces, got ' '"),
+        ("train", " risk", "must be a non-empty name without surrounding spaces, got ' risk'"),
+        ("train", "", "must be a non-empty name without surrounding spaces, got ''"),
+        ("train", "team/risk", f"{MODEL_NAME_RULE}, got 'team/risk'"),
+        ("train", "a:b", f"{MODEL_NAME_RULE}, got 'a:b'"),
+        ("fleet-train", " ", "must be a non-empty name without surrounding spaces, got ' '"),
+        ("fleet-train", "..", f"{MODEL_NAME_RULE}, got '..'"),
+    ],
+)
+def test_a_bad_model_name_is_one_line_before_training(cli, tmp_path, verb, name, problem) -> None:
+    """--model-name follows the [train] model_name rule, on every verb taking it."""
+    done = cli(verb, "--model-name", name, "--no-mlflow", "--out-dir", str(tmp_path / "out"),
+               cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == f"riskml: error: --model-name {name!r}: {problem}\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_lightgbm_parameter_lightgbm_rejects_is_one_line_before_any_work(cli, tmp_path) -> None:
+    repo = _tiny_repo(tmp_path / "shop")
+    (repo / "riskml.toml").write_text("[train]\nlgbm_params = {num_leaves = 1}\n")
+    done = cli("train", "--repo", str(repo), "--no-mlflow", "--out-dir", str(tmp_path / "out"),
+               cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == (
+        "riskml: error: riskml.toml: [train] lgbm_params: num_leaves: must be in [2, 131072], "
+        "got 1\n"
+    )
+    assert not (tmp_path / "out").exists()

@@ -96,6 +96,85 @@ def test_default_paths() -> None:
     assert models_dir("change-risk") == Path("models/change-risk")
 
 
+_LGBM = "[train] lgbm_params: "
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ("num_leaves = 1", "num_leaves: must be in [2, 131072], got 1"),
+        ("num_leaves = 15.0", "num_leaves: must be an int, got 15.0"),
+        ('learning_rate = "fast"', "learning_rate: must be a number, got 'fast'"),
+        ("learning_rate = 0", "learning_rate: must be > 0, got 0"),
+        ("min_child_samples = -1", "min_child_samples: must be >= 0, got -1"),
+        ("feature_fraction = 1.5", "feature_fraction: must be in (0, 1], got 1.5"),
+        ("bagging_fraction = 0", "bagging_fraction: must be in (0, 1], got 0"),
+        ("reg_lambda = -1", "reg_lambda: must be >= 0, got -1"),
+        ("max_bin = 1", "max_bin: must be >= 2, got 1"),
+        ("extra_trees = 1", "extra_trees: must be true or false, got 1"),
+        ("lambda_l2 = 3", "lambda_l2: write 'reg_lambda' (LightGBM's name riskml uses)"),
+        (
+            'objective = "regression"',
+            "objective: not a LightGBM parameter riskml lets you set; one of learning_rate, "
+            "num_leaves, max_depth, min_child_samples, min_sum_hessian_in_leaf, min_split_gain, "
+            "reg_lambda, reg_alpha, feature_fraction, feature_fraction_bynode, bagging_fraction, "
+            "bagging_freq, extra_trees, path_smooth, max_bin, cat_smooth, cat_l2, "
+            "min_data_per_group, max_cat_to_onehot, max_cat_threshold, scale_pos_weight, "
+            "num_threads, verbosity (docs/training.md)",
+        ),
+    ],
+)
+def test_lightgbm_parameters_are_checked_when_the_file_is_read(
+    tmp_path: Path, params: str, message: str
+) -> None:
+    (tmp_path / "riskml.toml").write_text(f"[train]\nlgbm_params = {{{params}}}\n")
+    with pytest.raises(RiskmlError) as info:
+        load_config(repo=tmp_path)
+    assert str(info.value) == f"riskml.toml: {_LGBM}{message}"
+
+
+def test_lightgbm_parameters_in_range_are_kept(tmp_path: Path) -> None:
+    (tmp_path / "riskml.toml").write_text(
+        "[train]\nseed = 2147483647\nlgbm_params = "
+        "{num_leaves = 2, learning_rate = 1, extra_trees = true, max_depth = -1}\n"
+    )
+    train = load_config(repo=tmp_path).train
+    assert train.lgbm_params == {
+        "num_leaves": 2, "learning_rate": 1, "extra_trees": True, "max_depth": -1
+    }  # fmt: skip
+    assert train.seed == 2147483647
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[train]\nseed = -1\n", "[train] seed: must be in [0, 2147483647], got -1"),
+        (
+            "[train]\nearly_stopping_rounds = 0\n",
+            "[train] early_stopping_rounds: must be >= 1, got 0",
+        ),
+        ("[train]\nmin_rounds = -1\n", "[train] min_rounds: must be >= 0, got -1"),
+        (
+            '[train]\nmodel_name = "team/risk"\n',
+            "[train] model_name: must be an MLflow registered-model name (without '/', ':', "
+            "'\\' or NUL, not '.' nor starting with '..'), got 'team/risk'",
+        ),
+        (
+            '[train]\nmodel_name = ".."\n',
+            "[train] model_name: must be an MLflow registered-model name (without '/', ':', "
+            "'\\' or NUL, not '.' nor starting with '..'), got '..'",
+        ),
+    ],
+)
+def test_the_other_lightgbm_bound_keys_and_the_model_name(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    (tmp_path / "riskml.toml").write_text(text)
+    with pytest.raises(RiskmlError) as info:
+        load_config(repo=tmp_path)
+    assert str(info.value) == f"riskml.toml: {message}"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -171,7 +250,7 @@ def test_default_paths() -> None:
             "'log_loss', 'capture_at_5', 'capture_at_10', 'capture_at_30', "
             "'recall_at_20_effort', 'popt', got 'auc'",
         ),
-        ("[train]\nmax_rounds = 0\n", "[train] max_rounds: must be > 0, got 0"),
+        ("[train]\nmax_rounds = 0\n", "[train] max_rounds: must be >= 1, got 0"),
         (
             '[train]\nmodel_name = " "\n',
             "[train] model_name: must be a non-empty name without surrounding spaces, got ' '",

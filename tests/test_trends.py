@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -192,3 +193,49 @@ def test_trends_experiment_is_created_as_training_creates_its_own(mlflow_uri, tm
     assert str(caught.value) == (
         "MLflow experiment 'trends-created' is deleted; restore it or choose another name"
     )
+
+
+@pytest.mark.slow  # two real CLI processes end to end
+def test_two_trends_at_once_on_a_new_sqlite_store_both_succeed(tmp_path):
+    """The first open of a new SQLite store creates its tables, and two processes doing it at
+    once broke each other's migration (a traceback): the store lock serialises them."""
+    import subprocess
+    import sys
+
+    from riskml.config import Config
+    from riskml.synth.tables import synthetic_tables
+    from riskml.tables import write_changes, write_labels
+    from riskml.train import build_dataset, fit
+    from riskml.train.artifact import save_model_copy
+
+    changes, labels = synthetic_tables(1200, seed=11, per_day=4)
+    write_changes(changes, tmp_path / "changes.parquet")
+    write_labels(labels, tmp_path / "labels.parquet")
+    save_model_copy(fit(build_dataset(changes, labels, Config()), Config()).model, tmp_path / "m")
+    store = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    (tmp_path / "store").mkdir()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store, "MLFLOW_REGISTRY_URI": store}
+    argv = [sys.executable, "-m", "riskml", "trends", "--changes", str(tmp_path / "changes.parquet"),
+            "--labels", str(tmp_path / "labels.parquet"), "--model", str(tmp_path / "m")]  # fmt: skip
+    procs = []
+    for i in (1, 2):  # output to files: a full pipe must not stall a process holding the lock
+        with open(tmp_path / f"err{i}", "w") as err:
+            procs.append(
+                subprocess.Popen(
+                    [*argv, "--out", str(tmp_path / f"t{i}")],
+                    cwd=tmp_path,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                )  # fmt: skip
+            )
+    outcomes = [(p.wait(timeout=600), (tmp_path / f"err{i}").read_text())
+                for i, p in zip((1, 2), procs, strict=True)]  # fmt: skip
+    assert [code for code, _ in outcomes] == [0, 0], [err[-2000:] for _, err in outcomes]
+    assert not any("Traceback" in err for _, err in outcomes)
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=store)
+    experiment = client.get_experiment_by_name("riskml-trends")
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED"]

@@ -7,7 +7,13 @@ from pathlib import Path
 import typer
 
 from riskml.cli import app
-from riskml.cli.options import DEFAULT_DATA_DIR, ConfigOption, DataDirOption, NoMlflowOption
+from riskml.cli.options import (
+    DEFAULT_DATA_DIR,
+    ConfigOption,
+    DataDirOption,
+    NoMlflowOption,
+    model_name_option,
+)
 
 
 @app.command("fleet")
@@ -89,7 +95,10 @@ def fleet_train_command(
         "tcp://HOST:PORT.",
     ),
     model_name: str | None = typer.Option(
-        None, "--model-name", help="Registered model name (default: change-risk-fleet)."
+        None,
+        "--model-name",
+        help="Registered model name (default: change-risk-fleet).",
+        callback=model_name_option,
     ),
     out_dir: Path = typer.Option(
         Path("."),

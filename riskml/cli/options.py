@@ -36,6 +36,16 @@ def _repo_name(value: str | None) -> str | None:
     return None if value is None else check_repo_name(value)
 
 
+def model_name_option(value: str | None) -> str | None:
+    """The ``--model-name`` callback: the ``[train] model_name`` rule, applied to the option."""
+    from riskml.config import ModelName
+
+    problem = None if value is None else ModelName().problem(value)
+    if problem is not None:
+        raise RiskmlError(f"--model-name {value!r}: {problem}")
+    return value
+
+
 RepoNameOption = Annotated[
     str | None,
     typer.Option(

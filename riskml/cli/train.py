@@ -12,6 +12,7 @@ from riskml.cli.options import (
     NoMlflowOption,
     TableInputs,
     deprecated_option,
+    model_name_option,
     table_inputs,
 )
 
@@ -39,6 +40,7 @@ def train_command(
         None,
         "--model-name",
         help="Registered model name (default: train.model_name of the config, change-risk).",
+        callback=model_name_option,
     ),
     test_start: str | None = typer.Option(None, "--test-start", help=TEST_START_HELP),
     cutoff: str | None = typer.Option(None, "--cutoff", hidden=True, help=TEST_START_HELP),

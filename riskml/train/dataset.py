@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.errors import RiskmlError
-from riskml.tables import attach_tokens
+from riskml.tables import CHANGES_COLUMNS, attach_tokens
 
 KAMEI_METRICS = (
     "ns", "nd", "nf", "entropy", "la", "ld", "lt", "fix", "ndev", "age", "nuc", "exp", "rexp",
@@ -98,6 +98,24 @@ APACHEJIT_LAYOUT = [
     "arexp",
     "asexp",
 ]
+
+
+def unknown_features(frame: pd.DataFrame, names) -> list[str]:
+    """The ``names`` (``[train] exclude_features``) that are no feature column, sorted.
+
+    A name is known when it is a feature column of ``frame``, a derived column, or a feature
+    column of riskml's changes table (docs/features.md) that this table lacks (the default list
+    names the touched files' own past, which a public table has not). Which columns a table
+    holds is known only once it is read, so this is checked before the fit, not at load time.
+    """
+    known = {
+        *feature_columns(frame)[0],
+        *DERIVED_COLUMNS,
+        *(c for c in CHANGES_COLUMNS if c not in NON_FEATURE_COLUMNS),
+        *LABEL_HISTORY_COLUMNS,
+        *LABEL_HISTORY_PCT_COLUMNS,
+    }
+    return sorted(set(names) - known)
 
 
 def feature_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:

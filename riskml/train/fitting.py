@@ -33,6 +33,7 @@ from riskml.train.dataset import (
     LABEL_HISTORY_COLUMNS,
     derived_features,
     feature_columns,
+    unknown_features,
 )
 from riskml.train.metrics import RISKML, bootstrap_intervals, effort_of, evaluate
 from riskml.train.model import (
@@ -198,6 +199,12 @@ def _prepare(dataset: pd.DataFrame, cfg: Config, cutoff, label_mode: str, test_e
     tc = cfg.train
     if len(dataset) == 0:
         raise RiskmlError("the dataset is empty")
+    unknown = unknown_features(dataset, tc.exclude_features)
+    if unknown:
+        raise RiskmlError(
+            f"[train] exclude_features: not feature columns: {', '.join(map(repr, unknown))} "
+            "(docs/features.md lists them)"
+        )
     dataset = dataset.reset_index(drop=True)
     split = time_split(
         dataset,

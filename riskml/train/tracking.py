@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from riskml.config import Config, tracking_uri
+from riskml.config import Config, sqlite_path, tracking_uri
 from riskml.errors import RiskmlError
 from riskml.jsonvalue import plain
 from riskml.processes import hold
@@ -195,6 +195,43 @@ TRAINING_DESCRIPTION = (
 DEFAULT_UI = "http://127.0.0.1:5000"  # where `mlflow ui` listens by default
 
 
+# how long a command waits for another one creating the same local store or experiment
+STORE_LOCK_TIMEOUT = 300.0
+
+
+def store_lock_path(uri: str) -> Path | None:
+    """The lock file serialising the creation of the SQLite store ``uri`` and of its
+    experiments (None for another store). One file per database in the temporary directory,
+    keyed by its absolute path as :func:`riskml.train.gate.gate_lock_path` is."""
+    import hashlib
+
+    db = sqlite_path(uri)
+    if db is None:
+        return None
+    digest = hashlib.sha256(str(db.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"riskml-store-{digest}.lock"
+
+
+def store_lock(uri: str):
+    """Hold the lock of the SQLite store ``uri`` (a no-op for other stores).
+
+    MLflow creates a new SQLite store's tables (its migrations) when a process first opens it,
+    and two processes doing so at once break each other's migration (alembic's "expected to
+    match one row", SQLAlchemy's CircularDependencyError): two `riskml trends` on a fresh
+    store, one of them a traceback. Processes on one machine open it one at a time here.
+    """
+    from riskml.locks import file_lock
+
+    path = store_lock_path(uri)
+    if path is None:
+        return contextlib.nullcontext()
+    busy = (
+        f"another riskml command held the MLflow store lock {path} for "
+        f"{STORE_LOCK_TIMEOUT:g} s; try again when it has finished"
+    )
+    return file_lock(path, STORE_LOCK_TIMEOUT, busy)
+
+
 def ensure_experiment(name: str, uri: str | None = None, description: str | None = None) -> str:
     """The id of experiment ``name``, created when missing.
 
@@ -212,7 +249,13 @@ def ensure_experiment(name: str, uri: str | None = None, description: str | None
     wanted = {EXPERIMENT_KIND_TAG: TRAINING_KIND}
     if description:
         wanted[NOTE_TAG] = description
-    experiment = mlflow.get_experiment_by_name(name)
+    with store_lock(uri):  # the first open of a new SQLite store creates its tables
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is None:
+            created = _create_experiment(name, uri, wanted)
+            if created is not None:
+                return created
+            experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         if experiment.lifecycle_stage == "deleted":
             raise RiskmlError(
@@ -224,11 +267,25 @@ def ensure_experiment(name: str, uri: str | None = None, description: str | None
             if not experiment.tags.get(key):
                 client.set_experiment_tag(experiment.experiment_id, key, value)
         return experiment.experiment_id
+    raise RiskmlError(f"MLflow experiment {name!r} could not be created nor found")
+
+
+def _create_experiment(name: str, uri: str, tags: dict[str, str]) -> str | None:
+    """The id of the new experiment ``name``; None when another process created it first
+    (a tracking server or a store on another machine: the lock serialises only this one)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
     location = None
-    if uri.startswith("sqlite:///"):
-        db = Path(uri[len("sqlite:///") :]).resolve()
-        location = (db.parent / "mlruns" / _key(name).replace("/", "_")).as_uri()
-    return mlflow.create_experiment(name, artifact_location=location, tags=wanted)
+    db = sqlite_path(uri)
+    if db is not None:
+        location = (db.resolve().parent / "mlruns" / _key(name).replace("/", "_")).as_uri()
+    try:
+        return mlflow.create_experiment(name, artifact_location=location, tags=tags)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_ALREADY_EXISTS":
+            return None
+        raise
 
 
 def ui_url(experiment_id: str, run_id: str | None = None, uri: str | None = None) -> str:

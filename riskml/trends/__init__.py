@@ -218,8 +218,9 @@ def log_trends(
     from riskml.train.tracking import NOTE_TAG, ensure_experiment, ui_url
 
     uri = uri or tracking_uri()
-    client = MlflowClient(tracking_uri=uri)
+    # first: it opens (and on a new store creates) the store under the store's lock
     exp_id = ensure_experiment(experiment, uri, EXPERIMENT_DESCRIPTION)
+    client = MlflowClient(tracking_uri=uri)
     from riskml.processes import identity
 
     # the process tags let the next command end this run KILLED if a SIGKILL stops it here

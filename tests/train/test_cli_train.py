@@ -215,3 +215,18 @@ def test_repo_without_mined_tables_says_what_to_run(cli, tmp_path) -> None:
     assert result.stderr.strip() == (
         "riskml: error: table not found: data/app/changes.parquet (run `riskml mine` first)"
     )
+
+
+def test_exclude_features_naming_no_feature_column_is_one_line_before_the_fit(cli, tmp_path):
+    data = write_kamei_csv(tmp_path / "jit.csv", n=300, seed=5)
+    (tmp_path / "riskml.toml").write_text('[train]\nexclude_features = ["nosuch", "la", "zz"]\n')
+    out = tmp_path / "out"
+    result = cli("train", "--dataset", str(data), "--config", str(tmp_path / "riskml.toml"),
+                 "--out-dir", str(out), "--no-mlflow", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "riskml: error: [train] exclude_features: not feature columns: 'nosuch', 'zz' "
+        "(docs/features.md lists them)"
+    )
+    assert "Traceback" not in result.stderr
+    assert not (out / "metrics.json").exists() and not (out / "models").exists()

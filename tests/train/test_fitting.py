@@ -731,3 +731,22 @@ def test_early_stopping_keeps_at_least_min_rounds():
 
     assert floored_auc == pytest.approx(roc_auc_score(y_valid, floored.predict(X_valid)), abs=1e-12)
     assert free_auc == pytest.approx(roc_auc_score(y_valid, free.predict(X_valid)), abs=1e-12)
+
+
+def test_exclude_features_names_only_feature_columns():
+    """A name that is no feature column is refused before the split; the default list (the
+    touched files' own past) is known even on a table without those columns."""
+    from riskml.train.dataset import unknown_features
+
+    frame = _twenty_days()
+    assert unknown_features(frame, Config().train.exclude_features) == []
+    assert unknown_features(frame, ["la", "churn_log", "nosuch", "commit"]) == ["commit", "nosuch"]
+    config = Config()
+    config = dataclasses.replace(
+        config, train=dataclasses.replace(config.train, exclude_features=["nosuch", "la"])
+    )
+    with pytest.raises(RiskmlError) as info:
+        fit(frame, config)
+    assert str(info.value) == (
+        "[train] exclude_features: not feature columns: 'nosuch' (docs/features.md lists them)"
+    )
