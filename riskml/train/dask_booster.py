@@ -17,6 +17,7 @@ ends it, and the booster keeps every tree with ``best_iteration`` at the best ro
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 
@@ -26,7 +27,10 @@ from riskml.errors import RiskmlError
 
 # lightgbm.dask picks free ports on the workers for each training; one taken in between, or
 # a worker's peer gone, is a socket error of that training: it is tried again this often
-_ATTEMPTS = 3
+# A LightGBM network error (a socket reset when a Dask worker restarts mid-training) is retried,
+# each time once every worker is back, up to this many attempts in all.
+_ATTEMPTS = 5
+_WORKERS_BACK_SECONDS = 60
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -42,6 +46,15 @@ def _sklearn_params(params: dict, rounds: int) -> dict:
     out["random_state"] = int(params.get("seed", 0))
     out["n_estimators"] = int(rounds)
     return out
+
+
+def _wait_for_workers(client, workers: int) -> None:
+    """Until ``workers`` workers are up again (a restarted one takes a moment; retrying at
+    once would train on fewer machines than the data was split for), at most
+    :data:`_WORKERS_BACK_SECONDS`."""
+    # a worker that does not come back: the next attempt fails and says so
+    with contextlib.suppress(Exception):
+        client.wait_for_workers(workers, timeout=_WORKERS_BACK_SECONDS)
 
 
 def _chunks(n: int, parts: int) -> int:
@@ -91,6 +104,7 @@ def train_booster_dask(
                     raise RiskmlError(
                         f"lightgbm.dask training failed after {attempt} attempt(s): {text}"
                     ) from None
+                _wait_for_workers(client, workers)
         raise AssertionError("unreachable")
 
     if X_valid is None:
