@@ -56,6 +56,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 TOP = HERE.parent
+sys.path.insert(0, str(TOP))
+
+from riskml.synth.hostile import marks_left, plant_hostile_config  # noqa: E402
+
 CORPUS = HERE / "hostile" / "cases.toml"
 RISKML = Path(sys.executable).parent / "riskml"
 TOKEN = "hostile-token"
@@ -85,15 +89,6 @@ SETUPS = {
     "nul_incidents", "changes_bad_dtypes", "labels_bad_schema", "labels_out_of_range",
     "labels_duplicates", "labels_str", "mined_copy_small",
 }  # fmt: skip
-HOSTILE_GIT = {
-    "core.fsmonitor": "{marks}/fsmonitor.sh",
-    "filter.evil.clean": "sh -c 'touch {marks}/clean; cat'",
-    "filter.evil.smudge": "sh -c 'touch {marks}/smudge; cat'",
-    "filter.evil.process": "sh -c 'touch {marks}/process; cat'",
-    "diff.evil.textconv": "sh -c 'touch {marks}/textconv; cat \"$1\"' -",
-    "diff.external": "{marks}/external.sh",
-}
-HOSTILE_MARKS = ("clean", "smudge", "process", "textconv", "fsmonitor.sh.ran", "external.sh.ran")
 
 
 # ---------------------------------------------------------------- the corpus
@@ -299,18 +294,7 @@ def prepare(case: dict, tree: Tree, tmp: Path, stack: contextlib.ExitStack) -> d
     if "mlflow" in setup:
         shutil.copy2(Path(tree.places["work"]) / "mlflow.db", tmp / "mlflow.db")
     if "hostile_git" in setup:
-        marks = tmp / "marks"
-        marks.mkdir()
-        for hook in ("fsmonitor.sh", "external.sh"):
-            script = marks / hook
-            script.write_text(f"#!/bin/sh\ntouch {marks}/{hook}.ran\n")
-            script.chmod(0o755)
-        for key, value in HOSTILE_GIT.items():
-            subprocess.run(["git", "-C", places["repo"], "config", key,
-                            value.format(marks=marks)], check=True)  # fmt: skip
-        info = Path(places["repo"]) / ".git" / "info"
-        info.mkdir(exist_ok=True)
-        (info / "attributes").write_text("* filter=evil diff=evil\n")
+        plant_hostile_config(Path(places["repo"]), tmp / "marks")
         edited = next(
             p for p in sorted(Path(places["repo"]).rglob("*.py")) if ".git" not in p.parts
         )
@@ -499,7 +483,7 @@ def run_case(case: dict, tree: Tree) -> Outcome:
                 if Path(fill(path, places)).exists():
                     return Outcome("fell short", f"{fill(path, places)} exists (code ran)")
             if "hostile_git" in case.get("setup", []):
-                ran = [m for m in HOSTILE_MARKS if (tmp / "marks" / m).exists()]
+                ran = marks_left(tmp / "marks")
                 if ran:
                     return Outcome("fell short", f"the repository's commands ran: {ran}")
             for path in case.get("exists", []):
@@ -592,6 +576,8 @@ def run_request(case: dict, tree: Tree, places: dict) -> tuple[str, str]:
     headers.update(request.get("headers", {}))
     method = request.get("method", "POST" if body is not None else "GET")
     url = tree.server + fill(request["path"], places)
+    if "body_bytes" in request:
+        return judge_answer(case, *send_expecting_continue(url, method, headers, body))
     try:
         with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers,
                                                            method=method), timeout=120) as answer:  # fmt: skip
@@ -600,6 +586,41 @@ def run_request(case: dict, tree: Tree, places: dict) -> tuple[str, str]:
         status, text = exc.code, exc.read().decode(errors="replace")
     except OSError as exc:
         return "fell short", f"no answer: {exc}"
+    return judge_answer(case, status, text)
+
+
+def send_expecting_continue(url: str, method: str, headers: dict, body: bytes) -> tuple[int, str]:
+    """Send ``body`` as a careful client does (``Expect: 100-continue``): the headers first, the
+    body only on ``100 Continue``. A server that refuses by the declared length answers before
+    the body is sent, so its answer is never lost to a broken pipe; (status, body text)."""
+    import urllib.parse
+
+    where = urllib.parse.urlsplit(url)
+    lines = [
+        f"{method} {where.path or '/'} HTTP/1.1",
+        f"Host: {where.netloc}",
+        f"Content-Length: {len(body)}",
+        "Expect: 100-continue",
+        "Connection: close",
+    ]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    with socket.create_connection((where.hostname, where.port), timeout=120) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        first = sock.recv(65536)
+        if first.startswith(b"HTTP/1.1 100"):
+            sock.sendall(body)
+            first = first.partition(b"\r\n\r\n")[2] or sock.recv(65536)
+        answer = first
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, text = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+    return status, text.decode(errors="replace")
+
+
+def judge_answer(case: dict, status: int, text: str) -> tuple[str, str]:
+    """Whether the server's answer is the case's: (held / fell short / n/a, reason)."""
+    request = case["request"]
     if status == 404 and text == '{"detail":"Not Found"}' and case["status"] != 404:
         return "n/a", f"no {request['path']} on this server"
     if "Traceback" in text:

@@ -14,33 +14,16 @@ import subprocess
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from riskml.synth.hostile import plant_hostile_config
 
-HOSTILE = {
-    "core.fsmonitor": "{marks}/fsmonitor.sh",
-    "filter.evil.clean": "sh -c 'touch {marks}/clean; cat'",
-    "filter.evil.smudge": "sh -c 'touch {marks}/smudge; cat'",
-    "filter.evil.process": "sh -c 'touch {marks}/process; cat'",
-    "diff.evil.textconv": "sh -c 'touch {marks}/textconv; cat \"$1\"' -",
-    "diff.external": "{marks}/external.sh",
-}
+pytestmark = pytest.mark.slow
 
 
 def test_no_command_of_the_repositorys_config_runs(cli, synth_small, tmp_path, mlflow_uri):
     repo = tmp_path / "repo"
     shutil.copytree(synth_small.repo, repo)
     marks = tmp_path / "marks"
-    marks.mkdir()
-    for hook in ("fsmonitor.sh", "external.sh"):
-        script = marks / hook
-        script.write_text(f"#!/bin/sh\ntouch {marks}/{hook}.ran\n")
-        script.chmod(0o755)
-    for key, value in HOSTILE.items():
-        subprocess.run(
-            ["git", "-C", str(repo), "config", key, value.format(marks=marks)], check=True
-        )
-    (repo / ".git/info").mkdir(exist_ok=True)
-    (repo / ".git/info/attributes").write_text("* filter=evil diff=evil\n")
+    plant_hostile_config(repo, marks)
     # the hooks do run for plain git here, so a mark would show a real escape
     subprocess.run(["git", "-C", str(repo), "status", "--short"], capture_output=True, check=True)
     assert (marks / "fsmonitor.sh.ran").exists()
