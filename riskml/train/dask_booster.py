@@ -57,8 +57,33 @@ def _wait_for_workers(client, workers: int) -> None:
         client.wait_for_workers(workers, timeout=_WORKERS_BACK_SECONDS)
 
 
-def _chunks(n: int, parts: int) -> int:
-    return max(1, math.ceil(n / max(1, parts)))
+def _placed(client, addresses: list[str], X_fit, y_fit, weight):
+    """The training rows as Dask arrays, part ``k`` (rows ``k``, ``k + n``, ``k + 2n``, … of
+    ``n`` workers) held by the ``k``-th worker in address order.
+
+    Every part is a sample of the whole period (contiguous chunks of time-ordered rows would
+    give one worker the old changes and another the new: data-parallel LightGBM finds each
+    feature's bins on one worker's rows), and the same rows go to the same worker on every
+    run (``lightgbm.dask`` trains each worker on the parts it holds), so a distributed fit is
+    repeatable and its bins close to the local fit's."""
+    import dask.array as da
+
+    arrays = [np.asarray(X_fit, dtype=float), np.asarray(y_fit, dtype=float)]
+    if weight is not None:
+        arrays.append(np.asarray(weight, dtype=float))
+    n = len(arrays[0])
+    if not addresses or n < len(addresses):  # nothing to place: the scheduler's choice
+        chunked = [da.from_array(a, chunks=max(1, n)) for a in arrays]
+        return chunked[0], chunked[1], chunked[2] if weight is not None else None
+    rows = [np.arange(k, n, len(addresses)) for k in range(len(addresses))]
+    placed = []
+    for a in arrays:
+        pieces = []
+        for part, address in zip(rows, addresses, strict=True):
+            future = client.scatter(a[part], workers=[address], broadcast=False)
+            pieces.append(da.from_delayed(future, shape=(len(part), *a.shape[1:]), dtype=float))
+        placed.append(da.concatenate(pieces, axis=0))
+    return placed[0], placed[1], placed[2] if weight is not None else None
 
 
 def train_booster_dask(
@@ -77,21 +102,21 @@ def train_booster_dask(
 ):
     """``(booster, best validation AUC)`` as :func:`riskml.train.model.train_booster` returns,
     the boosting done by ``DaskLGBMClassifier`` on ``client``'s workers."""
-    import dask.array as da
     from lightgbm.dask import DaskLGBMClassifier
 
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
-    rows = _chunks(len(X_fit), workers)
-    X = da.from_array(np.asarray(X_fit, dtype=float), chunks=(rows, X_fit.shape[1]))
-    y = da.from_array(np.asarray(y_fit, dtype=float), chunks=rows)
-    w = None if weight is None else da.from_array(np.asarray(weight, dtype=float), chunks=rows)
+    addresses = sorted(client.scheduler_info().get("workers", {}))
+    workers = max(1, len(addresses))
+    X, y, w = _placed(client, addresses, X_fit, y_fit, weight)
     fit_kwargs = {"categorical_feature": list(categorical_idx) or "auto"}
 
-    def boost(rounds: int, init_model=None):
+    def boost(rounds: int, init_model=None, step: int = 0):
         from lightgbm.basic import LightGBMError
 
         for attempt in range(1, _ATTEMPTS + 1):
-            model = DaskLGBMClassifier(client=client, **_sklearn_params(params, rounds))
+            # each step draws its own bagging and feature samples (a continued booster starts
+            # its random draws again from the seed: every step would repeat the first's)
+            step_params = {**params, "seed": int(params.get("seed", 0)) + step}
+            model = DaskLGBMClassifier(client=client, **_sklearn_params(step_params, rounds))
             try:
                 with warnings.catch_warnings():
                     # n_jobs: the workers' own threads are used, as intended
@@ -115,7 +140,8 @@ def train_booster_dask(
     raw = np.zeros(len(X_valid))
     best_round, best_auc = 0, -math.inf
     while len(history) < max_rounds:
-        booster = boost(min(patience, max_rounds - len(history)), booster)
+        step = len(history) // max(1, patience)
+        booster = boost(min(patience, max_rounds - len(history)), booster, step)
         for i in range(len(history), booster.current_iteration()):
             raw += booster.predict(X_valid, raw_score=True, start_iteration=i, num_iteration=1)
             auc = _auc(y_valid, raw)
