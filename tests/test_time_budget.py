@@ -80,11 +80,16 @@ def stuck_repo(tmp_path: Path) -> tuple[Path, str, str]:
 
 
 def _git_children() -> list[str]:
-    """This process's child processes that are git (zombies included)."""
+    """This process's child processes that are git (zombies included). A thread that ends
+    while it is listed takes its ``children`` file with it; it has none then."""
     me = os.getpid()
     found = []
     for task in Path(f"/proc/{me}/task").iterdir():
-        for child in (task / "children").read_text().split():
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
             try:
                 args = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
             except OSError:
