@@ -17,9 +17,11 @@ setup: $(BIN)/riskml
 demo: setup
 	$(BIN)/riskml demo
 
-# Everything, end-to-end runs included: what .ci/run runs.
+# Everything, end-to-end runs included: what .ci/run runs. Two pytest-xdist workers, one test
+# file each at a time (a file's module fixtures stay on one worker): most tests wait on the
+# subprocesses, servers and git they start, so two files at once use both cores.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The unit tier: what to run while editing (end-to-end tests are marked `slow`).
 test-fast: setup
