@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         local_s = time.perf_counter() - start
         start = time.perf_counter()
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+                          dashboard_address=":0") as cluster, Client(cluster) as client:  # fmt: skip
             up = time.perf_counter() - start
             start = time.perf_counter()
             with boosters_on(client):

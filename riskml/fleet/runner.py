@@ -119,12 +119,14 @@ def _client(workers: int, scheduler: str | None) -> Iterator[tuple[object, str]]
         with client:
             yield client, f"scheduler {scheduler}"
         return
-    # processes, one thread each: mining and SZZ are Python and git, bound by one core each
+    # processes, one thread each: mining and SZZ are Python and git, bound by one core each.
+    # The scheduler serves HTTP (/health) even without a dashboard, on 8787 unless told: a
+    # free port, so a second fleet (or any Dask cluster) on the machine is no warning.
     cluster = LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=logging.ERROR,
     )
     with cluster, Client(cluster) as client:

@@ -113,7 +113,7 @@ def test_lightgbm_dask_on_two_workers_matches_local_lightgbm(fleet_rows):
     local = fit(table, Config())
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                     dashboard_address=None) as cluster,
+                     dashboard_address=":0") as cluster,
         Client(cluster) as client,
         boosters_on(client),
     ):  # fmt: skip

@@ -196,7 +196,7 @@ def test_an_existing_cluster_is_joined_by_its_scheduler_address(ran: Ran):
         f'"{ran.repos.gamma_incidents}"\ncritical_paths = {{ payments = ["payments/**"] }}\n',
         encoding="utf-8",
     )
-    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster:
         result = run_fleet(load_fleet(only), ran.data, ran.root / "gamma.parquet",
                            scheduler=cluster.scheduler_address)  # fmt: skip
     assert result.cluster == f"scheduler {cluster.scheduler_address}"
