@@ -19,6 +19,7 @@ from pathlib import Path
 import gitrepo
 import httpx
 import pytest
+from procs import git_children
 from test_score import World, build_world, git
 from test_serve import free_port, wait_up
 
@@ -101,24 +102,6 @@ def budget_server(world, tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-def git_children(pid: int) -> list[str]:
-    """The command lines of ``pid``'s child processes that are git (zombies included)."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            children = (task / "children").read_text().split()
-        except OSError:  # the thread ended meanwhile
-            continue
-        for child in children:
-            try:
-                args = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if args and Path(args[0].decode()).name == "git":
-                found.append(" ".join(a.decode() for a in args if a))
-    return found
 
 
 def wait_no_git_children(pid: int, seconds: float = 30) -> list[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import gitrepo
 import pytest
 from gitrepo import git
+from procs import git_children
 
 from riskml import budget
 from riskml.budget import Budget, BudgetExceeded, within
@@ -79,26 +80,6 @@ def stuck_repo(tmp_path: Path) -> tuple[Path, str, str]:
     return repo, stuck, blob
 
 
-def _git_children() -> list[str]:
-    """This process's child processes that are git (zombies included). A thread that ends
-    while it is listed takes its ``children`` file with it; it has none then."""
-    me = os.getpid()
-    found = []
-    for task in Path(f"/proc/{me}/task").iterdir():
-        try:
-            children = (task / "children").read_text().split()
-        except OSError:
-            continue
-        for child in children:
-            try:
-                args = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if args and Path(args[0].decode()).name == "git":
-                found.append(child)
-    return found
-
-
 def _run_under(seconds: float, work):
     """``work()`` in a thread under a budget, expired by a timer as the server does; the
     exception it ended with."""
@@ -126,7 +107,7 @@ def test_a_git_call_that_never_ends_is_killed_and_raises(stuck_repo):
     repo, _, blob = stuck_repo
     error = _run_under(0.3, lambda: run_git(repo, "cat-file", "-p", blob))
     assert isinstance(error, BudgetExceeded)
-    assert _git_children() == []
+    assert git_children(os.getpid()) == []
 
 
 def test_reading_records_stops_when_git_is_killed(stuck_repo):
@@ -135,7 +116,7 @@ def test_reading_records_stops_when_git_is_killed(stuck_repo):
     assert [r["commit"] for r in records_for(repo, [first])] == [first]
     error = _run_under(0.3, lambda: records_for(repo, [first, stuck]))
     assert isinstance(error, BudgetExceeded)
-    assert _git_children() == []
+    assert git_children(os.getpid()) == []
 
 
 def test_the_server_answers_503_at_the_deadline_and_stops_the_work(stuck_repo):
@@ -168,7 +149,7 @@ def test_the_server_answers_503_at_the_deadline_and_stops_the_work(stuck_repo):
     while not ended and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [type(e) for e in ended] == [BudgetExceeded]
-    assert _git_children() == []
+    assert git_children(os.getpid()) == []
 
 
 def test_work_within_its_budget_returns_its_result():
