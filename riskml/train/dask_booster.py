@@ -68,22 +68,21 @@ def _placed(client, addresses: list[str], X_fit, y_fit, weight):
     repeatable and its bins close to the local fit's."""
     import dask.array as da
 
-    arrays = [np.asarray(X_fit, dtype=float), np.asarray(y_fit, dtype=float)]
-    if weight is not None:
-        arrays.append(np.asarray(weight, dtype=float))
-    n = len(arrays[0])
-    if not addresses or n < len(addresses):  # nothing to place: the scheduler's choice
-        chunked = [da.from_array(a, chunks=max(1, n)) for a in arrays]
-        return chunked[0], chunked[1], chunked[2] if weight is not None else None
-    rows = [np.arange(k, n, len(addresses)) for k in range(len(addresses))]
-    placed = []
-    for a in arrays:
+    def place(values):
+        if values is None:
+            return None
+        a = np.asarray(values, dtype=float)
+        n = len(a)
+        if not addresses or n < len(addresses):  # nothing to place: the scheduler's choice
+            return da.from_array(a, chunks=max(1, n))
         pieces = []
-        for part, address in zip(rows, addresses, strict=True):
+        for k, address in enumerate(addresses):
+            part = np.arange(k, n, len(addresses))
             future = client.scatter(a[part], workers=[address], broadcast=False)
             pieces.append(da.from_delayed(future, shape=(len(part), *a.shape[1:]), dtype=float))
-        placed.append(da.concatenate(pieces, axis=0))
-    return placed[0], placed[1], placed[2] if weight is not None else None
+        return da.concatenate(pieces, axis=0)
+
+    return place(X_fit), place(y_fit), place(weight)
 
 
 def train_booster_dask(

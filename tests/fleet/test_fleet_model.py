@@ -101,8 +101,8 @@ def test_the_fleet_model_reads_the_project_and_scores_by_the_repo_name(fleet_row
 @pytest.mark.xfail(
     strict=False,
     reason="known gap (docs/fleet.md): on these 496 held-out rows local LightGBM's own seeds "
-    "spread 0.634-0.648; with the rows placed by part the distributed fit measured 0.6507-0.6527 "
-    "against local 0.6443 (0.0064-0.0084 apart), against the 0.005 asked",
+    "spread 0.634-0.648; with the rows placed by part the distributed fit measured 0.6445-0.6527 "
+    "against local 0.6443 (0.0002-0.0084 apart, varying from run to run), against the 0.005 asked",
 )
 def test_lightgbm_dask_on_two_workers_matches_local_lightgbm(fleet_rows):
     from distributed import Client, LocalCluster
