@@ -610,6 +610,11 @@ class TrainConfig(_Section):
         default_factory=dict, metadata=rule(LightGBMParams())
     )
     search: bool | None = None
+    # sample weights halving every half_life_days before the newest training change (the
+    # boosters' fit; unset: equal weights); with the search on, the search tries its own
+    half_life_days: float | None = field(
+        default=None, metadata=rule(Interval(0, None, closed="neither"))
+    )
     max_rounds: int = field(default=3000, metadata=rule(Interval(1, None)))
     early_stopping_rounds: int = field(default=100, metadata=rule(Interval(1, None)))
     # early stopping keeps at least this many rounds (capped at early_stopping_rounds): on real

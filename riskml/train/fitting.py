@@ -283,7 +283,7 @@ def _search(data: _Data, tc: TrainConfig, enabled: bool) -> tuple[_Candidate, li
     With ``[train] search``: every entry of ``SEARCH_SPACE`` with and without the derived
     columns, then the best of those again with each recency half-life. Without: the defaults.
     """
-    first = [({}, bool(data.derived), None)]
+    first = [({}, bool(data.derived), tc.half_life_days)]
     if enabled:
         first = [
             (override, with_derived, None)

@@ -341,6 +341,23 @@ def test_without_the_search_one_booster_with_the_derived_columns(trained):
     ] == [({}, True, None)]
 
 
+def test_a_fixed_half_life_weights_the_one_booster(synthetic, trained):
+    cfg = Config()
+    weighted = fit(
+        synthetic[2],
+        dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, half_life_days=365)),
+    )
+    assert [
+        (e["params"], e["derived"], e["half_life_days"])
+        for e in weighted.metrics["model"]["search"]
+    ] == [({}, True, 365.0)]
+    assert weighted.model.info["half_life_days"] == 365.0
+    assert trained.model.info["half_life_days"] is None
+    # the same rows, weighted otherwise: another booster
+    rows = synthetic[2].head(200)
+    assert not np.array_equal(weighted.model.risk(rows), trained.model.risk(rows))
+
+
 def test_search_tries_every_setting_then_the_best_with_each_half_life(searched):
     from riskml.train.model import SEARCH_HALF_LIVES, SEARCH_SPACE
 
