@@ -615,6 +615,11 @@ class TrainConfig(_Section):
     half_life_days: float | None = field(
         default=None, metadata=rule(Interval(0, None, closed="neither"))
     )
+    # in a table of several projects (the fleet's), each project's weight in the boosters'
+    # fit: "rows" = one per row, "sqrt" = sqrt(n) for a project of n rows, "balanced" = equal
+    project_weights: str = field(
+        default="sqrt", metadata=rule(Options(("rows", "sqrt", "balanced")))
+    )
     max_rounds: int = field(default=3000, metadata=rule(Interval(1, None)))
     early_stopping_rounds: int = field(default=100, metadata=rule(Interval(1, None)))
     # early stopping keeps at least this many rounds (capped at early_stopping_rounds): on real

@@ -38,6 +38,7 @@ from riskml.train.dataset import (
 from riskml.train.metrics import RISKML, bootstrap_intervals, effort_of, evaluate
 from riskml.train.model import (
     DEFAULT_PARAMS,
+    PROJECT_COLUMN,
     SEARCH_HALF_LIVES,
     SEARCH_SPACE,
     TrainedModel,
@@ -253,7 +254,6 @@ def _train_candidate(
 ) -> _Candidate:
     """One booster on the fit slice, early-stopped on the validation slice."""
     cols = slice(None) if with_derived else slice(0, data.n_raw)
-    fit_times = data.times.iloc[data.split.fit_index]
     booster, auc = train_booster(
         data.X_fit[:, cols],
         data.split.fit_label,
@@ -264,10 +264,32 @@ def _train_candidate(
         seed=tc.seed,
         max_rounds=tc.max_rounds,
         patience=tc.early_stopping_rounds,
-        weight=recency_weights(fit_times, fit_times.max(), half_life),
+        weight=sample_weights(data, data.split.fit_index, half_life, tc.project_weights),
         min_rounds=tc.min_rounds,
     )
     return _Candidate(override, with_derived, half_life, auc, booster)
+
+
+def sample_weights(
+    data: _Data, index: np.ndarray, half_life: float | None, project_weights: str = "rows"
+) -> np.ndarray | None:
+    """The boosters' weights of the rows ``index``: recency (``half_life``) times, in a table
+    of several projects, each project's share (``[train] project_weights``): "rows" = one
+    per row, "sqrt" = a project of n rows weighs sqrt(n) in all, "balanced" = every project
+    weighs the same. Mean 1 over the rows; None when every row weighs 1 (one project, no
+    half-life), so a project's own model is the same whatever the setting."""
+    times = data.times.iloc[index]
+    weight = recency_weights(times, times.max(), half_life)
+    if project_weights == "rows" or PROJECT_COLUMN not in data.dataset.columns:
+        return weight
+    projects = data.dataset[PROJECT_COLUMN].iloc[index].astype(str).to_numpy()
+    _, of_row, counts = np.unique(projects, return_inverse=True, return_counts=True)
+    if len(counts) < 2:
+        return weight
+    per_row = counts.astype(float) ** (-0.5 if project_weights == "sqrt" else -1.0)
+    share = per_row[of_row]
+    share *= len(share) / share.sum()
+    return share if weight is None else weight * share
 
 
 def search_enabled(tc: TrainConfig, label_mode: str) -> bool:
@@ -485,7 +507,6 @@ def _refit(
     split = data.split
     X_train = np.vstack([data.X_fit[:, : X_valid.shape[1]], X_valid])
     n_rounds = max(1, round(best_iteration * len(split.train_index) / len(split.fit_index)))
-    train_times = data.times.iloc[split.train_index]
     booster, _ = train_booster(
         X_train,
         split.train_label,
@@ -495,7 +516,7 @@ def _refit(
         params,
         seed=tc.seed,
         max_rounds=n_rounds,
-        weight=recency_weights(train_times, train_times.max(), best.half_life_days),
+        weight=sample_weights(data, split.train_index, best.half_life_days, tc.project_weights),
     )
     if linear is not None:
         linear = fit_linear_component(

@@ -767,3 +767,33 @@ def test_exclude_features_names_only_feature_columns():
     assert str(info.value) == (
         "[train] exclude_features: not feature columns: 'nosuch' (docs/features.md lists them)"
     )
+
+
+def test_project_weights_give_each_project_its_share_with_mean_one():
+    from types import SimpleNamespace
+
+    from riskml.train.fitting import sample_weights
+
+    times = pd.Series(
+        pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-03"], utc=True)
+    )
+    data = SimpleNamespace(times=times, dataset=pd.DataFrame({"project": ["a", "a", "b", "a"]}))
+    index = np.arange(4)
+    assert sample_weights(data, index, None, "rows") is None
+    assert sample_weights(data, index, None, "balanced").tolist() == pytest.approx(
+        [2 / 3, 2 / 3, 2.0, 2 / 3]
+    )
+    # a project of n rows weighs sqrt(n): a 3 rows of 1/sqrt(3), b 1 row of 1, then mean 1
+    scale = 4 / (3 / np.sqrt(3) + 1)
+    assert sample_weights(data, index, None, "sqrt").tolist() == pytest.approx(
+        [scale / np.sqrt(3), scale / np.sqrt(3), scale, scale / np.sqrt(3)]
+    )
+    # recency on top: halving every day before the newest row
+    assert sample_weights(data, index, 1.0, "balanced").tolist() == pytest.approx(
+        [2 / 3 * 0.25, 2 / 3 * 0.5, 2.0, 2 / 3]
+    )
+    # one project: every row weighs the same, whatever the setting
+    alone = SimpleNamespace(times=times, dataset=pd.DataFrame({"project": ["a"] * 4}))
+    assert sample_weights(alone, index, None, "balanced") is None
+    without = SimpleNamespace(times=times, dataset=pd.DataFrame({"x": [1, 2, 3, 4]}))
+    assert sample_weights(without, index, None, "balanced") is None
