@@ -36,9 +36,9 @@ import pandas as pd
 
 from riskml.config import Config
 from riskml.errors import RiskmlError
+from riskml.train.model import PROJECT_COLUMN  # the model's categorical column: one owner
 
 FLEET_MODEL_NAME = "change-risk-fleet"
-PROJECT_COLUMN = "project"
 NORMALISED = ("la", "ld", "lt", "nf", "churn")
 PROJECT_PCT_SUFFIX = "_project_pct"
 PROJECT_PCT_COLUMNS = tuple(f"{c}{PROJECT_PCT_SUFFIX}" for c in NORMALISED)

@@ -271,7 +271,7 @@ def _train_candidate(
 
 
 def sample_weights(
-    data: _Data, index: np.ndarray, half_life: float | None, project_weights: str = "rows"
+    data: _Data, index: np.ndarray, half_life: float | None, project_weights: str
 ) -> np.ndarray | None:
     """The boosters' weights of the rows ``index``: recency (``half_life``) times, in a table
     of several projects, each project's share (``[train] project_weights``): "rows" = one
