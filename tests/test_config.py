@@ -242,6 +242,10 @@ def test_the_other_lightgbm_bound_keys_and_the_model_name(
         ("[train]\ngap_days = -1\n", "[train] gap_days: must be >= 0, got -1"),
         ("[train]\nhalf_life_days = 0\n", "[train] half_life_days: must be > 0, got 0.0"),
         (
+            '[train]\nproject_weights = "equal"\n',
+            "[train] project_weights: must be one of 'rows', 'sqrt', 'balanced', got 'equal'",
+        ),
+        (
             '[train]\ncalibration = "platt"\n',
             "[train] calibration: must be one of 'sigmoid', 'isotonic', got 'platt'",
         ),

@@ -97,6 +97,25 @@ def test_the_fleet_model_reads_the_project_and_scores_by_the_repo_name(fleet_row
     np.testing.assert_array_equal(by_project, by_repo)
 
 
+def test_project_weights_reach_the_fleet_fit_and_leave_one_project_alone(fleet_rows):
+    import dataclasses
+
+    def fitted(table, weights):
+        cfg = Config()
+        return fit(table, dataclasses.replace(
+            cfg, train=dataclasses.replace(cfg.train, project_weights=weights)))  # fmt: skip
+
+    table = fleet_table(fleet_rows)
+    rows = table.head(200)
+    sqrt, rows_only = fitted(table, "sqrt"), fitted(table, "rows")
+    assert not np.array_equal(sqrt.model.risk(rows), rows_only.model.risk(rows))
+    own = table[table["project"] == "north"].drop(columns="project").reset_index(drop=True)
+    np.testing.assert_array_equal(
+        fitted(own, "balanced").model.risk(own.head(200)),
+        fitted(own, "rows").model.risk(own.head(200)),
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=False,
