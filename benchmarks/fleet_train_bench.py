@@ -57,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dataset", type=Path, help="an existing fleet dataset instead")
     ap.add_argument("--small", action="store_true", help="3 repositories of 800 commits")
+    ap.add_argument("--workers", default="1,2",
+                    help="LocalCluster sizes to fit on, comma-separated (default 1,2)")  # fmt: skip
     args = ap.parse_args(argv)
+    sizes = [int(n) for n in args.workers.split(",") if n.strip()]
     if args.small:
         args.repos, args.commits = 3, 800
 
@@ -88,31 +91,36 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         local = fit(table, cfg, label_mode=mode)
         local_s = time.perf_counter() - start
-        start = time.perf_counter()
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          dashboard_address=":0") as cluster, Client(cluster) as client:  # fmt: skip
-            up = time.perf_counter() - start
+        dask = {}  # workers -> (result, seconds, cluster start seconds)
+        for n in sizes:
             start = time.perf_counter()
-            with boosters_on(client):
-                dask = fit(table, cfg, label_mode=mode)
-            dask_s = time.perf_counter() - start
+            with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                              dashboard_address=":0") as cluster, Client(cluster) as client:  # fmt: skip
+                up = time.perf_counter() - start
+                start = time.perf_counter()
+                with boosters_on(client):
+                    res = fit(table, cfg, label_mode=mode)
+                dask[n] = (res, time.perf_counter() - start, up)
 
     n_train = local.metrics["split"]["n_fit"] + local.metrics["split"]["n_valid"]
     print(f"{'fit':<34}{'rows':>8}{'train':>8}{'test':>7}{'roc_auc':>9}{'rounds':>8}{'seconds':>9}"
           f"{'ms/row':>8}")  # fmt: skip
-    for name, res, secs in (("local LightGBM", local, local_s),
-                            ("lightgbm.dask, 2 workers", dask, dask_s)):  # fmt: skip
+    fits = [("local LightGBM", local, local_s)]
+    fits += [(f"lightgbm.dask, {n} worker{'s' * (n > 1)}", r, secs)
+             for n, (r, secs, _) in dask.items()]  # fmt: skip
+    for name, res, secs in fits:
         m = res.metrics
         print(f"{name:<34}{len(table):>8,}{n_train:>8,}{m['split']['n_test']:>7,}"
               f"{m['riskml']['roc_auc']:>9.4f}{res.model.info['rounds']:>8}{secs:>9.1f}"
               f"{1000 * secs / len(table):>8.3f}")  # fmt: skip
-    same = dask.test_predictions["commit"].tolist() == local.test_predictions["commit"].tolist()
-    diff = dask.metrics["riskml"]["roc_auc"] - local.metrics["riskml"]["roc_auc"]
-    print(
-        f"same held-out rows: {'yes' if same else 'no'}; ROC-AUC dask - local: {diff:+.4f} "
-        f"(target |diff| <= 0.005: {'met' if abs(diff) <= 0.005 else 'not met'}); "
-        f"LocalCluster start {up:.1f} s (not in the dask seconds)"
-    )
+    for n, (res, _, up) in dask.items():
+        same = res.test_predictions["commit"].tolist() == local.test_predictions["commit"].tolist()
+        diff = res.metrics["riskml"]["roc_auc"] - local.metrics["riskml"]["roc_auc"]
+        print(
+            f"{n} worker(s): same held-out rows: {'yes' if same else 'no'}; ROC-AUC dask - local: "
+            f"{diff:+.4f} (target |diff| <= 0.005: {'met' if abs(diff) <= 0.005 else 'not met'}); "
+            f"LocalCluster start {up:.1f} s (not in the dask seconds)"
+        )
     return 0
 
 

@@ -7,12 +7,15 @@ LightGBM, the training rows split across the workers (data-parallel LightGBM: ea
 builds histograms of its rows, they are merged every tree).
 
 ``lightgbm.dask`` has no early-stopping callback, so it is done here, as
-``lightgbm.early_stopping`` does it: the boosting runs in steps of ``patience`` rounds, each
-step continuing the booster of the one before (``init_model``); after each step every new
-tree's contribution to the validation slice is added up in this process (the slice is small
-and whole here, where a worker would see only its part of it) and the validation ROC-AUC of
-each round computed; the first round after which ``patience`` rounds bring no improvement
-ends it, and the booster keeps every tree with ``best_iteration`` at the best round.
+``lightgbm.early_stopping`` does it: a first fit of 4 × ``patience`` rounds; the validation
+ROC-AUC after each of its rounds is computed in this process (the slice is small and whole
+here, where a worker would see only its part of it); if ``patience`` rounds after the best one
+brought no improvement, the booster is cut where early stopping would have stopped it, with
+``best_iteration`` at the best round. If not, the booster is fitted again **from the start**
+with twice the rounds (not continued: a continued booster, ``init_model``, starts its bagging
+and feature draws again from the seed, so its trees are not the ones one longer fit would
+grow). With the same seed, rows and workers the longer fit's first rounds are the shorter's,
+and on one worker the booster is the one local LightGBM's early stopping gives.
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ import numpy as np
 
 from riskml.errors import RiskmlError
 
-# lightgbm.dask picks free ports on the workers for each training; one taken in between, or
-# a worker's peer gone, is a socket error of that training: it is tried again this often
 # A LightGBM network error (a socket reset when a Dask worker restarts mid-training) is retried,
 # each time once every worker is back, up to this many attempts in all.
 _ATTEMPTS = 5
 _WORKERS_BACK_SECONDS = 60
+# the first distributed fit of an early-stopped booster runs this many times the patience in
+# rounds; one not stopped by then is fitted again from the start with twice the rounds
+_FIRST_PATIENCES = 4
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -108,19 +112,16 @@ def train_booster_dask(
     X, y, w = _placed(client, addresses, X_fit, y_fit, weight)
     fit_kwargs = {"categorical_feature": list(categorical_idx) or "auto"}
 
-    def boost(rounds: int, init_model=None, step: int = 0):
+    def boost(rounds: int):
         from lightgbm.basic import LightGBMError
 
         for attempt in range(1, _ATTEMPTS + 1):
-            # each step draws its own bagging and feature samples (a continued booster starts
-            # its random draws again from the seed: every step would repeat the first's)
-            step_params = {**params, "seed": int(params.get("seed", 0)) + step}
-            model = DaskLGBMClassifier(client=client, **_sklearn_params(step_params, rounds))
+            model = DaskLGBMClassifier(client=client, **_sklearn_params(params, rounds))
             try:
                 with warnings.catch_warnings():
                     # n_jobs: the workers' own threads are used, as intended
                     warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored")
-                    model.fit(X, y, sample_weight=w, init_model=init_model, **fit_kwargs)
+                    model.fit(X, y, sample_weight=w, **fit_kwargs)
                 return model.booster_
             except LightGBMError as exc:
                 text = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
@@ -135,19 +136,40 @@ def train_booster_dask(
         return boost(max_rounds), float("nan")
 
     X_valid = np.asarray(X_valid, dtype=float)
-    booster, history = None, []
-    raw = np.zeros(len(X_valid))
-    best_round, best_auc = 0, -math.inf
-    while len(history) < max_rounds:
-        step = len(history) // max(1, patience)
-        booster = boost(min(patience, max_rounds - len(history)), booster, step)
-        for i in range(len(history), booster.current_iteration()):
-            raw += booster.predict(X_valid, raw_score=True, start_iteration=i, num_iteration=1)
-            auc = _auc(y_valid, raw)
-            history.append(auc)
-            if auc > best_auc:
-                best_round, best_auc = i, auc
-        if len(history) - 1 - best_round >= patience:
+    rounds = min(max_rounds, _FIRST_PATIENCES * max(1, patience))
+    while True:
+        booster = boost(rounds)
+        history = _validation_curve(booster, X_valid, y_valid)
+        best, stop = _stopping_point(history, patience)
+        if stop is not None or rounds >= max_rounds:
             break
-    booster.best_iteration = max(best_round + 1, min(int(min_rounds), len(history)))
+        rounds = min(max_rounds, 2 * rounds)  # not stopped yet: again from the start, longer
+    kept = stop or len(history)
+    if kept < booster.current_iteration():  # as early stopping leaves it: up to its stop
+        import lightgbm as lgb
+
+        booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=kept))
+    booster.best_iteration = max(best + 1, min(int(min_rounds), kept))
     return booster, float(history[booster.best_iteration - 1])
+
+
+def _validation_curve(booster, X_valid: np.ndarray, y_valid) -> list[float]:
+    """The validation ROC-AUC after each round of ``booster``."""
+    raw = np.zeros(len(X_valid))
+    out = []
+    for i in range(booster.current_iteration()):
+        raw += booster.predict(X_valid, raw_score=True, start_iteration=i, num_iteration=1)
+        out.append(_auc(y_valid, raw))
+    return out
+
+
+def _stopping_point(history: list[float], patience: int) -> tuple[int, int | None]:
+    """``(best round, rounds trained when early stopping ends)`` of a validation curve, as
+    ``lightgbm.early_stopping`` decides (a strict improvement resets it); None: not yet."""
+    best, best_auc = 0, -math.inf
+    for i, auc in enumerate(history):
+        if auc > best_auc:
+            best, best_auc = i, auc
+        if i - best >= patience:
+            return best, i + 1
+    return best, None

@@ -53,14 +53,23 @@ def test_the_fleet_training_benchmark_runs_small():
     table = next(i for i, line in enumerate(lines) if line.startswith("training table: "))
     assert lines[table].startswith("training table: 2,400 rows of 3 projects in ")
     head = next(i for i, line in enumerate(lines) if line.startswith("fit "))
-    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[head + 1 : head + 3]]
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[head + 1 : head + 4]]
     assert [(row[0], row[1]) for row in rows] == [
         ("local LightGBM", "2,400"),
+        ("lightgbm.dask, 1 worker", "2,400"),
         ("lightgbm.dask, 2 workers", "2,400"),
     ]
+    # on one worker the distributed booster is the local one: the same rounds and ROC-AUC
+    assert rows[1][4:6] == rows[0][4:6]
+    assert re.match(
+        r"1 worker\(s\): same held-out rows: yes; ROC-AUC dask - local: [+-]0\.0000 \(target "
+        r"\|diff\| <= 0\.005: met\); LocalCluster start ",
+        lines[-2],
+    )
     assert re.fullmatch(
-        r"same held-out rows: yes; ROC-AUC dask - local: [+-]\d\.\d{4} \(target \|diff\| <= "
-        r"0\.005: (met|not met)\); LocalCluster start \d+\.\d s \(not in the dask seconds\)",
+        r"2 worker\(s\): same held-out rows: yes; ROC-AUC dask - local: [+-]\d\.\d{4} \(target "
+        r"\|diff\| <= 0\.005: (met|not met)\); LocalCluster start \d+\.\d s \(not in the dask "
+        r"seconds\)",
         lines[-1],
     )
 
