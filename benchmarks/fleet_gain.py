@@ -7,6 +7,8 @@ fleet model (every project's rows before the cut-off, the project a categorical 
 the fleet model with the per-project percentiles of la, ld, lt, nf and churn
 (`<metric>_project_pct`, leak-free). The table prints each project's mean fold ROC-AUC of the
 three and whether the fleet model's is at least the project's own (`riskml.fleet.model`).
+`--weights MODE` adds a fleet model of another `[train] project_weights` (column
+`fleet:MODE`), tested on the same folds in the same run.
 
 The fleet is generated (`riskml.synth.generate`, mined and labelled by `riskml fleet`: by
 default two large repositories, one middling and three small ones of a few hundred commits,
@@ -16,6 +18,7 @@ dataset `riskml fleet` wrote (e.g. of real repositories).
     python benchmarks/fleet_gain.py [--repo NAME:COMMITS:SEED[:START] ...] [--config riskml.toml]
     python benchmarks/fleet_gain.py --dataset data/fleet.parquet [--config riskml.toml]
     python benchmarks/fleet_gain.py --repo small:400:3:2018-01-01 --project activemq=data/activemq
+    python benchmarks/fleet_gain.py --repo ... --project ... --no-normalised --weights rows
     python benchmarks/fleet_gain.py --small      # 3 repositories of 300-600 commits: a smoke test
 """
 
@@ -87,6 +90,22 @@ def add_tables(dataset: Path, projects: list[str]) -> None:
     write_json(marker, dataset / FLEET_MARKER)
 
 
+def weightings(cfg, modes: list[str]) -> dict:
+    """The configuration ``cfg`` with each ``[train] project_weights`` of ``modes``."""
+    import dataclasses
+
+    from riskml.config import PROJECT_WEIGHTS
+
+    out = {}
+    for mode in modes:
+        if mode not in PROJECT_WEIGHTS:
+            raise SystemExit(f"--weights {mode!r}: expected one of {', '.join(PROJECT_WEIGHTS)}")
+        out[mode] = dataclasses.replace(
+            cfg, train=dataclasses.replace(cfg.train, project_weights=mode)
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repo", action="append", help="NAME:COMMITS:SEED[:START] (repeatable)")
@@ -96,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
                     "added to the generated fleet (repeatable)")  # fmt: skip
     ap.add_argument("--config", type=Path, help="riskml.toml ([train], [evaluate])")
     ap.add_argument("--no-normalised", action="store_true", help="skip the normalised model")
+    ap.add_argument("--weights", action="append", default=[], metavar="MODE",
+                    help="also a fleet model of this [train] project_weights (rows, sqrt, "
+                    "balanced), on the same folds: column fleet:MODE (repeatable)")  # fmt: skip
     ap.add_argument("--json", type=Path, help="also write the rows as JSON")
     ap.add_argument("--small", action="store_true", help="3 small repositories: a smoke test")
     args = ap.parse_args(argv)
@@ -124,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     mode = label_mode_of_fleet(rows)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tier warnings of small folds
-        result = per_project(table, cfg, label_mode=mode, normalised=normalised)
+        result = per_project(table, cfg, label_mode=mode, normalised=normalised,
+                             compare=weightings(cfg, args.weights))  # fmt: skip
     today = dt.date.today().isoformat()
     source = (
         str(args.dataset)
@@ -137,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     gap = cfg.train.gap_days if cfg.train.gap_days is not None else cfg.label.window_days
     print(
         f"fleet gain, {today}: {source}; {len(table):,} changes, {mode} labels, "
-        f"{ev.folds} folds x {ev.fold_fraction:g} per project, gap {gap:g} days"
+        f"{ev.folds} folds x {ev.fold_fraction:g} per project, gap {gap:g} days; "
+        f"fleet: project_weights {cfg.train.project_weights}"
     )
     print(format_per_project(result))
     if normalised is not None:

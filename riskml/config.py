@@ -41,6 +41,8 @@ FILE_PAST_COLUMNS = (
 )  # fmt: skip
 # the tiers a threshold is learnt for (low is what stays below medium)
 THRESHOLD_TIERS = ("critical", "high", "medium")
+# [train] project_weights: each project's weight in a table of several (riskml.train.fitting)
+PROJECT_WEIGHTS = ("rows", "sqrt", "balanced")
 # the scalar metric keys of evaluation.md, in its order (tier_rates is the one nested key)
 SCALAR_METRICS = (
     "roc_auc",
@@ -617,9 +619,7 @@ class TrainConfig(_Section):
     )
     # in a table of several projects (the fleet's), each project's weight in the boosters'
     # fit: "rows" = one per row, "sqrt" = sqrt(n) for a project of n rows, "balanced" = equal
-    project_weights: str = field(
-        default="sqrt", metadata=rule(Options(("rows", "sqrt", "balanced")))
-    )
+    project_weights: str = field(default="sqrt", metadata=rule(Options(PROJECT_WEIGHTS)))
     max_rounds: int = field(default=3000, metadata=rule(Interval(1, None)))
     early_stopping_rounds: int = field(default=100, metadata=rule(Interval(1, None)))
     # early stopping keeps at least this many rounds (capped at early_stopping_rounds): on real

@@ -215,6 +215,11 @@ class ProjectRow:
         values = [f[key] for f in folds if _known(f.get(key))]
         return float(np.mean(values)) if values else None
 
+    def other_fleets(self) -> list[str]:
+        """The keys of the fleet models tested beside the fleet model, in the order tested:
+        ``fleet_norm`` (normalised) and ``fleet_<name>`` (another configuration)."""
+        return _other_fleets([self])
+
     def summary(self) -> dict:
         out = {
             "project": self.project,
@@ -229,12 +234,22 @@ class ProjectRow:
             # the fleet model over every fold it was tested on
             "fleet_roc_auc_all_folds": self.mean("fleet_roc_auc", self.folds),
         }
-        if any("fleet_norm_roc_auc" in f for f in self.folds):
-            out["fleet_norm_roc_auc"] = self.mean("fleet_norm_roc_auc")
-            out["fleet_norm_roc_auc_all_folds"] = self.mean("fleet_norm_roc_auc", self.folds)
+        for key in self.other_fleets():
+            out[f"{key}_roc_auc"] = self.mean(f"{key}_roc_auc")
+            out[f"{key}_roc_auc_all_folds"] = self.mean(f"{key}_roc_auc", self.folds)
         if self.skipped:
             out["skipped"] = self.skipped
         return out
+
+
+def _other_fleets(rows: list[ProjectRow]) -> list[str]:
+    keys: dict[str, None] = {}
+    for r in rows:
+        for f in r.folds:
+            for key in f:
+                if key.startswith("fleet_") and key.endswith("_roc_auc") and key != "fleet_roc_auc":
+                    keys[key[: -len("_roc_auc")]] = None
+    return list(keys)
 
 
 def _known(value) -> bool:
@@ -267,6 +282,7 @@ def per_project(
     label_mode: str,
     client: Any = None,
     normalised: pd.DataFrame | None = None,
+    compare: dict[str, Config] | None = None,
     projects: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[ProjectRow]:
@@ -274,7 +290,10 @@ def per_project(
     its labelled changes): at each fold the project's own model (its rows alone) and the fleet
     model (every project's rows before the cut-off) tested on the project's test window.
     ``normalised``: the same table with the ``_project_pct`` columns, whose fleet model is
-    tested on the same rows too (``fleet_norm_roc_auc``)."""
+    tested on the same rows too (``fleet_norm_roc_auc``). ``compare``: other configurations
+    of the fleet model by name (e.g. another ``[train] project_weights``), each trained on
+    ``table`` and tested on the same rows too (``fleet_<name>_roc_auc``): two fleet models
+    compared in one run on the same folds."""
     from riskml.train import fit
     from riskml.train.rolling import fold_bounds
 
@@ -305,11 +324,13 @@ def per_project(
                     fold["own_roc_auc"] = _auc_or_none(y, risk)
                 except RiskmlError as exc:
                     fold["own_error"] = str(exc)
-                for key, frame in (("fleet", table), ("fleet_norm", normalised)):
+                fleets = [("fleet", table, config), ("fleet_norm", normalised, config)]
+                fleets += [(f"fleet_{n}", table, c) for n, c in (compare or {}).items()]
+                for key, frame, cfg in fleets:
                     if frame is None:
                         continue
                     try:
-                        got = _fleet_fold(frame, config, cutoff, test_end, label_mode, project)
+                        got = _fleet_fold(frame, cfg, cutoff, test_end, label_mode, project)
                         fold[f"{key}_roc_auc"] = got["auc"]
                         fold[f"{key}_n"] = got["n"]
                     except RiskmlError as exc:
@@ -324,11 +345,13 @@ def _num(value) -> str:
 
 def format_per_project(rows: list[ProjectRow]) -> str:
     """The per-project table: mean fold ROC-AUC of the project's own model and of the fleet
-    model (and the normalised fleet model when evaluated) over the folds where both were
+    model (and the normalised fleet model and the compared configurations when evaluated:
+    ``fleet+norm``, ``fleet:<name>``) over the folds where both were
     tested (``folds``: those of all), and which is at least the other."""
-    norm = any("fleet_norm_roc_auc" in f for r in rows for f in r.folds)
+    others = _other_fleets(rows)
     head = ["project", "changes", "labelled", "pos", "folds", "own", "fleet"]
-    head += ["fleet+norm"] if norm else []
+    head += ["fleet+norm" if k == "fleet_norm" else "fleet:" + k.removeprefix("fleet_")
+             for k in others]  # fmt: skip
     head += ["fleet-own", "fleet>=own"]
     body = []
     for r in rows:
@@ -337,8 +360,7 @@ def format_per_project(rows: list[ProjectRow]) -> str:
         folds = f"{s['paired_folds']}/{len(r.folds)}"
         cells = [r.project, str(r.changes), str(r.labelled), str(r.positives), folds,
                  _num(own), _num(fleet)]  # fmt: skip
-        if norm:
-            cells.append(_num(s.get("fleet_norm_roc_auc")))
+        cells += [_num(s.get(f"{k}_roc_auc")) for k in others]
         if own is None or fleet is None:
             why = f"skipped: {r.skipped}" if r.skipped else "- (its own model trained on no fold)"
             cells += ["-", why]
@@ -374,6 +396,7 @@ def log_per_project(rows: list[ProjectRow], config: Config, dataset_path=None) -
         if dataset_path is not None:
             mlflow.set_tag("riskml.dataset", str(dataset_path))
         gained = 0
+        others = _other_fleets(rows)
         for r in rows:
             s = r.summary()
             with mlflow.start_run(
@@ -383,11 +406,12 @@ def log_per_project(rows: list[ProjectRow], config: Config, dataset_path=None) -
                 mlflow.log_metrics(
                     {"changes": r.changes, "labelled": r.labelled, "positives": r.positives}
                 )
-                for key in ("own_roc_auc", "fleet_roc_auc", "fleet_norm_roc_auc"):
+                keys = ["own_roc_auc", "fleet_roc_auc"] + [f"{k}_roc_auc" for k in others]
+                for key in keys:
                     if s.get(key) is not None:
                         mlflow.log_metric(key, s[key])
                 for f in r.folds:
-                    for key in ("own_roc_auc", "fleet_roc_auc", "fleet_norm_roc_auc"):
+                    for key in keys:
                         if f.get(key) is not None:
                             mlflow.log_metric(f"fold_{key}", f[key], step=f["fold"])
                 if r.skipped:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -80,17 +81,21 @@ def test_the_fleet_gain_benchmark_runs_small(tmp_path):
                       "[evaluate]\nfolds = 3\n", encoding="utf-8")  # fmt: skip
     proc = subprocess.run(
         [sys.executable, str(GAIN_BENCH), "--small", "--config", str(config),
-         "--json", str(tmp_path / "gain.json")],
+         "--weights", "rows", "--json", str(tmp_path / "gain.json")],
         capture_output=True, text=True, timeout=900, env=dict(os.environ),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stdout.splitlines() if not line.startswith(("[", "Finding"))]
     assert lines[0].startswith("fleet gain, ")
     assert lines[0].endswith("generated: one 600, two 400, three 300; 1,300 changes, incidents "
-                             "labels, 3 folds x 0.1 per project, gap 30 days")  # fmt: skip
+                             "labels, 3 folds x 0.1 per project, gap 30 days; fleet: "
+                             "project_weights sqrt")  # fmt: skip
     assert lines[1].split() == ["project", "changes", "labelled", "pos", "folds", "own", "fleet",
-                                "fleet+norm", "fleet-own", "fleet>=own"]  # fmt: skip
+                                "fleet+norm", "fleet:rows", "fleet-own", "fleet>=own"]  # fmt: skip
     assert [line.split()[:2] for line in lines[2:5]] == [["one", "600"], ["three", "300"],
                                                         ["two", "400"]]  # fmt: skip
     assert re.fullmatch(r"fleet >= own on \d of \d project\(s\) \(mean fold ROC-AUC\)", lines[5])
     assert lines[6].startswith("per-project normalisation: higher mean ROC-AUC over all folds on ")
+    summary = json.loads((tmp_path / "gain.json").read_text(encoding="utf-8"))
+    assert [s["project"] for s in summary] == ["one", "three", "two"]
+    assert all("fleet_rows_roc_auc_all_folds" in s for s in summary)

@@ -195,9 +195,16 @@ def test_per_project_evaluation_tests_both_models_on_the_projects_own_folds(flee
         cut = pd.Timestamp(fold["cutoff"])
         assert fold["n"] == fold["fleet_n"] > 0 and pd.to_datetime(own["author_time"]).max() >= cut
         assert 0 <= fold["own_roc_auc"] <= 1 and 0 <= fold["fleet_roc_auc"] <= 1
+        # a compared configuration is tested on the same rows: the same one gives the same AUC
+        assert fold["fleet_again_n"] == fold["fleet_rows_n"] == fold["n"]
+        assert fold["fleet_again_roc_auc"] == fold["fleet_roc_auc"]
+    assert [f["fleet_rows_roc_auc"] for f in row.folds] != [f["fleet_roc_auc"] for f in row.folds]
+    assert row.other_fleets() == ["fleet_rows", "fleet_again"]
+    assert row.summary()["fleet_again_roc_auc"] == row.summary()["fleet_roc_auc"]
     text = format_per_project(rows).splitlines()
     assert text[0].split() == ["project", "changes", "labelled", "pos", "folds", "own", "fleet",
-                               "fleet-own", "fleet>=own"]  # fmt: skip
+                               "fleet:rows", "fleet:again", "fleet-own", "fleet>=own"]  # fmt: skip
+    assert text[1].split()[6] == text[1].split()[8] == f"{row.summary()['fleet_roc_auc']:.4f}"
     assert text[1].split()[:5] == ["tiny", "400", "361", str(row.positives), "3/3"]
     assert text[-1].startswith("fleet >= own on ")
 
