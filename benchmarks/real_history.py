@@ -14,8 +14,15 @@ the 50 % point of the labelled changes, 3 folds): choices are made there. ``--pe
 uses the whole history with the configured folds (default 5 × 10 %, cut-offs at 50-90 %):
 that is a look at the test windows, and each one is recorded in docs/training.md.
 
+``--fleet``: riskml's risk of each project comes from the fleet model (:mod:`riskml.fleet.model`:
+one model trained on every listed project's rows before the fold's cut-off, the project a
+categorical feature) instead of the project's own model; the baselines stay the project's own
+(trained on its rows alone) and are tested on the same rows, so the intervals are paired as
+without it. Each project's folds are its own, as without ``--fleet``; in the development
+period every project is cut to its own development prefix before the fleet table is built.
+
     python benchmarks/real_history.py --data DATA --project NAME [--project NAME ...]
-        [--period development|final] [--ablation] [--config riskml.toml] [--json FILE]
+        [--period development|final] [--ablation] [--fleet] [--config riskml.toml] [--json FILE]
 """
 
 from __future__ import annotations
@@ -54,6 +61,45 @@ def development_prefix(dataset: pd.DataFrame, end: float = DEVELOPMENT_END) -> p
     return dataset[dataset["author_time"] < cut].reset_index(drop=True)
 
 
+def fleet_of(datasets: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The fleet training table of the projects' datasets: a ``project`` column, time order."""
+    from riskml.train.model import PROJECT_COLUMN
+
+    tables = [d.assign(**{PROJECT_COLUMN: name}) for name, d in sorted(datasets.items())]
+    out = pd.concat(tables, ignore_index=True)
+    return out.sort_values("author_time", kind="stable", ignore_index=True)
+
+
+def fleet_rolling(name, dataset, fleet, cfg, *, folds, fraction, bootstrap):
+    """The rolling evaluation of project ``name`` with riskml's risk from the fleet model: at
+    each of the project's folds its own fit gives the baselines and the test rows, the fleet
+    fit (every project's rows before the cut-off) riskml's risk and tier on those rows."""
+    from riskml.errors import RiskmlError
+    from riskml.train import fit
+    from riskml.train.metrics import evaluate
+    from riskml.train.model import PROJECT_COLUMN
+    from riskml.train.rolling import fold_bounds
+
+    metrics, predictions = [], []
+    for k, (cutoff, test_end) in enumerate(fold_bounds(dataset, folds, fraction), start=1):
+        own = fit(dataset, cfg, cutoff=cutoff, test_end=test_end)
+        both = fit(fleet, cfg, cutoff=cutoff, test_end=test_end)
+        mine = (both.test_frame[PROJECT_COLUMN] == name).to_numpy()
+        got = both.test_predictions[mine].set_index("commit")
+        preds = own.test_predictions.copy()
+        if sorted(got.index) != sorted(preds["commit"]):
+            raise RiskmlError(f"{name} fold {k}: the fleet fit tested other rows than its own")
+        preds[f"risk_{RISKML}"] = got.loc[preds["commit"], f"risk_{RISKML}"].to_numpy()
+        preds["tier"] = got.loc[preds["commit"], "tier"].to_numpy()
+        m = dict(own.metrics)
+        m[RISKML] = evaluate(preds["label"], preds[f"risk_{RISKML}"], preds["effort"],
+                             preds["tier"].tolist())  # fmt: skip
+        metrics.append(m)
+        predictions.append(preds)
+    return combine_folds(metrics, predictions, bootstrap=bootstrap, seed=cfg.train.seed,
+                         settings={"folds": folds, "fold_fraction": fraction, "fleet": True})  # fmt: skip
+
+
 def tier_shares(result, shares: dict) -> list[dict]:
     """Per fold: each tier's share of the test window, and whether it lies in [0.5x, 2x]."""
     out = []
@@ -73,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", action="append", required=True)
     parser.add_argument("--period", choices=("development", "final"), default="development")
     parser.add_argument("--ablation", action="store_true")
+    parser.add_argument("--fleet", action="store_true",
+                        help="riskml's risk from the fleet model of the listed projects")  # fmt: skip
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--folds", type=int, default=None, help="default: 3 development, 5 final")
     parser.add_argument("--fold-fraction", type=float, default=0.1)
@@ -89,25 +137,42 @@ def main(argv: list[str] | None = None) -> int:
         "fold_fraction": fraction,
         "projects": {},
     }
+    if args.fleet and args.ablation:
+        parser.error("--fleet and --ablation: one at a time")
+    report["fleet"] = bool(args.fleet)
     pooled_metrics, pooled_preds = [], []
+    datasets = {}
     for name in args.project:
-        t0 = time.perf_counter()
         dataset = load_project(args.data, name)
         if args.period == "development":
             dataset = development_prefix(dataset)
+        datasets[name] = dataset
+    fleet = fleet_of(datasets) if args.fleet else None
+    for name in args.project:
+        t0 = time.perf_counter()
+        dataset = datasets[name]
         variants = ablation_configs(dataset, config) if args.ablation else {"all": config}
         project: dict = {"n_changes": int(len(dataset)), "variants": {}}
         for variant, cfg in variants.items():
-            result = rolling_evaluate(
-                dataset, cfg, folds=folds, fold_fraction=fraction, bootstrap=args.bootstrap
-            )
+            if fleet is not None:
+                result = fleet_rolling(name, dataset, fleet, cfg, folds=folds,
+                                       fraction=fraction, bootstrap=args.bootstrap)  # fmt: skip
+            else:
+                result = rolling_evaluate(
+                    dataset, cfg, folds=folds, fold_fraction=fraction, bootstrap=args.bootstrap
+                )
             summary = result.summary()
             entry = {"mean": summary["mean"], "intervals": summary["intervals"]}
             if variant == "all":
                 entry["pooled"] = summary["pooled"]
                 entry["folds"] = summary["folds"]
                 entry["tier_shares"] = tier_shares(result, dict(config.tiers.shares))
-                print(f"== {name} ({args.period}, {len(dataset)} changes)")
+                model = (
+                    f"; riskml: the fleet model of {len(datasets)} projects"
+                    if fleet is not None
+                    else ""
+                )
+                print(f"== {name} ({args.period}, {len(dataset)} changes{model})")
                 print(format_rolling(result))
                 print(_tier_text(entry["tier_shares"]))
                 for fold in result.folds:
