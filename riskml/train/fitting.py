@@ -402,7 +402,7 @@ def _calibrate(score_valid: np.ndarray, data: _Data, cfg: Config):
 
 def _recent_thresholds(
     data: _Data, model: TrainedModel, cfg: Config, valid: tuple[dict[str, float], np.ndarray]
-) -> tuple[dict[str, float], dict, np.ndarray, np.ndarray | None]:
+) -> tuple[dict[str, float], dict, np.ndarray, np.ndarray | dict[str, np.ndarray] | None]:
     """Share-mode thresholds cut from the final model's risk on the newest unseen changes.
 
     The changes of the gap (after the last training change, before the cut-off) are the newest
@@ -411,7 +411,9 @@ def _recent_thresholds(
     ``valid``: the validation slice's thresholds and risk, kept when the gap is too small or
     the configuration asks for them. Returns ``(thresholds, reference, reference risk, gap
     risk)``: ``reference`` says which rows were used; the gap's risk, oldest first, only for
-    ``[tiers] reference = "trailing"`` (else None), is what the test window trails from.
+    ``[tiers] reference = "trailing"`` (else None), is what the test window trails from; in a
+    table of several projects a dict of each project's gap risk (scoring trails each
+    repository's own changes).
     """
     tiers = cfg.tiers
     n_valid = int(len(data.split.valid_index))
@@ -440,6 +442,11 @@ def _recent_thresholds(
         "min_reference": int(tiers.min_reference),
         "shares": dict(tiers.shares),
     }
+    if PROJECT_COLUMN in data.dataset.columns:
+        # several projects (the fleet's): scoring trails each repository's own unseen changes
+        projects = data.rows(recent)[PROJECT_COLUMN].astype(str).to_numpy()
+        by_project = {name: risk[projects == name] for name in np.unique(projects)}
+        return thresholds, reference, reference_risk, by_project
     return thresholds, reference, reference_risk, risk
 
 
@@ -539,12 +546,36 @@ def _refit_text(data: _Data, tc: TrainConfig):
     return refitted or data.text.component
 
 
+def _trailing_test_tiers(risk, test, unseen, stored, cfg) -> list[str]:
+    """Each test change's tier as scoring gives it on arrival: against the newest unseen
+    changes before it (``unseen``: the gap's risk, oldest first) and the test changes before
+    it. ``unseen`` a dict by project (a table of several): each project's changes trail its
+    own, as `score` trails the scored repository's own table."""
+    times = pd.to_datetime(test["author_time"], utc=True).to_numpy()
+    if isinstance(unseen, dict):
+        projects = test[PROJECT_COLUMN].astype(str).to_numpy()
+        groups = [(np.flatnonzero(projects == name), unseen.get(name, np.array([])))
+                  for name in np.unique(projects)]  # fmt: skip
+    else:
+        groups = [(np.arange(len(test)), unseen)]
+    tiers = [""] * len(test)
+    for rows, reference in groups:
+        order = rows[np.argsort(times[rows], kind="stable")]
+        ordered = trailing_tiers(
+            risk[order], reference, dict(cfg.tiers.shares), cfg.tiers.window,
+            test.iloc[order], cfg.tiers.critical_path_floor, cfg.tiers.min_reference, stored,
+        )  # fmt: skip
+        for position, tier in zip(order, ordered, strict=True):
+            tiers[position] = tier
+    return tiers
+
+
 def _evaluate(
     data: _Data,
     model: TrainedModel,
     cfg: Config,
     label_mode: str,
-    unseen_risk: np.ndarray | None = None,
+    unseen_risk: np.ndarray | dict[str, np.ndarray] | None = None,
     intervals: bool = True,
 ) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """``(metrics, test predictions, test rows)``: riskml and both baselines on the test window.
@@ -572,14 +603,7 @@ def _evaluate(
     if unseen_risk is None:
         tiers = assign_tiers(risk, model.thresholds, test, floor)
     else:
-        order = np.argsort(pd.to_datetime(test["author_time"], utc=True).to_numpy(), kind="stable")
-        ordered = trailing_tiers(
-            risk[order], unseen_risk, dict(cfg.tiers.shares), cfg.tiers.window,
-            test.iloc[order], floor, cfg.tiers.min_reference, model.thresholds,
-        )  # fmt: skip
-        tiers = [""] * len(order)
-        for position, tier in zip(order, ordered, strict=True):
-            tiers[position] = tier
+        tiers = _trailing_test_tiers(risk, test, unseen_risk, model.thresholds, cfg)
     metrics = {RISKML: evaluate(y_test, risk, effort, tiers)}
     metrics[RISKML]["valid_roc_auc"] = model.info["valid_roc_auc"]
     preds = pd.DataFrame(

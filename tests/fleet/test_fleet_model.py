@@ -116,6 +116,39 @@ def test_project_weights_reach_the_fleet_fit_and_leave_one_project_alone(fleet_r
     )
 
 
+def test_a_fleet_fits_test_tiers_trail_each_projects_own_changes(fleet_rows):
+    """As `score` tiers a repository's change against that repository's newest unseen changes,
+    the fleet fit's test window tiers each project's changes against its own gap and its own
+    earlier test changes (not every project's mixed)."""
+    from riskml.train.model import trailing_tiers
+
+    table = fleet_table(fleet_rows)
+    cfg = Config()
+    assert cfg.tiers.reference == "trailing"
+    trained = fit(table, cfg)
+    split = trained.metrics["split"]
+    cut = pd.Timestamp(split["cutoff"])
+    start = cut - pd.Timedelta(days=float(split["gap_days"]))
+    times = pd.to_datetime(table["author_time"], utc=True)
+    test_times = pd.to_datetime(trained.test_frame["author_time"], utc=True)
+    tiers = trained.test_predictions["tier"].to_numpy()
+    risk = trained.test_predictions["risk_riskml"].to_numpy()
+    mixed = []
+    for name, _, _ in PROJECTS:
+        gap = table[(table["project"] == name) & (times >= start) & (times < cut)]
+        reference = trained.model.risk(gap)
+        mine = np.flatnonzero((trained.test_frame["project"] == name).to_numpy())
+        order = mine[np.argsort(test_times.iloc[mine].to_numpy(), kind="stable")]
+        expected = trailing_tiers(
+            risk[order], reference, dict(cfg.tiers.shares), cfg.tiers.window,
+            trained.test_frame.iloc[order], cfg.tiers.critical_path_floor,
+            cfg.tiers.min_reference, trained.model.thresholds,
+        )  # fmt: skip
+        assert tiers[order].tolist() == expected, name
+        mixed.append(len(gap))
+    assert min(mixed) > 0  # every project has unseen changes of its own in the gap
+
+
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=False,
