@@ -243,6 +243,7 @@ class ProjectRow:
 
 
 def _other_fleets(rows: list[ProjectRow]) -> list[str]:
+    """The ``fleet_<name>`` keys the folds of ``rows`` hold besides ``fleet``, first seen first."""
     keys: dict[str, None] = {}
     for r in rows:
         for f in r.folds:
@@ -297,6 +298,8 @@ def per_project(
     from riskml.train import fit
     from riskml.train.rolling import fold_bounds
 
+    if "norm" in (compare or {}):
+        raise RiskmlError("a compared fleet model cannot be named 'norm' (the normalised one's)")
     say = progress or (lambda message: None)
     ev = config.evaluate
     out = []

@@ -14,8 +14,10 @@ brought no improvement, the booster is cut where early stopping would have stopp
 ``best_iteration`` at the best round. If not, the booster is fitted again **from the start**
 with twice the rounds (not continued: a continued booster, ``init_model``, starts its bagging
 and feature draws again from the seed, so its trees are not the ones one longer fit would
-grow). With the same seed, rows and workers the longer fit's first rounds are the shorter's,
-and on one worker the booster is the one local LightGBM's early stopping gives.
+grow). The validation curve is computed again for each fit, so nothing rests on the longer
+fit repeating the shorter's rounds. On one worker it does, and the booster is the one local
+LightGBM's early stopping gives; on two or more a fit is not repeatable to the last bit (ties
+between split gains are broken by sums over the workers; docs/fleet.md).
 """
 
 from __future__ import annotations
