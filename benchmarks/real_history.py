@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.config import load_config
+from riskml.fleet.model import fleet_union
 from riskml.tables import read_changes, read_labels, read_tokens_beside
 from riskml.train.ablation import ablation_configs
 from riskml.train.dataset import build_dataset
@@ -61,31 +62,21 @@ def development_prefix(dataset: pd.DataFrame, end: float = DEVELOPMENT_END) -> p
     return dataset[dataset["author_time"] < cut].reset_index(drop=True)
 
 
-def fleet_of(datasets: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The fleet training table of the projects' datasets: a ``project`` column, time order."""
-    from riskml.train.model import PROJECT_COLUMN
-
-    tables = [d.assign(**{PROJECT_COLUMN: name}) for name, d in sorted(datasets.items())]
-    out = pd.concat(tables, ignore_index=True)
-    return out.sort_values("author_time", kind="stable", ignore_index=True)
-
-
 def fleet_rolling(name, dataset, fleet, cfg, *, folds, fraction, bootstrap):
     """The rolling evaluation of project ``name`` with riskml's risk from the fleet model: at
     each of the project's folds its own fit gives the baselines and the test rows, the fleet
     fit (every project's rows before the cut-off) riskml's risk and tier on those rows."""
     from riskml.errors import RiskmlError
+    from riskml.fleet.model import fleet_fold_predictions
     from riskml.train import fit
     from riskml.train.metrics import evaluate
-    from riskml.train.model import PROJECT_COLUMN
     from riskml.train.rolling import fold_bounds
 
     metrics, predictions = [], []
     for k, (cutoff, test_end) in enumerate(fold_bounds(dataset, folds, fraction), start=1):
         own = fit(dataset, cfg, cutoff=cutoff, test_end=test_end)
-        both = fit(fleet, cfg, cutoff=cutoff, test_end=test_end)
-        mine = (both.test_frame[PROJECT_COLUMN] == name).to_numpy()
-        got = both.test_predictions[mine].set_index("commit")
+        got = fleet_fold_predictions(fleet, cfg, cutoff, test_end, "incidents", name)
+        got = got.set_index("commit")
         preds = own.test_predictions.copy()
         if sorted(got.index) != sorted(preds["commit"]):
             raise RiskmlError(f"{name} fold {k}: the fleet fit tested other rows than its own")
@@ -147,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.period == "development":
             dataset = development_prefix(dataset)
         datasets[name] = dataset
-    fleet = fleet_of(datasets) if args.fleet else None
+    fleet = fleet_union(datasets) if args.fleet else None
     for name in args.project:
         t0 = time.perf_counter()
         dataset = datasets[name]

@@ -98,15 +98,23 @@ def fleet_table(
         rows = fleet_frame(rows)
     if len(rows) == 0:
         raise RiskmlError("the fleet dataset holds no change")
-    tables = []
+    tables = {}
     for project in sorted(rows[PROJECT_COLUMN].unique()):
         changes, labels, tokens = _project_parts(rows[rows[PROJECT_COLUMN] == project])
         table = build_dataset(changes, labels, cfg, tokens=tokens)
-        table[PROJECT_COLUMN] = project
+        table[PROJECT_COLUMN] = project  # here: before the percentile columns
         if normalise:
             table = pd.concat([table, project_percentiles(table, cfg.mine.recent_window)], axis=1)
-        tables.append(table)
-    out = pd.concat(tables, ignore_index=True)
+        tables[project] = table
+    return fleet_union(tables)
+
+
+def fleet_union(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Projects' training tables (:func:`riskml.train.build_dataset`) as one fleet training
+    table: each with its name in the ``project`` column, in time order (stable: a project's
+    own order kept, projects in name order at equal times)."""
+    parts = [t.assign(**{PROJECT_COLUMN: name}) for name, t in sorted(tables.items())]
+    out = pd.concat(parts, ignore_index=True)
     return out.sort_values("author_time", kind="stable", ignore_index=True)
 
 
@@ -264,16 +272,24 @@ def _auc_or_none(y: np.ndarray, risk: np.ndarray) -> float | None:
     return None if value != value else value
 
 
-def _fleet_fold(table, cfg, cutoff, test_end, label_mode, project) -> dict:
-    """The fleet model of one cut-off, tested on ``project``'s rows of its test window."""
+def fleet_fold_predictions(
+    table: pd.DataFrame, cfg: Config, cutoff, test_end, label_mode: str, project: str
+) -> pd.DataFrame:
+    """The fleet model of one cut-off (:func:`riskml.train.fit` on every project's rows of
+    ``table`` before it): its test predictions of ``project``'s rows of the test window."""
     from riskml.train import fit
 
     trained = fit(table, cfg, cutoff=cutoff, label_mode=label_mode, test_end=test_end)
-    rows = trained.test_frame
-    mine = (rows[PROJECT_COLUMN] == project).to_numpy()
-    y = trained.test_predictions["label"].to_numpy(dtype=float)[mine]
-    risk = trained.test_predictions["risk_riskml"].to_numpy(dtype=float)[mine]
-    return {"n": int(mine.sum()), "auc": _auc_or_none(y, risk)}
+    mine = (trained.test_frame[PROJECT_COLUMN] == project).to_numpy()
+    return trained.test_predictions[mine].reset_index(drop=True)
+
+
+def _fleet_fold(table, cfg, cutoff, test_end, label_mode, project) -> dict:
+    """The fleet model of one cut-off, tested on ``project``'s rows of its test window."""
+    preds = fleet_fold_predictions(table, cfg, cutoff, test_end, label_mode, project)
+    y = preds["label"].to_numpy(dtype=float)
+    risk = preds["risk_riskml"].to_numpy(dtype=float)
+    return {"n": len(preds), "auc": _auc_or_none(y, risk)}
 
 
 def per_project(

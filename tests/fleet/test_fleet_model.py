@@ -53,6 +53,29 @@ def fleet_rows(tmp_path_factory) -> pd.DataFrame:
     return fleet_frame(write_synthetic_fleet(tmp_path_factory.mktemp("fleet") / "fleet.parquet"))
 
 
+@pytest.fixture(scope="module")
+def fleet_fit(fleet_rows):
+    """The fleet model of the default configuration, fitted locally (read-only)."""
+    return fit(fleet_table(fleet_rows), Config())
+
+
+def fit_on_workers(table: pd.DataFrame, workers: int):
+    """The same fit with every booster on a new LocalCluster of ``workers`` processes."""
+    from distributed import Client, LocalCluster
+
+    from riskml.train.model import booster_engine, boosters_on
+
+    with (
+        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                     dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+        boosters_on(client),
+    ):  # fmt: skip
+        assert len(client.scheduler_info()["workers"]) == workers
+        assert booster_engine() == "lightgbm.dask"
+        return fit(table, Config())
+
+
 def test_the_fleet_table_is_each_projects_training_table_with_its_name(fleet_rows):
     table = fleet_table(fleet_rows)
     assert len(table) == 2700
@@ -85,9 +108,8 @@ def test_project_percentiles_read_only_earlier_rows_of_the_project():
     )
 
 
-def test_the_fleet_model_reads_the_project_and_scores_by_the_repo_name(fleet_rows):
-    table = fleet_table(fleet_rows)
-    trained = fit(table, Config())
+def test_the_fleet_model_reads_the_project_and_scores_by_the_repo_name(fleet_fit):
+    trained = fleet_fit
     model = trained.model
     assert "project" in model.categorical_columns
     assert model.categories["project"] == ["north", "south", "tiny"]
@@ -116,7 +138,7 @@ def test_project_weights_reach_the_fleet_fit_and_leave_one_project_alone(fleet_r
     )
 
 
-def test_a_fleet_fits_test_tiers_trail_each_projects_own_changes(fleet_rows):
+def test_a_fleet_fits_test_tiers_trail_each_projects_own_changes(fleet_rows, fleet_fit):
     """As `score` tiers a repository's change against that repository's newest unseen changes,
     the fleet fit's test window tiers each project's changes against its own gap and its own
     earlier test changes (not every project's mixed)."""
@@ -125,7 +147,7 @@ def test_a_fleet_fits_test_tiers_trail_each_projects_own_changes(fleet_rows):
     table = fleet_table(fleet_rows)
     cfg = Config()
     assert cfg.tiers.reference == "trailing"
-    trained = fit(table, cfg)
+    trained = fleet_fit
     split = trained.metrics["split"]
     cut = pd.Timestamp(split["cutoff"])
     start = cut - pd.Timedelta(days=float(split["gap_days"]))
@@ -157,21 +179,8 @@ def test_a_fleet_fits_test_tiers_trail_each_projects_own_changes(fleet_rows):
     "histograms, amplified by early stopping); measured 0.0001-0.0112 apart, against the 0.005 "
     "asked; on one worker the two are the same (the test below)",
 )
-def test_lightgbm_dask_on_two_workers_matches_local_lightgbm(fleet_rows):
-    from distributed import Client, LocalCluster
-
-    from riskml.train.model import boosters_on
-
-    table = fleet_table(fleet_rows)
-    local = fit(table, Config())
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                     dashboard_address=":0") as cluster,
-        Client(cluster) as client,
-        boosters_on(client),
-    ):  # fmt: skip
-        assert len(client.scheduler_info()["workers"]) == 2
-        dask = fit(table, Config())
+def test_lightgbm_dask_on_two_workers_matches_local_lightgbm(fleet_rows, fleet_fit):
+    local, dask = fleet_fit, fit_on_workers(fleet_table(fleet_rows), 2)
     # the same held-out rows, scored by each
     assert dask.test_predictions["commit"].tolist() == local.test_predictions["commit"].tolist()
     assert len(local.test_predictions) == 496
@@ -182,24 +191,11 @@ def test_lightgbm_dask_on_two_workers_matches_local_lightgbm(fleet_rows):
 
 
 @pytest.mark.slow
-def test_lightgbm_dask_on_one_worker_is_local_lightgbm(fleet_rows):
+def test_lightgbm_dask_on_one_worker_is_local_lightgbm(fleet_rows, fleet_fit):
     """On one worker data-parallel LightGBM is serial LightGBM: riskml's early stopping for
     lightgbm.dask (refits from the start, cut where lightgbm.early_stopping stops) then gives
     the booster local LightGBM gives, round for round."""
-    from distributed import Client, LocalCluster
-
-    from riskml.train.model import booster_engine, boosters_on
-
-    table = fleet_table(fleet_rows)
-    local = fit(table, Config())
-    with (
-        LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                     dashboard_address=":0") as cluster,
-        Client(cluster) as client,
-        boosters_on(client),
-    ):  # fmt: skip
-        assert len(client.scheduler_info()["workers"]) == 1 and booster_engine() == "lightgbm.dask"
-        dask = fit(table, Config())
+    local, dask = fleet_fit, fit_on_workers(fleet_table(fleet_rows), 1)
     for key in ("best_iteration", "rounds", "params"):
         assert dask.model.info[key] == local.model.info[key], key
     np.testing.assert_allclose(
