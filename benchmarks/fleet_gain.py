@@ -43,10 +43,27 @@ SMALL_REPOS = ("one:600:0", "two:400:1:2021-02-01", "three:300:2:2021-03-01")
 
 
 def _repo(spec: str) -> tuple[str, int, int, str]:
+    """``NAME:COMMITS:SEED[:START]`` as a tuple (an argparse type: a bad spec is a usage
+    error, exit 2)."""
     parts = spec.split(":")
-    if len(parts) not in (3, 4):
-        raise SystemExit(f"--repo {spec!r}: expected NAME:COMMITS:SEED[:START]")
-    return parts[0], int(parts[1]), int(parts[2]), parts[3] if len(parts) == 4 else "2021-01-04"
+    try:
+        if len(parts) not in (3, 4) or not parts[0]:
+            raise ValueError
+        start = parts[3] if len(parts) == 4 else "2021-01-04"
+        dt.date.fromisoformat(start)
+        return parts[0], int(parts[1]), int(parts[2]), start
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{spec!r}: expected NAME:COMMITS:SEED[:START], e.g. small:400:3:2018-01-01"
+        ) from None
+
+
+def _project(spec: str) -> str:
+    """``NAME=DIR`` (an argparse type)."""
+    name, _, folder = spec.partition("=")
+    if not name or not folder:
+        raise argparse.ArgumentTypeError(f"{spec!r}: expected NAME=DIR")
+    return spec
 
 
 def generated_fleet(
@@ -81,8 +98,6 @@ def add_tables(dataset: Path, projects: list[str]) -> None:
     marker = json.loads((dataset / FLEET_MARKER).read_text(encoding="utf-8"))
     for spec in projects:
         name, _, folder = spec.partition("=")
-        if not name or not folder:
-            raise SystemExit(f"--project {spec!r}: expected NAME=DIR")
         folder = Path(folder)
         marker["projects"][name] = write_project(
             dataset, name, folder / "changes.parquet", folder / "labels.parquet"
@@ -99,7 +114,7 @@ def weightings(cfg, modes: list[str]) -> dict:
     out = {}
     for mode in modes:
         if mode not in PROJECT_WEIGHTS:
-            raise SystemExit(f"--weights {mode!r}: expected one of {', '.join(PROJECT_WEIGHTS)}")
+            raise ValueError(f"project_weights {mode!r}: expected one of {PROJECT_WEIGHTS}")
         out[mode] = dataclasses.replace(
             cfg, train=dataclasses.replace(cfg.train, project_weights=mode)
         )
@@ -107,22 +122,29 @@ def weightings(cfg, modes: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from riskml.config import PROJECT_WEIGHTS
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repo", action="append", help="NAME:COMMITS:SEED[:START] (repeatable)")
+    ap.add_argument("--repo", action="append", type=_repo,
+                    help="NAME:COMMITS:SEED[:START] (repeatable)")  # fmt: skip
     ap.add_argument("--dataset", type=Path, help="a fleet dataset instead of a generated fleet")
-    ap.add_argument("--project", action="append", default=[],
+    ap.add_argument("--project", action="append", default=[], type=_project,
                     help="NAME=DIR: a repository's tables (changes.parquet, labels.parquet) "
                     "added to the generated fleet (repeatable)")  # fmt: skip
     ap.add_argument("--config", type=Path, help="riskml.toml ([train], [evaluate])")
     ap.add_argument("--no-normalised", action="store_true", help="skip the normalised model")
     ap.add_argument("--weights", action="append", default=[], metavar="MODE",
+                    choices=PROJECT_WEIGHTS,
                     help="also a fleet model of this [train] project_weights (rows, sqrt, "
                     "balanced), on the same folds: column fleet:MODE (repeatable)")  # fmt: skip
     ap.add_argument("--json", type=Path, help="also write the rows as JSON")
     ap.add_argument("--small", action="store_true", help="3 small repositories: a smoke test")
     args = ap.parse_args(argv)
+    if args.dataset and args.project:
+        ap.error("--project adds to the generated fleet, not to a --dataset")
 
     from riskml.config import load_config
+    from riskml.errors import RiskmlError
     from riskml.fleet.model import (
         fleet_frame,
         fleet_table,
@@ -131,10 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         per_project,
     )
 
-    if args.dataset and args.project:
-        raise SystemExit("--project adds to the generated fleet, not to a --dataset")
-    cfg = load_config(args.config)
-    specs = [_repo(s) for s in (args.repo or (SMALL_REPOS if args.small else DEFAULT_REPOS))]
+    try:
+        cfg = load_config(args.config)
+    except RiskmlError as exc:
+        ap.error(str(exc))
+    specs = args.repo or [_repo(s) for s in (SMALL_REPOS if args.small else DEFAULT_REPOS)]
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="riskml-fleet-gain-") as tmp:
         dataset = args.dataset or generated_fleet(Path(tmp), specs, args.config)

@@ -99,3 +99,27 @@ def test_the_fleet_gain_benchmark_runs_small(tmp_path):
     summary = json.loads((tmp_path / "gain.json").read_text(encoding="utf-8"))
     assert [s["project"] for s in summary] == ["one", "three", "two"]
     assert all("fleet_rows_roc_auc_all_folds" in s for s in summary)
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--weights", "even"], "argument --weights: invalid choice: 'even' (choose from 'rows', "
+                                "'sqrt', 'balanced')"),
+        (["--repo", "big:lots:1"], "argument --repo: 'big:lots:1': expected "
+                                   "NAME:COMMITS:SEED[:START], e.g. small:400:3:2018-01-01"),
+        (["--repo", "big:900:1:2020-13-01"], "argument --repo: 'big:900:1:2020-13-01': expected "
+                                             "NAME:COMMITS:SEED[:START], e.g. small:400:3:2018-01-01"),
+        (["--project", "activemq"], "argument --project: 'activemq': expected NAME=DIR"),
+        (["--dataset", "fleet.parquet", "--project", "a=b"],
+         "--project adds to the generated fleet, not to a --dataset"),
+    ],
+)  # fmt: skip
+def test_the_fleet_gain_benchmark_refuses_bad_arguments_before_any_work(tmp_path, args, reason):
+    proc = subprocess.run(
+        [sys.executable, str(GAIN_BENCH), *args],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ), cwd=tmp_path,
+    )  # fmt: skip
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.splitlines()[-1] == f"fleet_gain.py: error: {reason}"
+    assert list(tmp_path.iterdir()) == []
