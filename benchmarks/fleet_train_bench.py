@@ -59,14 +59,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--small", action="store_true", help="3 repositories of 800 commits")
     ap.add_argument("--workers", default="1,2",
                     help="LocalCluster sizes to fit on, comma-separated (default 1,2)")  # fmt: skip
+    ap.add_argument("--seeds", default="0",
+                    help="LightGBM seeds ([train] seed), comma-separated (default 0)")  # fmt: skip
+    ap.add_argument(
+        "--no-sampling",
+        action="store_true",
+        help="bagging_fraction and feature_fraction 1 (no row or feature sampling)",
+    )
     args = ap.parse_args(argv)
-    sizes = [int(n) for n in args.workers.split(",") if n.strip()]
+    try:
+        sizes = [int(n) for n in args.workers.split(",") if n.strip()]
+        seeds = [int(n) for n in args.seeds.split(",") if n.strip()]
+    except ValueError:
+        ap.error("--workers and --seeds take comma-separated integers")
+    if not sizes or not seeds or min(sizes) < 1 or min(seeds) < 0:
+        ap.error("--workers needs sizes >= 1 and --seeds seeds >= 0")
     if args.small:
         args.repos, args.commits = 3, 800
 
     from distributed import Client, LocalCluster
 
-    from riskml.config import Config
     from riskml.fleet.model import fleet_frame, fleet_table, label_mode_of_fleet
     from riskml.train import fit
     from riskml.train.model import boosters_on
@@ -84,23 +96,30 @@ def main(argv: list[str] | None = None) -> int:
         table = fleet_table(rows)
         built = time.perf_counter() - start
         mode = label_mode_of_fleet(rows)
-        cfg = Config()
+        cfgs = {seed: config_of(seed, args.no_sampling) for seed in seeds}
         print(f"training table: {len(table):,} rows of {table['project'].nunique()} projects "
               f"in {built:.1f} s ({mode} labels)")  # fmt: skip
+        if args.no_sampling:
+            print("no sampling: bagging_fraction 1, feature_fraction 1")
 
-        start = time.perf_counter()
-        local = fit(table, cfg, label_mode=mode)
-        local_s = time.perf_counter() - start
-        dask = {}  # workers -> (result, seconds, cluster start seconds)
+        fits_by_seed: dict[int, dict[str, tuple]] = {seed: {} for seed in seeds}
+        for seed in seeds:
+            start = time.perf_counter()
+            res = fit(table, cfgs[seed], label_mode=mode)
+            fits_by_seed[seed]["local"] = (res, time.perf_counter() - start, 0.0)
         for n in sizes:
             start = time.perf_counter()
             with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                               dashboard_address=":0") as cluster, Client(cluster) as client:  # fmt: skip
                 up = time.perf_counter() - start
-                start = time.perf_counter()
-                with boosters_on(client):
-                    res = fit(table, cfg, label_mode=mode)
-                dask[n] = (res, time.perf_counter() - start, up)
+                for seed in seeds:
+                    start = time.perf_counter()
+                    with boosters_on(client):
+                        res = fit(table, cfgs[seed], label_mode=mode)
+                    fits_by_seed[seed][n] = (res, time.perf_counter() - start, up)
+        first = seeds[0]
+        local, local_s, _ = fits_by_seed[first]["local"]
+        dask = {n: fits_by_seed[first][n] for n in sizes}
 
     n_train = local.metrics["split"]["n_fit"] + local.metrics["split"]["n_valid"]
     print(f"{'fit':<34}{'rows':>8}{'train':>8}{'test':>7}{'roc_auc':>9}{'rounds':>8}{'seconds':>9}"
@@ -121,7 +140,52 @@ def main(argv: list[str] | None = None) -> int:
             f"{diff:+.4f} (target |diff| <= 0.005: {'met' if abs(diff) <= 0.005 else 'not met'}); "
             f"LocalCluster start {up:.1f} s (not in the dask seconds)"
         )
+    if len(seeds) > 1:
+        print_seeds(fits_by_seed, sizes)
     return 0
+
+
+def config_of(seed: int, no_sampling: bool):
+    """riskml's defaults with LightGBM seed ``seed`` (and without row and feature sampling)."""
+    import dataclasses
+
+    from riskml.config import Config
+
+    cfg = Config()
+    params = dict(cfg.train.lgbm_params)
+    if no_sampling:
+        params.update(bagging_fraction=1.0, feature_fraction=1.0)
+    return dataclasses.replace(
+        cfg, train=dataclasses.replace(cfg.train, seed=seed, lgbm_params=params)
+    )
+
+
+def print_seeds(fits_by_seed: dict[int, dict], sizes: list[int]) -> None:
+    """Every seed's test ROC-AUC per contender, the means, and each mean minus local's."""
+    import statistics
+
+    names = ["local", *sizes]
+    heads = ["local LightGBM", *(f"dask, {n} worker{'s' * (n > 1)}" for n in sizes)]
+    print(f"{'seed':<6}" + "".join(f"{h:>20}" for h in heads))
+    auc = {name: [] for name in names}
+    for seed, fits in fits_by_seed.items():
+        cells = []
+        for name in names:
+            res = fits[name][0]
+            auc[name].append(res.metrics["riskml"]["roc_auc"])
+            cells.append(f"{auc[name][-1]:.4f} ({res.model.info['rounds']} r)")
+        print(f"{seed:<6}" + "".join(f"{c:>20}" for c in cells))
+    mean = {name: statistics.fmean(values) for name, values in auc.items()}
+    sd = {name: statistics.stdev(values) for name, values in auc.items()}
+    print(f"{'mean':<6}" + "".join(f"{mean[n]:>20.4f}" for n in names))
+    print(f"{'sd':<6}" + "".join(f"{sd[n]:>20.4f}" for n in names))
+    for n in sizes:
+        diffs = [a - b for a, b in zip(auc[n], auc["local"], strict=True)]
+        print(
+            f"{n} worker(s) over {len(diffs)} seeds: mean of dask - mean of local "
+            f"{mean[n] - mean['local']:+.4f}; per seed {', '.join(f'{d:+.4f}' for d in diffs)}; "
+            f"within 0.005 on {sum(abs(d) <= 0.005 for d in diffs)} of {len(diffs)}"
+        )
 
 
 if __name__ == "__main__":

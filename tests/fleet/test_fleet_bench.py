@@ -123,3 +123,36 @@ def test_the_fleet_gain_benchmark_refuses_bad_arguments_before_any_work(tmp_path
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr.splitlines()[-1] == f"fleet_gain.py: error: {reason}"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_fleet_training_benchmark_prints_every_seed():
+    proc = subprocess.run(
+        [sys.executable, str(TRAIN_BENCH), "--small", "--seeds", "0,1", "--workers", "1"],
+        capture_output=True, text=True, timeout=900, env=dict(os.environ),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith(("[", "Finding"))]
+    head = lines.index(f"{'seed':<6}{'local LightGBM':>20}{'dask, 1 worker':>20}")
+    seeds = [re.split(r"\s{2,}", line.strip()) for line in lines[head + 1 : head + 3]]
+    assert [row[0] for row in seeds] == ["0", "1"]
+    # on one worker every seed's booster is the local one: the same ROC-AUC and rounds
+    for row in seeds:
+        assert re.fullmatch(r"0\.\d{4} \(\d+ r\)", row[1]) and row[1] == row[2]
+    assert seeds[0][1] != seeds[1][1]  # another seed, another booster
+    assert lines[head + 3].split()[0] == "mean" and lines[head + 4].split()[0] == "sd"
+    assert re.fullmatch(
+        r"1 worker\(s\) over 2 seeds: mean of dask - mean of local [+-]0\.0000; per seed "
+        r"[+-]0\.0000, [+-]0\.0000; within 0\.005 on 2 of 2",
+        lines[head + 5],
+    )
+
+
+def test_the_fleet_training_benchmark_refuses_bad_seeds():
+    proc = subprocess.run(
+        [sys.executable, str(TRAIN_BENCH), "--seeds", "0,x"],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ),
+    )  # fmt: skip
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.splitlines()[-1] == (
+        "fleet_train_bench.py: error: --workers and --seeds take comma-separated integers"
+    )
