@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repos", type=int, default=8)
     ap.add_argument("--commits", type=int, default=5000, help="commits per repository")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the first generated repository")
     ap.add_argument("--dataset", type=Path, help="an existing fleet dataset instead")
     ap.add_argument("--small", action="store_true", help="3 repositories of 800 commits")
     ap.add_argument("--workers", default="1,2",
@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--workers and --seeds take comma-separated integers")
     if not sizes or not seeds or min(sizes) < 1 or min(seeds) < 0:
         ap.error("--workers needs sizes >= 1 and --seeds seeds >= 0")
+    if len(set(seeds)) < len(seeds) or len(set(sizes)) < len(sizes):
+        ap.error("--workers and --seeds name each value once")
     if args.small:
         args.repos, args.commits = 3, 800
 
