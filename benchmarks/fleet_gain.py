@@ -8,7 +8,9 @@ the fleet model with the per-project percentiles of la, ld, lt, nf and churn
 (`<metric>_project_pct`, leak-free). The table prints each project's mean fold ROC-AUC of the
 three and whether the fleet model's is at least the project's own (`riskml.fleet.model`).
 `--weights MODE` adds a fleet model of another `[train] project_weights` (column
-`fleet:MODE`), tested on the same folds in the same run.
+`fleet:MODE`), tested on the same folds in the same run. `95%-interval` is the paired
+bootstrap interval of fleet − own (`--bootstrap` resamples of each fold's test changes, both
+models scored on the same draw; 0: none).
 
 The fleet is generated (`riskml.synth.generate`, mined and labelled by `riskml fleet`: by
 default two large repositories, one middling and three small ones of a few hundred commits,
@@ -137,11 +139,15 @@ def main(argv: list[str] | None = None) -> int:
                     choices=PROJECT_WEIGHTS,
                     help="also a fleet model of this [train] project_weights (rows, sqrt, "
                     "balanced), on the same folds: column fleet:MODE (repeatable)")  # fmt: skip
+    ap.add_argument("--bootstrap", type=int, default=1000,
+                    help="resamples of the fleet - own interval (default 1000; 0: none)")  # fmt: skip
     ap.add_argument("--json", type=Path, help="also write the rows as JSON")
     ap.add_argument("--small", action="store_true", help="3 small repositories: a smoke test")
     args = ap.parse_args(argv)
     if args.dataset and args.project:
         ap.error("--project adds to the generated fleet, not to a --dataset")
+    if args.bootstrap < 0:
+        ap.error(f"--bootstrap must be 0 or more, got {args.bootstrap}")
 
     from riskml.config import load_config
     from riskml.errors import RiskmlError
@@ -170,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tier warnings of small folds
         result = per_project(table, cfg, label_mode=mode, normalised=normalised,
-                             compare=weightings(cfg, args.weights))  # fmt: skip
+                             compare=weightings(cfg, args.weights),
+                             bootstrap=args.bootstrap)  # fmt: skip
     today = dt.date.today().isoformat()
     source = (
         str(args.dataset)

@@ -211,6 +211,9 @@ class ProjectRow:
     positives: int
     folds: list[dict] = field(default_factory=list)  # fold, cutoff, n, positives, own, fleet…
     skipped: str | None = None
+    # the paired bootstrap 95 % interval of the fleet model's mean fold ROC-AUC minus the own
+    # model's over the paired folds ({diff, low, high}; per_project's ``bootstrap``)
+    interval: dict | None = None
 
     def paired(self) -> list[dict]:
         """The folds where both models were tested (a project's own model cannot train on a
@@ -245,6 +248,8 @@ class ProjectRow:
         for key in self.other_fleets():
             out[f"{key}_roc_auc"] = self.mean(f"{key}_roc_auc")
             out[f"{key}_roc_auc_all_folds"] = self.mean(f"{key}_roc_auc", self.folds)
+        if self.interval is not None:
+            out["fleet_minus_own_roc_auc"] = self.interval
         if self.skipped:
             out["skipped"] = self.skipped
         return out
@@ -289,7 +294,20 @@ def _fleet_fold(table, cfg, cutoff, test_end, label_mode, project) -> dict:
     preds = fleet_fold_predictions(table, cfg, cutoff, test_end, label_mode, project)
     y = preds["label"].to_numpy(dtype=float)
     risk = preds["risk_riskml"].to_numpy(dtype=float)
-    return {"n": len(preds), "auc": _auc_or_none(y, risk)}
+    return {"n": len(preds), "auc": _auc_or_none(y, risk), "preds": preds}
+
+
+def _fleet_minus_own(paired: list[pd.DataFrame], bootstrap: int, seed: int) -> dict | None:
+    """The paired bootstrap interval of the fleet model's mean fold ROC-AUC minus the own
+    model's (:func:`riskml.train.rolling.paired_intervals`, resampling each fold's changes)."""
+    from riskml.train.rolling import paired_intervals
+
+    if not paired:
+        return None
+    frame = pd.concat(paired, ignore_index=True)
+    got = paired_intervals(frame, ["fleet", "own"], bootstrap=bootstrap, seed=seed,
+                           model="fleet", baselines=("own",))  # fmt: skip
+    return got["mean"]["roc_auc:fleet-own"]
 
 
 def per_project(
@@ -302,6 +320,7 @@ def per_project(
     compare: dict[str, Config] | None = None,
     projects: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    bootstrap: int = 0,
 ) -> list[ProjectRow]:
     """Each project's own forward-chaining folds (``[evaluate] folds`` × ``fold_fraction`` of
     its labelled changes): at each fold the project's own model (its rows alone) and the fleet
@@ -310,7 +329,9 @@ def per_project(
     tested on the same rows too (``fleet_norm_roc_auc``). ``compare``: other configurations
     of the fleet model by name (e.g. another ``[train] project_weights``), each trained on
     ``table`` and tested on the same rows too (``fleet_<name>_roc_auc``): two fleet models
-    compared in one run on the same folds."""
+    compared in one run on the same folds. ``bootstrap``: resamples of each project's paired
+    bootstrap interval of the fleet model's mean fold ROC-AUC minus its own model's
+    (``ProjectRow.interval``; none with 0)."""
     from riskml.train import fit
     from riskml.train.rolling import fold_bounds
 
@@ -332,9 +353,11 @@ def per_project(
                 row.skipped = str(exc)
                 say(f"{project}: skipped ({exc})")
                 continue
+            paired: list[pd.DataFrame] = []  # per paired fold: label, risk_own, risk_fleet
             for k, (cutoff, test_end) in enumerate(bounds, start=1):
                 say(f"{project}: fold {k}/{len(bounds)} from {cutoff.isoformat()}")
                 fold: dict[str, Any] = {"fold": k, "cutoff": cutoff.isoformat()}
+                mine = None
                 try:
                     mine = fit(own, config, cutoff=cutoff, label_mode=label_mode, test_end=test_end)
                     y = mine.test_predictions["label"].to_numpy(dtype=float)
@@ -354,24 +377,53 @@ def per_project(
                         fold[f"{key}_n"] = got["n"]
                     except RiskmlError as exc:
                         fold[f"{key}_error"] = str(exc)
+                        continue
+                    if key == "fleet" and mine is not None and _known(fold.get("own_roc_auc")):
+                        paired.append(_paired_fold(k, mine.test_predictions, got["preds"]))
                 row.folds.append(fold)
+            if bootstrap and paired:
+                row.interval = _fleet_minus_own(paired, bootstrap, config.train.seed)
     return out
+
+
+def _paired_fold(k: int, own: pd.DataFrame, fleet: pd.DataFrame) -> pd.DataFrame:
+    """One fold's test changes with both models' risks, matched by commit."""
+    both = own[["commit", "label", "risk_riskml"]].merge(
+        fleet[["commit", "risk_riskml"]], on="commit", suffixes=("_own", "_fleet"),
+        validate="one_to_one",
+    )  # fmt: skip
+    if len(both) != len(own) or len(both) != len(fleet):
+        raise RiskmlError(f"fold {k}: the own and the fleet model were tested on other changes")
+    return pd.DataFrame({"fold": k, "label": both["label"].to_numpy(dtype=float),
+                         "risk_own": both["risk_riskml_own"].to_numpy(dtype=float),
+                         "risk_fleet": both["risk_riskml_fleet"].to_numpy(dtype=float)})  # fmt: skip
 
 
 def _num(value) -> str:
     return "-" if value is None or value != value else f"{value:.4f}"
 
 
+def _interval(interval: dict | None) -> str:
+    if interval is None or interval.get("low") is None:
+        return "-"
+    return f"[{interval['low']:+.4f},{interval['high']:+.4f}]"
+
+
 def format_per_project(rows: list[ProjectRow]) -> str:
     """The per-project table: mean fold ROC-AUC of the project's own model and of the fleet
     model (and the normalised fleet model and the compared configurations when evaluated:
     ``fleet+norm``, ``fleet:<name>``) over the folds where both were
-    tested (``folds``: those of all), and which is at least the other."""
+    tested (``folds``: those of all), and which is at least the other; with the paired
+    bootstrap interval of fleet − own (``95%-interval``) when it was computed."""
     others = _other_fleets(rows)
     head = ["project", "changes", "labelled", "pos", "folds", "own", "fleet"]
     head += ["fleet+norm" if k == "fleet_norm" else "fleet:" + k.removeprefix("fleet_")
              for k in others]  # fmt: skip
-    head += ["fleet-own", "fleet>=own"]
+    head += ["fleet-own"]
+    intervals = any(r.interval is not None for r in rows)
+    if intervals:
+        head += ["95%-interval"]
+    head += ["fleet>=own"]
     body = []
     for r in rows:
         s = r.summary()
@@ -382,9 +434,12 @@ def format_per_project(rows: list[ProjectRow]) -> str:
         cells += [_num(s.get(f"{k}_roc_auc")) for k in others]
         if own is None or fleet is None:
             why = f"skipped: {r.skipped}" if r.skipped else "- (its own model trained on no fold)"
-            cells += ["-", why]
+            cells += ["-", *(["-"] if intervals else []), why]
         else:
-            cells += [f"{fleet - own:+.4f}", "yes" if fleet >= own else "no"]
+            cells += [f"{fleet - own:+.4f}"]
+            if intervals:
+                cells += [_interval(r.interval)]
+            cells += ["yes" if fleet >= own else "no"]
         body.append(cells)
     width = [max(len(line[c]) for line in (head, *body)) for c in range(len(head))]
     lines = []

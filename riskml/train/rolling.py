@@ -305,21 +305,28 @@ def _counts(draws: np.ndarray, n: int) -> np.ndarray:
 
 
 def paired_intervals(
-    frame: pd.DataFrame, present: list[str], *, bootstrap: int = 1000, seed: int = 0
+    frame: pd.DataFrame,
+    present: list[str],
+    *,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    model: str = RISKML,
+    baselines: tuple[str, ...] = (LAPREDICT, KAMEI_LR),
 ) -> dict:
-    """95 % percentile intervals of riskml's metric minus each baseline's, paired by change.
+    """95 % percentile intervals of ``model``'s metric (column ``risk_<model>``, riskml's by
+    default) minus each of ``baselines``' that is ``present``, paired by change.
 
     Each resample draws, within every fold, as many changes as the fold's window holds (with
     replacement); every model is scored on the same draw. ``mean``: the difference of the
     means over folds (folds where a metric is undefined left out); ``pooled``: the difference
     on the pooled windows. Returns ``{"mean": {key: {diff, low, high}}, "pooled": {…},
-    "bootstrap": n}`` with keys ``"<metric>:riskml-<baseline>"``; ``low``/``high`` are None
+    "bootstrap": n}`` with keys ``"<metric>:<model>-<baseline>"``; ``low``/``high`` are None
     without resamples.
     """
-    baselines = [b for b in (LAPREDICT, KAMEI_LR) if b in present]
-    if RISKML not in present or not baselines:
+    baselines = [b for b in baselines if b in present]
+    if model not in present or not baselines:
         return {}
-    names = [RISKML, *baselines]
+    names = [model, *baselines]
     fold_of = frame["fold"].to_numpy()
     folds = [np.flatnonzero(fold_of == k) for k in sorted(np.unique(fold_of))]
     y = frame["label"].to_numpy(dtype=float)
@@ -344,7 +351,7 @@ def paired_intervals(
                 mean[name] = _nanmean_rows(np.column_stack(per_fold))
                 pooled[name] = getattr(ranked_pooled[name], metric)(pooled_counts)
             for b in baselines:
-                out[f"{metric}:{RISKML}-{b}"] = (mean[RISKML] - mean[b], pooled[RISKML] - pooled[b])
+                out[f"{metric}:{model}-{b}"] = (mean[model] - mean[b], pooled[model] - pooled[b])
         return out
 
     observed = diffs([np.ones((1, len(idx))) for idx in folds])

@@ -91,7 +91,8 @@ def test_the_fleet_gain_benchmark_runs_small(tmp_path):
                              "labels, 3 folds x 0.1 per project, gap 30 days; fleet: "
                              "project_weights sqrt")  # fmt: skip
     assert lines[1].split() == ["project", "changes", "labelled", "pos", "folds", "own", "fleet",
-                                "fleet+norm", "fleet:rows", "fleet-own", "fleet>=own"]  # fmt: skip
+                                "fleet+norm", "fleet:rows", "fleet-own", "95%-interval",
+                                "fleet>=own"]  # fmt: skip
     assert [line.split()[:2] for line in lines[2:5]] == [["one", "600"], ["three", "300"],
                                                         ["two", "400"]]  # fmt: skip
     assert re.fullmatch(r"fleet >= own on \d of \d project\(s\) \(mean fold ROC-AUC\)", lines[5])
@@ -99,6 +100,14 @@ def test_the_fleet_gain_benchmark_runs_small(tmp_path):
     summary = json.loads((tmp_path / "gain.json").read_text(encoding="utf-8"))
     assert [s["project"] for s in summary] == ["one", "three", "two"]
     assert all("fleet_rows_roc_auc_all_folds" in s for s in summary)
+    for s, line in zip(summary, lines[2:5], strict=True):
+        if s["own_roc_auc"] is None:
+            continue
+        # the interval printed is the summary's, around the printed difference
+        got = s["fleet_minus_own_roc_auc"]
+        assert got["diff"] == pytest.approx(s["fleet_roc_auc"] - s["own_roc_auc"])
+        assert got["low"] <= got["diff"] <= got["high"]
+        assert f"[{got['low']:+.4f},{got['high']:+.4f}]" in line.split()
 
 
 @pytest.mark.parametrize(
