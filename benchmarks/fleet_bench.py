@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 TARGET = 1.7  # 2 workers against 1, wall
@@ -99,25 +98,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from riskml.label import label_file
     from riskml.mine.miner import mine_file
-    from riskml.synth import generate
+    from riskml.synth.fleet import generate_fleet
 
     with tempfile.TemporaryDirectory(prefix="riskml-fleet-bench-") as tmp:
         tmp = Path(tmp)
         seeds = range(args.seed, args.seed + args.repos)
         start = time.perf_counter()
-        with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # setup, not timed
-            made = pool.map(generate, [tmp / "repos" / f"r{s}" for s in seeds],
-                            [args.commits] * len(seeds), list(seeds))  # fmt: skip
-            repos = {f"r{s}": gen for s, gen in zip(seeds, made, strict=True)}
-        generated = time.perf_counter() - start
-        fleet = tmp / "fleet.toml"
-        fleet.write_text(
-            "".join(
-                f'[[repo]]\nname = "{name}"\npath = "{gen.repo}"\nincidents = "{gen.incidents}"\n'
-                for name, gen in repos.items()
-            ),
-            encoding="utf-8",
-        )
+        fleet, repos = generate_fleet(tmp, [(f"r{s}", args.commits, s) for s in seeds])
+        generated = time.perf_counter() - start  # setup, not timed
         total = args.repos * args.commits
         print(
             f"fleet: {args.repos} repositories of {args.commits:,} commits ({total:,} in all, "

@@ -37,6 +37,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from fleet_train_bench import generated_fleet  # noqa: E402
+
 DEFAULT_REPOS = (
     "large-a:3000:0", "large-b:2500:1", "middle:1200:2",
     "small-a:400:3:2022-03-01", "small-b:300:4:2022-06-01", "small-c:250:5:2022-09-01",
@@ -66,28 +68,6 @@ def _project(spec: str) -> str:
     if not name or not folder:
         raise argparse.ArgumentTypeError(f"{spec!r}: expected NAME=DIR")
     return spec
-
-
-def generated_fleet(
-    root: Path, repos: list[tuple[str, int, int, str]], config: Path | None = None
-) -> Path:
-    """The repositories generated, mined and labelled by `riskml fleet` (with ``config``,
-    the same riskml.toml as the evaluation: its label window is the one labels were made
-    with); returns the fleet dataset."""
-    from riskml.fleet import load_fleet, run_fleet
-    from riskml.synth import generate
-
-    lines = [f'[defaults]\nconfig = "{config.resolve()}"\n\n'] if config else []
-    for name, commits, seed, start in repos:
-        gen = generate(root / "repos" / name, commits=commits, seed=seed, start=start)
-        lines.append(f'[[repo]]\nname = "{name}"\npath = "{gen.repo}"\n'
-                     f'incidents = "{gen.incidents}"\n')  # fmt: skip
-    fleet = root / "fleet.toml"
-    fleet.write_text("".join(lines), encoding="utf-8")
-    result = run_fleet(load_fleet(fleet), root / "data", workers=2)
-    if result.dataset is None:
-        raise SystemExit("no repository of the generated fleet ran")
-    return result.dataset
 
 
 def add_tables(dataset: Path, projects: list[str]) -> None:
@@ -166,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     specs = args.repo or [_repo(s) for s in (SMALL_REPOS if args.small else DEFAULT_REPOS)]
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="riskml-fleet-gain-") as tmp:
-        dataset = args.dataset or generated_fleet(Path(tmp), specs, args.config)
+        # the fleet mined with the same riskml.toml as the evaluation: its label window is
+        # the one the labels were made with
+        dataset = args.dataset or generated_fleet(Path(tmp), specs, config=args.config)
         if args.project:
             add_tables(dataset, args.project)
         rows = fleet_frame(dataset)

@@ -16,7 +16,6 @@ side; the per-row costs feed docs/fleet.md's projection.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -25,25 +24,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def generated_fleet(root: Path, repos: list[tuple[str, int, int]], workers: int = 2) -> Path:
-    """``repos`` ((name, commits, seed)) generated under ``root``, mined and labelled by
-    `riskml fleet`; returns the fleet dataset."""
-    from concurrent.futures import ProcessPoolExecutor
-
+def generated_fleet(
+    root: Path, repos: list[tuple], workers: int = 2, config: Path | None = None
+) -> Path:
+    """``repos`` ((name, commits, seed[, start])) generated under ``root``
+    (:func:`riskml.synth.fleet.generate_fleet`, with ``config`` as the fleet's riskml.toml),
+    mined and labelled by `riskml fleet` on ``workers``; returns the fleet dataset."""
     from riskml.fleet import load_fleet, run_fleet
-    from riskml.synth import generate
+    from riskml.synth.fleet import generate_fleet
 
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        made = list(pool.map(generate, [root / "repos" / n for n, _, _ in repos],
-                             [c for _, c, _ in repos], [s for _, _, s in repos]))  # fmt: skip
-    fleet = root / "fleet.toml"
-    fleet.write_text(
-        "".join(
-            f'[[repo]]\nname = "{name}"\npath = "{gen.repo}"\nincidents = "{gen.incidents}"\n'
-            for (name, _, _), gen in zip(repos, made, strict=True)
-        ),
-        encoding="utf-8",
-    )
+    fleet, _ = generate_fleet(root, repos, config=config)
     result = run_fleet(load_fleet(fleet), root / "data", workers=workers)
     if result.dataset is None:
         raise SystemExit("no repository of the generated fleet ran")

@@ -297,13 +297,12 @@ def _fleet_fold(table, cfg, cutoff, test_end, label_mode, project) -> dict:
     return {"n": len(preds), "auc": _auc_or_none(y, risk), "preds": preds}
 
 
-def _fleet_minus_own(paired: list[pd.DataFrame], bootstrap: int, seed: int) -> dict | None:
+def _fleet_minus_own(paired: list[pd.DataFrame], bootstrap: int, seed: int) -> dict:
     """The paired bootstrap interval of the fleet model's mean fold ROC-AUC minus the own
-    model's (:func:`riskml.train.rolling.paired_intervals`, resampling each fold's changes)."""
+    model's over the ``paired`` folds (at least one;
+    :func:`riskml.train.rolling.paired_intervals`, resampling each fold's changes)."""
     from riskml.train.rolling import paired_intervals
 
-    if not paired:
-        return None
     frame = pd.concat(paired, ignore_index=True)
     got = paired_intervals(frame, ["fleet", "own"], bootstrap=bootstrap, seed=seed,
                            model="fleet", baselines=("own",))  # fmt: skip

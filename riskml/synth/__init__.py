@@ -17,8 +17,9 @@ The package, by part: ``catalog`` (people, bots, AI tools, services, words), ``f
 ``content`` (file kinds and lines), ``tree`` (the main line's files and locks), ``clock``,
 ``authors`` (identities and AI markers), ``risk`` (the hidden process), ``history`` (the commit
 stream), ``branches``, ``incidents`` (fixes and reverts), ``fastimport`` (the git writer),
-``output`` (incidents.csv, truth.csv), ``repository`` (:func:`generate`) and ``tables`` (the
-in-memory changes and labels tables of :func:`riskml.synth.tables.synthetic_tables`).
+``output`` (incidents.csv, truth.csv), ``repository`` (:func:`generate`), ``tables`` (the
+in-memory changes and labels tables of :func:`riskml.synth.tables.synthetic_tables`) and
+``fleet`` (several repositories and their fleet file, :func:`riskml.synth.fleet.generate_fleet`).
 """
 
 from __future__ import annotations

@@ -176,19 +176,11 @@ def mined_fleet_table(tmp_path_factory) -> pd.DataFrame:
     """The training table of a fleet of four generated repositories of 5,000 commits each
     (20,000 changes), mined and labelled by `riskml fleet`: a fleet's size, where the
     held-out window (3,751 changes) measures a ROC-AUC to a few thousandths."""
-    from concurrent.futures import ProcessPoolExecutor
-
     from riskml.fleet import load_fleet, run_fleet
-    from riskml.synth import generate
+    from riskml.synth.fleet import generate_fleet
 
     root = tmp_path_factory.mktemp("mined-fleet")
-    seeds = range(4)
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        made = list(pool.map(generate, [root / f"r{s}" for s in seeds], [5000] * 4, seeds))
-    fleet = root / "fleet.toml"
-    fleet.write_text("".join(f'[[repo]]\nname = "r{s}"\npath = "{g.repo}"\n'
-                             f'incidents = "{g.incidents}"\n' for s, g in zip(seeds, made, strict=True)),
-                     encoding="utf-8")  # fmt: skip
+    fleet, _ = generate_fleet(root, [(f"r{s}", 5000, s) for s in range(4)], processes=2)
     result = run_fleet(load_fleet(fleet), root / "data", workers=2)
     assert [row["status"] for row in result.rows] == ["ok"] * 4
     return fleet_table(fleet_frame(result.dataset))
