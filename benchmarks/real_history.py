@@ -66,8 +66,7 @@ def fleet_rolling(name, dataset, fleet, cfg, *, folds, fraction, bootstrap):
     """The rolling evaluation of project ``name`` with riskml's risk from the fleet model: at
     each of the project's folds its own fit gives the baselines and the test rows, the fleet
     fit (every project's rows before the cut-off) riskml's risk and tier on those rows."""
-    from riskml.errors import RiskmlError
-    from riskml.fleet.model import fleet_fold_predictions
+    from riskml.fleet.model import fleet_fold_predictions, on_own_rows
     from riskml.train import fit
     from riskml.train.metrics import evaluate
     from riskml.train.rolling import fold_bounds
@@ -75,13 +74,13 @@ def fleet_rolling(name, dataset, fleet, cfg, *, folds, fraction, bootstrap):
     metrics, predictions = [], []
     for k, (cutoff, test_end) in enumerate(fold_bounds(dataset, folds, fraction), start=1):
         own = fit(dataset, cfg, cutoff=cutoff, test_end=test_end)
-        got = fleet_fold_predictions(fleet, cfg, cutoff, test_end, "incidents", name)
-        got = got.set_index("commit")
         preds = own.test_predictions.copy()
-        if sorted(got.index) != sorted(preds["commit"]):
-            raise RiskmlError(f"{name} fold {k}: the fleet fit tested other rows than its own")
-        preds[f"risk_{RISKML}"] = got.loc[preds["commit"], f"risk_{RISKML}"].to_numpy()
-        preds["tier"] = got.loc[preds["commit"], "tier"].to_numpy()
+        got = on_own_rows(
+            preds, fleet_fold_predictions(fleet, cfg, cutoff, test_end, "incidents", name),
+            f"{name} fold {k}",
+        )  # fmt: skip
+        preds[f"risk_{RISKML}"] = got[f"risk_{RISKML}"].to_numpy()
+        preds["tier"] = got["tier"].to_numpy()
         m = dict(own.metrics)
         m[RISKML] = evaluate(preds["label"], preds[f"risk_{RISKML}"], preds["effort"],
                              preds["tier"].tolist())  # fmt: skip

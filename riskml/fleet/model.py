@@ -289,6 +289,16 @@ def fleet_fold_predictions(
     return trained.test_predictions[mine].reset_index(drop=True)
 
 
+def on_own_rows(own: pd.DataFrame, fleet: pd.DataFrame, where: str) -> pd.DataFrame:
+    """``fleet``'s test predictions of a project (:func:`fleet_fold_predictions`) in the order
+    of ``own``'s, the project's own fit's of the same fold, matched by commit; RiskmlError
+    (naming ``where``) when the two were tested on other changes."""
+    got = fleet.set_index("commit")
+    if len(got) != len(own) or sorted(got.index) != sorted(own["commit"]):
+        raise RiskmlError(f"{where}: the fleet fit tested other rows than its own")
+    return got.loc[own["commit"]].reset_index()
+
+
 def _fleet_fold(table, cfg, cutoff, test_end, label_mode, project) -> dict:
     """The fleet model of one cut-off, tested on ``project``'s rows of its test window."""
     preds = fleet_fold_predictions(table, cfg, cutoff, test_end, label_mode, project)
@@ -387,15 +397,10 @@ def per_project(
 
 def _paired_fold(k: int, own: pd.DataFrame, fleet: pd.DataFrame) -> pd.DataFrame:
     """One fold's test changes with both models' risks, matched by commit."""
-    both = own[["commit", "label", "risk_riskml"]].merge(
-        fleet[["commit", "risk_riskml"]], on="commit", suffixes=("_own", "_fleet"),
-        validate="one_to_one",
-    )  # fmt: skip
-    if len(both) != len(own) or len(both) != len(fleet):
-        raise RiskmlError(f"fold {k}: the own and the fleet model were tested on other changes")
-    return pd.DataFrame({"fold": k, "label": both["label"].to_numpy(dtype=float),
-                         "risk_own": both["risk_riskml_own"].to_numpy(dtype=float),
-                         "risk_fleet": both["risk_riskml_fleet"].to_numpy(dtype=float)})  # fmt: skip
+    got = on_own_rows(own, fleet, f"fold {k}")
+    return pd.DataFrame({"fold": k, "label": own["label"].to_numpy(dtype=float),
+                         "risk_own": own["risk_riskml"].to_numpy(dtype=float),
+                         "risk_fleet": got["risk_riskml"].to_numpy(dtype=float)})  # fmt: skip
 
 
 def _num(value) -> str:
