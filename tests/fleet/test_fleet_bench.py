@@ -156,12 +156,34 @@ def test_the_fleet_training_benchmark_prints_every_seed():
     )
 
 
-def test_the_fleet_training_benchmark_refuses_bad_seeds():
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--seeds", "0,x"], "--workers and --seeds take comma-separated integers"),
+        (["--workers", "0,2"], "--workers needs sizes >= 1 and --seeds seeds >= 0"),
+        (["--seeds", "1,0,1"], "--workers and --seeds name each value once"),
+    ],
+)
+def test_the_fleet_training_benchmark_refuses_bad_seeds_and_workers(args, reason):
     proc = subprocess.run(
-        [sys.executable, str(TRAIN_BENCH), "--seeds", "0,x"],
+        [sys.executable, str(TRAIN_BENCH), *args],
         capture_output=True, text=True, timeout=120, env=dict(os.environ),
     )  # fmt: skip
     assert (proc.returncode, proc.stdout) == (2, "")
-    assert proc.stderr.splitlines()[-1] == (
-        "fleet_train_bench.py: error: --workers and --seeds take comma-separated integers"
-    )
+    assert proc.stderr.splitlines()[-1] == f"fleet_train_bench.py: error: {reason}"
+
+
+def test_the_fleet_gain_benchmark_refuses_a_bad_config_and_bootstrap(tmp_path):
+    bad = tmp_path / "riskml.toml"
+    bad.write_text("[train\n", encoding="utf-8")
+    for args, reason in (
+        (["--config", str(bad)], f"{bad}: not valid TOML: "),
+        (["--bootstrap", "-1"], "--bootstrap must be 0 or more, got -1"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, str(GAIN_BENCH), *args],
+            capture_output=True, text=True, timeout=120, env=dict(os.environ), cwd=tmp_path,
+        )  # fmt: skip
+        assert (proc.returncode, proc.stdout) == (2, "")
+        assert proc.stderr.splitlines()[-1].startswith(f"fleet_gain.py: error: {reason}")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["riskml.toml"]
